@@ -116,7 +116,9 @@ impl fmt::Display for AgeBand {
 }
 
 /// The group a row of an answer belongs to; both `None` is the whole cohort.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct GroupKey {
     /// The sex of the group, when grouped by sex.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -23,13 +23,8 @@ pub enum CodeSystem {
 
 impl CodeSystem {
     /// All systems, in a stable order.
-    pub const ALL: [CodeSystem; 5] = [
-        CodeSystem::Loinc,
-        CodeSystem::Icd10Cm,
-        CodeSystem::SnomedCt,
-        CodeSystem::RxNorm,
-        CodeSystem::Cvx,
-    ];
+    pub const ALL: [CodeSystem; 5] =
+        [CodeSystem::Loinc, CodeSystem::Icd10Cm, CodeSystem::SnomedCt, CodeSystem::RxNorm, CodeSystem::Cvx];
 
     /// The canonical FHIR system URI.
     pub fn uri(self) -> &'static str {
@@ -96,12 +91,10 @@ impl fmt::Display for Code {
 impl FromStr for Code {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (sys, code) = s
-            .split_once(':')
-            .ok_or_else(|| format!("code `{s}` must be written system:code, e.g. loinc:2345-7"))?;
-        let system = CodeSystem::from_short(sys).ok_or_else(|| {
-            format!("unknown code system `{sys}`: use loinc, icd10cm, snomed, rxnorm or cvx")
-        })?;
+        let (sys, code) =
+            s.split_once(':').ok_or_else(|| format!("code `{s}` must be written system:code, e.g. loinc:2345-7"))?;
+        let system = CodeSystem::from_short(sys)
+            .ok_or_else(|| format!("unknown code system `{sys}`: use loinc, icd10cm, snomed, rxnorm or cvx"))?;
         if code.is_empty() || code.ends_with('*') {
             return Err(format!("code `{s}` must name one code, without a wildcard"));
         }

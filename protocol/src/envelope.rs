@@ -103,11 +103,8 @@ impl<T: Payload> Signed<T> {
     pub fn sign(payload: &T, key: &Keypair) -> Signed<T> {
         let body = serde_json::to_string(payload).expect("protocol payloads always serialise");
         let signature = key.sign(&signing_bytes(T::KIND, &body)).expect("ed25519 signing cannot fail");
-        let signer = key
-            .public()
-            .try_into_ed25519()
-            .map(|k| hex::encode(k.to_bytes()))
-            .expect("agora keys are ed25519");
+        let signer =
+            key.public().try_into_ed25519().map(|k| hex::encode(k.to_bytes())).expect("agora keys are ed25519");
         Signed { kind: T::KIND.to_string(), body, signer, signature: hex::encode(signature), _payload: PhantomData }
     }
 

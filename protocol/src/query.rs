@@ -255,9 +255,7 @@ impl Query {
 
     /// Whether moments (n, sum, sum of squares) are wanted.
     pub fn wants_moments(&self) -> bool {
-        self.aggregates
-            .iter()
-            .any(|a| matches!(a, Aggregate::Sum | Aggregate::Mean | Aggregate::StdDev))
+        self.aggregates.iter().any(|a| matches!(a, Aggregate::Sum | Aggregate::Mean | Aggregate::StdDev))
     }
 }
 
@@ -341,10 +339,9 @@ impl fmt::Display for Query {
             .aggregates
             .iter()
             .map(|a| match a {
-                Aggregate::Histogram { edges } => format!(
-                    "histogram[{}]",
-                    edges.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(",")
-                ),
+                Aggregate::Histogram { edges } => {
+                    format!("histogram[{}]", edges.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(","))
+                }
                 other => other.kind().to_string(),
             })
             .collect();
@@ -399,7 +396,11 @@ mod tests {
         check(Query { aggregates: vec![Aggregate::Mean], ..base() }, Err(QueryError::MissingMeasure("mean")));
         let measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
         check(
-            Query { measure: measure.clone(), aggregates: vec![Aggregate::Histogram { edges: vec![2.0, 1.0] }], ..base() },
+            Query {
+                measure: measure.clone(),
+                aggregates: vec![Aggregate::Histogram { edges: vec![2.0, 1.0] }],
+                ..base()
+            },
             Err(QueryError::HistogramEdges),
         );
         check(

@@ -16,7 +16,9 @@ pub enum StoreError {
     #[error("node store: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The store is newer than this binary.
-    #[error("node store has schema version {found}, this agora-node understands up to {supported}: upgrade agora-node")]
+    #[error(
+        "node store has schema version {found}, this agora-node understands up to {supported}: upgrade agora-node"
+    )]
     TooNew {
         /// Found.
         found: u32,
@@ -46,9 +48,7 @@ impl Store {
         let found: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional()?;
         match found.and_then(|v| v.parse::<u32>().ok()) {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::TooNew { found: v, supported: SCHEMA_VERSION })
-            }
+            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { found: v, supported: SCHEMA_VERSION }),
             Some(_) => {}
             None => {
                 conn.execute(
@@ -62,7 +62,8 @@ impl Store {
 
     /// Opens an existing store read-only (for query execution).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         Ok(Store { conn })
     }
