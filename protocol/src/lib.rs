@@ -12,6 +12,7 @@ pub mod codes;
 pub mod combined;
 pub mod envelope;
 pub mod query;
+pub mod transport;
 pub mod wire;
 
 pub use answer::{AgeBand, AnswerRow, Cell, GroupKey, Moments, NodeAnswer};

@@ -1,0 +1,227 @@
+//! The researcher REST API (axum) and its OpenAPI document. Only this module knows the HTTP shapes.
+//! Every route but `/v1/health` and `/openapi.json` needs `Authorization: Bearer <token>`; every query
+//! is recorded with the researcher who asked it. Errors map to statuses in one place, [`ApiError`].
+
+use crate::coordinator::{Coordinator, HubError};
+use crate::store::{NodeRecord, StoreError};
+use agora_protocol::combined::{CombinedResult, ResultStatus};
+use agora_protocol::Query;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+/// An API error: a status and a message safe to show the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or unknown token.
+    #[error("missing or unknown API token: send `Authorization: Bearer <token>` (create one with `agora-hub researcher add`)")]
+    Unauthorized,
+    /// The body was refused.
+    #[error("{message}")]
+    Body {
+        /// Status.
+        status: StatusCode,
+        /// Why.
+        message: String,
+    },
+    /// A coordinator error.
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Hub(HubError::Store(e))
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = r.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "request body is larger than the hub accepts (max_body_bytes)".to_string()
+        } else {
+            r.body_text()
+        };
+        ApiError::Body { status, message }
+    }
+}
+
+/// The JSON error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Body { status, .. } => *status,
+            ApiError::Hub(HubError::InvalidQuery(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Hub(HubError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::Hub(HubError::NoNodes) | ApiError::Hub(HubError::ShuttingDown) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Hub(HubError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let error = match &self {
+            ApiError::Hub(HubError::Store(e)) => {
+                tracing::error!(target: "hub::api", %e, "store error");
+                "internal error in the hub's store".to_string()
+            }
+            other => other.to_string(),
+        };
+        (status, Json(ErrorBody { error })).into_response()
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The coordinator.
+    pub coordinator: Coordinator,
+}
+
+/// A query submission.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitQuery {
+    /// The query.
+    pub query: Query,
+    /// The purpose or study.
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+/// The id of a submitted query.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Submitted {
+    /// Its id.
+    pub query_id: Uuid,
+}
+
+/// A line of the query list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QuerySummary {
+    /// Id.
+    pub query_id: Uuid,
+    /// Status.
+    pub status: ResultStatus,
+    /// Unix seconds.
+    pub submitted_at: i64,
+    /// Readable form.
+    pub readable: String,
+}
+
+/// Health.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+    /// The hub's peer id.
+    pub peer_id: String,
+    /// Connected nodes.
+    pub nodes: usize,
+}
+
+async fn researcher(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    state.coordinator.store().researcher_by_token(token.trim()).await?.ok_or(ApiError::Unauthorized)
+}
+
+/// Liveness and connected nodes.
+#[utoipa::path(get, path = "/v1/health", responses((status = 200, body = Health)))]
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        peer_id: state.coordinator.peer_id().to_string(),
+        nodes: state.coordinator.connected().len(),
+    })
+}
+
+/// The node registry.
+#[utoipa::path(get, path = "/v1/nodes", responses((status = 200, body = [NodeRecord]), (status = 401, body = ErrorBody)))]
+async fn nodes(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<NodeRecord>>, ApiError> {
+    researcher(&state, &headers).await?;
+    Ok(Json(state.coordinator.store().nodes().await?))
+}
+
+/// Submits a federated query; the result fills in at `/v1/queries/{id}`.
+#[utoipa::path(post, path = "/v1/queries", request_body = SubmitQuery,
+    responses((status = 202, body = Submitted), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<SubmitQuery>, JsonRejection>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let who = researcher(&state, &headers).await?;
+    let Json(body) = body?;
+    let query_id = state.coordinator.submit(&who, body.query, body.purpose).await?;
+    Ok((StatusCode::ACCEPTED, Json(Submitted { query_id })))
+}
+
+/// The caller's queries, newest first.
+#[utoipa::path(get, path = "/v1/queries", responses((status = 200, body = [QuerySummary]), (status = 401, body = ErrorBody)))]
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<QuerySummary>>, ApiError> {
+    let who = researcher(&state, &headers).await?;
+    let records = state.coordinator.store().queries_of(&who, 200).await?;
+    Ok(Json(
+        records
+            .into_iter()
+            .map(|r| QuerySummary {
+                query_id: r.query_id,
+                status: r.status,
+                submitted_at: r.submitted_at,
+                readable: r.query.to_string(),
+            })
+            .collect(),
+    ))
+}
+
+/// A query's status and combined result, with every node's part.
+#[utoipa::path(get, path = "/v1/queries/{id}", params(("id" = Uuid, Path, description = "query id")),
+    responses((status = 200, body = CombinedResult), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Json<CombinedResult>, ApiError> {
+    let who = researcher(&state, &headers).await?;
+    Ok(Json(state.coordinator.result(id, &who).await?))
+}
+
+/// The OpenAPI document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Agora hub API", description = "Federated aggregate queries over Agora nodes"),
+    paths(health, nodes, submit, list, result),
+    components(schemas(SubmitQuery, Submitted, QuerySummary, Health, ErrorBody, NodeRecord, CombinedResult))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The router.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/nodes", get(nodes))
+        .route("/v1/queries", get(list).post(submit))
+        .route("/v1/queries/{id}", get(result))
+        .route("/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}

@@ -1,0 +1,344 @@
+//! The coordinator turns a researcher's query into a signed request, fans it out to every connected
+//! node, verifies each signed answer (signer, query id, freshness) and records it, then reports the
+//! combined result. It also admits nodes (their signed hello) and takes deferred answers a node's data
+//! steward released. It never combines an answer whose signature or query id does not check out.
+
+use crate::net::{Inbound, NetHandle};
+use crate::store::{HubStore, NodePart, QueryRecord, StoreError};
+use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ResultStatus};
+use agora_protocol::envelope::{Header, Signed};
+use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
+use agora_protocol::{NodeAnswer, Query, QueryError};
+use libp2p::identity::Keypair;
+use libp2p::PeerId;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
+use uuid::Uuid;
+
+/// Errors of the coordinator, shown to researchers through the API.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The query is malformed.
+    #[error("invalid query: {0}")]
+    InvalidQuery(#[from] QueryError),
+    /// No such query (or not the caller's).
+    #[error("no query {0}")]
+    NotFound(Uuid),
+    /// No node is connected.
+    #[error("no node is connected to the hub: start a node or check its hub address")]
+    NoNodes,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Shutting down.
+    #[error("the hub is shutting down")]
+    ShuttingDown,
+}
+
+/// Settings of the coordinator.
+#[derive(Debug, Clone)]
+pub struct CoordinatorConfig {
+    /// How long to wait for node answers.
+    pub deadline: Duration,
+    /// How long the signed request stays valid.
+    pub ttl_secs: i64,
+    /// Admitted node peer ids; empty admits any.
+    pub allowed_nodes: HashSet<PeerId>,
+    /// Most queries fanned out at once.
+    pub max_inflight: usize,
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: HubStore,
+    net: NetHandle,
+    key: Keypair,
+    cfg: CoordinatorConfig,
+    registry: RwLock<BTreeMap<PeerId, String>>,
+    inflight: Semaphore,
+    cancel: CancellationToken,
+}
+
+/// Cloneable handle to the coordinator.
+#[derive(Debug, Clone)]
+pub struct Coordinator {
+    inner: Arc<Inner>,
+}
+
+impl Coordinator {
+    /// A coordinator over a store and a network handle.
+    pub fn new(
+        store: HubStore,
+        net: NetHandle,
+        key: Keypair,
+        cfg: CoordinatorConfig,
+        cancel: CancellationToken,
+    ) -> Self {
+        let inflight = Semaphore::new(cfg.max_inflight.max(1));
+        Coordinator {
+            inner: Arc::new(Inner { store, net, key, cfg, registry: RwLock::new(BTreeMap::new()), inflight, cancel }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &HubStore {
+        &self.inner.store
+    }
+
+    /// The hub's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.key.public().to_peer_id()
+    }
+
+    /// Connected, admitted nodes.
+    pub fn connected(&self) -> Vec<(PeerId, String)> {
+        self.inner.registry.read().expect("registry lock").iter().map(|(p, n)| (*p, n.clone())).collect()
+    }
+
+    /// Validates, records and fans out a query; returns its id at once. The result fills in as nodes answer.
+    pub async fn submit(&self, researcher: &str, query: Query, purpose: Option<String>) -> Result<Uuid, HubError> {
+        query.validate()?;
+        let nodes = self.connected();
+        if nodes.is_empty() {
+            return Err(HubError::NoNodes);
+        }
+        let t = now();
+        let query_id = Uuid::new_v4();
+        let request = QueryRequest {
+            header: Header::new(query_id, t, self.inner.cfg.ttl_secs),
+            researcher: researcher.to_string(),
+            purpose: purpose.clone(),
+            query: query.clone(),
+        };
+        let signed = Signed::sign(&request, &self.inner.key);
+        let record = QueryRecord {
+            query_id,
+            researcher: researcher.to_string(),
+            purpose,
+            query,
+            submitted_at: t,
+            deadline_at: t + self.inner.cfg.deadline.as_secs() as i64,
+            status: ResultStatus::Running,
+        };
+        let names: Vec<(String, String)> = nodes.iter().map(|(p, n)| (p.to_string(), n.clone())).collect();
+        self.inner.store.insert_query(&record, &serde_json::to_string(&signed).expect("serialises"), &names).await?;
+        info!(target: "hub::query", %query_id, nodes = nodes.len(), "query submitted");
+        let this = self.clone();
+        tokio::spawn(
+            async move { this.fan_out(query_id, signed, nodes).await }.instrument(info_span!("query", %query_id)),
+        );
+        Ok(query_id)
+    }
+
+    async fn fan_out(&self, query_id: Uuid, signed: Signed<QueryRequest>, nodes: Vec<(PeerId, String)>) {
+        let Ok(_permit) = self.inner.inflight.acquire().await else { return };
+        let deadline = self.inner.cfg.deadline;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (peer, _) in nodes {
+            let net = self.inner.net.clone();
+            let req = WireRequest::Query(signed.clone());
+            tasks.spawn(async move {
+                let res = tokio::time::timeout(deadline, net.request(peer, req)).await;
+                (peer, res)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((peer, res)) = joined else { continue };
+            let (state, envelope) = match res {
+                Err(_) => (NodeState::NoAnswer { reason: format!("no answer within {} s", deadline.as_secs()) }, None),
+                Ok(Err(e)) => (NodeState::NoAnswer { reason: e.to_string() }, None),
+                Ok(Ok(WireResponse::Answer(env))) => match check_answer(&env, peer, query_id) {
+                    Ok(state) => (state, Some(serde_json::to_string(&env).expect("serialises"))),
+                    Err(reason) => {
+                        warn!(target: "hub::query", %peer, %reason, "answer refused");
+                        (NodeState::NoAnswer { reason }, None)
+                    }
+                },
+                Ok(Ok(WireResponse::Error { message })) => {
+                    (NodeState::NoAnswer { reason: format!("node refused the request: {message}") }, None)
+                }
+                Ok(Ok(WireResponse::Ack)) => {
+                    (NodeState::NoAnswer { reason: "node acknowledged without answering".into() }, None)
+                }
+            };
+            if let Err(e) =
+                self.inner.store.set_node_state(query_id, &peer.to_string(), &state, envelope.as_deref(), now()).await
+            {
+                warn!(target: "hub::query", %e, "cannot record a node's answer");
+            }
+        }
+        if let Err(e) = self.refresh_status(query_id).await {
+            warn!(target: "hub::query", %e, "cannot record the query's status");
+        }
+    }
+
+    async fn refresh_status(&self, query_id: Uuid) -> Result<ResultStatus, HubError> {
+        let parts = self.inner.store.parts(query_id).await?;
+        let status = status_of(&parts, false);
+        self.inner.store.set_status(query_id, status).await?;
+        info!(target: "hub::query", %query_id, ?status, "query settled");
+        Ok(status)
+    }
+
+    /// The combined result of one of the researcher's queries.
+    pub async fn result(&self, query_id: Uuid, researcher: &str) -> Result<CombinedResult, HubError> {
+        let record = self.inner.store.query(query_id).await?.filter(|r| r.researcher == researcher);
+        let record = record.ok_or(HubError::NotFound(query_id))?;
+        let parts = self.inner.store.parts(query_id).await?;
+        Ok(assemble(record, parts))
+    }
+
+    /// Handles an inbound hello or delivery.
+    pub async fn handle(&self, inbound: Inbound) {
+        match inbound {
+            Inbound::Disconnected(peer) => {
+                self.inner.registry.write().expect("registry lock").remove(&peer);
+                let _ = self.inner.store.mark_disconnected(Some(&peer.to_string()), now()).await;
+            }
+            Inbound::Request { peer, request, channel } => {
+                let response = match request {
+                    WireRequest::Hello(hello) => self.hello(peer, hello).await,
+                    WireRequest::Deliver(msg) => self.deliver(peer, msg).await,
+                    WireRequest::Query(_) => Err("the hub does not answer queries".to_string()),
+                };
+                let response = match response {
+                    Ok(()) => WireResponse::Ack,
+                    Err(message) => {
+                        warn!(target: "hub::net", %peer, %message, "node request refused");
+                        WireResponse::Error { message }
+                    }
+                };
+                self.inner.net.respond(channel, response).await;
+            }
+        }
+    }
+
+    async fn hello(&self, peer: PeerId, hello: Signed<NodeHello>) -> Result<(), String> {
+        let v = hello.verify().map_err(|e| e.to_string())?;
+        if v.signer != peer {
+            return Err("hello is signed by a key other than the connection's".into());
+        }
+        v.payload.header.check(now(), 300).map_err(|e| e.to_string())?;
+        let allowed = &self.inner.cfg.allowed_nodes;
+        if !allowed.is_empty() && !allowed.contains(&peer) {
+            return Err(format!("node {peer} is not admitted to this network"));
+        }
+        let name: String = v.payload.name.chars().filter(|c| !c.is_control()).take(64).collect();
+        self.inner
+            .store
+            .upsert_node(&peer.to_string(), &name, &v.payload.summary, now())
+            .await
+            .map_err(|e| e.to_string())?;
+        info!(target: "hub::net", %peer, node = %name, "node registered");
+        self.inner.registry.write().expect("registry lock").insert(peer, name);
+        Ok(())
+    }
+
+    async fn deliver(&self, peer: PeerId, msg: Signed<AnswerMessage>) -> Result<(), String> {
+        let v = msg.verify().map_err(|e| e.to_string())?;
+        let query_id = v.payload.header.query_id;
+        let parts = self.inner.store.parts(query_id).await.map_err(|e| e.to_string())?;
+        let part = parts.iter().find(|p| p.peer_id == peer.to_string()).ok_or("no such query was sent to this node")?;
+        if !matches!(part.state, NodeState::Held | NodeState::Waiting) {
+            return Err("this node's part of the query is already settled".into());
+        }
+        let state = check_answer(&msg, peer, query_id)?;
+        self.inner
+            .store
+            .set_node_state(
+                query_id,
+                &peer.to_string(),
+                &state,
+                Some(&serde_json::to_string(&msg).expect("ser")),
+                now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let parts = self.inner.store.parts(query_id).await.map_err(|e| e.to_string())?;
+        let status = status_of(&parts, false);
+        if status != ResultStatus::Running {
+            self.inner.store.set_status(query_id, status).await.map_err(|e| e.to_string())?;
+        }
+        info!(target: "hub::query", %query_id, %peer, "deferred answer delivered");
+        Ok(())
+    }
+
+    /// Handles inbound messages until cancelled.
+    pub async fn serve_inbound(self, mut rx: mpsc::Receiver<Inbound>) {
+        loop {
+            tokio::select! {
+                _ = self.inner.cancel.cancelled() => break,
+                msg = rx.recv() => match msg {
+                    Some(m) => {
+                        let this = self.clone();
+                        tokio::spawn(async move { this.handle(m).await });
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+}
+
+/// Checks a node's signed statement: signature, signer, query id, and the answer's own id.
+fn check_answer(env: &Signed<AnswerMessage>, peer: PeerId, query_id: Uuid) -> Result<NodeState, String> {
+    let v = env.verify().map_err(|e| format!("answer failed verification: {e}"))?;
+    if v.signer != peer {
+        return Err("answer is signed by a key other than the answering node's".into());
+    }
+    if v.payload.header.query_id != query_id {
+        return Err("answer is for another query".into());
+    }
+    v.payload.header.check(now(), 24 * 3600).map_err(|e| format!("answer header: {e}"))?;
+    Ok(match v.payload.outcome {
+        Outcome::Answered { answer } => {
+            if answer.query_id != query_id {
+                return Err("answer body is for another query".into());
+            }
+            NodeState::Answered { answer }
+        }
+        Outcome::Held => NodeState::Held,
+        Outcome::Rejected { rejection } => NodeState::Rejected { rejection },
+    })
+}
+
+fn status_of(parts: &[NodePart], _running: bool) -> ResultStatus {
+    if parts.iter().any(|p| matches!(p.state, NodeState::Waiting)) {
+        ResultStatus::Running
+    } else if parts.iter().any(|p| matches!(p.state, NodeState::Held | NodeState::NoAnswer { .. })) {
+        ResultStatus::Partial
+    } else {
+        ResultStatus::Complete
+    }
+}
+
+/// Builds the researcher's view: the combination of the verified answers and every node's part.
+pub fn assemble(record: QueryRecord, parts: Vec<NodePart>) -> CombinedResult {
+    let answers: Vec<&NodeAnswer> = parts
+        .iter()
+        .filter_map(|p| match &p.state {
+            NodeState::Answered { answer } => Some(answer),
+            _ => None,
+        })
+        .collect();
+    let unit = answers.iter().find_map(|a| a.unit.clone());
+    let rows = combine(&answers);
+    CombinedResult {
+        query_id: record.query_id,
+        query: record.query,
+        researcher: record.researcher,
+        status: record.status,
+        unit,
+        rows,
+        nodes: parts.into_iter().map(|p| NodeReport { node: p.peer_id, name: p.node_name, state: p.state }).collect(),
+    }
+}

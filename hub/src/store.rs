@@ -1,0 +1,366 @@
+//! The hub's store through sqlx: an SQLite file by default, PostgreSQL for a `postgres://` URL, one set of
+//! migrations (`hub/migrations`) for both. It holds researchers (hashed tokens), the node registry,
+//! queries with who asked them, and each node's signed answer. Only aggregate data is ever stored here.
+
+use agora_protocol::combined::{NodeState, ResultStatus};
+use agora_protocol::wire::DataSummary;
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use uuid::Uuid;
+
+/// Errors of the hub store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("hub store: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("hub store migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored JSON column did not parse (the store was edited by hand or by a newer hub).
+    #[error("hub store holds a malformed {what}: {detail}")]
+    Corrupt {
+        /// Which column.
+        what: &'static str,
+        /// The parser's message.
+        detail: String,
+    },
+    /// The name is taken.
+    #[error("researcher `{0}` already exists")]
+    ResearcherExists(String),
+    /// Unsupported URL.
+    #[error("database URL must start with sqlite:// or postgres://")]
+    Url,
+}
+
+/// A node in the registry.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct NodeRecord {
+    /// libp2p peer id (derived from the node's Ed25519 key).
+    pub peer_id: String,
+    /// Display name.
+    pub name: String,
+    /// First hello, Unix seconds.
+    pub first_seen: i64,
+    /// Last hello or disconnect, Unix seconds.
+    pub last_seen: i64,
+    /// Connected now.
+    pub connected: bool,
+    /// Aggregate facts the node reported.
+    pub summary: DataSummary,
+}
+
+/// A stored query.
+#[derive(Debug, Clone)]
+pub struct QueryRecord {
+    /// Id.
+    pub query_id: Uuid,
+    /// Who asked.
+    pub researcher: String,
+    /// Stated purpose.
+    pub purpose: Option<String>,
+    /// The query, JSON.
+    pub query: agora_protocol::Query,
+    /// When submitted.
+    pub submitted_at: i64,
+    /// When the hub stops waiting.
+    pub deadline_at: i64,
+    /// Where it stands.
+    pub status: ResultStatus,
+}
+
+/// One node's part of a query, as stored.
+#[derive(Debug, Clone)]
+pub struct NodePart {
+    /// Peer id.
+    pub peer_id: String,
+    /// Name at the time.
+    pub node_name: String,
+    /// State.
+    pub state: NodeState,
+}
+
+/// The hub's store.
+#[derive(Debug, Clone)]
+pub struct HubStore {
+    pool: AnyPool,
+}
+
+fn status_str(s: ResultStatus) -> &'static str {
+    match s {
+        ResultStatus::Running => "running",
+        ResultStatus::Complete => "complete",
+        ResultStatus::Partial => "partial",
+    }
+}
+
+fn parse_status(s: &str) -> ResultStatus {
+    match s {
+        "complete" => ResultStatus::Complete,
+        "partial" => ResultStatus::Partial,
+        _ => ResultStatus::Running,
+    }
+}
+
+fn state_name(s: &NodeState) -> &'static str {
+    match s {
+        NodeState::Waiting => "waiting",
+        NodeState::Answered { .. } => "answered",
+        NodeState::Held => "held",
+        NodeState::Rejected { .. } => "rejected",
+        NodeState::NoAnswer { .. } => "no_answer",
+    }
+}
+
+/// SHA-256 of a researcher token, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &'static str, s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+}
+
+impl HubStore {
+    /// Connects and applies the migrations.
+    pub async fn connect(url: &str) -> Result<HubStore, StoreError> {
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::Url);
+        }
+        sqlx::any::install_default_drivers();
+        let pool =
+            AnyPoolOptions::new().max_connections(if url.starts_with("sqlite:") { 4 } else { 8 }).connect(url).await?;
+        if url.starts_with("sqlite:") {
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA busy_timeout = 10000").execute(&pool).await?;
+        }
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(HubStore { pool })
+    }
+
+    /// Adds a researcher and returns the new API token (shown once; only its hash is stored).
+    pub async fn add_researcher(&self, name: &str, now: i64) -> Result<String, StoreError> {
+        let token = format!("agora_{}", hex::encode(rand::random::<[u8; 24]>()));
+        let res = sqlx::query("INSERT INTO researchers (name, token_sha256, created_at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(token_hash(&token))
+            .bind(now)
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(_) => Ok(token),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::ResearcherExists(name.into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The researcher a token belongs to.
+    pub async fn researcher_by_token(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT name FROM researchers WHERE token_sha256 = $1")
+            .bind(token_hash(token))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    /// Records a node's hello.
+    pub async fn upsert_node(
+        &self,
+        peer_id: &str,
+        name: &str,
+        summary: &DataSummary,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let summary = serde_json::to_string(summary).expect("summary serialises");
+        sqlx::query(
+            "INSERT INTO nodes (peer_id, name, first_seen, last_seen, connected, summary) VALUES ($1, $2, $3, $4, 1, $5)
+             ON CONFLICT (peer_id) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen,
+             connected = 1, summary = excluded.summary",
+        )
+        .bind(peer_id)
+        .bind(name)
+        .bind(now)
+        .bind(now)
+        .bind(summary)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a node disconnected (or every node, at start-up, with `None`).
+    pub async fn mark_disconnected(&self, peer_id: Option<&str>, now: i64) -> Result<(), StoreError> {
+        match peer_id {
+            Some(p) => {
+                sqlx::query("UPDATE nodes SET connected = 0, last_seen = $1 WHERE peer_id = $2")
+                    .bind(now)
+                    .bind(p)
+                    .execute(&self.pool)
+                    .await?
+            }
+            None => sqlx::query("UPDATE nodes SET connected = 0").execute(&self.pool).await?,
+        };
+        Ok(())
+    }
+
+    /// The node registry.
+    pub async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT peer_id, name, first_seen, last_seen, connected, summary FROM nodes ORDER BY name, peer_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r: &AnyRow| {
+                Ok(NodeRecord {
+                    peer_id: r.get(0),
+                    name: r.get(1),
+                    first_seen: r.get(2),
+                    last_seen: r.get(3),
+                    connected: r.get::<i64, _>(4) != 0,
+                    summary: json("node summary", &r.get::<String, _>(5))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a new query and the nodes it goes to, in one transaction.
+    pub async fn insert_query(
+        &self,
+        q: &QueryRecord,
+        request: &str,
+        nodes: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO queries (query_id, researcher, purpose, query, request, submitted_at, deadline_at, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(q.query_id.to_string())
+        .bind(&q.researcher)
+        .bind(q.purpose.clone())
+        .bind(serde_json::to_string(&q.query).expect("query serialises"))
+        .bind(request)
+        .bind(q.submitted_at)
+        .bind(q.deadline_at)
+        .bind(status_str(q.status))
+        .execute(&mut *tx)
+        .await?;
+        for (peer, name) in nodes {
+            sqlx::query(
+                "INSERT INTO node_answers (query_id, peer_id, node_name, state, detail, envelope, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+            )
+            .bind(q.query_id.to_string())
+            .bind(peer)
+            .bind(name)
+            .bind(state_name(&NodeState::Waiting))
+            .bind(serde_json::to_string(&NodeState::Waiting).expect("state serialises"))
+            .bind(q.submitted_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets one node's part, keeping its signed envelope for audit.
+    pub async fn set_node_state(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+        state: &NodeState,
+        envelope: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE node_answers SET state = $1, detail = $2, envelope = $3, updated_at = $4
+             WHERE query_id = $5 AND peer_id = $6",
+        )
+        .bind(state_name(state))
+        .bind(serde_json::to_string(state).expect("state serialises"))
+        .bind(envelope.map(str::to_string))
+        .bind(now)
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a query's status.
+    pub async fn set_status(&self, query_id: Uuid, status: ResultStatus) -> Result<(), StoreError> {
+        sqlx::query("UPDATE queries SET status = $1 WHERE query_id = $2")
+            .bind(status_str(status))
+            .bind(query_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn record(r: &AnyRow) -> Result<QueryRecord, StoreError> {
+        let id: String = r.get(0);
+        Ok(QueryRecord {
+            query_id: id.parse().map_err(|_| StoreError::Corrupt { what: "query id", detail: id.clone() })?,
+            researcher: r.get(1),
+            purpose: r.get(2),
+            query: json("query", &r.get::<String, _>(3))?,
+            submitted_at: r.get(4),
+            deadline_at: r.get(5),
+            status: parse_status(&r.get::<String, _>(6)),
+        })
+    }
+
+    /// A query.
+    pub async fn query(&self, query_id: Uuid) -> Result<Option<QueryRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT query_id, researcher, purpose, query, submitted_at, deadline_at, status FROM queries WHERE query_id = $1",
+        )
+        .bind(query_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::record).transpose()
+    }
+
+    /// A researcher's queries, newest first.
+    pub async fn queries_of(&self, researcher: &str, limit: i64) -> Result<Vec<QueryRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT query_id, researcher, purpose, query, submitted_at, deadline_at, status FROM queries
+             WHERE researcher = $1 ORDER BY submitted_at DESC, query_id LIMIT $2",
+        )
+        .bind(researcher)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::record).collect()
+    }
+
+    /// Every node's part of a query.
+    pub async fn parts(&self, query_id: Uuid) -> Result<Vec<NodePart>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT peer_id, node_name, detail FROM node_answers WHERE query_id = $1 ORDER BY node_name, peer_id",
+        )
+        .bind(query_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NodePart {
+                    peer_id: r.get(0),
+                    node_name: r.get(1),
+                    state: json("node answer", &r.get::<String, _>(2))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The signed envelope a node answered with, for audit.
+    pub async fn envelope(&self, query_id: Uuid, peer_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT envelope FROM node_answers WHERE query_id = $1 AND peer_id = $2")
+            .bind(query_id.to_string())
+            .bind(peer_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
+    }
+}
