@@ -31,6 +31,7 @@ pub struct Query {
     pub group_by: GroupBy,
     /// The date ages are computed at.
     #[schema(value_type = String, format = Date)]
+    #[serde(with = "iso_date")]
     pub reference_date: Date,
 }
 
@@ -259,6 +260,23 @@ impl Query {
     }
 }
 
+mod iso_date {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::format_description::BorrowedFormatItem;
+    use time::Date;
+
+    const FORMAT: &[BorrowedFormatItem<'static>] = time::macros::format_description!("[year]-[month]-[day]");
+
+    pub(super) fn serialize<S: Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.format(FORMAT).map_err(serde::ser::Error::custom)?)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let s = String::deserialize(d)?;
+        Date::parse(&s, FORMAT).map_err(|_| serde::de::Error::custom(format!("date `{s}` is not a YYYY-MM-DD date")))
+    }
+}
+
 fn check_code(code: &str) -> Result<(), QueryError> {
     if code.is_empty() || code.len() > 64 {
         return Err(QueryError::Code(code.chars().take(64).collect()));
@@ -414,6 +432,18 @@ mod tests {
         );
         let deep = (0..70).fold(Cohort::Everyone, |c, _| Cohort::Not { of: Box::new(c) });
         check(Query { cohort: deep, ..base() }, Err(QueryError::CohortTooLarge));
+    }
+
+    #[test]
+    fn dates_travel_as_iso_strings() {
+        let json = serde_json::to_value(base()).unwrap();
+        assert_eq!(json["reference_date"], "2026-01-01");
+        let back: Query = serde_json::from_value(json).unwrap();
+        assert_eq!(back, base());
+        let mut bad = serde_json::to_value(base()).unwrap();
+        bad["reference_date"] = "2026-13-01".into();
+        let err = serde_json::from_value::<Query>(bad).unwrap_err().to_string();
+        assert!(err.contains("is not a YYYY-MM-DD date"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,134 @@
+//! The hub store against both backends: SQLite always, and the real PostgreSQL that `scripts/test`
+//! starts (`AGORA_TEST_POSTGRES_URL`), each test on a fresh database.
+
+use agora_hub::store::{HubStore, StoreError};
+use agora_protocol::answer::{AnswerRow, Cell, GroupKey, NodeAnswer};
+use agora_protocol::combined::{NodeState, ResultStatus};
+use agora_protocol::wire::{DataSummary, Rejection, RejectionCode};
+use agora_protocol::{Cohort, GroupBy, Query};
+use sqlx::Connection;
+use uuid::Uuid;
+
+/// A fresh PostgreSQL database, or None when no server was provided (allowed only outside scripts/test).
+async fn fresh_postgres() -> Option<String> {
+    let Ok(admin) = std::env::var("AGORA_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("AGORA_REQUIRE_POSTGRES").is_err(),
+            "AGORA_REQUIRE_POSTGRES is set but AGORA_TEST_POSTGRES_URL is not: run the suite through scripts/test"
+        );
+        eprintln!("no AGORA_TEST_POSTGRES_URL: PostgreSQL part skipped (scripts/test provides one)");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+    let db = format!("agora_test_{}", Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    let base = admin.rsplit_once('/').expect("url has a database").0;
+    Some(format!("{base}/{db}"))
+}
+
+fn query() -> Query {
+    Query {
+        version: 1,
+        cohort: Cohort::Everyone,
+        measure: None,
+        aggregates: vec![agora_protocol::Aggregate::Count],
+        group_by: GroupBy::default(),
+        reference_date: time::macros::date!(2026 - 01 - 01),
+    }
+}
+
+async fn exercise(store: HubStore) {
+    // Researchers: the token is shown once, stored hashed, and names are unique.
+    let token = store.add_researcher("ada", 100).await.unwrap();
+    assert_eq!(store.researcher_by_token(&token).await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(store.researcher_by_token("agora_forged").await.unwrap(), None);
+    assert!(matches!(store.add_researcher("ada", 101).await, Err(StoreError::ResearcherExists(_))));
+    assert_eq!(
+        store.researcher_by_token(&token).await.unwrap().as_deref(),
+        Some("ada"),
+        "a refused insert damages nothing"
+    );
+
+    // Registry.
+    let summary = DataSummary { data_version: 3, patients: 120, measurements: 4000, conditions: 300 };
+    store.upsert_node("peer-a", "hospital-a", &summary, 10).await.unwrap();
+    store.upsert_node("peer-a", "hospital-a2", &summary, 20).await.unwrap();
+    store.mark_disconnected(Some("peer-a"), 30).await.unwrap();
+    let nodes = store.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(
+        (nodes[0].name.as_str(), nodes[0].first_seen, nodes[0].last_seen, nodes[0].connected),
+        ("hospital-a2", 10, 30, false)
+    );
+    assert_eq!(nodes[0].summary, summary);
+
+    // Queries and node parts.
+    let id = Uuid::new_v4();
+    let record = agora_hub::store::QueryRecord {
+        query_id: id,
+        researcher: "ada".into(),
+        purpose: Some("study-1".into()),
+        query: query(),
+        submitted_at: 1000,
+        deadline_at: 1010,
+        status: ResultStatus::Running,
+    };
+    let parts =
+        vec![("peer-a".to_string(), "hospital-a".to_string()), ("peer-b".to_string(), "hospital-b".to_string())];
+    store.insert_query(&record, "{}", &parts).await.unwrap();
+    let answer = NodeAnswer {
+        query_id: id,
+        threshold: 10,
+        unit: None,
+        data_version: 3,
+        rows: vec![AnswerRow { group: GroupKey::TOTAL, patients: Cell::Value(42), moments: None, histogram: None }],
+        exec_micros: 5,
+    };
+    store
+        .set_node_state(id, "peer-a", &NodeState::Answered { answer: answer.clone() }, Some("{\"signed\":1}"), 1001)
+        .await
+        .unwrap();
+    let rejected = NodeState::Rejected { rejection: Rejection::new(RejectionCode::RateLimited, "10 per minute") };
+    store.set_node_state(id, "peer-b", &rejected, None, 1002).await.unwrap();
+    store.set_status(id, ResultStatus::Complete).await.unwrap();
+    let got = store.parts(id).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].state, NodeState::Answered { answer });
+    assert_eq!(got[1].state, rejected);
+    assert_eq!(store.envelope(id, "peer-a").await.unwrap().as_deref(), Some("{\"signed\":1}"));
+    let back = store.query(id).await.unwrap().unwrap();
+    assert_eq!((back.status, back.query, back.purpose.as_deref()), (ResultStatus::Complete, query(), Some("study-1")));
+    assert_eq!(store.queries_of("ada", 10).await.unwrap().len(), 1);
+    assert_eq!(store.queries_of("eve", 10).await.unwrap().len(), 0);
+    assert!(store.query(Uuid::new_v4()).await.unwrap().is_none());
+
+    // A duplicate query id is refused and leaves the original intact.
+    assert!(store.insert_query(&record, "{}", &parts).await.is_err());
+    assert_eq!(store.parts(id).await.unwrap().len(), 2);
+    assert_eq!(store.query(id).await.unwrap().unwrap().status, ResultStatus::Complete);
+}
+
+#[tokio::test]
+async fn sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display());
+    exercise(HubStore::connect(&url).await.unwrap()).await;
+    // Reopening applies no migration twice.
+    HubStore::connect(&url).await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_store() {
+    let Some(url) = fresh_postgres().await else { return };
+    exercise(HubStore::connect(&url).await.unwrap()).await;
+    HubStore::connect(&url).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_url_is_refused() {
+    assert!(matches!(HubStore::connect("mysql://x").await, Err(StoreError::Url)));
+}
