@@ -23,6 +23,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     /// Create the data directory, the hub key (Ed25519, mode 0600) and hub.toml; print the peer id.
     Init {

@@ -1,16 +1,122 @@
-//! `agora-node` is the self-contained node a hospital runs on-prem. It ingests HL7 FHIR R4 into an
-//! OMOP-shaped SQLite store ([`store`], [`ingest`]), answers federated aggregate queries from the hub
-//! ([`query`]) under the hospital's own policy ([`policy`]) and disclosure control ([`disclosure`]), and
-//! talks to the hub over libp2p by dialling out ([`net`]).
+//! `agora-node` is the self-contained node a hospital runs on-prem. It ingests FHIR R4 into a local
+//! SQLite store shaped after the OMOP CDM ([`ingest`], [`store`]), and answers the hub's signed federated
+//! queries ([`service`]) after the hospital's policy admits them ([`policy`]), with small cells suppressed
+//! ([`disclosure`]). It dials out to its hub over libp2p ([`net`]) and serves a local HTTP API for the
+//! hospital's operators ([`api`]).
 //!
-//! Invariant: nothing row-level leaves this crate's process. Only [`agora_protocol::NodeAnswer`]s, whose
-//! counts below the node's threshold are suppressed, are sent; no log line carries a name, identifier,
-//! birth date or clinical value.
+//! Invariant: no row-level value, identifier, name, address or full birth date ever leaves the node, in an
+//! answer, a log line or an error message. Every released count is at least the node's threshold.
 
+pub mod api;
+pub mod config;
 pub mod disclosure;
 pub mod ingest;
+pub mod net;
 pub mod policy;
 pub mod query;
+pub mod service;
 pub mod store;
 pub mod synth;
 pub mod units;
+
+use crate::config::Config;
+use crate::ingest::PseudonymKey;
+use crate::service::QueryService;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+/// Errors starting or running the node.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A key file.
+    #[error(transparent)]
+    Key(#[from] agora_did::keyfile::KeyFileError),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// Marking interrupted jobs.
+    #[error(transparent)]
+    Ingest(#[from] ingest::IngestError),
+    /// The policy.
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
+    /// The network.
+    #[error(transparent)]
+    Net(#[from] net::NetError),
+    /// No hub configured.
+    #[error("no hub_address configured: set it in node.toml or AGORA_NODE_HUB_ADDRESS (the hub prints it at start)")]
+    NoHub,
+    /// HTTP.
+    #[error("cannot serve HTTP on {addr}: {source} (is the port in use? choose another with http_listen)")]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writing the ready file.
+    #[error("cannot write {0}: {1}")]
+    ReadyFile(String, std::io::Error),
+}
+
+/// Where a running node can be reached; also written to `ready.json` in the data directory.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Ready {
+    /// The node's peer id.
+    pub peer_id: String,
+    /// The local HTTP API's address.
+    pub http: SocketAddr,
+}
+
+/// Reads the pseudonym key of a data directory.
+pub fn pseudonym_key(config: &Config) -> Result<PseudonymKey, RunError> {
+    Ok(PseudonymKey::from_bytes(agora_did::keyfile::read_secret(&config.pseudonym_key_file())?))
+}
+
+/// Runs the node until `cancel` fires: the network task (dialling the hub) and the local HTTP API.
+pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunError> {
+    let key = agora_did::keyfile::read_keypair(&config.key_file())?;
+    let peer_id = key.public().to_peer_id();
+    let pseudonym = Arc::new(pseudonym_key(&config)?);
+    let hub_address = config.hub_address.clone().ok_or(RunError::NoHub)?;
+    let (_, hub) = net::parse_hub_address(&hub_address)?;
+    {
+        let store = store::Store::open(&config.store_path())?;
+        let n = ingest::mark_interrupted(&store)?;
+        if n > 0 {
+            info!(target: "node", jobs = n, "ingest jobs left running by an earlier process are marked interrupted");
+        }
+    }
+    let service =
+        Arc::new(QueryService::new(config.name.clone(), config.store_path(), key.clone(), config.policy.clone(), hub)?);
+    let net_task = net::NodeNet::new(key, &hub_address, service, config.query_workers)?;
+
+    let listener = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| RunError::Http { addr: config.http_listen, source })?;
+    let http = listener.local_addr().map_err(|source| RunError::Http { addr: config.http_listen, source })?;
+    let app = api::router(api::NodeApi {
+        store_path: config.store_path(),
+        spool_dir: config.spool_dir(),
+        pseudonym,
+        max_body_bytes: config.max_body_bytes,
+        batch_size: config.ingest_batch,
+        ingest_lock: Arc::new(tokio::sync::Mutex::new(())),
+    });
+    let ready = Ready { peer_id: peer_id.to_string(), http };
+    let ready_path = config.data_dir.join("ready.json");
+    std::fs::write(&ready_path, serde_json::to_vec_pretty(&ready).expect("serialises"))
+        .map_err(|e| RunError::ReadyFile(ready_path.display().to_string(), e))?;
+    info!(target: "node", peer_id = %peer_id, hub = %hub, http = %http, "node ready");
+
+    let net = tokio::spawn(net_task.run(cancel.clone()));
+    let shutdown = cancel.clone();
+    let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+    cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), net).await;
+    let _ = std::fs::remove_file(&ready_path);
+    served.map_err(|source| RunError::Http { addr: http, source })
+}

@@ -220,11 +220,8 @@ impl CombinedResult {
         let _ = writeln!(out, "  {}", self.query);
         let unit = self.unit.as_deref().unwrap_or("");
         let f = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            out,
-            "  {:<22} {:>18} {:>18} {:>12} {:>10}  {}",
-            "group", "patients", "n", "mean", "sd", "histogram"
-        );
+        let _ =
+            writeln!(out, "  {:<22} {:>18} {:>18} {:>12} {:>10}  histogram", "group", "patients", "n", "mean", "sd");
         for r in &self.rows {
             let hist = r
                 .histogram

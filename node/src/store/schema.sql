@@ -140,6 +140,7 @@ CREATE TABLE IF NOT EXISTS query_log (
     received_at INTEGER NOT NULL,
     state       TEXT NOT NULL,                  -- 'answered', 'held', 'rejected', 'approved', 'denied'
     reason      TEXT,
-    request     TEXT NOT NULL                   -- the signed request envelope, JSON (aggregate query, no patient data)
+    request     TEXT NOT NULL,                  -- the signed request envelope, JSON (aggregate query, no patient data)
+    release     INTEGER NOT NULL DEFAULT 0      -- 1: the steward approved or denied it; to be delivered to the hub once
 );
 CREATE INDEX IF NOT EXISTS query_log_by_researcher ON query_log (researcher, received_at);

@@ -1,0 +1,108 @@
+//! The node's configuration: `node.toml` in the data directory, every key overridable by an
+//! `AGORA_NODE_*` environment variable (nested keys with `__`, e.g. `AGORA_NODE_POLICY__THRESHOLD=20`).
+
+use crate::policy::PolicyConfig;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The node's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The node's display name in the hub's registry (an institution label, never patient data).
+    pub name: String,
+    /// Where the keys, the config, the store and spooled uploads live.
+    pub data_dir: PathBuf,
+    /// The hub's libp2p address, ending in `/p2p/<hub peer id>`: the node dials out to it and answers
+    /// queries signed by that peer only.
+    pub hub_address: Option<String>,
+    /// Local HTTP API (ingest, job status): loopback by default, for the hospital's own operators.
+    pub http_listen: SocketAddr,
+    /// Largest ingest upload the HTTP API accepts, in bytes; use the CLI for larger files.
+    pub max_body_bytes: u64,
+    /// Resources per ingest transaction.
+    pub ingest_batch: usize,
+    /// Queries executed at once.
+    pub query_workers: usize,
+    /// The hospital's query policy and disclosure control.
+    pub policy: PolicyConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            name: "agora-node".into(),
+            data_dir: PathBuf::from(".agora/node"),
+            hub_address: None,
+            http_listen: "127.0.0.1:7100".parse().expect("valid address"),
+            max_body_bytes: 64 * 1024 * 1024,
+            ingest_batch: 5_000,
+            query_workers: 2,
+            policy: PolicyConfig::default(),
+        }
+    }
+}
+
+/// Errors loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// figment failed.
+    #[error("node configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value is out of range.
+    #[error("node configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// The config file inside a data directory.
+    pub fn file(data_dir: &Path) -> PathBuf {
+        data_dir.join("node.toml")
+    }
+
+    /// Loads defaults, then `node.toml`, then `AGORA_NODE_*` variables, and checks the result.
+    pub fn load(data_dir: &Path) -> Result<Config, ConfigError> {
+        let mut c: Config =
+            Figment::from(Serialized::defaults(Config { data_dir: data_dir.into(), ..Config::default() }))
+                .merge(Toml::file(Config::file(data_dir)))
+                .merge(Env::prefixed("AGORA_NODE_").split("__"))
+                .extract()
+                .map_err(Box::new)?;
+        if c.data_dir.as_os_str().is_empty() {
+            c.data_dir = data_dir.into();
+        }
+        c.policy.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if c.query_workers == 0 || c.ingest_batch == 0 {
+            return Err(ConfigError::Invalid("query_workers and ingest_batch must be at least 1".into()));
+        }
+        Ok(c)
+    }
+
+    /// The SQLite store.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("node.db")
+    }
+
+    /// The node's Ed25519 key (libp2p identity and message signatures).
+    pub fn key_file(&self) -> PathBuf {
+        self.data_dir.join("node.key")
+    }
+
+    /// The secret the patient pseudonyms are keyed with.
+    pub fn pseudonym_key_file(&self) -> PathBuf {
+        self.data_dir.join("pseudonym.key")
+    }
+
+    /// Where HTTP uploads are spooled before ingest.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
+    }
+
+    /// The effective configuration as TOML (it holds no secrets: keys live in their own files).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}

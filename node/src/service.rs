@@ -1,0 +1,175 @@
+//! The node's query service: the one place a signed request from the hub becomes a signed answer. It
+//! passes every request through the hospital's [`crate::policy::Gate`], runs admitted queries with
+//! [`crate::query::execute`] (which applies disclosure control), signs the outcome with the node key, and
+//! delivers answers a data steward approved (or a denial) later. Calls here block: run them on
+//! `spawn_blocking`.
+
+use crate::policy::{self, Decision, Gate, PolicyConfig, PolicyError};
+use crate::query;
+use crate::store::{Store, StoreError};
+use agora_protocol::envelope::{Header, Signed};
+use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, Rejection, RejectionCode, WireResponse};
+use libp2p::identity::Keypair;
+use libp2p::PeerId;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+/// Errors of the query service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The query log.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// How long a node's signed statements stay valid, in seconds.
+const ANSWER_TTL_SECS: i64 = 3600;
+
+/// The query service.
+pub struct QueryService {
+    name: String,
+    store_path: PathBuf,
+    key: Keypair,
+    gate: Gate,
+    threshold: u32,
+    conns: Mutex<Vec<Store>>,
+    releasing: Mutex<()>,
+}
+
+impl std::fmt::Debug for QueryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryService").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl QueryService {
+    /// A service over the store at `store_path`, answering queries signed by `hub`.
+    pub fn new(
+        name: String,
+        store_path: PathBuf,
+        key: Keypair,
+        policy: PolicyConfig,
+        hub: PeerId,
+    ) -> Result<QueryService, PolicyError> {
+        let threshold = policy.threshold;
+        Ok(QueryService {
+            name,
+            store_path,
+            key,
+            gate: Gate::new(policy, vec![hub])?,
+            threshold,
+            conns: Mutex::new(Vec::new()),
+            releasing: Mutex::new(()),
+        })
+    }
+
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> Result<T, ServiceError> {
+        let pooled = self.conns.lock().expect("pool lock").pop();
+        let store = match pooled {
+            Some(s) => s,
+            None => Store::open(&self.store_path)?,
+        };
+        let out = f(&store);
+        self.conns.lock().expect("pool lock").push(store);
+        Ok(out)
+    }
+
+    /// The signed hello sent on every connection to the hub.
+    pub fn hello(&self) -> Result<Signed<NodeHello>, ServiceError> {
+        let summary = self.with_store(|s| s.summary())??;
+        let hello = NodeHello { name: self.name.clone(), summary, header: Header::new(Uuid::nil(), now(), 300) };
+        Ok(Signed::sign(&hello, &self.key))
+    }
+
+    fn sign(&self, query_id: Uuid, outcome: Outcome) -> WireResponse {
+        let msg = AnswerMessage { header: Header::new(query_id, now(), ANSWER_TTL_SECS), outcome };
+        WireResponse::Answer(Signed::sign(&msg, &self.key))
+    }
+
+    /// Answers one signed request: a signed answer, hold or rejection; or an unsigned error when the
+    /// request itself cannot be attributed to the hub.
+    pub fn answer(&self, signed: &Signed<QueryRequest>) -> WireResponse {
+        let res = self.with_store(|store| match self.gate.admit(store, signed, now()) {
+            Err(rejection) => Err(rejection),
+            Ok(admitted) => {
+                let id = admitted.request.header.query_id;
+                match admitted.decision {
+                    Decision::Hold => {
+                        info!(target: "node::query", query_id = %id, "query held for the data steward");
+                        Ok((id, Outcome::Held))
+                    }
+                    Decision::Run => Ok((id, self.run(store, &admitted.request))),
+                }
+            }
+        });
+        match res {
+            Ok(Ok((id, outcome))) => self.sign(id, outcome),
+            Ok(Err(rejection)) => {
+                info!(target: "node::query", code = rejection.code.as_str(), "query rejected");
+                match rejection.code {
+                    // Nothing attributable to sign for: answer plainly.
+                    RejectionCode::BadSignature | RejectionCode::UnknownHub => {
+                        WireResponse::Error { message: rejection.to_string() }
+                    }
+                    _ => {
+                        let id = serde_json::from_str::<QueryRequest>(&signed.body)
+                            .map(|r| r.header.query_id)
+                            .unwrap_or_else(|_| Uuid::nil());
+                        self.sign(id, Outcome::Rejected { rejection })
+                    }
+                }
+            }
+            Err(e) => {
+                warn!(target: "node::query", %e, "store unavailable");
+                WireResponse::Error { message: "the node's store is unavailable".into() }
+            }
+        }
+    }
+
+    fn run(&self, store: &Store, request: &QueryRequest) -> Outcome {
+        let id = request.header.query_id;
+        match query::execute(store, &request.query, id, self.threshold) {
+            Ok(answer) => {
+                if let Err(e) = policy::mark_answered(store, id) {
+                    warn!(target: "node::query", %e, "cannot record the answer in the query log");
+                }
+                info!(target: "node::query", query_id = %id, micros = answer.exec_micros, "query answered");
+                Outcome::Answered { answer }
+            }
+            Err(e) => {
+                warn!(target: "node::query", query_id = %id, %e, "query failed");
+                if let Err(e) = policy::mark_failed(store, id, &e.to_string()) {
+                    warn!(target: "node::query", %e, "cannot record the failure in the query log");
+                }
+                Outcome::Rejected { rejection: Rejection::new(RejectionCode::Internal, e.to_string()) }
+            }
+        }
+    }
+
+    /// Runs queries the data steward approved since the last call, and signs denials, each delivered
+    /// once: [`policy::take_releases`] clears the mark in the same transaction that reads it.
+    pub fn approved_answers(&self) -> Result<Vec<Signed<AnswerMessage>>, ServiceError> {
+        let _one_at_a_time = self.releasing.lock().expect("release lock");
+        self.with_store(|store| -> Result<Vec<Signed<AnswerMessage>>, ServiceError> {
+            let mut out = Vec::new();
+            for release in policy::take_releases(store)? {
+                let (query_id, outcome) = match release {
+                    policy::Release::Approved(request) => (request.header.query_id, self.run(store, &request)),
+                    policy::Release::Denied { query_id, rejection } => (query_id, Outcome::Rejected { rejection }),
+                };
+                let msg = AnswerMessage { header: Header::new(query_id, now(), ANSWER_TTL_SECS), outcome };
+                out.push(Signed::sign(&msg, &self.key));
+            }
+            Ok(out)
+        })?
+    }
+}

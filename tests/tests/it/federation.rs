@@ -1,0 +1,357 @@
+//! The federation path end to end: signed-query checks at a real node, federated answers against the
+//! union of the nodes' data computed independently, partial results, the data steward's queue, and the
+//! hub on PostgreSQL.
+
+use crate::expected;
+use crate::fake_hub::{self, FakeHub};
+use agora_protocol::combined::{CombinedResult, NodeState, ResultStatus};
+use agora_protocol::envelope::Signed;
+use agora_protocol::wire::{Outcome, RejectionCode, WireRequest, WireResponse};
+use agora_protocol::{Aggregate, Cell, Code, CodeSystem, Cohort, GroupBy, Measure, Moments, Query, Selection, Sex};
+use agora_tests::{NetOptions, TestNet};
+use std::time::Duration;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn nodes_answer_only_fresh_queries_signed_by_their_hub() {
+    let mut hub = FakeHub::start(&[], |_| {}).await;
+    let t = fake_hub::now();
+
+    // A valid query is answered; the empty store's count is below the threshold and suppressed.
+    let req = fake_hub::request(Uuid::new_v4(), t, 60);
+    let signed = Signed::sign(&req, &hub.key);
+    let resp = hub.send(WireRequest::Query(signed.clone())).await;
+    match hub.outcome(&resp) {
+        Outcome::Answered { answer } => {
+            assert_eq!(answer.query_id, req.header.query_id);
+            assert_eq!(answer.total().unwrap().patients, Cell::Suppressed);
+        }
+        other => panic!("expected an answer, got {other:?}"),
+    }
+
+    // The same signed message again is a replay.
+    let resp = hub.send(WireRequest::Query(signed.clone())).await;
+    assert_eq!(hub.rejection_code(&resp), RejectionCode::Replayed);
+
+    // Unsigned, forged and foreign-signed requests get a plain error, never an answer.
+    let mut unsigned = Signed::sign(&fake_hub::request(Uuid::new_v4(), t, 60), &hub.key);
+    unsigned.signature.clear();
+    let mut forged = Signed::sign(&fake_hub::request(Uuid::new_v4(), t, 60), &hub.key);
+    forged.body = forged.body.replace("\"ada\"", "\"eve\"");
+    let stranger = libp2p::identity::Keypair::generate_ed25519();
+    let foreign = Signed::sign(&fake_hub::request(Uuid::new_v4(), t, 60), &stranger);
+    for (env, expect) in [(unsigned, "unsigned"), (forged, "does not verify"), (foreign, "unknown_hub")] {
+        match hub.send(WireRequest::Query(env)).await {
+            WireResponse::Error { message } => assert!(message.contains(expect), "{message} should say {expect}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    // Expired, too old, from the future, invalid.
+    let cases = [
+        (fake_hub::request(Uuid::new_v4(), t - 400, 300), RejectionCode::Stale),
+        (fake_hub::request(Uuid::new_v4(), t - 400, 3600), RejectionCode::Stale),
+        (fake_hub::request(Uuid::new_v4(), t + 600, 60), RejectionCode::Stale),
+    ];
+    for (req, code) in cases {
+        let resp = hub.query(&req).await;
+        assert_eq!(hub.rejection_code(&resp), code);
+    }
+    let mut bad = fake_hub::request(Uuid::new_v4(), t, 60);
+    bad.query.version = 9;
+    let resp = hub.query(&bad).await;
+    assert_eq!(hub.rejection_code(&resp), RejectionCode::InvalidQuery);
+
+    // A node accepts only queries.
+    let hello_like = WireRequest::Deliver(Signed::sign(
+        &agora_protocol::wire::AnswerMessage {
+            header: agora_protocol::Header::new(Uuid::nil(), t, 60),
+            outcome: Outcome::Held,
+        },
+        &hub.key,
+    ));
+    assert!(matches!(hub.send(hello_like).await, WireResponse::Error { .. }));
+
+    // Rate limit: 10 admitted queries a minute per researcher (one admitted above).
+    for i in 0..9 {
+        let resp = hub.query(&fake_hub::request(Uuid::new_v4(), t, 60)).await;
+        assert!(matches!(hub.outcome(&resp), Outcome::Answered { .. }), "query {i} is within the limit");
+    }
+    let resp = hub.query(&fake_hub::request(Uuid::new_v4(), t, 60)).await;
+    assert_eq!(hub.rejection_code(&resp), RejectionCode::RateLimited);
+    assert!(hub.child.try_wait().unwrap().is_none(), "the node is still running");
+    let log = hub.log();
+    for code in ["replayed", "bad_signature", "unknown_hub", "stale", "invalid_query", "rate_limited"] {
+        assert!(log.contains(code), "the node's log counts the `{code}` refusal");
+    }
+}
+
+fn query(
+    cohort: Cohort,
+    measure: Option<&str>,
+    selection: Selection,
+    aggregates: Vec<Aggregate>,
+    by_sex: bool,
+) -> Query {
+    Query {
+        version: 1,
+        cohort,
+        measure: measure.map(|c| Measure { code: Code::new(CodeSystem::Loinc, c), selection }),
+        aggregates,
+        group_by: GroupBy { sex: by_sex, age_bands: None },
+        reference_date: time::macros::date!(2026 - 01 - 01),
+    }
+}
+
+async fn run(net: &TestNet, q: Query) -> CombinedResult {
+    let client = net.client();
+    let id = client.submit(q, None).await.unwrap();
+    client.wait(id, Duration::from_secs(30)).await.unwrap()
+}
+
+fn answers(r: &CombinedResult) -> Vec<(&str, &agora_protocol::NodeAnswer)> {
+    r.nodes
+        .iter()
+        .map(|n| match &n.state {
+            NodeState::Answered { answer } => (n.name.as_str(), answer),
+            other => panic!("node {} did not answer: {other:?}", n.name),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn federated_answers_equal_the_union_of_the_nodes_data() {
+    let net = TestNet::spawn(NetOptions { nodes: 3, patients_per_node: 200, ..NetOptions::default() }).await.unwrap();
+    let per_node: Vec<_> = net.nodes.iter().map(|n| (n.name.clone(), expected::patients(&n.synth_dir))).collect();
+
+    // Count of patients with type 2 diabetes, by sex.
+    let q = query(
+        Cohort::Condition { code: "icd10cm:E11*".parse().unwrap() },
+        None,
+        Selection::Latest,
+        vec![Aggregate::Count],
+        true,
+    );
+    let r = run(&net, q).await;
+    assert_eq!(r.status, ResultStatus::Complete);
+    let mut union_total = 0;
+    for (name, answer) in answers(&r) {
+        let truth = &per_node.iter().find(|(n, _)| n == name).unwrap().1;
+        let diabetic: Vec<_> = truth.values().filter(|p| p.has_condition_prefix("E11")).collect();
+        union_total += diabetic.len() as u64;
+        assert_eq!(answer.total().unwrap().patients, Cell::Value(diabetic.len() as u64), "{name} total");
+        for row in answer.rows.iter().filter(|r| !r.group.is_total()) {
+            let sex = row.group.sex.unwrap();
+            let n = diabetic.iter().filter(|p| Sex::from_fhir(&p.sex).unwrap_or(Sex::Unknown) == sex).count() as u64;
+            match row.patients {
+                Cell::Value(v) => assert_eq!((v, v >= 10), (n, true), "{name} {sex}"),
+                Cell::Suppressed => {} // below 10, or complementary
+            }
+            if n < 10 {
+                assert_eq!(row.patients, Cell::Suppressed, "{name} {sex}: {n} < 10 must be suppressed");
+            }
+        }
+    }
+    let total = r.rows.iter().find(|row| row.group.is_total()).unwrap();
+    assert_eq!((total.patients.released, total.patients.suppressed_parts), (union_total, 0));
+    for row in r.rows.iter().filter(|row| !row.group.is_total()) {
+        let parts: Vec<Cell> =
+            answers(&r).iter().map(|(_, a)| a.rows.iter().find(|x| x.group == row.group).unwrap().patients).collect();
+        let released: u64 = parts.iter().filter_map(|c| c.value()).sum();
+        let suppressed = parts.iter().filter(|c| **c == Cell::Suppressed).count() as u32;
+        assert_eq!((row.patients.released, row.patients.suppressed_parts), (released, suppressed));
+    }
+
+    // Mean and sd of every serum glucose value (mg/dL; mmol/L inputs converted), pooled across nodes.
+    let q = query(
+        Cohort::Everyone,
+        Some("2345-7"),
+        Selection::All,
+        vec![Aggregate::Count, Aggregate::Mean, Aggregate::StdDev],
+        false,
+    );
+    let r = run(&net, q).await;
+    let all: Vec<f64> = per_node.iter().flat_map(|(_, ps)| ps.values().flat_map(|p| p.values_of("2345-7"))).collect();
+    let (n, mean, sd) = expected::stats(&all);
+    let total = &r.rows[0];
+    assert_eq!(r.unit.as_deref(), Some("mg/dL"));
+    assert_eq!(total.n.unwrap().released, n as u64);
+    assert!((total.mean.unwrap() - mean).abs() < 1e-3, "mean {} vs {mean}", total.mean.unwrap());
+    assert!((total.sd.unwrap() - sd).abs() < 1e-3, "sd {} vs {sd}", total.sd.unwrap());
+    for (_, a) in answers(&r) {
+        assert!(matches!(a.rows[0].moments, Some(Moments::Released { .. })));
+    }
+
+    // Histogram of every HbA1c value.
+    let edges = vec![5.7, 6.5, 8.0];
+    let q = query(
+        Cohort::Everyone,
+        Some("4548-4"),
+        Selection::All,
+        vec![Aggregate::Histogram { edges: edges.clone() }],
+        false,
+    );
+    let r = run(&net, q).await;
+    let mut bins = [0u64; 4];
+    for v in per_node.iter().flat_map(|(_, ps)| ps.values().flat_map(|p| p.values_of("4548-4"))) {
+        bins[edges.iter().filter(|e| v >= **e).count()] += 1;
+    }
+    let got: Vec<u64> = r.rows[0].histogram.as_ref().unwrap().iter().map(|c| c.released).collect();
+    let suppressed: u32 = r.rows[0].histogram.as_ref().unwrap().iter().map(|c| c.suppressed_parts).sum();
+    if suppressed == 0 {
+        assert_eq!(got, bins.to_vec());
+    } else {
+        for (g, b) in got.iter().zip(bins) {
+            assert!(*g <= b, "released parts never exceed the truth");
+        }
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+#[tokio::test]
+async fn silent_and_vanishing_nodes_give_a_partial_result() {
+    let mut net = TestNet::spawn(NetOptions {
+        nodes: 3,
+        patients_per_node: 40,
+        hub_env: vec![("AGORA_HUB_QUERY_DEADLINE_SECS".into(), "3".into())],
+        ..NetOptions::default()
+    })
+    .await
+    .unwrap();
+    let count = query(Cohort::Everyone, None, Selection::Latest, vec![Aggregate::Count], false);
+
+    // A node that never answers: the others' answers come back, marked partial.
+    let pid = net.nodes[0].child.as_ref().unwrap().id().unwrap();
+    signal(pid, "-STOP");
+    let r = run(&net, count.clone()).await;
+    signal(pid, "-CONT");
+    assert_eq!(r.status, ResultStatus::Partial);
+    let silent = r.nodes.iter().find(|n| n.name == net.nodes[0].name).unwrap();
+    assert!(matches!(&silent.state, NodeState::NoAnswer { reason } if reason.contains("within 3 s")), "{silent:?}");
+    assert_eq!(r.nodes.iter().filter(|n| matches!(n.state, NodeState::Answered { .. })).count(), 2);
+    assert_eq!(r.rows[0].patients.released, 80, "the two answering nodes' 40 patients each");
+
+    // A node that disconnects mid-query.
+    let pid = net.nodes[1].child.as_ref().unwrap().id().unwrap();
+    signal(pid, "-STOP");
+    let client = net.client();
+    let id = client.submit(count.clone(), None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    net.kill_node(1).await.unwrap();
+    let r = client.wait(id, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(r.status, ResultStatus::Partial);
+    let gone = r.nodes.iter().find(|n| n.name == net.nodes[1].name).unwrap();
+    assert!(matches!(&gone.state, NodeState::NoAnswer { .. }), "{gone:?}");
+
+    // It comes back, reconnects, and the network answers in full again.
+    let mut node = std::mem::replace(&mut net.nodes[1], dummy());
+    net.start_node(&mut node).await.unwrap();
+    net.nodes[1] = node;
+    net.wait_for_nodes(3, Duration::from_secs(30)).await.unwrap();
+    let r = run(&net, count).await;
+    assert_eq!((r.status, r.rows[0].patients.released), (ResultStatus::Complete, 120));
+}
+
+fn dummy() -> agora_tests::NodeProc {
+    agora_tests::NodeProc::placeholder()
+}
+
+#[tokio::test]
+async fn held_queries_wait_for_the_data_steward() {
+    let net = TestNet::spawn(NetOptions {
+        nodes: 1,
+        patients_per_node: 30,
+        node_env: vec![("AGORA_NODE_POLICY__APPROVAL".into(), "manual".into())],
+        ..NetOptions::default()
+    })
+    .await
+    .unwrap();
+    let q = query(
+        Cohort::Condition { code: "icd10cm:I10".parse().unwrap() },
+        None,
+        Selection::Latest,
+        vec![Aggregate::Count],
+        false,
+    );
+    let client = net.client();
+    let id = client.submit(q, Some("study-7".into())).await.unwrap();
+    let r = client.wait(id, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(r.status, ResultStatus::Partial);
+    assert!(matches!(r.nodes[0].state, NodeState::Held));
+
+    let node = &net.nodes[0];
+    let steward = |args: &[&str]| {
+        let out = std::process::Command::new(agora_tests::bin("agora-node").unwrap())
+            .arg("--data-dir")
+            .arg(&node.data_dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let pending = steward(&["queries", "pending"]);
+    assert!(pending.contains(&id.to_string()), "{pending}");
+    assert!(pending.contains("condition icd10cm:I10"), "the steward sees the readable query: {pending}");
+    steward(&["queries", "approve", &id.to_string()]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = client.result(id).await.unwrap();
+        if r.status == ResultStatus::Complete {
+            assert!(matches!(r.nodes[0].state, NodeState::Answered { .. }));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "approved answer never arrived: {r:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A rejection reaches the hub too.
+    let q = query(Cohort::Everyone, None, Selection::Latest, vec![Aggregate::Count], false);
+    let id = client.submit(q, None).await.unwrap();
+    client.wait(id, Duration::from_secs(30)).await.unwrap();
+    steward(&["queries", "reject", &id.to_string(), "--reason", "outside the approved study"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = client.result(id).await.unwrap();
+        if let NodeState::Rejected { rejection } = &r.nodes[0].state {
+            assert_eq!(rejection.code, RejectionCode::DeniedBySteward);
+            assert!(rejection.message.contains("outside the approved study"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "rejection never arrived: {r:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn hub_runs_on_postgresql() {
+    let Ok(admin) = std::env::var("AGORA_TEST_POSTGRES_URL") else {
+        assert!(std::env::var("AGORA_REQUIRE_POSTGRES").is_err(), "run the suite through scripts/test");
+        eprintln!("no AGORA_TEST_POSTGRES_URL: skipped (scripts/test provides one)");
+        return;
+    };
+    let db = format!("agora_it_{}", Uuid::new_v4().simple());
+    let out =
+        std::process::Command::new("psql").args([&admin, "-qc", &format!("CREATE DATABASE {db}")]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = format!("{}/{db}", admin.rsplit_once('/').unwrap().0);
+    let net = TestNet::spawn(NetOptions {
+        nodes: 2,
+        patients_per_node: 30,
+        database_url: Some(url.clone()),
+        ..NetOptions::default()
+    })
+    .await
+    .unwrap();
+    let r = run(&net, query(Cohort::Everyone, None, Selection::Latest, vec![Aggregate::Count], false)).await;
+    assert_eq!((r.status, r.rows[0].patients.released), (ResultStatus::Complete, 60));
+    let out = std::process::Command::new("psql")
+        .args([&url, "-tAc", "SELECT count(*) FROM node_answers WHERE state = 'answered'"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2", "answers are archived in PostgreSQL");
+}
