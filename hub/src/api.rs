@@ -189,16 +189,32 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
     ))
 }
 
+/// Options of `GET /v1/queries/{id}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ResultParams {
+    /// Wait up to this many milliseconds (at most 30,000) for the query to settle before answering.
+    #[serde(default)]
+    pub wait_ms: u64,
+}
+
+/// The longest a result request may wait.
+const MAX_WAIT_MS: u64 = 30_000;
+
 /// A query's status and combined result, with every node's part.
-#[utoipa::path(get, path = "/v1/queries/{id}", params(("id" = Uuid, Path, description = "query id")),
+#[utoipa::path(get, path = "/v1/queries/{id}", params(("id" = Uuid, Path, description = "query id"), ResultParams),
     responses((status = 200, body = CombinedResult), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn result(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
+    axum::extract::Query(params): axum::extract::Query<ResultParams>,
 ) -> Result<Json<CombinedResult>, ApiError> {
     let who = researcher(&state, &headers).await?;
-    Ok(Json(state.coordinator.result(id, &who).await?))
+    let wait = std::time::Duration::from_millis(params.wait_ms.min(MAX_WAIT_MS));
+    if wait.is_zero() {
+        return Ok(Json(state.coordinator.result(id, &who).await?));
+    }
+    Ok(Json(state.coordinator.wait_result(id, &who, wait).await?))
 }
 
 /// The OpenAPI document of this API.

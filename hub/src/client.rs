@@ -218,20 +218,20 @@ impl HubClient {
         self.send(self.http.get(format!("{}/v1/queries/{id}", self.base))).await
     }
 
-    /// Waits until the query is no longer running.
+    /// Waits until the query is no longer running (long-polling the hub, which answers as soon as the
+    /// query settles).
     pub async fn wait(&self, id: uuid::Uuid, limit: Duration) -> Result<CombinedResult, ClientError> {
         let start = std::time::Instant::now();
-        let mut pause = Duration::from_millis(5);
         loop {
-            let r = self.result(id).await?;
+            let left = limit.saturating_sub(start.elapsed()).as_millis().clamp(1, 10_000);
+            let url = format!("{}/v1/queries/{id}?wait_ms={left}", self.base);
+            let r: CombinedResult = self.send(self.http.get(url)).await?;
             if r.status != ResultStatus::Running {
                 return Ok(r);
             }
-            if start.elapsed() > limit {
+            if start.elapsed() >= limit {
                 return Err(ClientError::StillRunning(id));
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
         }
     }
 

@@ -11,10 +11,10 @@ use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, Wire
 use agora_protocol::{NodeAnswer, Query, QueryError};
 use libp2p::identity::Keypair;
 use libp2p::PeerId;
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 use uuid::Uuid;
@@ -66,6 +66,8 @@ struct Inner {
     registry: RwLock<BTreeMap<PeerId, String>>,
     inflight: Semaphore,
     cancel: CancellationToken,
+    /// Researchers waiting for a query to settle (long-poll); woken and removed when it does.
+    waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
 }
 
 /// Cloneable handle to the coordinator.
@@ -85,7 +87,16 @@ impl Coordinator {
     ) -> Self {
         let inflight = Semaphore::new(cfg.max_inflight.max(1));
         Coordinator {
-            inner: Arc::new(Inner { store, net, key, cfg, registry: RwLock::new(BTreeMap::new()), inflight, cancel }),
+            inner: Arc::new(Inner {
+                store,
+                net,
+                key,
+                cfg,
+                registry: RwLock::new(BTreeMap::new()),
+                inflight,
+                cancel,
+                waiters: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
@@ -185,8 +196,40 @@ impl Coordinator {
         let parts = self.inner.store.parts(query_id).await?;
         let status = status_of(&parts, false);
         self.inner.store.set_status(query_id, status).await?;
+        self.settled(query_id);
         info!(target: "hub::query", %query_id, ?status, "query settled");
         Ok(status)
+    }
+
+    /// Wakes whoever waits for `query_id`.
+    fn settled(&self, query_id: Uuid) {
+        if let Some(n) = self.inner.waiters.lock().expect("waiters lock").remove(&query_id) {
+            n.notify_waiters();
+        }
+    }
+
+    /// The combined result once the query is no longer running, or as it stands after `limit`.
+    pub async fn wait_result(
+        &self,
+        query_id: Uuid,
+        researcher: &str,
+        limit: Duration,
+    ) -> Result<CombinedResult, HubError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notify = self.inner.waiters.lock().expect("waiters lock").entry(query_id).or_default().clone();
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            // Registered before the status is read, so a settle in between is not missed.
+            notified.as_mut().enable();
+            let r = self.result(query_id, researcher).await?;
+            if r.status != ResultStatus::Running || tokio::time::Instant::now() >= deadline {
+                return Ok(r);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.result(query_id, researcher).await;
+            }
+        }
     }
 
     /// The combined result of one of the researcher's queries.
@@ -267,6 +310,7 @@ impl Coordinator {
         let status = status_of(&parts, false);
         if status != ResultStatus::Running {
             self.inner.store.set_status(query_id, status).await.map_err(|e| e.to_string())?;
+            self.settled(query_id);
         }
         info!(target: "hub::query", %query_id, %peer, "deferred answer delivered");
         Ok(())

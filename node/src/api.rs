@@ -32,7 +32,9 @@ pub struct NodeApi {
     pub max_body_bytes: u64,
     /// Resources per transaction.
     pub batch_size: usize,
-    /// One ingest at a time.
+    /// The data directory (for the cross-process ingest lock).
+    pub data_dir: PathBuf,
+    /// One ingest at a time in this process.
     pub ingest_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -163,6 +165,7 @@ async fn ingest_upload(State(api): State<NodeApi>, headers: HeaderMap, body: Bod
     tokio::spawn(async move {
         let _guard = api.ingest_lock.lock().await;
         let res = tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let _lock = ingest::IngestLock::acquire(&api.data_dir).map_err(|e| e.to_string())?;
             let mut store = Store::open(&api.store_path).map_err(|e| e.to_string())?;
             let opts = IngestOptions { batch_size: api.batch_size };
             let report =

@@ -39,7 +39,7 @@ impl Default for Config {
             hub_address: None,
             http_listen: "127.0.0.1:7100".parse().expect("valid address"),
             max_body_bytes: 64 * 1024 * 1024,
-            ingest_batch: 5_000,
+            ingest_batch: 50_000,
             query_workers: 2,
             policy: PolicyConfig::default(),
         }

@@ -83,11 +83,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
     let pseudonym = Arc::new(pseudonym_key(&config)?);
     let hub_address = config.hub_address.clone().ok_or(RunError::NoHub)?;
     let (_, hub) = net::parse_hub_address(&hub_address)?;
-    {
+    if let Some(lock) = ingest::IngestLock::try_acquire(&config.data_dir)? {
         let store = store::Store::open(&config.store_path())?;
-        let n = ingest::mark_interrupted(&store)?;
+        let n = ingest::mark_interrupted(&store, &lock, true)?;
         if n > 0 {
-            info!(target: "node", jobs = n, "ingest jobs left running by an earlier process are marked interrupted");
+            info!(target: "node", jobs = n, "ingest jobs cut off by an earlier process are marked interrupted");
         }
     }
     let service =
@@ -104,6 +104,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
         pseudonym,
         max_body_bytes: config.max_body_bytes,
         batch_size: config.ingest_batch,
+        data_dir: config.data_dir.clone(),
         ingest_lock: Arc::new(tokio::sync::Mutex::new(())),
     });
     let ready = Ready { peer_id: peer_id.to_string(), http };

@@ -202,8 +202,15 @@ fn run_ingest(
 ) -> anyhow::Result<()> {
     let files = expand(paths)?;
     let key = agora_node::pseudonym_key(config).context("run `agora-node init` first")?;
+    let lock = match ingest::IngestLock::try_acquire(&config.data_dir)? {
+        Some(lock) => lock,
+        None => {
+            eprintln!("another ingest into this store is running: waiting for it to finish");
+            ingest::IngestLock::acquire(&config.data_dir)?
+        }
+    };
     let mut store = Store::open(&config.store_path())?;
-    ingest::mark_interrupted(&store)?;
+    ingest::mark_interrupted(&store, &lock, false)?;
     let job_id = job_id.unwrap_or_else(|| {
         let t = time::OffsetDateTime::now_utc();
         format!("cli-{}-{}", t.unix_timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..8])
@@ -303,6 +310,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Job { id } => {
             let store = Store::open(&config.store_path())?;
+            if let Some(lock) = ingest::IngestLock::try_acquire(&config.data_dir)? {
+                // Nobody is ingesting: a job still `running` was cut off.
+                ingest::mark_interrupted(&store, &lock, false)?;
+            }
             match ingest::job_status(&store, &id)? {
                 Some(s) => println!("{}", serde_json::to_string_pretty(&s)?),
                 None => bail!("no ingest job `{id}` in {}", config.store_path().display()),

@@ -105,7 +105,8 @@ CREATE TABLE IF NOT EXISTS procedure_occurrence (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS procedure_dedup ON procedure_occurrence (person_id, system, code, performed_at);
 
--- Ingest jobs: state is 'running', 'done', 'failed' or 'interrupted' (a job found 'running' at start-up).
+-- Ingest jobs: state is 'queued' (accepted by the HTTP API), 'running', 'done', 'failed' or 'interrupted'
+-- (found 'running' while no process holds the ingest lock).
 CREATE TABLE IF NOT EXISTS ingest_job (
     job_id      TEXT PRIMARY KEY,
     state       TEXT NOT NULL,
