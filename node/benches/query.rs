@@ -111,7 +111,8 @@ fn build(path: &Path) {
     }
     Store::bump_data_version(&tx).unwrap();
     tx.commit().unwrap();
-    store.conn().execute_batch("ANALYZE").unwrap();
+    // As an ingest leaves it: statistics for the planner (STAT4).
+    agora_node::store::Store::optimize(store.conn()).unwrap();
 }
 
 fn glucose_query(group_by: GroupBy, aggregates: Vec<Aggregate>) -> Query {

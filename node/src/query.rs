@@ -142,27 +142,31 @@ struct MeasureScan<'a> {
 }
 
 impl MeasureScan<'_> {
-    /// One index seek per cohort member; for `latest` the index order gives the latest plausible value
-    /// first.
+    /// One index seek per cohort member, in one statement over the cohort's ids (`rarray`): a statement
+    /// re-bound per person would be re-planned at every step once the store has STAT4 statistics. For
+    /// `latest` the index order gives the latest plausible value first.
     fn by_seeks(&self, acc: &mut Accumulators) -> Result<(), ExecError> {
         let sql = match self.selection {
             Selection::Latest => {
-                "SELECT value_e3 FROM measurement
-                 WHERE system = ?1 AND code = ?2 AND person_id = ?3 AND implausible = 0
-                 ORDER BY measured_at DESC, measurement_id DESC LIMIT 1"
+                "SELECT c.value, (SELECT value_e3 FROM measurement
+                     WHERE system = ?1 AND code = ?2 AND person_id = c.value AND implausible = 0
+                     ORDER BY measured_at DESC, measurement_id DESC LIMIT 1)
+                 FROM rarray(?3) AS c"
             }
             Selection::All => {
-                "SELECT value_e3 FROM measurement
-                 WHERE system = ?1 AND code = ?2 AND person_id = ?3 AND implausible = 0"
+                "SELECT c.value, m.value_e3 FROM rarray(?3) AS c
+                 JOIN measurement AS m ON m.system = ?1 AND m.code = ?2 AND m.person_id = c.value AND m.implausible = 0"
             }
         };
+        let ids: Vec<rusqlite::types::Value> =
+            self.cohort.iter().map(|idx| rusqlite::types::Value::Integer(self.space.id(idx))).collect();
         let mut stmt = self.conn.prepare_cached(sql)?;
-        for idx in self.cohort.iter() {
-            let group = self.groups.of(idx);
-            let mut rows = stmt.query(params![self.code.0, self.code.1, self.space.id(idx)])?;
-            while let Some(row) = rows.next()? {
-                acc.value(group, row.get(0)?);
-            }
+        let mut rows = stmt.query(params![self.code.0, self.code.1, std::rc::Rc::new(ids)])?;
+        while let Some(row) = rows.next()? {
+            let (Some(idx), Some(value)) = (self.space.index(row.get(0)?), row.get::<_, Option<i64>>(1)?) else {
+                continue;
+            };
+            acc.value(self.groups.of(idx), value);
         }
         Ok(())
     }

@@ -380,6 +380,8 @@ fn run_files(
     // Measured in BENCHMARKS.md; both are bounded whatever the input size.
     conn.pragma_update(None, "cache_size", -65_536).map_err(|e| fail(e.into()))?;
     conn.pragma_update(None, "wal_autocheckpoint", 50_000).map_err(|e| fail(e.into()))?;
+    // Writes gain nothing from the read mapping, which would only swell the process's resident set.
+    conn.pragma_update(None, "mmap_size", 0).map_err(|e| fail(e.into()))?;
     let mut job = Job::new(conn, key, job_id, opts, bytes_total, progress).map_err(fail)?;
     let mut run = || -> Result<(), IngestError> {
         for (path, format, _) in &plan {
@@ -399,6 +401,9 @@ fn run_files(
     // Back to SQLite's defaults, and fold the WAL into the database (best effort: a reader may hold it).
     let _ = conn.pragma_update(None, "wal_autocheckpoint", 1000);
     let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    if out.is_ok() {
+        let _ = Store::optimize(conn);
+    }
     out
 }
 

@@ -27,6 +27,9 @@ pub enum StoreError {
     },
 }
 
+/// How much of the store query connections map into memory.
+const READ_MMAP_BYTES: i64 = 1 << 30;
+
 /// Version of `schema.sql`, recorded in `meta`.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -45,6 +48,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        Self::tune_for_reads(&conn)?;
         let found: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional()?;
         match found.and_then(|v| v.parse::<u32>().ok()) {
@@ -65,7 +69,22 @@ impl Store {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        Self::tune_for_reads(&conn)?;
         Ok(Store { conn })
+    }
+
+    /// Query connections read through a memory map and keep a larger page cache (both bounded).
+    fn tune_for_reads(conn: &Connection) -> Result<(), StoreError> {
+        rusqlite::vtab::array::load_module(conn)?;
+        conn.pragma_update(None, "mmap_size", READ_MMAP_BYTES)?;
+        conn.pragma_update(None, "cache_size", -16_384)?;
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics where they are stale (after an ingest); bounded work.
+    pub fn optimize(conn: &Connection) -> Result<(), StoreError> {
+        conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
+        Ok(())
     }
 
     /// The connection.

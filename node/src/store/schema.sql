@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS measurement (
     source_id      INTEGER NOT NULL REFERENCES source_record (source_id)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS measurement_dedup ON measurement (person_id, system, code, measured_at, value_e3, unit);
-CREATE INDEX IF NOT EXISTS measurement_by_code ON measurement (system, code, person_id, measured_at);
+-- Covering for the query engine: a measure is read from this index alone, by seeks per person or a scan.
+CREATE INDEX IF NOT EXISTS measurement_by_code ON measurement (system, code, person_id, measured_at, implausible, value_e3);
 
 -- Coded, non-quantitative facts: allergies, diagnostic reports, coded observations.
 CREATE TABLE IF NOT EXISTS observation (
