@@ -1,0 +1,89 @@
+//! The JSON-LD contexts Agora ships. Canonicalisation (eddsa-rdfc-2022) expands every credential against
+//! its contexts; fetching them at verification time would let whoever serves a context change what a
+//! signature means, and would make verification depend on the network. So the loader holds a fixed set:
+//! the W3C contexts `ssi` bundles (credentials v2 and v1, Data Integrity, Multikey, Ed25519 2020, ...) and
+//! the Agora context below. [`check`] refuses a document naming any other context before anything else is
+//! done with it.
+
+use crate::VcError;
+use serde_json::Value;
+use ssi::json_ld::ContextLoader;
+use std::collections::HashMap;
+
+/// The Agora credentials context URL.
+pub const AGORA_V1: &str = "https://w3id.org/agora/v1";
+/// Its content.
+pub const AGORA_V1_JSON: &str = include_str!("../contexts/agora-v1.jsonld");
+/// W3C Verifiable Credentials v2.
+pub const CREDENTIALS_V2: &str = "https://www.w3.org/ns/credentials/v2";
+
+/// Context URLs accepted in a credential or presentation.
+pub const ACCEPTED: &[&str] = &[
+    CREDENTIALS_V2,
+    "https://www.w3.org/ns/credentials/examples/v2",
+    "https://www.w3.org/2018/credentials/v1",
+    "https://w3id.org/security/data-integrity/v1",
+    "https://w3id.org/security/data-integrity/v2",
+    "https://w3id.org/security/multikey/v1",
+    "https://w3id.org/security/suites/ed25519-2020/v1",
+    AGORA_V1,
+];
+
+/// The loader: `ssi`'s bundled W3C contexts and the Agora context, nothing from the network.
+pub fn loader() -> ContextLoader {
+    static LOADER: std::sync::OnceLock<ContextLoader> = std::sync::OnceLock::new();
+    LOADER
+        .get_or_init(|| {
+            ContextLoader::default()
+                .with_context_map_from(HashMap::from([(AGORA_V1.to_string(), AGORA_V1_JSON.to_string())]))
+                .expect("the Agora context is valid JSON-LD at a valid IRI")
+        })
+        .clone()
+}
+
+/// Refuses a document whose `@context` (or any embedded object's) names a context not in [`ACCEPTED`].
+/// Inline context objects are refused too: they could redefine terms.
+pub fn check(doc: &Value) -> Result<(), VcError> {
+    fn walk(v: &Value, depth: usize) -> Result<(), VcError> {
+        if depth > 32 {
+            return Err(VcError::Malformed { what: "document", detail: "nested more than 32 levels deep".into() });
+        }
+        match v {
+            Value::Object(map) => {
+                if let Some(ctx) = map.get("@context") {
+                    let list = match ctx {
+                        Value::Array(items) => items.iter().collect(),
+                        one => vec![one],
+                    };
+                    for c in list {
+                        match c {
+                            Value::String(url) if ACCEPTED.contains(&url.as_str()) => {}
+                            Value::String(url) => return Err(VcError::UnknownContext(crate::identity::truncate(url))),
+                            _ => return Err(VcError::UnknownContext("(an inline context object)".into())),
+                        }
+                    }
+                }
+                map.iter().filter(|(k, _)| *k != "@context").try_for_each(|(_, v)| walk(v, depth + 1))
+            }
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1)),
+            _ => Ok(()),
+        }
+    }
+    walk(doc, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_shipped_contexts_pass() {
+        assert!(check(&json!({"@context": [CREDENTIALS_V2, AGORA_V1], "a": {"@context": CREDENTIALS_V2}})).is_ok());
+        let e = check(&json!({"@context": [CREDENTIALS_V2, "https://evil.example/ctx"]})).unwrap_err();
+        assert!(e.to_string().contains("https://evil.example/ctx"), "{e}");
+        assert!(check(&json!({"@context": [CREDENTIALS_V2, {"name": "https://evil.example/name"}]})).is_err());
+        assert!(check(&json!({"x": [{"@context": "https://other.example"}]})).is_err());
+        let _ = loader();
+    }
+}
