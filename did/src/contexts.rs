@@ -5,9 +5,9 @@
 //! the Agora context below. [`check`] refuses a document naming any other context before anything else is
 //! done with it.
 
+use crate::ssi::json_ld::ContextLoader;
 use crate::VcError;
 use serde_json::Value;
-use ssi::json_ld::ContextLoader;
 use std::collections::HashMap;
 
 /// The Agora credentials context URL.

@@ -20,16 +20,16 @@
 use crate::contexts;
 use crate::identity::{truncate, Identity};
 use crate::resolver::Resolver;
+use crate::ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
+use crate::ssi::claims::jws::JwsPayload;
+use crate::ssi::claims::vc::v2::syntax::JsonPresentation;
+use crate::ssi::claims::vc::v2::JsonCredential;
+use crate::ssi::claims::vc_jose_cose::JoseVc;
+use crate::ssi::claims::{SignatureEnvironment, VerificationParameters};
+use crate::ssi::verification_methods::SingleSecretSigner;
 use crate::status::{StatusEntry, StatusLists};
 use crate::VcError;
 use serde_json::{json, Map, Value};
-use ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
-use ssi::claims::jws::JwsPayload;
-use ssi::claims::vc::v2::syntax::JsonPresentation;
-use ssi::claims::vc::v2::JsonCredential;
-use ssi::claims::vc_jose_cose::JoseVc;
-use ssi::claims::{SignatureEnvironment, VerificationParameters};
-use ssi::verification_methods::SingleSecretSigner;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -263,8 +263,9 @@ impl Issuer {
 
     pub(crate) fn method_iri(
         &self,
-    ) -> Result<ssi::verification_methods::ReferenceOrOwned<ssi::verification_methods::AnyMethod>, VcError> {
-        let iri = ssi::json_ld::IriBuf::new(self.method.clone())
+    ) -> Result<crate::ssi::verification_methods::ReferenceOrOwned<crate::ssi::verification_methods::AnyMethod>, VcError>
+    {
+        let iri = crate::ssi::json_ld::IriBuf::new(self.method.clone())
             .map_err(|_| VcError::BadDid(format!("`{}` is not an IRI", self.method)))?;
         Ok(iri.into())
     }
@@ -298,7 +299,7 @@ impl Issuer {
 
 /// Data Integrity proof options.
 pub(crate) type DiOptions =
-    ProofOptions<ssi::verification_methods::AnyMethod, ssi::claims::data_integrity::AnyInputSuiteOptions>;
+    ProofOptions<crate::ssi::verification_methods::AnyMethod, crate::ssi::claims::data_integrity::AnyInputSuiteOptions>;
 
 /// A credential that passed every check.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -401,7 +402,9 @@ impl Verifier {
         self.at.unwrap_or_else(OffsetDateTime::now_utc)
     }
 
-    pub(crate) fn params(&self) -> VerificationParameters<crate::resolver::VmResolver, ssi::json_ld::ContextLoader> {
+    pub(crate) fn params(
+        &self,
+    ) -> VerificationParameters<crate::resolver::VmResolver, crate::ssi::json_ld::ContextLoader> {
         let p =
             VerificationParameters::from_resolver(self.resolver.vm_resolver()).with_json_ld_loader(contexts::loader());
         match self.at.and_then(|t| chrono::DateTime::from_timestamp(t.unix_timestamp(), 0)) {
@@ -475,7 +478,7 @@ impl Verifier {
         let mut verified = read_credential(&payload, issuer, CredentialFormat::Jose)?;
         self.check_period(&payload)?;
         self.ensure_resolvable(&verified.issuer).await?;
-        let slice = ssi::claims::jws::JwsSlice::new(jws.as_bytes())
+        let slice = crate::ssi::claims::jws::JwsSlice::new(jws.as_bytes())
             .map_err(|_| VcError::Malformed { what: "credential", detail: "not a compact JWS".into() })?;
         let decoded = JoseVc::<JsonCredential>::decode(slice)
             .map_err(|e| VcError::Malformed { what: "credential", detail: e.to_string() })?;
@@ -587,6 +590,12 @@ pub(crate) fn decode_jws(jws: &str, what: &'static str) -> Result<(JoseHeader, V
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| malformed("the JWS payload is not base64url JSON"))?;
     Ok((JoseHeader { kid: header.get("kid").and_then(Value::as_str).map(str::to_string) }, payload))
+}
+
+/// A claim of a compact JWS's payload, read without verifying anything (to find which challenge a
+/// presentation claims to answer, before verifying it against that challenge).
+pub fn jose_claim(jws: &str, name: &str) -> Option<String> {
+    decode_jws(jws, "presentation").ok()?.1.get(name)?.as_str().map(str::to_string)
 }
 
 /// The one proof of a Data Integrity document.

@@ -5,10 +5,10 @@
 //!
 //! Invariant: the secret never leaves [`Identity`]: its `Debug` is redacted and nothing here prints it.
 
+use crate::ssi::JWK;
 use crate::VcError;
 use libp2p::identity::{ed25519, Keypair, PublicKey};
 use libp2p::PeerId;
-use ssi::JWK;
 use std::fmt;
 use std::path::Path;
 
@@ -35,10 +35,10 @@ impl Identity {
         let mut bytes = secret;
         let sk = ed25519::SecretKey::try_from_bytes(&mut bytes).expect("any 32 bytes are an Ed25519 secret key");
         let public = ed25519::Keypair::from(sk).public().to_bytes();
-        let jwk = JWK::from(ssi::jwk::Params::OKP(ssi::jwk::OctetParams {
+        let jwk = JWK::from(crate::ssi::jwk::Params::OKP(crate::ssi::jwk::OctetParams {
             curve: "Ed25519".into(),
-            public_key: ssi::jwk::Base64urlUInt(public.to_vec()),
-            private_key: Some(ssi::jwk::Base64urlUInt(secret.to_vec())),
+            public_key: crate::ssi::jwk::Base64urlUInt(public.to_vec()),
+            private_key: Some(crate::ssi::jwk::Base64urlUInt(secret.to_vec())),
         }));
         Identity { jwk, public, did: did_key(&public) }
     }

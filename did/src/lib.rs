@@ -9,17 +9,33 @@
 //!   period, revocation).
 //! - [`presentation`]: Verifiable Presentations bound to a verifier's challenge and domain.
 //! - [`status`]: Bitstring Status Lists, for revocation.
+//! - [`files`]: credential files and the `verify` subcommand the binaries share.
 //!
 //! Invariant: a secret key is only ever written to a file of mode 0600 and never printed or logged;
 //! verification fails closed, with a reason a person can act on, and never panics on hostile input.
 
 pub mod contexts;
 pub mod credential;
+pub mod files;
 pub mod identity;
 pub mod keyfile;
 pub mod presentation;
 pub mod resolver;
 pub mod status;
+
+/// The parts of SpruceID's `ssi` Agora uses, under the paths of the `ssi` umbrella crate.
+mod ssi {
+    pub(crate) use ssi_claims as claims;
+    pub(crate) use ssi_json_ld as json_ld;
+    pub(crate) use ssi_jwk as jwk;
+    pub(crate) use ssi_jwk::JWK;
+    pub(crate) use ssi_status as status;
+    pub(crate) use ssi_verification_methods as verification_methods;
+    pub(crate) mod dids {
+        pub(crate) use did_web::DIDWeb;
+        pub(crate) use ssi_dids_core::*;
+    }
+}
 
 pub use credential::{CredentialFormat, CredentialKind, Issuer, VerifiedCredential};
 pub use identity::{did_key, did_of_peer, peer_of_did, Identity};

@@ -13,13 +13,13 @@ use crate::credential::{
     CredentialFormat, Issuer, VerifiedCredential, Verifier,
 };
 use crate::identity::truncate;
+use crate::ssi::claims::data_integrity::{DataIntegrity, ProofOptions};
+use crate::ssi::claims::jws::JwsPayload;
+use crate::ssi::claims::vc::v2::syntax::JsonPresentation;
+use crate::ssi::claims::vc_jose_cose::JoseVp;
+use crate::ssi::verification_methods::ProofPurpose;
 use crate::VcError;
 use serde_json::{json, Value};
-use ssi::claims::data_integrity::{DataIntegrity, ProofOptions};
-use ssi::claims::jws::JwsPayload;
-use ssi::claims::vc::v2::syntax::JsonPresentation;
-use ssi::claims::vc_jose_cose::JoseVp;
-use ssi::verification_methods::ProofPurpose;
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -157,7 +157,7 @@ impl Verifier {
         let holder = holder_of(vp).unwrap_or_else(|| method.split('#').next().unwrap_or_default().to_string());
         check_signer("presentation", method, &holder)?;
         self.ensure_resolvable(&holder).await?;
-        let typed: DataIntegrity<JsonPresentation<Value>, ssi::claims::data_integrity::AnySuite> =
+        let typed: DataIntegrity<JsonPresentation<Value>, crate::ssi::claims::data_integrity::AnySuite> =
             serde_json::from_value(vp.clone())
                 .map_err(|e| VcError::Malformed { what: "presentation", detail: e.to_string() })?;
         signature_outcome("presentation", typed.verify(self.params()).await)?;
@@ -188,7 +188,7 @@ impl Verifier {
         let holder = holder_of(&payload).unwrap_or_else(|| method.split('#').next().unwrap_or_default().to_string());
         check_signer("presentation", &method, &holder)?;
         self.ensure_resolvable(&holder).await?;
-        let slice = ssi::claims::jws::JwsSlice::new(jws.as_bytes())
+        let slice = crate::ssi::claims::jws::JwsSlice::new(jws.as_bytes())
             .map_err(|_| VcError::Malformed { what: "presentation", detail: "not a compact JWS".into() })?;
         let decoded = JoseVp::<JsonPresentation<Value>>::decode(slice)
             .map_err(|e| VcError::Malformed { what: "presentation", detail: e.to_string() })?;

@@ -3,13 +3,60 @@
 //! [`WEB_TTL`]. A party can pin documents it already trusts (a node pins its hub's), so that verifying
 //! needs no request at all.
 
+use crate::ssi::dids::resolution::{Error as ResolutionError, Options, Output};
+use crate::ssi::dids::{DIDMethod, DIDMethodResolver, DIDResolver, DIDWeb, VerificationMethodDIDResolver};
+use crate::ssi::verification_methods::AnyMethod;
 use crate::VcError;
-use ssi::dids::resolution::{Error as ResolutionError, Options, Output};
-use ssi::dids::{DIDKey, DIDMethod, DIDMethodResolver, DIDResolver, DIDWeb, VerificationMethodDIDResolver};
-use ssi::verification_methods::AnyMethod;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// `did:key` for Ed25519 keys: the document is derived from the DID itself. (Agora derives it rather
+/// than use `did-method-key`, which turns on serde_json's `arbitrary_precision` for every crate.)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeyMethod;
+
+impl DIDMethod for KeyMethod {
+    const DID_METHOD_NAME: &'static str = "key";
+}
+
+impl DIDMethodResolver for KeyMethod {
+    async fn resolve_method_representation<'a>(
+        &'a self,
+        method_specific_id: &'a str,
+        options: Options,
+    ) -> Result<Output<Vec<u8>>, ResolutionError> {
+        let did = format!("did:key:{method_specific_id}");
+        crate::identity::public_of_did_key(&did)
+            .map_err(|_| ResolutionError::InvalidMethodSpecificId(method_specific_id.to_string()))?;
+        let (vm_type, context) = match options.parameters.public_key_format.as_deref() {
+            None | Some("Multikey") => ("Multikey", "https://w3id.org/security/multikey/v1"),
+            Some("Ed25519VerificationKey2020") => {
+                ("Ed25519VerificationKey2020", "https://w3id.org/security/suites/ed25519-2020/v1")
+            }
+            Some(other) => {
+                return Err(ResolutionError::Internal(format!("did:key key format `{other}` is not supported")))
+            }
+        };
+        let vm = format!("{did}#{method_specific_id}");
+        let doc = serde_json::json!({
+            "@context": ["https://www.w3.org/ns/did/v1", context],
+            "id": did,
+            "verificationMethod": [{
+                "id": vm,
+                "type": vm_type,
+                "controller": did,
+                "publicKeyMultibase": method_specific_id,
+            }],
+            "authentication": [vm],
+            "assertionMethod": [vm],
+        });
+        Ok(Output::from_content(
+            serde_json::to_vec(&doc).expect("JSON serialises"),
+            Some("application/did+ld+json".into()),
+        ))
+    }
+}
 
 /// How long a fetched `did:web` document is used before it is fetched again.
 pub const WEB_TTL: Duration = Duration::from_secs(300);
@@ -65,7 +112,7 @@ impl std::fmt::Debug for Resolver {
 }
 
 /// The `ssi` resolver type behind [`Resolver`].
-pub(crate) type VmResolver = VerificationMethodDIDResolver<(DIDKey, WebMethod), AnyMethod>;
+pub(crate) type VmResolver = VerificationMethodDIDResolver<(KeyMethod, WebMethod), AnyMethod>;
 
 impl Resolver {
     /// A resolver with no pinned documents.
@@ -84,16 +131,16 @@ impl Resolver {
     }
 
     pub(crate) fn vm_resolver(&self) -> VmResolver {
-        VerificationMethodDIDResolver::new((DIDKey, self.web.clone()))
+        VerificationMethodDIDResolver::new((KeyMethod, self.web.clone()))
     }
 
     /// Resolves a DID to its document, with a clear error when it cannot be.
     pub async fn resolve(&self, did: &str) -> Result<serde_json::Value, VcError> {
         let did = did.split('#').next().unwrap_or(did);
         let unresolvable = |detail: String| VcError::Unresolvable { did: crate::identity::truncate(did), detail };
-        let parsed = ssi::dids::DID::new(did)
+        let parsed = crate::ssi::dids::DID::new(did)
             .map_err(|_| VcError::BadDid(format!("`{}` is not a DID", crate::identity::truncate(did))))?;
-        let methods = (DIDKey, self.web.clone());
+        let methods = (KeyMethod, self.web.clone());
         let out = methods.resolve(parsed).await.map_err(|e| unresolvable(e.to_string()))?;
         serde_json::to_value(out.document.document()).map_err(|e| unresolvable(e.to_string()))
     }

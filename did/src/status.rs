@@ -8,9 +8,9 @@
 
 use crate::credential::{CredentialFormat, CredentialKind, Issuer, Verifier};
 use crate::identity::truncate;
+use crate::ssi::status::bitstring_status_list::EncodedList;
 use crate::VcError;
 use serde_json::{json, Value};
-use ssi::status::bitstring_status_list::EncodedList;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -177,6 +177,7 @@ struct Cached {
 pub struct StatusLists {
     lists: Arc<Mutex<HashMap<String, Cached>>>,
     http: reqwest::Client,
+    ttl: Arc<Mutex<Duration>>,
 }
 
 impl std::fmt::Debug for StatusLists {
@@ -188,7 +189,12 @@ impl std::fmt::Debug for StatusLists {
 impl StatusLists {
     pub(crate) fn new(_resolver: crate::resolver::Resolver) -> StatusLists {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("an HTTP client");
-        StatusLists { lists: Arc::new(Mutex::new(HashMap::new())), http }
+        StatusLists { lists: Arc::new(Mutex::new(HashMap::new())), http, ttl: Arc::new(Mutex::new(LIST_TTL)) }
+    }
+
+    /// Sets how long fetched lists are used ([`LIST_TTL`] by default; zero fetches at every check).
+    pub fn set_ttl(&self, ttl: Duration) {
+        *self.ttl.lock().expect("ttl lock") = ttl;
     }
 
     /// Registers (or replaces) a list this party publishes itself: it is never fetched.
@@ -205,7 +211,7 @@ impl StatusLists {
     pub(crate) async fn check(&self, entry: &StatusEntry, issuer: &str, verifier: &Verifier) -> Result<(), VcError> {
         let cached = self.lists.lock().expect("status lock").get(&entry.list).cloned();
         let cached = match cached {
-            Some(c) if c.fetched.is_none_or(|at| at.elapsed() < LIST_TTL) => c,
+            Some(c) if c.fetched.is_none_or(|at| at.elapsed() < *self.ttl.lock().expect("ttl lock")) => c,
             _ => {
                 let c = self.fetch(&entry.list, verifier).await?;
                 self.lists.lock().expect("status lock").insert(entry.list.clone(), c.clone());

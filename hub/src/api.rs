@@ -1,9 +1,15 @@
 //! The researcher REST API (axum) and its OpenAPI document. Only this module knows the HTTP shapes.
-//! Every route but `/v1/health` and `/openapi.json` needs `Authorization: Bearer <token>`; every query
-//! is recorded with the researcher who asked it. Errors map to statuses in one place, [`ApiError`].
+//!
+//! A researcher signs in by presenting their ResearcherCredential: `POST /v1/auth/challenge`, then
+//! `POST /v1/auth/session` with a presentation answering that challenge, which returns a session token.
+//! Every researcher route needs `Authorization: Bearer <session token>`, and a query submission also
+//! carries a presentation bound to that query, which the nodes verify too. Public routes: health, the
+//! OpenAPI document, the hub's DID document (`/.well-known/did.json`) and its revocation lists
+//! (`/v1/status/{nodes,researchers}`). Errors map to statuses in one place, [`ApiError`].
 
+use crate::authority::{AuthorityError, ListKind};
 use crate::coordinator::{Coordinator, HubError};
-use crate::store::{NodeRecord, StoreError};
+use crate::store::{NodeRecord, Session, StoreError};
 use agora_protocol::combined::{CombinedResult, ResultStatus};
 use agora_protocol::Query;
 use axum::extract::rejection::JsonRejection;
@@ -19,9 +25,12 @@ use uuid::Uuid;
 /// An API error: a status and a message safe to show the caller.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// No or unknown token.
-    #[error("missing or unknown API token: send `Authorization: Bearer <token>` (create one with `agora-hub researcher add`)")]
+    /// No or unknown session.
+    #[error("missing, unknown or expired session: sign in with your ResearcherCredential (POST /v1/auth/challenge, then /v1/auth/session) and send `Authorization: Bearer <token>`")]
     Unauthorized,
+    /// Not found.
+    #[error("{0}")]
+    NotFound(String),
     /// The body was refused.
     #[error("{message}")]
     Body {
@@ -64,6 +73,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Hub(HubError::Unauthorised(AuthorityError::Store(_))) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Hub(HubError::Unauthorised(AuthorityError::Invalid(_))) => StatusCode::BAD_REQUEST,
+            ApiError::Hub(HubError::Unauthorised(_)) => StatusCode::FORBIDDEN,
+            ApiError::Hub(HubError::NoNodesForKind(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Body { status, .. } => *status,
             ApiError::Hub(HubError::InvalidQuery(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Hub(HubError::NotFound(_)) => StatusCode::NOT_FOUND,
@@ -71,7 +85,7 @@ impl IntoResponse for ApiError {
             ApiError::Hub(HubError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let error = match &self {
-            ApiError::Hub(HubError::Store(e)) => {
+            ApiError::Hub(HubError::Store(e)) | ApiError::Hub(HubError::Unauthorised(AuthorityError::Store(e))) => {
                 tracing::error!(target: "hub::api", %e, "store error");
                 "internal error in the hub's store".to_string()
             }
@@ -94,9 +108,49 @@ pub struct AppState {
 pub struct SubmitQuery {
     /// The query.
     pub query: Query,
-    /// The purpose or study.
+    /// The purpose or study: one the researcher's credential approves.
     #[serde(default)]
     pub purpose: Option<String>,
+    /// The researcher's presentation of their ResearcherCredential, bound to this query: its challenge is
+    /// `agora_protocol::query_challenge(query, purpose)` and its domain the hub's DID. A Data Integrity
+    /// object or a VC-JOSE compact JWS string.
+    #[schema(value_type = Object)]
+    pub presentation: serde_json::Value,
+}
+
+/// A login challenge.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Challenge {
+    /// Put this in the presentation (`challenge`, or `nonce` in a JWT).
+    pub challenge: String,
+    /// The hub's DID: the presentation's `domain` (or `aud`).
+    pub domain: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A presentation opening a session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// A presentation of a ResearcherCredential answering a challenge of `/v1/auth/challenge`.
+    #[schema(value_type = Object)]
+    pub presentation: serde_json::Value,
+}
+
+/// An open session.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionOpened {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The researcher's DID.
+    pub researcher: String,
+    /// Their name.
+    pub name: String,
+    /// Approved purposes.
+    pub purposes: Vec<String>,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 /// The id of a submitted query.
@@ -126,17 +180,70 @@ pub struct Health {
     pub status: String,
     /// The hub's peer id.
     pub peer_id: String,
+    /// The DID the hub issues credentials as.
+    pub did: String,
     /// Connected nodes.
     pub nodes: usize,
 }
 
-async fn researcher(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+async fn session(state: &AppState, headers: &HeaderMap) -> Result<Session, ApiError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized)?;
-    state.coordinator.store().researcher_by_token(token.trim()).await?.ok_or(ApiError::Unauthorized)
+    state.coordinator.store().session(token.trim(), crate::coordinator::now()).await?.ok_or(ApiError::Unauthorized)
+}
+
+async fn researcher(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    Ok(session(state, headers).await?.researcher)
+}
+
+/// A challenge to sign in with.
+#[utoipa::path(post, path = "/v1/auth/challenge", responses((status = 200, body = Challenge)))]
+async fn challenge(State(state): State<AppState>) -> Result<Json<Challenge>, ApiError> {
+    let authority = state.coordinator.authority();
+    let (challenge, expires_at) = authority.challenge().await.map_err(HubError::from)?;
+    Ok(Json(Challenge { challenge, domain: authority.did().to_string(), expires_at }))
+}
+
+/// Opens a session from a presentation of a ResearcherCredential.
+#[utoipa::path(post, path = "/v1/auth/session", request_body = SessionRequest,
+    responses((status = 200, body = SessionOpened), (status = 403, body = ErrorBody)))]
+async fn open_session(
+    State(state): State<AppState>,
+    body: Result<Json<SessionRequest>, JsonRejection>,
+) -> Result<Json<SessionOpened>, ApiError> {
+    let Json(body) = body?;
+    let (token, s) = state.coordinator.authority().open_session(&body.presentation).await.map_err(HubError::from)?;
+    tracing::info!(target: "hub::api", researcher = %s.researcher, "session opened");
+    Ok(Json(SessionOpened {
+        token,
+        researcher: s.researcher,
+        name: s.name,
+        purposes: s.purposes,
+        expires_at: s.expires_at,
+    }))
+}
+
+/// The hub's DID document, when it is a did:web.
+async fn did_document(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .coordinator
+        .authority()
+        .did_document()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("this hub has no did:web (set did_web in hub.toml)".into()))
+}
+
+/// A revocation list: a signed BitstringStatusListCredential.
+#[utoipa::path(get, path = "/v1/status/{list}", params(("list" = String, Path, description = "nodes or researchers")),
+    responses((status = 200, description = "a signed BitstringStatusListCredential"), (status = 404, body = ErrorBody)))]
+async fn status_list(State(state): State<AppState>, Path(list): Path<String>) -> Result<Response, ApiError> {
+    let kind = ListKind::parse(&list)
+        .ok_or_else(|| ApiError::NotFound(format!("no status list `{list}`: use nodes or researchers")))?;
+    let vc = state.coordinator.authority().status_list(kind).await.map_err(HubError::from)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/vc+ld+json")], Json(vc)).into_response())
 }
 
 /// Liveness and connected nodes.
@@ -145,6 +252,7 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         peer_id: state.coordinator.peer_id().to_string(),
+        did: state.coordinator.authority().did().to_string(),
         nodes: state.coordinator.connected().len(),
     })
 }
@@ -165,9 +273,9 @@ async fn submit(
     headers: HeaderMap,
     body: Result<Json<SubmitQuery>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
-    let who = researcher(&state, &headers).await?;
+    let who = session(&state, &headers).await?;
     let Json(body) = body?;
-    let query_id = state.coordinator.submit(&who, body.query, body.purpose).await?;
+    let query_id = state.coordinator.submit(&who, body.query, body.purpose, body.presentation).await?;
     Ok((StatusCode::ACCEPTED, Json(Submitted { query_id })))
 }
 
@@ -221,8 +329,19 @@ async fn result(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora hub API", description = "Federated aggregate queries over Agora nodes"),
-    paths(health, nodes, submit, list, result),
-    components(schemas(SubmitQuery, Submitted, QuerySummary, Health, ErrorBody, NodeRecord, CombinedResult))
+    paths(health, nodes, submit, list, result, challenge, open_session, status_list),
+    components(schemas(
+        SubmitQuery,
+        Submitted,
+        QuerySummary,
+        Health,
+        ErrorBody,
+        NodeRecord,
+        CombinedResult,
+        Challenge,
+        SessionRequest,
+        SessionOpened
+    ))
 )]
 pub struct ApiDoc;
 
@@ -238,6 +357,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/queries", get(list).post(submit))
         .route("/v1/queries/{id}", get(result))
         .route("/openapi.json", get(openapi))
+        .route("/v1/auth/challenge", axum::routing::post(challenge))
+        .route("/v1/auth/session", axum::routing::post(open_session))
+        .route("/v1/status/{list}", get(status_list))
+        .route("/.well-known/did.json", get(did_document))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

@@ -1,5 +1,6 @@
-//! The researcher's command-line client: builds a query from flags (or a JSON file), submits it to the
-//! hub's API, waits for it to settle and returns the combined result.
+//! The researcher's client: signs in to the hub with a ResearcherCredential ([`HubClient::login`]),
+//! builds a query from flags (or a JSON file), submits it with a presentation bound to it, waits for it to
+//! settle and returns the combined result.
 
 use crate::api::Submitted;
 use agora_protocol::combined::{CombinedResult, ResultStatus};
@@ -28,6 +29,9 @@ pub enum ClientError {
     /// Bad flags.
     #[error("{0}")]
     Args(String),
+    /// Signing a presentation failed, or the credential file is unusable.
+    #[error("credential: {0}")]
+    Credential(String),
     /// Waited too long.
     #[error("query {0} is still running after the wait limit; fetch it later with `agora-hub result`")]
     StillRunning(uuid::Uuid),
@@ -169,22 +173,109 @@ impl QueryArgs {
     }
 }
 
-/// A client of the hub API.
+/// What a researcher signs in with: their key and the ResearcherCredential the hub issued to it.
+#[derive(Debug, Clone)]
+pub struct Researcher {
+    holder: agora_did::credential::Issuer,
+    credential: serde_json::Value,
+    format: agora_did::CredentialFormat,
+}
+
+impl Researcher {
+    /// A researcher from their identity and credential (a Data Integrity object or a VC-JOSE string);
+    /// presentations are made as compact JWTs.
+    pub fn new(identity: agora_did::Identity, credential: serde_json::Value) -> Researcher {
+        Researcher {
+            holder: agora_did::credential::Issuer::key(identity),
+            credential,
+            format: agora_did::CredentialFormat::Jose,
+        }
+    }
+
+    /// Reads a key file and a credential file (JSON, or a bare compact JWS).
+    pub fn from_files(key: &std::path::Path, credential: &std::path::Path) -> Result<Researcher, ClientError> {
+        let identity = agora_did::Identity::from_key_file(key).map_err(|e| ClientError::Credential(e.to_string()))?;
+        let text = std::fs::read_to_string(credential)
+            .map_err(|e| ClientError::Credential(format!("cannot read {}: {e}", credential.display())))?;
+        let text = text.trim();
+        let credential = if text.starts_with('{') || text.starts_with('"') {
+            serde_json::from_str(text).map_err(|e| ClientError::Credential(format!("{}: {e}", credential.display())))?
+        } else {
+            serde_json::Value::String(text.to_string())
+        };
+        Ok(Researcher::new(identity, credential))
+    }
+
+    /// Makes Data Integrity presentations instead of JWTs.
+    pub fn with_format(mut self, format: agora_did::CredentialFormat) -> Researcher {
+        self.format = format;
+        self
+    }
+
+    /// The researcher's DID.
+    pub fn did(&self) -> &str {
+        self.holder.did()
+    }
+
+    async fn present(&self, challenge: &str, domain: &str) -> Result<serde_json::Value, ClientError> {
+        agora_did::presentation::present(
+            &self.holder,
+            std::slice::from_ref(&self.credential),
+            challenge,
+            domain,
+            self.format,
+        )
+        .await
+        .map_err(|e| ClientError::Credential(e.to_string()))
+    }
+}
+
+/// A client of the hub API, signed in as a researcher.
 #[derive(Debug, Clone)]
 pub struct HubClient {
     base: String,
     token: String,
+    hub_did: String,
+    researcher: Option<Researcher>,
     http: reqwest::Client,
 }
 
 impl HubClient {
-    /// A client for `base` (e.g. `http://127.0.0.1:8080`) with a researcher token.
-    pub fn new(base: &str, token: &str) -> HubClient {
+    /// A client for `base` (e.g. `http://127.0.0.1:8080`) with an already opened session token; it can
+    /// read results but not submit queries (those need the researcher's key).
+    pub fn with_token(base: &str, token: &str) -> HubClient {
         HubClient {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            hub_did: String::new(),
+            researcher: None,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Signs in: asks the hub for a challenge, presents the credential for it, and keeps the session.
+    pub async fn login(base: &str, researcher: Researcher) -> Result<HubClient, ClientError> {
+        let mut client = HubClient::with_token(base, "");
+        let challenge: crate::api::Challenge =
+            client.send(client.http.post(format!("{}/v1/auth/challenge", client.base))).await?;
+        let presentation = researcher.present(&challenge.challenge, &challenge.domain).await?;
+        let opened: crate::api::SessionOpened = client
+            .send(
+                client
+                    .http
+                    .post(format!("{}/v1/auth/session", client.base))
+                    .json(&serde_json::json!({ "presentation": presentation })),
+            )
+            .await?;
+        client.token = opened.token;
+        client.hub_did = challenge.domain;
+        client.researcher = Some(researcher);
+        Ok(client)
+    }
+
+    /// The session token (to hand to another process that only reads results).
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     async fn send<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
@@ -206,9 +297,14 @@ impl HubClient {
             .map_err(|e| ClientError::Refused { status: status.as_u16(), message: e.to_string() })
     }
 
-    /// Submits a query.
+    /// Submits a query, with a presentation bound to it and its purpose.
     pub async fn submit(&self, query: Query, purpose: Option<String>) -> Result<uuid::Uuid, ClientError> {
-        let body = serde_json::json!({ "query": query, "purpose": purpose });
+        let researcher = self.researcher.as_ref().ok_or_else(|| {
+            ClientError::Credential("submitting a query needs the researcher's key: sign in with login".into())
+        })?;
+        let challenge = agora_protocol::query_challenge(&query, purpose.as_deref());
+        let presentation = researcher.present(&challenge, &self.hub_did).await?;
+        let body = serde_json::json!({ "query": query, "purpose": purpose, "presentation": presentation });
         let s: Submitted = self.send(self.http.post(format!("{}/v1/queries", self.base)).json(&body)).await?;
         Ok(s.query_id)
     }

@@ -29,6 +29,14 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Most queries being fanned out at once; more wait.
     pub max_inflight_queries: usize,
+    /// The operator's `did:web` (e.g. `did:web:hub.example.org`): credentials are issued as it, and its
+    /// document is served at `/.well-known/did.json`. Default: the hub key's `did:key`.
+    pub did_web: Option<String>,
+    /// The public base URL of this API (status lists are published under it). Default: the HTTP address
+    /// the hub is bound to.
+    pub public_url: Option<String>,
+    /// Admit nodes that present no NodeCredential (for a closed test network only).
+    pub open_admission: bool,
 }
 
 impl Default for Config {
@@ -43,6 +51,9 @@ impl Default for Config {
             allowed_nodes: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_inflight_queries: 1024,
+            did_web: None,
+            public_url: None,
+            open_admission: false,
         }
     }
 }
@@ -77,6 +88,11 @@ impl Config {
     /// The key file.
     pub fn key_file(&self) -> PathBuf {
         self.data_dir.join("hub.key")
+    }
+
+    /// The public base URL, given the address the API is bound to.
+    pub fn public_url_for(&self, bound: std::net::SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
     }
 
     /// The config with secrets redacted, as TOML (for `--dump-config`).

@@ -3,8 +3,9 @@
 //! combined result. It also admits nodes (their signed hello) and takes deferred answers a node's data
 //! steward released. It never combines an answer whose signature or query id does not check out.
 
+use crate::authority::{Authority, AuthorityError};
 use crate::net::{Inbound, NetHandle};
-use crate::store::{HubStore, NodePart, QueryRecord, StoreError};
+use crate::store::{HubStore, NodePart, QueryRecord, Session, StoreError};
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
@@ -31,6 +32,12 @@ pub enum HubError {
     /// No node is connected.
     #[error("no node is connected to the hub: start a node or check its hub address")]
     NoNodes,
+    /// No connected node's credential allows this kind of query.
+    #[error("no connected node is admitted for `{0}` queries")]
+    NoNodesForKind(String),
+    /// The researcher's credential or presentation was refused.
+    #[error("not authorised: {0}")]
+    Unauthorised(#[from] AuthorityError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -57,13 +64,22 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// A connected, admitted node.
+#[derive(Debug, Clone)]
+struct Admitted {
+    name: String,
+    /// The query kinds its credential allows (`None`: any).
+    query_kinds: Option<Vec<String>>,
+}
+
 #[derive(Debug)]
 struct Inner {
     store: HubStore,
     net: NetHandle,
     key: Keypair,
     cfg: CoordinatorConfig,
-    registry: RwLock<BTreeMap<PeerId, String>>,
+    registry: RwLock<BTreeMap<PeerId, Admitted>>,
+    authority: Authority,
     inflight: Semaphore,
     cancel: CancellationToken,
     /// Researchers waiting for a query to settle (long-poll); woken and removed when it does.
@@ -82,6 +98,7 @@ impl Coordinator {
         store: HubStore,
         net: NetHandle,
         key: Keypair,
+        authority: Authority,
         cfg: CoordinatorConfig,
         cancel: CancellationToken,
     ) -> Self {
@@ -93,6 +110,7 @@ impl Coordinator {
                 key,
                 cfg,
                 registry: RwLock::new(BTreeMap::new()),
+                authority,
                 inflight,
                 cancel,
                 waiters: Mutex::new(HashMap::new()),
@@ -105,6 +123,11 @@ impl Coordinator {
         &self.inner.store
     }
 
+    /// The credential authority.
+    pub fn authority(&self) -> &Authority {
+        &self.inner.authority
+    }
+
     /// The hub's peer id.
     pub fn peer_id(&self) -> PeerId {
         self.inner.key.public().to_peer_id()
@@ -112,16 +135,44 @@ impl Coordinator {
 
     /// Connected, admitted nodes.
     pub fn connected(&self) -> Vec<(PeerId, String)> {
-        self.inner.registry.read().expect("registry lock").iter().map(|(p, n)| (*p, n.clone())).collect()
+        self.inner.registry.read().expect("registry lock").iter().map(|(p, a)| (*p, a.name.clone())).collect()
     }
 
-    /// Validates, records and fans out a query; returns its id at once. The result fills in as nodes answer.
-    pub async fn submit(&self, researcher: &str, query: Query, purpose: Option<String>) -> Result<Uuid, HubError> {
+    /// Connected nodes whose credential allows every aggregate of `query`.
+    fn admitted_for(&self, query: &Query) -> Vec<(PeerId, String)> {
+        let kinds: Vec<&str> = query.aggregates.iter().map(|a| a.kind()).collect();
+        self.inner
+            .registry
+            .read()
+            .expect("registry lock")
+            .iter()
+            .filter(|(_, a)| {
+                a.query_kinds.as_ref().is_none_or(|allowed| kinds.iter().all(|k| allowed.iter().any(|x| x == k)))
+            })
+            .map(|(p, a)| (*p, a.name.clone()))
+            .collect()
+    }
+
+    /// Authorises (with the researcher's presentation), records and fans out a query; returns its id at
+    /// once. The result fills in as nodes answer.
+    pub async fn submit(
+        &self,
+        session: &Session,
+        query: Query,
+        purpose: Option<String>,
+        presentation: serde_json::Value,
+    ) -> Result<Uuid, HubError> {
         query.validate()?;
-        let nodes = self.connected();
-        if nodes.is_empty() {
+        self.inner.authority.authorise_query(session, &presentation, &query, purpose.as_deref()).await?;
+        if self.connected().is_empty() {
             return Err(HubError::NoNodes);
         }
+        let nodes = self.admitted_for(&query);
+        if nodes.is_empty() {
+            let kinds: Vec<&str> = query.aggregates.iter().map(|a| a.kind()).collect();
+            return Err(HubError::NoNodesForKind(kinds.join(", ")));
+        }
+        let researcher = session.researcher.as_str();
         let t = now();
         let query_id = Uuid::new_v4();
         let request = QueryRequest {
@@ -129,6 +180,7 @@ impl Coordinator {
             researcher: researcher.to_string(),
             purpose: purpose.clone(),
             query: query.clone(),
+            presentation: Some(presentation),
         };
         let signed = Signed::sign(&request, &self.inner.key);
         let record = QueryRecord {
@@ -275,6 +327,12 @@ impl Coordinator {
         if !allowed.is_empty() && !allowed.contains(&peer) {
             return Err(format!("node {peer} is not admitted to this network"));
         }
+        let admission = self
+            .inner
+            .authority
+            .admit_node(&peer, v.payload.credential.as_ref())
+            .await
+            .map_err(|e| format!("node not admitted: {e}"))?;
         let name: String = v.payload.name.chars().filter(|c| !c.is_control()).take(64).collect();
         self.inner
             .store
@@ -282,7 +340,11 @@ impl Coordinator {
             .await
             .map_err(|e| e.to_string())?;
         info!(target: "hub::net", %peer, node = %name, "node registered");
-        self.inner.registry.write().expect("registry lock").insert(peer, name);
+        self.inner
+            .registry
+            .write()
+            .expect("registry lock")
+            .insert(peer, Admitted { name, query_kinds: admission.query_kinds });
         Ok(())
     }
 

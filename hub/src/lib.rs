@@ -7,6 +7,7 @@
 //! threshold and never fills in a cell a node suppressed.
 
 pub mod api;
+pub mod authority;
 pub mod client;
 pub mod config;
 pub mod coordinator;
@@ -47,6 +48,9 @@ pub enum RunError {
     /// Writing the ready file.
     #[error("cannot write {0}: {1}")]
     ReadyFile(String, std::io::Error),
+    /// The credential authority.
+    #[error(transparent)]
+    Authority(#[from] authority::AuthorityError),
 }
 
 /// Where a running hub can be reached; also written to `ready.json` in the data directory.
@@ -58,6 +62,8 @@ pub struct Ready {
     pub p2p: String,
     /// The HTTP address of the API.
     pub http: SocketAddr,
+    /// The DID the hub issues credentials as.
+    pub did: String,
 }
 
 /// Runs the hub until `cancel` fires.
@@ -73,10 +79,24 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
         .iter()
         .map(|p| p.parse::<PeerId>().map_err(|_| RunError::BadPeer(p.clone())))
         .collect::<Result<_, _>>()?;
+    let listener = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| RunError::Http { addr: config.http_listen, source })?;
+    let http = listener.local_addr().map_err(|source| RunError::Http { addr: config.http_listen, source })?;
+    let identity = agora_did::identity::identity_of_keypair(&key).expect("the hub key is Ed25519");
+    let authority = authority::Authority::new(
+        identity,
+        config.did_web.as_deref(),
+        &config.public_url_for(http),
+        store.clone(),
+        config.open_admission,
+    )?;
+    let did = authority.did().to_string();
     let coordinator = Coordinator::new(
         store,
         handle,
         key,
+        authority,
         CoordinatorConfig {
             deadline,
             ttl_secs: config.query_ttl_secs,
@@ -85,12 +105,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
         },
         cancel.clone(),
     );
-    let listener = tokio::net::TcpListener::bind(config.http_listen)
-        .await
-        .map_err(|source| RunError::Http { addr: config.http_listen, source })?;
-    let http = listener.local_addr().map_err(|source| RunError::Http { addr: config.http_listen, source })?;
     let p2p: Multiaddr = bound.with(libp2p::multiaddr::Protocol::P2p(peer_id));
-    let ready = Ready { peer_id: peer_id.to_string(), p2p: p2p.to_string(), http };
+    let ready = Ready { peer_id: peer_id.to_string(), p2p: p2p.to_string(), http, did };
     info!(target: "hub", peer_id = %peer_id, p2p = %p2p, http = %http, "hub ready");
     let ready_path = config.data_dir.join("ready.json");
     std::fs::write(&ready_path, serde_json::to_vec_pretty(&ready).expect("serialises"))

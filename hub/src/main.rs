@@ -1,7 +1,8 @@
 //! The `agora-hub` binary: parses the command line, loads the configuration, starts tracing and calls
 //! into the `agora_hub` library.
 
-use agora_hub::client::{HubClient, QueryArgs};
+use agora_hub::authority::Authority;
+use agora_hub::client::{HubClient, QueryArgs, Researcher};
 use agora_hub::config::Config;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -39,11 +40,22 @@ enum Command {
     },
     /// Run the hub until Ctrl-C.
     Run,
-    /// Manage researcher accounts.
-    Researcher {
+    /// Issue a credential (printed as JSON, or a JWT with --format jwt).
+    Issue {
         #[command(subcommand)]
-        command: ResearcherCommand,
+        command: IssueCommand,
     },
+    /// Revoke a credential this hub issued (by its id, urn:uuid:…).
+    Revoke {
+        /// The credential id.
+        id: String,
+    },
+    /// List the credentials this hub issued.
+    Credentials,
+    /// Verify a credential, or a presentation (with --challenge and --domain), and print what it says.
+    Verify(agora_did::files::VerifyArgs),
+    /// Print the hub's DID (and its did:web document, if it has one).
+    Did,
     /// Submit a federated query and print the combined table.
     Query {
         #[command(flatten)]
@@ -77,18 +89,86 @@ struct Connect {
     /// The hub's API.
     #[arg(long, env = "AGORA_HUB_URL", default_value = "http://127.0.0.1:8080")]
     hub: String,
-    /// The researcher's API token.
-    #[arg(long, env = "AGORA_TOKEN", hide_env_values = true)]
-    token: String,
+    /// The researcher's key file (`agora-wallet keygen`).
+    #[arg(long, env = "AGORA_RESEARCHER_KEY")]
+    key: PathBuf,
+    /// The researcher's ResearcherCredential (JSON, or a compact JWT).
+    #[arg(long, env = "AGORA_RESEARCHER_CREDENTIAL")]
+    credential: PathBuf,
+}
+
+impl Connect {
+    async fn login(&self) -> anyhow::Result<HubClient> {
+        let researcher = Researcher::from_files(&self.key, &self.credential)?;
+        Ok(HubClient::login(&self.hub, researcher).await?)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Credential")]
+struct IssueOptions {
+    /// Days the credential is valid.
+    #[arg(long, default_value_t = 365)]
+    valid_days: i64,
+    /// `di` (Data Integrity, eddsa-rdfc-2022) or `jwt` (VC-JOSE).
+    #[arg(long, default_value = "di")]
+    format: agora_did::CredentialFormat,
+    /// Write it here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
-enum ResearcherCommand {
-    /// Add a researcher and print their API token (shown once).
-    Add {
-        /// Account name.
+enum IssueCommand {
+    /// A NodeCredential admitting a node to the network.
+    Node {
+        /// The node's peer id (`agora-node init` prints it).
+        #[arg(long)]
+        peer_id: libp2p::PeerId,
+        /// Its display name.
+        #[arg(long)]
         name: String,
+        /// The institution running it.
+        #[arg(long)]
+        institution: String,
+        /// Its country (ISO 3166 code).
+        #[arg(long)]
+        country: String,
+        /// The query kinds it may be sent.
+        #[arg(long, value_delimiter = ',', default_value = "count,sum,mean,sd,histogram")]
+        query_kinds: Vec<String>,
+        #[command(flatten)]
+        options: IssueOptions,
     },
+    /// A ResearcherCredential letting a researcher query the network for approved purposes.
+    Researcher {
+        /// The researcher's DID (`agora-wallet keygen` prints it).
+        #[arg(long)]
+        holder: String,
+        /// Their name.
+        #[arg(long)]
+        name: String,
+        /// Their institution.
+        #[arg(long)]
+        institution: String,
+        /// Approved purposes or studies.
+        #[arg(long, value_delimiter = ',', required = true)]
+        purposes: Vec<String>,
+        #[command(flatten)]
+        options: IssueOptions,
+    },
+}
+
+async fn authority(config: &Config) -> anyhow::Result<Authority> {
+    let key = agora_did::Identity::from_key_file(&config.key_file()).context("run `agora-hub init` first")?;
+    let store = agora_hub::store::HubStore::connect(&config.database_url()).await?;
+    Ok(Authority::new(
+        key,
+        config.did_web.as_deref(),
+        &config.public_url_for(config.http_listen),
+        store,
+        config.open_admission,
+    )?)
 }
 
 fn init_tracing() {
@@ -154,16 +234,44 @@ async fn main() -> anyhow::Result<()> {
             let cancel = cancel_on_signals();
             agora_hub::run(config, cancel).await?;
         }
-        Command::Researcher { command: ResearcherCommand::Add { name } } => {
+        Command::Issue { command } => {
+            let authority = authority(&config).await?;
+            let (id, credential, out) = match command {
+                IssueCommand::Node { peer_id, name, institution, country, query_kinds, options } => {
+                    let claims = agora_hub::authority::NodeClaims { name, institution, country, query_kinds };
+                    let (id, vc) = authority.issue_node(&peer_id, &claims, options.valid_days, options.format).await?;
+                    (id, vc, options.out)
+                }
+                IssueCommand::Researcher { holder, name, institution, purposes, options } => {
+                    let (id, vc) = authority
+                        .issue_researcher(&holder, &name, &institution, &purposes, options.valid_days, options.format)
+                        .await?;
+                    (id, vc, options.out)
+                }
+            };
+            agora_did::files::write(out.as_deref(), &credential)?;
+            eprintln!("issued {id} as {}", authority.did());
+        }
+        Command::Revoke { id } => {
+            authority(&config).await?.revoke(&id).await?;
+            eprintln!("revoked {id}: verifiers see it when they next fetch the status list (within 5 minutes)");
+        }
+        Command::Credentials => {
             let store = agora_hub::store::HubStore::connect(&config.database_url()).await?;
-            let token = store.add_researcher(&name, agora_hub::coordinator::now()).await?;
-            println!("{token}");
-            eprintln!("researcher `{name}` added; the token above is shown once");
+            println!("{}", serde_json::to_string_pretty(&store.credentials().await?)?);
+        }
+        Command::Verify(args) => println!("{}", serde_json::to_string_pretty(&args.run().await?)?),
+        Command::Did => {
+            let authority = authority(&config).await?;
+            println!("{}", authority.did());
+            if let Some(doc) = authority.did_document() {
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
         }
         Command::Query { connect, query, json_output, wait } => {
             let purpose = query.purpose.clone();
             let q = query.to_query()?;
-            let client = HubClient::new(&connect.hub, &connect.token);
+            let client = connect.login().await?;
             let id = client.submit(q, purpose).await?;
             let result = client.wait(id, Duration::from_secs(wait)).await?;
             if json_output {
@@ -173,11 +281,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Result { connect, id } => {
-            let client = HubClient::new(&connect.hub, &connect.token);
+            let client = connect.login().await?;
             print!("{}", client.result(id).await?.to_table());
         }
         Command::Nodes { connect } => {
-            let client = HubClient::new(&connect.hub, &connect.token);
+            let client = connect.login().await?;
             println!("{}", serde_json::to_string_pretty(&client.nodes().await?)?);
         }
     }

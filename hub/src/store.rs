@@ -1,5 +1,6 @@
 //! The hub's store through sqlx: an SQLite file by default, PostgreSQL for a `postgres://` URL, one set of
-//! migrations (`hub/migrations`) for both. It holds researchers (hashed tokens), the node registry,
+//! migrations (`hub/migrations`) for both. It holds the credentials the hub issued (id, kind, subject DID,
+//! status index, revocation), researcher sessions (hashed tokens) and login challenges, the node registry,
 //! queries with who asked them, and each node's signed answer. Only aggregate data is ever stored here.
 
 use agora_protocol::combined::{NodeState, ResultStatus};
@@ -26,12 +27,46 @@ pub enum StoreError {
         /// The parser's message.
         detail: String,
     },
-    /// The name is taken.
-    #[error("researcher `{0}` already exists")]
-    ResearcherExists(String),
+    /// No such credential.
+    #[error("no credential `{0}` was issued by this hub")]
+    NoCredential(String),
     /// Unsupported URL.
     #[error("database URL must start with sqlite:// or postgres://")]
     Url,
+}
+
+/// A credential the hub issued.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CredentialRecord {
+    /// Its `id` (`urn:uuid:…`).
+    pub id: String,
+    /// `node` or `researcher`.
+    pub kind: String,
+    /// The subject's DID.
+    pub subject: String,
+    /// A display name (the node's or the researcher's).
+    pub name: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub valid_until: Option<i64>,
+    /// Unix seconds, once revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// A researcher's session, opened by presenting a ResearcherCredential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The researcher's DID.
+    pub researcher: String,
+    /// Their name, from the credential.
+    pub name: String,
+    /// The purposes the credential approves.
+    pub purposes: Vec<String>,
+    /// The credential presented.
+    pub credential_id: String,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 /// A node in the registry.
@@ -139,29 +174,143 @@ impl HubStore {
         Ok(HubStore { pool })
     }
 
-    /// Adds a researcher and returns the new API token (shown once; only its hash is stored).
-    pub async fn add_researcher(&self, name: &str, now: i64) -> Result<String, StoreError> {
-        let token = format!("agora_{}", hex::encode(rand::random::<[u8; 24]>()));
-        let res = sqlx::query("INSERT INTO researchers (name, token_sha256, created_at) VALUES ($1, $2, $3)")
-            .bind(name)
-            .bind(token_hash(&token))
-            .bind(now)
+    /// Records an issued credential and gives it the next index of its kind's status list.
+    pub async fn insert_credential(&self, c: &CredentialRecord) -> Result<u64, StoreError> {
+        for _ in 0..8 {
+            let next: i64 = sqlx::query("SELECT COALESCE(MAX(status_index), -1) + 1 FROM credentials WHERE kind = $1")
+                .bind(&c.kind)
+                .fetch_one(&self.pool)
+                .await?
+                .get(0);
+            let res = sqlx::query(
+                "INSERT INTO credentials (id, kind, subject, name, status_index, issued_at, valid_until)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&c.id)
+            .bind(&c.kind)
+            .bind(&c.subject)
+            .bind(&c.name)
+            .bind(next)
+            .bind(c.issued_at)
+            .bind(c.valid_until)
             .execute(&self.pool)
             .await;
-        match res {
-            Ok(_) => Ok(token),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::ResearcherExists(name.into())),
-            Err(e) => Err(e.into()),
+            match res {
+                Ok(_) => return Ok(next as u64),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(StoreError::Corrupt { what: "credential index", detail: "could not allocate a status index".into() })
     }
 
-    /// The researcher a token belongs to.
-    pub async fn researcher_by_token(&self, token: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT name FROM researchers WHERE token_sha256 = $1")
-            .bind(token_hash(token))
-            .fetch_optional(&self.pool)
+    /// Revokes a credential; returns its kind and status index.
+    pub async fn revoke_credential(&self, id: &str, now: i64) -> Result<(String, u64), StoreError> {
+        sqlx::query("UPDATE credentials SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
             .await?;
-        Ok(row.map(|r| r.get::<String, _>(0)))
+        let row = sqlx::query("SELECT kind, status_index FROM credentials WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NoCredential(id.to_string()))?;
+        Ok((row.get(0), row.get::<i64, _>(1) as u64))
+    }
+
+    /// The status indexes of the revoked credentials of a kind.
+    pub async fn revoked_indexes(&self, kind: &str) -> Result<Vec<u64>, StoreError> {
+        let rows = sqlx::query("SELECT status_index FROM credentials WHERE kind = $1 AND revoked_at IS NOT NULL")
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.get::<i64, _>(0) as u64).collect())
+    }
+
+    /// Every credential issued, newest first.
+    pub async fn credentials(&self) -> Result<Vec<CredentialRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, subject, name, issued_at, valid_until, revoked_at FROM credentials ORDER BY issued_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| CredentialRecord {
+                id: r.get(0),
+                kind: r.get(1),
+                subject: r.get(2),
+                name: r.get(3),
+                issued_at: r.get(4),
+                valid_until: r.get(5),
+                revoked_at: r.get(6),
+            })
+            .collect())
+    }
+
+    /// Records a login challenge.
+    pub async fn add_challenge(&self, challenge: &str, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM auth_challenges WHERE expires_at < $1")
+            .bind(expires_at - 3600)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO auth_challenges (challenge, expires_at) VALUES ($1, $2)")
+            .bind(challenge)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Uses up a challenge: true if it was outstanding and unexpired.
+    pub async fn take_challenge(&self, challenge: &str, now: i64) -> Result<bool, StoreError> {
+        let res = sqlx::query("DELETE FROM auth_challenges WHERE challenge = $1 AND expires_at >= $2")
+            .bind(challenge)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Opens a session and returns its token (shown once; only its hash is stored).
+    pub async fn create_session(&self, s: &Session) -> Result<String, StoreError> {
+        let token = format!("agora_{}", hex::encode(rand::random::<[u8; 24]>()));
+        sqlx::query(
+            "INSERT INTO sessions (token_sha256, researcher, name, purposes, credential_id, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_hash(&token))
+        .bind(&s.researcher)
+        .bind(&s.name)
+        .bind(serde_json::to_string(&s.purposes).expect("strings serialise"))
+        .bind(&s.credential_id)
+        .bind(s.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(token)
+    }
+
+    /// The unexpired session a token opens.
+    pub async fn session(&self, token: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT researcher, name, purposes, credential_id, expires_at FROM sessions
+             WHERE token_sha256 = $1 AND expires_at > $2",
+        )
+        .bind(token_hash(token))
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Session {
+                researcher: r.get(0),
+                name: r.get(1),
+                purposes: json("session purposes", &r.get::<String, _>(2))?,
+                credential_id: r.get(3),
+                expires_at: r.get(4),
+            })
+        })
+        .transpose()
     }
 
     /// Records a node's hello.

@@ -1,7 +1,7 @@
 //! The hub store against both backends: SQLite always, and the real PostgreSQL that `scripts/test`
 //! starts (`AGORA_TEST_POSTGRES_URL`), each test on a fresh database.
 
-use agora_hub::store::{HubStore, StoreError};
+use agora_hub::store::{CredentialRecord, HubStore, Session, StoreError};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
 use agora_protocol::wire::{DataSummary, Rejection, RejectionCode};
@@ -42,16 +42,45 @@ fn query() -> Query {
 }
 
 async fn exercise(store: HubStore) {
-    // Researchers: the token is shown once, stored hashed, and names are unique.
-    let token = store.add_researcher("ada", 100).await.unwrap();
-    assert_eq!(store.researcher_by_token(&token).await.unwrap().as_deref(), Some("ada"));
-    assert_eq!(store.researcher_by_token("agora_forged").await.unwrap(), None);
-    assert!(matches!(store.add_researcher("ada", 101).await, Err(StoreError::ResearcherExists(_))));
-    assert_eq!(
-        store.researcher_by_token(&token).await.unwrap().as_deref(),
-        Some("ada"),
-        "a refused insert damages nothing"
-    );
+    // Credentials: indexes per kind, from 0; a duplicate id is refused and damages nothing; revocation.
+    let cred = |id: &str, kind: &str| CredentialRecord {
+        id: id.into(),
+        kind: kind.into(),
+        subject: "did:key:z6Mk".into(),
+        name: "ada".into(),
+        issued_at: 100,
+        valid_until: Some(200),
+        revoked_at: None,
+    };
+    assert_eq!(store.insert_credential(&cred("urn:a", "researchers")).await.unwrap(), 0);
+    assert_eq!(store.insert_credential(&cred("urn:b", "researchers")).await.unwrap(), 1);
+    assert_eq!(store.insert_credential(&cred("urn:c", "nodes")).await.unwrap(), 0);
+    assert!(store.insert_credential(&cred("urn:a", "researchers")).await.is_err());
+    assert_eq!(store.credentials().await.unwrap().len(), 3);
+    assert_eq!(store.revoke_credential("urn:b", 150).await.unwrap(), ("researchers".to_string(), 1));
+    assert_eq!(store.revoked_indexes("researchers").await.unwrap(), vec![1]);
+    assert!(store.revoked_indexes("nodes").await.unwrap().is_empty());
+    assert!(matches!(store.revoke_credential("urn:none", 150).await, Err(StoreError::NoCredential(_))));
+
+    // Challenges are used once, and not after they expire.
+    store.add_challenge("c1", 1000).await.unwrap();
+    store.add_challenge("c2", 1000).await.unwrap();
+    assert!(store.take_challenge("c1", 999).await.unwrap());
+    assert!(!store.take_challenge("c1", 999).await.unwrap());
+    assert!(!store.take_challenge("c2", 1001).await.unwrap());
+
+    // Sessions: the token is shown once, stored hashed, and ends.
+    let session = Session {
+        researcher: "did:key:z6MkAda".into(),
+        name: "Ada".into(),
+        purposes: vec!["study-7".into()],
+        credential_id: "urn:a".into(),
+        expires_at: 500,
+    };
+    let token = store.create_session(&session).await.unwrap();
+    assert_eq!(store.session(&token, 400).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.session(&token, 500).await.unwrap(), None);
+    assert_eq!(store.session("agora_forged", 400).await.unwrap(), None);
 
     // Registry.
     let summary = DataSummary { data_version: 3, patients: 120, measurements: 4000, conditions: 300 };

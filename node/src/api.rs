@@ -1,7 +1,14 @@
-//! The node's local HTTP API, for the hospital's own operators (it listens on loopback by default):
-//! `POST /v1/ingest` takes a FHIR Bundle or Bulk NDJSON body, spools it to disk within the size limit and
-//! returns a job id; `GET /v1/ingest/jobs/{id}` gives the job's status and per-resource errors. Uploads
-//! over the limit are refused with 413 before anything is stored. One ingest runs at a time.
+//! The node's local HTTP API (it listens on loopback by default; the hospital decides what to expose).
+//!
+//! For its operators: `POST /v1/ingest` takes a FHIR Bundle or Bulk NDJSON body, spools it to disk within
+//! the size limit and returns a job id; `GET /v1/ingest/jobs/{id}` gives the job's status and
+//! per-resource errors. Uploads over the limit are refused with 413 before anything is stored. One ingest
+//! runs at a time.
+//!
+//! For patients' wallets ([`crate::consent`]): `POST /v1/consent/challenge` gives a one-time challenge and
+//! the node's DID; `POST /v1/consent` grants consent and `POST /v1/consent/revoke` withdraws it, each with
+//! `{"presentation": …}` of the ConsentCredential answering that challenge. `GET /v1/status/consent` is the
+//! node's signed revocation list, `GET /v1/did` its DID.
 
 use crate::ingest::{self, IngestOptions, PseudonymKey};
 use crate::store::Store;
@@ -28,6 +35,8 @@ pub struct NodeApi {
     pub spool_dir: PathBuf,
     /// The pseudonym key.
     pub pseudonym: Arc<PseudonymKey>,
+    /// Patients' credentials and consent.
+    pub patients: crate::consent::PatientCredentials,
     /// Largest upload.
     pub max_body_bytes: u64,
     /// Resources per transaction.
@@ -59,6 +68,12 @@ pub enum ApiError {
     /// Internal.
     #[error("{0}")]
     Internal(String),
+    /// A wallet's request was refused.
+    #[error("{0}")]
+    Consent(#[from] crate::consent::ConsentError),
+    /// A malformed wallet request.
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 impl IntoResponse for ApiError {
@@ -68,7 +83,16 @@ impl IntoResponse for ApiError {
             ApiError::Empty => StatusCode::BAD_REQUEST,
             ApiError::NoJob(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Consent(crate::consent::ConsentError::Store(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Consent(crate::consent::ConsentError::NotIssuedHere) => StatusCode::NOT_FOUND,
+            ApiError::Consent(_) => StatusCode::FORBIDDEN,
         };
+        if let ApiError::Consent(crate::consent::ConsentError::Store(e)) = &self {
+            tracing::error!(target: "node::api", %e, "store error");
+            return (status, Json(serde_json::json!({ "error": "internal error in the node's store" })))
+                .into_response();
+        }
         (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
     }
 }
@@ -200,9 +224,61 @@ async fn job(State(api): State<NodeApi>, Path(id): Path<String>) -> Result<Respo
     }
 }
 
+/// The largest wallet request body.
+const MAX_WALLET_BODY: usize = 256 * 1024;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WalletRequest {
+    presentation: serde_json::Value,
+}
+
+fn wallet_body(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let req: WalletRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("send {{\"presentation\": …}} as JSON: {e}")))?;
+    Ok(req.presentation)
+}
+
+async fn consent_challenge(State(api): State<NodeApi>) -> Result<Json<serde_json::Value>, ApiError> {
+    let (challenge, domain, expires_at) = api.patients.challenge()?;
+    Ok(Json(serde_json::json!({ "challenge": challenge, "domain": domain, "expires_at": expires_at })))
+}
+
+async fn consent_grant(
+    State(api): State<NodeApi>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::consent::ConsentChange>, ApiError> {
+    Ok(Json(api.patients.grant(&wallet_body(&body)?).await?))
+}
+
+async fn consent_revoke(
+    State(api): State<NodeApi>,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::consent::ConsentChange>, ApiError> {
+    Ok(Json(api.patients.revoke(&wallet_body(&body)?).await?))
+}
+
+async fn consent_status(State(api): State<NodeApi>) -> Result<Response, ApiError> {
+    let vc = api.patients.status_list().await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/vc+ld+json")], Json(vc)).into_response())
+}
+
+async fn did(State(api): State<NodeApi>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "did": api.patients.did() }))
+}
+
 /// The router.
 pub fn router(api: NodeApi) -> Router {
+    let wallet = Router::new()
+        .route("/v1/consent/challenge", post(consent_challenge))
+        .route("/v1/consent", post(consent_grant))
+        .route("/v1/consent/revoke", post(consent_revoke))
+        .route("/v1/status/consent", get(consent_status))
+        .route("/v1/did", get(did))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_WALLET_BODY))
+        .with_state(api.clone());
     Router::new()
+        .merge(wallet)
         .route("/v1/health", get(health))
         .route("/v1/ingest", post(ingest_upload))
         .route("/v1/ingest/jobs/{id}", get(job))

@@ -19,6 +19,12 @@ pub struct Config {
     /// The hub's libp2p address, ending in `/p2p/<hub peer id>`: the node dials out to it and answers
     /// queries signed by that peer only.
     pub hub_address: Option<String>,
+    /// The DID the hub issues credentials as (its did:web, if the operator has one). Default: the
+    /// `did:key` of the hub's peer id.
+    pub hub_did: Option<String>,
+    /// The public base URL of this node's HTTP API, under which its revocation list is published.
+    /// Default: the address it is bound to.
+    pub public_url: Option<String>,
     /// Local HTTP API (ingest, job status): loopback by default, for the hospital's own operators.
     pub http_listen: SocketAddr,
     /// Largest ingest upload the HTTP API accepts, in bytes; use the CLI for larger files.
@@ -37,6 +43,8 @@ impl Default for Config {
             name: "agora-node".into(),
             data_dir: PathBuf::from(".agora/node"),
             hub_address: None,
+            hub_did: None,
+            public_url: None,
             http_listen: "127.0.0.1:7100".parse().expect("valid address"),
             max_body_bytes: 64 * 1024 * 1024,
             ingest_batch: 50_000,
@@ -94,6 +102,16 @@ impl Config {
     /// The secret the patient pseudonyms are keyed with.
     pub fn pseudonym_key_file(&self) -> PathBuf {
         self.data_dir.join("pseudonym.key")
+    }
+
+    /// The NodeCredential the hub issued (`agora-node credential install`).
+    pub fn node_credential_file(&self) -> PathBuf {
+        self.data_dir.join("node-credential.json")
+    }
+
+    /// The public base URL, given the address the API is bound to.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
     }
 
     /// Where HTTP uploads are spooled before ingest.

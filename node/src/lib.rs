@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod config;
+pub mod consent;
 pub mod disclosure;
 pub mod ingest;
 pub mod net;
@@ -46,6 +47,12 @@ pub enum RunError {
     /// The network.
     #[error(transparent)]
     Net(#[from] net::NetError),
+    /// The hub's DID.
+    #[error(transparent)]
+    Did(#[from] agora_did::VcError),
+    /// The node credential file.
+    #[error("cannot read the NodeCredential {0}: {1}")]
+    NodeCredential(String, String),
     /// No hub configured.
     #[error("no hub_address configured: set it in node.toml or AGORA_NODE_HUB_ADDRESS (the hub prints it at start)")]
     NoHub,
@@ -69,6 +76,35 @@ pub struct Ready {
     pub peer_id: String,
     /// The local HTTP API's address.
     pub http: SocketAddr,
+    /// The node's DID.
+    pub did: String,
+}
+
+/// The NodeCredential installed in the data directory, if any (a JSON object, or a JWT as a string).
+pub fn node_credential(config: &Config) -> Result<Option<serde_json::Value>, RunError> {
+    let path = config.node_credential_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let text = text.trim();
+            let value = if text.starts_with('{') || text.starts_with('"') {
+                serde_json::from_str(text)
+                    .map_err(|e| RunError::NodeCredential(path.display().to_string(), e.to_string()))?
+            } else {
+                serde_json::Value::String(text.to_string())
+            };
+            Ok(Some(value))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(RunError::NodeCredential(path.display().to_string(), e.to_string())),
+    }
+}
+
+/// The DID the hub issues as: configured, or the `did:key` of its peer id.
+pub fn hub_did(config: &Config, hub: &libp2p::PeerId) -> Result<String, RunError> {
+    match &config.hub_did {
+        Some(did) => Ok(did.clone()),
+        None => Ok(agora_did::did_of_peer(hub)?),
+    }
 }
 
 /// Reads the pseudonym key of a data directory.
@@ -90,24 +126,41 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
             info!(target: "node", jobs = n, "ingest jobs cut off by an earlier process are marked interrupted");
         }
     }
-    let service =
-        Arc::new(QueryService::new(config.name.clone(), config.store_path(), key.clone(), config.policy.clone(), hub)?);
+    let service = Arc::new(QueryService::new(
+        config.name.clone(),
+        config.store_path(),
+        key.clone(),
+        config.policy.clone(),
+        hub,
+        hub_did(&config, &hub)?,
+        node_credential(&config)?,
+    )?);
+    let key_for_did = key.clone();
     let net_task = net::NodeNet::new(key, &hub_address, service, config.query_workers)?;
 
     let listener = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|source| RunError::Http { addr: config.http_listen, source })?;
     let http = listener.local_addr().map_err(|source| RunError::Http { addr: config.http_listen, source })?;
+    let identity = agora_did::identity::identity_of_keypair(&key_for_did).expect("the node key is Ed25519");
+    let did = identity.did().to_string();
+    let patients = consent::PatientCredentials::new(
+        identity,
+        config.store_path(),
+        &config.public_url_for(http),
+        pseudonym.clone(),
+    );
     let app = api::router(api::NodeApi {
         store_path: config.store_path(),
         spool_dir: config.spool_dir(),
+        patients,
         pseudonym,
         max_body_bytes: config.max_body_bytes,
         batch_size: config.ingest_batch,
         data_dir: config.data_dir.clone(),
         ingest_lock: Arc::new(tokio::sync::Mutex::new(())),
     });
-    let ready = Ready { peer_id: peer_id.to_string(), http };
+    let ready = Ready { peer_id: peer_id.to_string(), http, did };
     let ready_path = config.data_dir.join("ready.json");
     std::fs::write(&ready_path, serde_json::to_vec_pretty(&ready).expect("serialises"))
         .map_err(|e| RunError::ReadyFile(ready_path.display().to_string(), e))?;

@@ -82,6 +82,75 @@ enum Command {
         #[command(subcommand)]
         command: QueriesCommand,
     },
+    /// Issue a credential to a patient's wallet (printed as JSON, or a JWT with --format jwt).
+    Issue {
+        #[command(subcommand)]
+        command: IssueCommand,
+    },
+    /// The NodeCredential the hub issued to this node.
+    Credential {
+        #[command(subcommand)]
+        command: CredentialCommand,
+    },
+    /// Verify a credential, or a presentation (with --challenge and --domain), and print what it says.
+    Verify(agora_did::files::VerifyArgs),
+    /// Print this node's DID.
+    Did,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Credential")]
+struct IssueOptions {
+    /// The patient's FHIR Patient id in this node's data.
+    #[arg(long)]
+    patient: String,
+    /// The DID of the patient's wallet.
+    #[arg(long)]
+    holder: String,
+    /// Days the credential is valid.
+    #[arg(long, default_value_t = 365)]
+    valid_days: i64,
+    /// `di` (Data Integrity, eddsa-rdfc-2022) or `jwt` (VC-JOSE).
+    #[arg(long, default_value = "di")]
+    format: agora_did::CredentialFormat,
+    /// Write it here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum IssueCommand {
+    /// A ConsentCredential: the patient may grant it (by presenting it at the node) and revoke it.
+    Consent {
+        #[command(flatten)]
+        options: IssueOptions,
+        /// The purpose or study consented to.
+        #[arg(long)]
+        purpose: String,
+        /// The data the consent covers.
+        #[arg(long, value_delimiter = ',', default_value = "conditions,measurements,medications")]
+        scope: Vec<String>,
+    },
+    /// A DiagnosisCredential attesting a condition in the patient's record (e.g. for trial eligibility).
+    Diagnosis {
+        #[command(flatten)]
+        options: IssueOptions,
+        /// The condition, as system:code (a `*` suffix matches a prefix), e.g. icd10cm:E11*.
+        #[arg(long)]
+        condition: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CredentialCommand {
+    /// Check a NodeCredential (issued by this node's hub, about this node's key) and install it: the node
+    /// presents it to the hub when it connects.
+    Install {
+        /// The credential file (JSON, or a compact JWT).
+        file: PathBuf,
+    },
+    /// Print the installed NodeCredential.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +357,56 @@ fn queries(config: &Config, command: QueriesCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn patients(config: &Config) -> anyhow::Result<agora_node::consent::PatientCredentials> {
+    let identity = agora_did::Identity::from_key_file(&config.key_file()).context("run `agora-node init` first")?;
+    let pseudonyms = std::sync::Arc::new(agora_node::pseudonym_key(config)?);
+    Ok(agora_node::consent::PatientCredentials::new(
+        identity,
+        config.store_path(),
+        &config.public_url_for(config.http_listen),
+        pseudonyms,
+    ))
+}
+
+async fn issue(config: &Config, command: IssueCommand) -> anyhow::Result<()> {
+    let patients = patients(config)?;
+    let (id, vc, out) = match command {
+        IssueCommand::Consent { options: o, purpose, scope } => {
+            let (id, vc) =
+                patients.issue_consent(&o.patient, &o.holder, &purpose, &scope, o.valid_days, o.format).await?;
+            (id, vc, o.out)
+        }
+        IssueCommand::Diagnosis { options: o, condition } => {
+            let (id, vc) = patients.issue_diagnosis(&o.patient, &o.holder, &condition, o.valid_days, o.format).await?;
+            (id, vc, o.out)
+        }
+    };
+    agora_did::files::write(out.as_deref(), &vc)?;
+    eprintln!("issued {id} as {}", patients.did());
+    Ok(())
+}
+
+async fn install_credential(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let credential = agora_did::files::read(file)?;
+    let verified = agora_did::credential::Verifier::default().credential(&credential).await?;
+    verified.expect_kind(agora_did::CredentialKind::NodeCredential)?;
+    let me = agora_did::Identity::from_key_file(&config.key_file()).context("run `agora-node init` first")?;
+    if verified.subject.as_deref() != Some(me.did()) {
+        bail!("this NodeCredential is about {}, not this node ({})", verified.subject.unwrap_or_default(), me.did());
+    }
+    if let Some(hub) = config.hub_address.as_deref() {
+        let (_, hub) = agora_node::net::parse_hub_address(hub)?;
+        let hub_did = agora_node::hub_did(config, &hub)?;
+        verified.expect_issuer(&hub_did)?;
+    }
+    agora_did::files::write(Some(&config.node_credential_file()), &credential)?;
+    eprintln!(
+        "installed the NodeCredential issued by {}; the node presents it to the hub when it connects",
+        verified.issuer
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -325,6 +444,16 @@ async fn main() -> anyhow::Result<()> {
             println!("{report} to {}", out.display());
         }
         Command::Queries { command } => queries(&config, command)?,
+        Command::Issue { command } => issue(&config, command).await?,
+        Command::Credential { command: CredentialCommand::Install { file } } => {
+            install_credential(&config, &file).await?
+        }
+        Command::Credential { command: CredentialCommand::Show } => match agora_node::node_credential(&config)? {
+            Some(c) => println!("{}", serde_json::to_string_pretty(&c)?),
+            None => bail!("no NodeCredential installed: `agora-node credential install FILE`"),
+        },
+        Command::Verify(args) => println!("{}", serde_json::to_string_pretty(&args.run().await?)?),
+        Command::Did => println!("{}", agora_did::Identity::from_key_file(&config.key_file())?.did()),
     }
     Ok(())
 }

@@ -223,9 +223,11 @@ impl NodeNet {
                     let done = self.done_tx.clone();
                     tokio::spawn(async move {
                         let Ok(_permit) = workers.acquire_owned().await else { return };
-                        let response =
-                            tokio::task::spawn_blocking(move || service.answer(&signed)).await.unwrap_or_else(|_| {
-                                WireResponse::Error { message: "the node failed to run the query".into() }
+                        let credential = service.check_researcher(&signed).await;
+                        let response = tokio::task::spawn_blocking(move || service.answer(&signed, &credential))
+                            .await
+                            .unwrap_or_else(|_| WireResponse::Error {
+                                message: "the node failed to run the query".into(),
                             });
                         let _ = done.send((channel, response)).await;
                     });

@@ -65,6 +65,13 @@ pub struct PolicyConfig {
     pub max_query_age_secs: i64,
     /// Whether answers may be grouped by sex or age band.
     pub allow_grouping: bool,
+    /// Answer only queries carrying a valid presentation of a ResearcherCredential from the hub that
+    /// approves the query's purpose.
+    pub require_researcher_credential: bool,
+    /// Purposes for which only patients with active consent are counted; `*` means every purpose.
+    pub consent_purposes: Vec<String>,
+    /// How long a fetched revocation list of the hub is trusted, in seconds.
+    pub status_ttl_secs: u64,
 }
 
 impl Default for PolicyConfig {
@@ -78,6 +85,9 @@ impl Default for PolicyConfig {
             rate_per_10_hours: 200,
             max_query_age_secs: 300,
             allow_grouping: true,
+            require_researcher_credential: true,
+            consent_purposes: Vec::new(),
+            status_ttl_secs: 300,
         }
     }
 }
@@ -99,6 +109,11 @@ impl PolicyConfig {
 
     fn allows_researcher(&self, researcher: &str) -> bool {
         self.allowed_researchers.iter().any(|r| r == "*" || r == researcher)
+    }
+
+    /// Whether a query for `purpose` counts only consenting patients.
+    pub fn needs_consent(&self, purpose: Option<&str>) -> bool {
+        self.consent_purposes.iter().any(|p| p == "*" || Some(p.as_str()) == purpose)
     }
 }
 
@@ -218,13 +233,26 @@ impl Gate {
     /// Checks an incoming request at time `now` (Unix seconds), records it in `query_log`, and says whether
     /// to run or hold it, or why it is refused.
     pub fn admit(&self, store: &Store, req: &Signed<QueryRequest>, now: i64) -> Result<Admitted, Rejection> {
+        self.admit_with(store, req, now, &Ok(()))
+    }
+
+    /// [`Gate::admit`] with the outcome of the researcher-credential check ([`crate::service`] verifies
+    /// the presentation before the gate runs, as that is asynchronous); a failed check refuses the query
+    /// with `unauthorized` once the envelope, freshness, nonce and shape have passed.
+    pub fn admit_with(
+        &self,
+        store: &Store,
+        req: &Signed<QueryRequest>,
+        now: i64,
+        credential: &Result<(), String>,
+    ) -> Result<Admitted, Rejection> {
         let internal = |err: PolicyError| {
             tracing::error!(target: "node::policy", %err, "cannot record an incoming query");
             Rejection::new(RejectionCode::Internal, "the node could not record the query; its operator has the details")
         };
         let tx =
             Transaction::new_unchecked(store.conn(), TransactionBehavior::Immediate).map_err(|e| internal(e.into()))?;
-        let outcome = self.check(&tx, req, now).map_err(internal)?;
+        let outcome = self.check(&tx, req, now, credential).map_err(internal)?;
         let result = match outcome {
             Ok(admitted) => {
                 let state = match admitted.decision {
@@ -264,6 +292,7 @@ impl Gate {
         tx: &Transaction<'_>,
         req: &Signed<QueryRequest>,
         now: i64,
+        credential: &Result<(), String>,
     ) -> Result<Result<Admitted, Refusal>, PolicyError> {
         let untrusted = |code, message: String| {
             // Only for the log: the researcher the unverified body claims, if it parses.
@@ -311,6 +340,9 @@ impl Gate {
         }
         if let Err(e) = request.query.validate() {
             return Ok(refuse(RejectionCode::InvalidQuery, e.to_string()));
+        }
+        if let Err(why) = credential {
+            return Ok(refuse(RejectionCode::Unauthorized, why.clone()));
         }
         if let Some(a) = request.query.aggregates.iter().map(Aggregate::kind).find(|k| !self.allows_aggregate(k)) {
             return Ok(refuse(RejectionCode::NotAllowed, format!("this node does not allow the `{a}` aggregate")));

@@ -73,8 +73,29 @@ pub struct Evaluation {
 /// Runs a query over the store and returns the disclosure-protected answer, with every count below
 /// `threshold` suppressed (see [`crate::disclosure`]).
 pub fn execute(store: &Store, query: &Query, query_id: Uuid, threshold: u32) -> Result<NodeAnswer, ExecError> {
+    execute_within(store, query, query_id, threshold, Population::Everyone)
+}
+
+/// Whom a query may count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Population<'a> {
+    /// Every patient in the store.
+    Everyone,
+    /// Only patients with active consent for this purpose (see [`crate::consent`]).
+    ConsentedTo(&'a str),
+}
+
+/// [`execute`] over a restricted population: with [`Population::ConsentedTo`], only patients whose
+/// consent for the purpose is active at the time of the query are counted.
+pub fn execute_within(
+    store: &Store,
+    query: &Query,
+    query_id: Uuid,
+    threshold: u32,
+    population: Population<'_>,
+) -> Result<NodeAnswer, ExecError> {
     let started = Instant::now();
-    let evaluation = evaluate(store, query)?;
+    let evaluation = evaluate_within(store, query, population)?;
     let rows = disclosure::protect(&evaluation.exact, threshold);
     Ok(NodeAnswer {
         query_id,
@@ -89,6 +110,11 @@ pub fn execute(store: &Store, query: &Query, query_id: Uuid, threshold: u32) -> 
 /// Validates and runs a query, returning the exact result: the whole cohort row, then one row for every
 /// combination of [`Sex::ALL`] and age band (sex-major, bands in ascending order), empty groups included.
 pub fn evaluate(store: &Store, query: &Query) -> Result<Evaluation, ExecError> {
+    evaluate_within(store, query, Population::Everyone)
+}
+
+/// [`evaluate`] over a restricted population.
+pub fn evaluate_within(store: &Store, query: &Query, population: Population<'_>) -> Result<Evaluation, ExecError> {
     query.validate()?;
     let conn = store.conn();
     // One snapshot for the whole query; a caller's open transaction already is one.
@@ -96,7 +122,16 @@ pub fn evaluate(store: &Store, query: &Query) -> Result<Evaluation, ExecError> {
     let data_version = store.data_version()?;
     let space = IdSpace::load(conn)?;
     let evaluator = Evaluator { conn, space: &space, reference: query.reference_date, persons: OnceCell::new() };
-    let cohort = evaluator.cohort(&query.cohort)?;
+    let mut cohort = evaluator.cohort(&query.cohort)?;
+    if let Population::ConsentedTo(purpose) = population {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut stmt = conn.prepare_cached(
+            "SELECT person_id FROM consent WHERE purpose = ?1 AND revoked_at IS NULL
+             AND (valid_until IS NULL OR valid_until > ?2)",
+        )?;
+        let consented = evaluator.collect(stmt.query(params![purpose, now])?)?;
+        cohort.intersect(&consented);
+    }
     let groups = if query.group_by.is_grouped() { Groups::new(query, evaluator.persons()?) } else { Groups::none() };
     let mut acc = Accumulators::new(query, groups.keys.len());
     let mut n_cohort = 0;

@@ -2,7 +2,8 @@
 //! passes every request through the hospital's [`crate::policy::Gate`], runs admitted queries with
 //! [`crate::query::execute`] (which applies disclosure control), signs the outcome with the node key, and
 //! delivers answers a data steward approved (or a denial) later. Calls here block: run them on
-//! `spawn_blocking`.
+//! `spawn_blocking` — except [`QueryService::check_researcher`], which verifies the researcher's
+//! presentation (async: it may fetch the hub's revocation list) before the gate runs.
 
 use crate::policy::{self, Decision, Gate, PolicyConfig, PolicyError};
 use crate::query;
@@ -33,6 +34,10 @@ const ANSWER_TTL_SECS: i64 = 3600;
 /// The query service.
 pub struct QueryService {
     name: String,
+    hub: PeerId,
+    hub_did: String,
+    verifier: agora_did::credential::Verifier,
+    node_credential: Option<serde_json::Value>,
     store_path: PathBuf,
     key: Keypair,
     gate: Gate,
@@ -59,10 +64,18 @@ impl QueryService {
         key: Keypair,
         policy: PolicyConfig,
         hub: PeerId,
+        hub_did: String,
+        node_credential: Option<serde_json::Value>,
     ) -> Result<QueryService, PolicyError> {
         let threshold = policy.threshold;
+        let verifier = agora_did::credential::Verifier::default();
+        verifier.status_lists().set_ttl(std::time::Duration::from_secs(policy.status_ttl_secs));
         Ok(QueryService {
             name,
+            hub,
+            hub_did,
+            verifier,
+            node_credential,
             store_path,
             key,
             gate: Gate::new(policy, vec![hub])?,
@@ -86,7 +99,12 @@ impl QueryService {
     /// The signed hello sent on every connection to the hub.
     pub fn hello(&self) -> Result<Signed<NodeHello>, ServiceError> {
         let summary = self.with_store(|s| s.summary())??;
-        let hello = NodeHello { name: self.name.clone(), summary, header: Header::new(Uuid::nil(), now(), 300) };
+        let hello = NodeHello {
+            name: self.name.clone(),
+            summary,
+            header: Header::new(Uuid::nil(), now(), 300),
+            credential: self.node_credential.clone(),
+        };
         Ok(Signed::sign(&hello, &self.key))
     }
 
@@ -95,10 +113,51 @@ impl QueryService {
         WireResponse::Answer(Signed::sign(&msg, &self.key))
     }
 
+    /// Verifies the researcher's presentation a request carries: by the researcher the hub names, bound
+    /// to this query and purpose and to the hub's DID, holding a valid, unrevoked ResearcherCredential the
+    /// hub issued that approves the purpose. `Ok` for requests the gate refuses anyway (not the hub's).
+    pub async fn check_researcher(&self, signed: &Signed<QueryRequest>) -> Result<(), String> {
+        if !self.gate.config().require_researcher_credential {
+            return Ok(());
+        }
+        let Ok(verified) = signed.verify() else { return Ok(()) };
+        if verified.signer != self.hub {
+            return Ok(());
+        }
+        let request = verified.payload;
+        let presentation =
+            request.presentation.as_ref().ok_or("the query carries no presentation of a ResearcherCredential")?;
+        let purpose = request.purpose.as_deref().ok_or("the query states no purpose")?;
+        let expect = agora_did::Expectation {
+            challenge: agora_protocol::query_challenge(&request.query, Some(purpose)),
+            domain: self.hub_did.clone(),
+            max_age: std::time::Duration::from_secs(self.gate.config().max_query_age_secs.max(1) as u64),
+        };
+        let vp = self
+            .verifier
+            .presentation(presentation, &expect)
+            .await
+            .map_err(|e| format!("researcher presentation: {e}"))?;
+        if vp.holder != request.researcher {
+            return Err(format!("the presentation is by {}, not by the researcher the hub names", vp.holder));
+        }
+        let credential = vp
+            .credentials
+            .iter()
+            .find(|c| c.kind == Some(agora_did::CredentialKind::ResearcherCredential))
+            .ok_or("the presentation holds no ResearcherCredential")?;
+        credential.expect_issuer(&self.hub_did).map_err(|e| e.to_string())?;
+        if !credential.claim_list("purposes").iter().any(|p| p == purpose) {
+            return Err(format!("the researcher's credential does not approve the purpose `{purpose}`"));
+        }
+        Ok(())
+    }
+
     /// Answers one signed request: a signed answer, hold or rejection; or an unsigned error when the
-    /// request itself cannot be attributed to the hub.
-    pub fn answer(&self, signed: &Signed<QueryRequest>) -> WireResponse {
-        let res = self.with_store(|store| match self.gate.admit(store, signed, now()) {
+    /// request itself cannot be attributed to the hub. `credential` is the outcome of
+    /// [`QueryService::check_researcher`].
+    pub fn answer(&self, signed: &Signed<QueryRequest>, credential: &Result<(), String>) -> WireResponse {
+        let res = self.with_store(|store| match self.gate.admit_with(store, signed, now(), credential) {
             Err(rejection) => Err(rejection),
             Ok(admitted) => {
                 let id = admitted.request.header.query_id;
@@ -137,7 +196,13 @@ impl QueryService {
 
     fn run(&self, store: &Store, request: &QueryRequest) -> Outcome {
         let id = request.header.query_id;
-        match query::execute(store, &request.query, id, self.threshold) {
+        let purpose = request.purpose.as_deref();
+        let population = if self.gate.config().needs_consent(purpose) {
+            query::Population::ConsentedTo(purpose.unwrap_or_default())
+        } else {
+            query::Population::Everyone
+        };
+        match query::execute_within(store, &request.query, id, self.threshold, population) {
             Ok(answer) => {
                 if let Err(e) = policy::mark_answered(store, id) {
                     warn!(target: "node::query", %e, "cannot record the answer in the query log");

@@ -77,6 +77,7 @@ fn request(researcher: &str, issued_at: i64) -> QueryRequest {
         researcher: researcher.to_string(),
         purpose: Some("HbA1c in type 2 diabetes".to_string()),
         query: count_query(),
+        presentation: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod answer;
 pub mod codes;
 pub mod combined;
 pub mod envelope;
+pub mod number;
 pub mod query;
 pub mod transport;
 pub mod wire;
@@ -18,7 +19,7 @@ pub mod wire;
 pub use answer::{AgeBand, AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
 pub use codes::{Code, CodeMatch, CodeSystem, Sex};
 pub use envelope::{EnvelopeError, Header, Signed, Verified};
-pub use query::{Aggregate, Cohort, GroupBy, Measure, Query, QueryError, Selection};
+pub use query::{query_challenge, Aggregate, Cohort, GroupBy, Measure, Query, QueryError, Selection};
 
 /// The current version of the federated query format; nodes refuse other versions with a clear reason.
 pub const QUERY_VERSION: u32 = 1;

@@ -88,10 +88,10 @@ pub enum Cohort {
         /// The observation (LOINC).
         code: Code,
         /// Lowest value, inclusive.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::number::opt_f64")]
         min: Option<f64>,
         /// Highest value, inclusive.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::number::opt_f64")]
         max: Option<f64>,
     },
 }
@@ -133,6 +133,7 @@ pub enum Aggregate {
     /// or above the last fall in an underflow and an overflow bin.
     Histogram {
         /// Bin edges, in the measure's canonical unit.
+        #[serde(deserialize_with = "crate::number::vec_f64")]
         edges: Vec<f64>,
     },
 }
@@ -206,6 +207,15 @@ pub enum QueryError {
     /// Bad code.
     #[error("code `{0}` is empty or too long")]
     Code(String),
+}
+
+/// The challenge a researcher's presentation answers for a query: `hex(SHA-256(JSON of [query,
+/// purpose]))`. The researcher, the hub and every node compute it alone, so a presentation made for one
+/// query and purpose authorises no other.
+pub fn query_challenge(query: &Query, purpose: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(&(query, purpose)).expect("a query serialises");
+    hex::encode(Sha256::digest(&bytes))
 }
 
 impl Query {

@@ -12,13 +12,18 @@ use serde::{Deserialize, Serialize};
 pub struct QueryRequest {
     /// Id, validity window and nonce.
     pub header: Header,
-    /// Who asked (the researcher's account name at the hub).
+    /// Who asked: the researcher's DID, as the hub verified it.
     pub researcher: String,
     /// The stated purpose or study, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     /// The query.
     pub query: Query,
+    /// The researcher's Verifiable Presentation of their ResearcherCredential, bound to this query
+    /// ([`crate::query_challenge`]) and to the hub's DID. Nodes verify it themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub presentation: Option<serde_json::Value>,
 }
 
 impl Payload for QueryRequest {
@@ -54,6 +59,8 @@ pub enum RejectionCode {
     RateLimited,
     /// The node's data steward rejected it.
     DeniedBySteward,
+    /// The researcher's credential is missing, invalid, revoked, or does not cover the query's purpose.
+    Unauthorized,
     /// The node failed to run it.
     Internal,
 }
@@ -70,6 +77,7 @@ impl RejectionCode {
             RejectionCode::NotAllowed => "not_allowed",
             RejectionCode::RateLimited => "rate_limited",
             RejectionCode::DeniedBySteward => "denied_by_steward",
+            RejectionCode::Unauthorized => "unauthorized",
             RejectionCode::Internal => "internal",
         }
     }
@@ -141,6 +149,10 @@ pub struct NodeHello {
     pub summary: DataSummary,
     /// Window and nonce (the query id is nil).
     pub header: Header,
+    /// The NodeCredential the hub issued to this node, if it holds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 impl Payload for NodeHello {

@@ -119,7 +119,7 @@ proptest! {
         let json = serde_json::to_string(&q).unwrap();
         prop_assert_eq!(&serde_json::from_str::<Query>(&json).unwrap(), &q);
         let key = libp2p::identity::Keypair::generate_ed25519();
-        let req = QueryRequest { header: Header::new(Uuid::new_v4(), 1000, 60), researcher, purpose: None, query: q };
+        let req = QueryRequest { header: Header::new(Uuid::new_v4(), 1000, 60), researcher, purpose: None, query: q, presentation: None };
         let signed = Signed::sign(&req, &key);
         let wire = serde_json::to_string(&signed).unwrap();
         let back: Signed<QueryRequest> = serde_json::from_str(&wire).unwrap();

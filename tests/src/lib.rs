@@ -1,7 +1,8 @@
 //! Test harness for whole-system tests and the demo: [`TestNet::spawn`] starts a real `agora-hub` and
 //! real `agora-node` processes on loopback (each in its own data directory, on ports the OS picks), gives
-//! each node its own synthetic patients, and waits until every node has joined the hub. Every wait is
-//! bounded; dropping the net kills the processes.
+//! each node its own synthetic patients and a NodeCredential from the hub, makes a researcher (a wallet
+//! key and a ResearcherCredential), and waits until every node has joined the hub. Every wait is bounded;
+//! dropping the net kills the processes.
 
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,10 @@ pub struct NetOptions {
     pub hub_env: Vec<(String, String)>,
     /// Keep the data here instead of a temporary directory.
     pub dir: Option<PathBuf>,
+    /// The purposes the researcher's credential approves.
+    pub purposes: Vec<String>,
+    /// Give each node a NodeCredential (without one, the hub admits it only under open admission).
+    pub node_credentials: bool,
 }
 
 impl Default for NetOptions {
@@ -50,6 +55,8 @@ impl Default for NetOptions {
             node_env: Vec::new(),
             hub_env: Vec::new(),
             dir: None,
+            purposes: vec!["demo".into(), "study-7".into()],
+            node_credentials: true,
         }
     }
 }
@@ -97,8 +104,10 @@ pub struct TestNet {
     pub hub: Child,
     /// The hub's addresses.
     pub ready: agora_hub::Ready,
-    /// A researcher token.
-    pub token: String,
+    /// The researcher's key file.
+    pub researcher_key: PathBuf,
+    /// The researcher's ResearcherCredential file.
+    pub researcher_credential: PathBuf,
     /// The nodes.
     pub nodes: Vec<NodeProc>,
 }
@@ -161,11 +170,6 @@ impl TestNet {
             init.arg("--database-url").arg(url);
         }
         run_ok(&mut init, "agora-hub init").await?;
-        let token = run_ok(
-            Command::new(&hub_bin).arg("--data-dir").arg(&hub_dir).args(["researcher", "add", "demo-researcher"]),
-            "agora-hub researcher add",
-        )
-        .await?;
         let mut hub = Command::new(&hub_bin)
             .arg("--data-dir")
             .arg(&hub_dir)
@@ -180,16 +184,57 @@ impl TestNet {
         let ready: agora_hub::Ready = serde_json::from_slice(
             &wait_for_file(&hub_dir.join("ready.json"), &mut hub, "agora-hub", Duration::from_secs(30)).await?,
         )?;
-        let mut net = TestNet { _tmp: tmp, root: root.clone(), hub, ready, token, nodes: Vec::new() };
+        let researcher_key = root.join("researcher.key");
+        let researcher_credential = root.join("researcher.vc.json");
+        let did = run_ok(
+            Command::new(bin("agora-wallet")?).arg("keygen").arg("--out").arg(&researcher_key),
+            "agora-wallet keygen",
+        )
+        .await?;
+        let mut issue = Command::new(&hub_bin);
+        issue
+            .arg("--data-dir")
+            .arg(&hub_dir)
+            .env("AGORA_HUB_PUBLIC_URL", format!("http://{}", ready.http))
+            .envs(opts.hub_env.iter().cloned())
+            .args(["issue", "researcher", "--holder", &did, "--name", "Demo Researcher", "--institution", "Agora test"])
+            .arg("--purposes")
+            .arg(opts.purposes.join(","))
+            .arg("--out")
+            .arg(&researcher_credential);
+        run_ok(&mut issue, "agora-hub issue researcher").await?;
+        let mut net = TestNet {
+            _tmp: tmp,
+            root: root.clone(),
+            hub,
+            ready,
+            researcher_key,
+            researcher_credential,
+            nodes: Vec::new(),
+        };
         for i in 0..opts.nodes {
-            let node = net.add_node(i, opts.patients_per_node, &opts.node_env).await?;
+            let node = net.add_node(i, &opts).await?;
             net.nodes.push(node);
         }
         net.wait_for_nodes(opts.nodes, Duration::from_secs(30)).await?;
         Ok(net)
     }
 
-    async fn add_node(&self, i: usize, patients: usize, env: &[(String, String)]) -> anyhow::Result<NodeProc> {
+    /// Runs `agora-hub` with the hub's data directory and public URL.
+    pub async fn hub_cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        run_ok(
+            Command::new(bin("agora-hub")?)
+                .arg("--data-dir")
+                .arg(self.root.join("hub"))
+                .env("AGORA_HUB_PUBLIC_URL", format!("http://{}", self.ready.http))
+                .args(args),
+            "agora-hub",
+        )
+        .await
+    }
+
+    async fn add_node(&self, i: usize, opts: &NetOptions) -> anyhow::Result<NodeProc> {
+        let (patients, env) = (opts.patients_per_node, &opts.node_env);
         let node_bin = bin("agora-node")?;
         let name = format!("hospital-{}", (b'a' + i as u8) as char);
         let data_dir = self.root.join(&name);
@@ -206,6 +251,36 @@ impl TestNet {
             "agora-node init",
         )
         .await?;
+        if opts.node_credentials {
+            let credential = self.root.join(format!("{name}.vc.json"));
+            let institution = format!("{name} hospital");
+            let out = credential.display().to_string();
+            self.hub_cli(&[
+                "issue",
+                "node",
+                "--peer-id",
+                &peer_id,
+                "--name",
+                &name,
+                "--institution",
+                &institution,
+                "--country",
+                "NL",
+                "--out",
+                &out,
+            ])
+            .await?;
+            run_ok(
+                Command::new(&node_bin)
+                    .arg("--data-dir")
+                    .arg(&data_dir)
+                    .arg("credential")
+                    .arg("install")
+                    .arg(&credential),
+                "agora-node credential install",
+            )
+            .await?;
+        }
         let synth_dir = self.root.join(format!("synth-{name}"));
         if patients > 0 {
             run_ok(
@@ -273,9 +348,14 @@ impl TestNet {
         format!("http://{}", self.ready.http)
     }
 
-    /// A client of the hub API with the researcher token.
-    pub fn client(&self) -> agora_hub::client::HubClient {
-        agora_hub::client::HubClient::new(&self.hub_url(), &self.token)
+    /// The researcher of the net.
+    pub fn researcher(&self) -> anyhow::Result<agora_hub::client::Researcher> {
+        Ok(agora_hub::client::Researcher::from_files(&self.researcher_key, &self.researcher_credential)?)
+    }
+
+    /// A client of the hub API, signed in as the researcher.
+    pub async fn client(&self) -> anyhow::Result<agora_hub::client::HubClient> {
+        Ok(agora_hub::client::HubClient::login(&self.hub_url(), self.researcher()?).await?)
     }
 
     /// Waits until the hub reports `n` connected nodes.

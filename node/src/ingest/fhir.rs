@@ -211,8 +211,23 @@ impl<'de> Deserialize<'de> for Num {
                 Ok(Num::NotNumber)
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Num, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Num::NotNumber)
+                // serde_json's `arbitrary_precision` (on in this build, for `ssi`) hands a non-integer
+                // number over as {"$serde_json::private::Number": "<digits>"}.
+                let mut number = None;
+                let mut other = false;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == agora_protocol::number::PRIVATE_NUMBER_KEY && number.is_none() && !other {
+                        let text: std::borrow::Cow<'de, str> = map.next_value()?;
+                        number = text.parse::<f64>().ok();
+                    } else {
+                        other = true;
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(match (number, other) {
+                    (Some(x), false) => Num::Number(x),
+                    _ => Num::NotNumber,
+                })
             }
         }
         d.deserialize_any(V)

@@ -146,3 +146,37 @@ CREATE TABLE IF NOT EXISTS query_log (
     release     INTEGER NOT NULL DEFAULT 0      -- 1: the steward approved or denied it; to be delivered to the hub once
 );
 CREATE INDEX IF NOT EXISTS query_log_by_researcher ON query_log (researcher, received_at);
+
+-- Credentials this node issued to patients' wallets (ConsentCredential, DiagnosisCredential). The
+-- credential names no patient: this table is the only link from a credential id to a person, and it
+-- never leaves the node. `holder` is the wallet's DID; `status_index` the entry in the node's revocation
+-- list.
+CREATE TABLE IF NOT EXISTS patient_credential (
+    credential_id TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('consent', 'diagnosis')),
+    person_id     INTEGER NOT NULL REFERENCES person (person_id),
+    holder        TEXT NOT NULL,
+    purpose       TEXT,
+    status_index  INTEGER NOT NULL UNIQUE,
+    issued_at     INTEGER NOT NULL,
+    valid_until   INTEGER,
+    revoked_at    INTEGER
+);
+
+-- Consent a patient granted by presenting their ConsentCredential; queries whose purpose needs consent
+-- count only persons with an active row here.
+CREATE TABLE IF NOT EXISTS consent (
+    credential_id TEXT PRIMARY KEY REFERENCES patient_credential (credential_id),
+    person_id     INTEGER NOT NULL REFERENCES person (person_id),
+    purpose       TEXT NOT NULL,
+    granted_at    INTEGER NOT NULL,
+    valid_until   INTEGER,
+    revoked_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS consent_by_purpose ON consent (purpose, person_id);
+
+-- One-time challenges wallets answer when they present.
+CREATE TABLE IF NOT EXISTS wallet_challenge (
+    challenge  TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);

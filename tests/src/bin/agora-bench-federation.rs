@@ -49,17 +49,17 @@ async fn main() -> anyhow::Result<()> {
         group_by: GroupBy { sex: true, age_bands: None },
         reference_date: time::macros::date!(2026 - 01 - 01),
     };
-    let client = net.client();
+    let client = net.client().await?;
     // Warm up.
     for _ in 0..10 {
-        let id = client.submit(query.clone(), None).await?;
+        let id = client.submit(query.clone(), Some("demo".into())).await?;
         client.wait(id, Duration::from_secs(30)).await?;
     }
     let mut total = Vec::new();
     let mut beyond = Vec::new();
     for _ in 0..cli.rounds {
         let t = Instant::now();
-        let id = client.submit(query.clone(), None).await?;
+        let id = client.submit(query.clone(), Some("demo".into())).await?;
         let r = client.wait(id, Duration::from_secs(30)).await?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         anyhow::ensure!(r.status == ResultStatus::Complete, "query {id} did not complete: {:?}", r.status);
@@ -99,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
     let submits = futures_join(cli.burst, |_| {
         let c = client.clone();
         let q = query.clone();
-        async move { c.submit(q, None).await }
+        async move { c.submit(q, Some("demo".into())).await }
     })
     .await;
     for s in submits {

@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
             &["--condition", "icd10cm:E11*", "--condition", "icd10cm:N18.3*", "--by-sex", "--age-bands", "50,70"],
         ),
     ];
-    let client = net.client();
+    let client = net.client().await?;
     for (title, args) in examples {
         println!("== {title}");
         let query = args.to_query()?;
@@ -91,8 +91,9 @@ async fn main() -> anyhow::Result<()> {
     if cli.keep_running {
         println!("The network keeps running. Try:");
         println!(
-            "  AGORA_TOKEN={} target/release/agora-hub query --hub {} --condition icd10cm:I10 --by-sex",
-            net.token,
+            "  AGORA_RESEARCHER_KEY={} AGORA_RESEARCHER_CREDENTIAL={} target/release/agora-hub query --hub {} \\\n      --purpose demo --condition icd10cm:I10 --by-sex",
+            net.researcher_key.display(),
+            net.researcher_credential.display(),
             net.hub_url()
         );
         println!("Press Ctrl-C to stop.");

@@ -46,6 +46,7 @@ pub(crate) fn request(id: Uuid, issued_at: i64, ttl: i64) -> QueryRequest {
         researcher: "ada".into(),
         purpose: None,
         query: count_query(),
+        presentation: None,
     }
 }
 

@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 #[tokio::test]
 async fn nodes_answer_only_fresh_queries_signed_by_their_hub() {
-    let mut hub = FakeHub::start(&[], |_| {}).await;
+    // Credentials are checked in their own test below.
+    let mut hub = FakeHub::start(&[("AGORA_NODE_POLICY__REQUIRE_RESEARCHER_CREDENTIAL", "false")], |_| {}).await;
     let t = fake_hub::now();
 
     // A valid query is answered; the empty store's count is below the threshold and suppressed.
@@ -86,6 +87,77 @@ async fn nodes_answer_only_fresh_queries_signed_by_their_hub() {
     }
 }
 
+#[tokio::test]
+async fn nodes_answer_only_researchers_their_hub_credentialed() {
+    use agora_did::credential::{CredentialKind, Draft, Issuer};
+    use agora_did::{CredentialFormat, Identity};
+    let mut hub = FakeHub::start(&[], |_| {}).await;
+    let t = fake_hub::now();
+    let issuer = Issuer::key(agora_did::identity::identity_of_keypair(&hub.key).unwrap());
+    let researcher = Issuer::key(Identity::generate());
+    let credential_from = |issuer: Issuer, holder: String| async move {
+        let draft = Draft::new(CredentialKind::ResearcherCredential, &holder)
+            .claim("name", "Ada")
+            .claim("institution", "AEI")
+            .claim("purposes", serde_json::json!(["study-7"]));
+        issuer.issue(&draft, CredentialFormat::Jose).await.unwrap()
+    };
+    let credential = credential_from(issuer.clone(), researcher.did().to_string()).await;
+    let request = |purpose: &str, vp: Option<serde_json::Value>, who: &str| {
+        let mut req = fake_hub::request(Uuid::new_v4(), t, 60);
+        req.purpose = Some(purpose.to_string());
+        req.researcher = who.to_string();
+        req.presentation = vp;
+        req
+    };
+    let present = |holder: &Issuer, vc: &serde_json::Value, purpose: &str, domain: &str| {
+        let challenge = agora_protocol::query_challenge(&fake_hub::count_query(), Some(purpose));
+        let (holder, vc, domain) = (holder.clone(), vc.clone(), domain.to_string());
+        async move {
+            agora_did::presentation::present(&holder, &[vc], &challenge, &domain, CredentialFormat::Jose).await.unwrap()
+        }
+    };
+    let hub_did = issuer.did().to_string();
+    let ada = researcher.did().to_string();
+
+    // A proper presentation is answered.
+    let vp = present(&researcher, &credential, "study-7", &hub_did).await;
+    let resp = hub.query(&request("study-7", Some(vp), &ada)).await;
+    assert!(matches!(hub.outcome(&resp), Outcome::Answered { .. }), "{resp:?}");
+
+    let unauthorized = |hub: &FakeHub, resp: &WireResponse, expect: &str| match hub.outcome(resp) {
+        Outcome::Rejected { rejection } => {
+            assert_eq!(rejection.code, RejectionCode::Unauthorized);
+            assert!(rejection.message.contains(expect), "`{}` should say `{expect}`", rejection.message);
+        }
+        other => panic!("expected unauthorized, got {other:?}"),
+    };
+    let resp = hub.query(&request("study-7", None, &ada)).await;
+    unauthorized(&hub, &resp, "carries no presentation");
+    // Made for another purpose than the request states.
+    let vp = present(&researcher, &credential, "other", &hub_did).await;
+    let resp = hub.query(&request("study-7", Some(vp), &ada)).await;
+    unauthorized(&hub, &resp, "challenge does not match");
+    // A purpose the credential does not approve.
+    let vp = present(&researcher, &credential, "marketing", &hub_did).await;
+    let resp = hub.query(&request("marketing", Some(vp), &ada)).await;
+    unauthorized(&hub, &resp, "does not approve the purpose `marketing`");
+    // Addressed to another hub.
+    let vp = present(&researcher, &credential, "study-7", "did:web:other-hub.example").await;
+    let resp = hub.query(&request("study-7", Some(vp), &ada)).await;
+    unauthorized(&hub, &resp, "addressed to");
+    // A credential from someone other than the hub.
+    let forged = credential_from(Issuer::key(Identity::generate()), ada.clone()).await;
+    let vp = present(&researcher, &forged, "study-7", &hub_did).await;
+    let resp = hub.query(&request("study-7", Some(vp), &ada)).await;
+    unauthorized(&hub, &resp, "not by");
+    // The hub names another researcher than the presentation's holder.
+    let vp = present(&researcher, &credential, "study-7", &hub_did).await;
+    let resp = hub.query(&request("study-7", Some(vp), "did:key:z6MkSomeoneElse")).await;
+    unauthorized(&hub, &resp, "not by the researcher the hub names");
+    assert!(hub.log().contains("unauthorized"), "refusals are logged and counted");
+}
+
 fn query(
     cohort: Cohort,
     measure: Option<&str>,
@@ -104,8 +176,8 @@ fn query(
 }
 
 async fn run(net: &TestNet, q: Query) -> CombinedResult {
-    let client = net.client();
-    let id = client.submit(q, None).await.unwrap();
+    let client = net.client().await.unwrap();
+    let id = client.submit(q, Some("demo".into())).await.unwrap();
     client.wait(id, Duration::from_secs(30)).await.unwrap()
 }
 
@@ -238,8 +310,8 @@ async fn silent_and_vanishing_nodes_give_a_partial_result() {
     // A node that disconnects mid-query.
     let pid = net.nodes[1].child.as_ref().unwrap().id().unwrap();
     signal(pid, "-STOP");
-    let client = net.client();
-    let id = client.submit(count.clone(), None).await.unwrap();
+    let client = net.client().await.unwrap();
+    let id = client.submit(count.clone(), Some("demo".into())).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     net.kill_node(1).await.unwrap();
     let r = client.wait(id, Duration::from_secs(30)).await.unwrap();
@@ -277,7 +349,7 @@ async fn held_queries_wait_for_the_data_steward() {
         vec![Aggregate::Count],
         false,
     );
-    let client = net.client();
+    let client = net.client().await.unwrap();
     let id = client.submit(q, Some("study-7".into())).await.unwrap();
     let r = client.wait(id, Duration::from_secs(30)).await.unwrap();
     assert_eq!(r.status, ResultStatus::Partial);
@@ -311,7 +383,7 @@ async fn held_queries_wait_for_the_data_steward() {
 
     // A rejection reaches the hub too.
     let q = query(Cohort::Everyone, None, Selection::Latest, vec![Aggregate::Count], false);
-    let id = client.submit(q, None).await.unwrap();
+    let id = client.submit(q, Some("demo".into())).await.unwrap();
     client.wait(id, Duration::from_secs(30)).await.unwrap();
     steward(&["queries", "reject", &id.to_string(), "--reason", "outside the approved study"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

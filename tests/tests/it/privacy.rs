@@ -41,7 +41,7 @@ async fn no_identifying_data_in_logs_or_on_the_wire() {
     })
     .await
     .unwrap();
-    let client = net.client();
+    let client = net.client().await.unwrap();
     let mut seen = String::new();
     for q in [
         Query {
@@ -69,7 +69,7 @@ async fn no_identifying_data_in_logs_or_on_the_wire() {
             reference_date: time::macros::date!(2026 - 01 - 01),
         },
     ] {
-        let id = client.submit(q, None).await.unwrap();
+        let id = client.submit(q, Some("demo".into())).await.unwrap();
         let r = client.wait(id, Duration::from_secs(30)).await.unwrap();
         seen.push_str(&serde_json::to_string(&r).unwrap());
     }
