@@ -316,3 +316,24 @@ fn a_gate_needs_a_valid_policy_and_a_hub() {
     assert!(matches!(Gate::new(PolicyConfig::default(), []), Err(PolicyError::NoHub)));
     assert_eq!(Gate::new(PolicyConfig::default(), [hub]).unwrap().config().threshold, 10);
 }
+
+#[test]
+fn a_failed_credential_check_refuses_as_unauthorized_after_the_envelope_checks() {
+    let node = Node::new();
+    let gate = node.gate(PolicyConfig::default());
+    let why = Err("researcher presentation: the credential was revoked by its issuer".to_string());
+    let req = request("alice", NOW);
+    match gate.admit_with(&node.store, &node.sign(&req), NOW, &why) {
+        Err(r) => {
+            assert_eq!(r.code, RejectionCode::Unauthorized);
+            assert!(r.message.contains("revoked"), "{r}");
+        }
+        Ok(a) => panic!("admitted {:?}", a.decision),
+    }
+    // The nonce is spent and the refusal logged and counted like any other.
+    match gate.admit_with(&node.store, &node.sign(&req), NOW, &Ok(())) {
+        Err(r) => assert_eq!(r.code, RejectionCode::Replayed),
+        Ok(a) => panic!("admitted {:?}", a.decision),
+    }
+    assert_eq!(rejection_counts(&node.store).unwrap().get("unauthorized"), Some(&1));
+}

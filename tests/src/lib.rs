@@ -108,6 +108,7 @@ pub struct TestNet {
     pub researcher_key: PathBuf,
     /// The researcher's ResearcherCredential file.
     pub researcher_credential: PathBuf,
+    hub_env: Vec<(String, String)>,
     /// The nodes.
     pub nodes: Vec<NodeProc>,
 }
@@ -210,6 +211,7 @@ impl TestNet {
             ready,
             researcher_key,
             researcher_credential,
+            hub_env: opts.hub_env.clone(),
             nodes: Vec::new(),
         };
         for i in 0..opts.nodes {
@@ -227,13 +229,15 @@ impl TestNet {
                 .arg("--data-dir")
                 .arg(self.root.join("hub"))
                 .env("AGORA_HUB_PUBLIC_URL", format!("http://{}", self.ready.http))
+                .envs(self.hub_env.iter().cloned())
                 .args(args),
             "agora-hub",
         )
         .await
     }
 
-    async fn add_node(&self, i: usize, opts: &NetOptions) -> anyhow::Result<NodeProc> {
+    /// Initialises, fills and starts node number `i` (a credential from the hub if `opts` says so).
+    pub async fn add_node(&self, i: usize, opts: &NetOptions) -> anyhow::Result<NodeProc> {
         let (patients, env) = (opts.patients_per_node, &opts.node_env);
         let node_bin = bin("agora-node")?;
         let name = format!("hospital-{}", (b'a' + i as u8) as char);
@@ -274,6 +278,7 @@ impl TestNet {
                 Command::new(&node_bin)
                     .arg("--data-dir")
                     .arg(&data_dir)
+                    .envs(env.iter().cloned())
                     .arg("credential")
                     .arg("install")
                     .arg(&credential),
@@ -332,6 +337,28 @@ impl TestNet {
         )?;
         node.http = format!("http://{}", ready.http);
         node.child = Some(child);
+        Ok(())
+    }
+
+    /// Runs `agora-node` on a node's data directory, with its environment and its public URL.
+    pub async fn node_cli(&self, node: &NodeProc, args: &[&str]) -> anyhow::Result<String> {
+        run_ok(
+            Command::new(bin("agora-node")?)
+                .arg("--data-dir")
+                .arg(&node.data_dir)
+                .envs(node.env.iter().cloned())
+                .env("AGORA_NODE_PUBLIC_URL", &node.http)
+                .args(args),
+            "agora-node",
+        )
+        .await
+    }
+
+    /// Kills a node's process (SIGKILL), for a node not (yet) in [`TestNet::nodes`].
+    pub async fn kill_node_proc(&self, node: &mut NodeProc) -> anyhow::Result<()> {
+        if let Some(mut c) = node.child.take() {
+            c.kill().await?;
+        }
         Ok(())
     }
 
