@@ -1,5 +1,6 @@
 //! The Agora demo: a hub and three hospital nodes as separate processes on loopback, each with its own
-//! synthetic patients, and a few federated queries whose combined tables are printed.
+//! synthetic patients, a few federated queries whose combined tables are printed, and patients granting
+//! and revoking consent from their wallets, which changes what a consent-bound study can count.
 
 use agora_hub::client::QueryArgs;
 use agora_tests::{NetOptions, TestNet};
@@ -49,6 +50,8 @@ async fn main() -> anyhow::Result<()> {
         nodes: cli.nodes,
         patients_per_node: cli.patients,
         dir: cli.dir.clone(),
+        // Study 7 counts only patients who consented; the `demo` purpose counts everyone.
+        node_env: vec![("AGORA_NODE_POLICY__CONSENT_PURPOSES".into(), "[\"study-7\"]".into())],
         ..NetOptions::default()
     })
     .await
@@ -88,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", result.to_table());
         println!("  (round trip {:.1} ms)\n", t.elapsed().as_secs_f64() * 1000.0);
     }
+    let wallet = consent_walkthrough(&net, &client).await?;
     if cli.keep_running {
         println!("The network keeps running. Try:");
         println!(
@@ -96,9 +100,80 @@ async fn main() -> anyhow::Result<()> {
             net.researcher_credential.display(),
             net.hub_url()
         );
+        let node = &net.nodes[0];
+        println!(
+            "  target/release/agora-wallet revoke --node {} --key {} --credential {}",
+            node.http,
+            wallet.0.display(),
+            wallet.1.display()
+        );
         println!("Press Ctrl-C to stop.");
         tokio::signal::ctrl_c().await?;
     }
     println!("Stopping the hub and nodes.");
     Ok(())
+}
+
+/// Issues ConsentCredentials to twelve patients of the first hospital, has their wallets grant them, then
+/// three revoke; prints the consent-bound count after each step. Returns one wallet (key, credential) whose
+/// consent is still active.
+async fn consent_walkthrough(
+    net: &TestNet,
+    client: &agora_hub::client::HubClient,
+) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let node = &net.nodes[0];
+    let count = || async {
+        let q = Example::parse_from(["example", "--reference-date", "2026-01-01"]).q.to_query()?;
+        let id = client.submit(q, Some("study-7".into())).await?;
+        let r = client.wait(id, Duration::from_secs(30)).await?;
+        let cell = r.nodes.iter().find(|n| n.name == node.name).and_then(|n| match &n.state {
+            agora_protocol::combined::NodeState::Answered { answer } => answer.total().map(|t| t.patients),
+            _ => None,
+        });
+        anyhow::Ok(match cell {
+            Some(agora_protocol::Cell::Value(n)) => n.to_string(),
+            Some(agora_protocol::Cell::Suppressed) => "suppressed (<10)".to_string(),
+            None => "no answer".to_string(),
+        })
+    };
+    println!("== Patients' consent at {} (study-7 counts only consenting patients; threshold 10)", node.name);
+    println!("  patients counted for study-7 before any consent: {}", count().await?);
+    let wallets = net.root.join("wallets");
+    std::fs::create_dir_all(&wallets)?;
+    let patients = std::fs::read_to_string(node.synth_dir.join("Patient.ndjson"))?;
+    let wallet_bin = agora_tests::bin("agora-wallet")?;
+    let run = |cmd: &mut std::process::Command| -> anyhow::Result<String> {
+        let out = cmd.output()?;
+        anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8(out.stdout)?.trim().to_string())
+    };
+    let mut granted = Vec::new();
+    for (i, line) in patients.lines().take(12).enumerate() {
+        let id = serde_json::from_str::<serde_json::Value>(line)?["id"].as_str().unwrap_or_default().to_string();
+        let key = wallets.join(format!("patient-{i}.key"));
+        let vc = wallets.join(format!("patient-{i}.consent.json"));
+        let did = run(std::process::Command::new(&wallet_bin).arg("keygen").arg("--out").arg(&key))?;
+        let out = vc.display().to_string();
+        net.node_cli(
+            node,
+            &["issue", "consent", "--patient", &id, "--holder", &did, "--purpose", "study-7", "--out", &out],
+        )
+        .await?;
+        run(std::process::Command::new(&wallet_bin)
+            .args(["grant", "--node", &node.http, "--key"])
+            .arg(&key)
+            .arg("--credential")
+            .arg(&vc))?;
+        granted.push((key, vc));
+    }
+    println!("  12 wallets presented their ConsentCredential: study-7 count {}", count().await?);
+    for (key, vc) in &granted[..3] {
+        run(std::process::Command::new(&wallet_bin)
+            .args(["revoke", "--node", &node.http, "--key"])
+            .arg(key)
+            .arg("--credential")
+            .arg(vc))?;
+    }
+    println!("  3 wallets revoked their consent: study-7 count {} (9 consenting patients)\n", count().await?);
+    Ok(granted.swap_remove(11))
 }
