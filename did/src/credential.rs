@@ -20,6 +20,7 @@
 use crate::contexts;
 use crate::identity::{truncate, Identity};
 use crate::resolver::Resolver;
+use crate::seen::SeenSignatures;
 use crate::ssi::claims::data_integrity::{AnySuite, CryptographicSuite, DataIntegrity, ProofOptions};
 use crate::ssi::claims::jws::JwsPayload;
 use crate::ssi::claims::vc::v2::syntax::JsonPresentation;
@@ -366,6 +367,8 @@ pub struct Verifier {
     pub(crate) statuses: StatusLists,
     /// Fixed time for validity checks (tests); `None` is now.
     pub(crate) at: Option<OffsetDateTime>,
+    /// Credential signatures verified recently (the researcher's credential comes with every query).
+    pub(crate) seen: SeenSignatures,
 }
 
 impl Default for Verifier {
@@ -379,7 +382,13 @@ const MAX_INPUT: usize = 256 * 1024;
 impl Verifier {
     /// A verifier resolving DIDs with `resolver`, fetching status lists over HTTP(S).
     pub fn new(resolver: Resolver) -> Verifier {
-        Verifier { statuses: StatusLists::new(resolver.clone()), resolver, at: None }
+        Verifier { statuses: StatusLists::new(resolver.clone()), resolver, at: None, seen: SeenSignatures::default() }
+    }
+
+    /// Checks every credential signature every time, remembering none (for measuring the cold path).
+    pub fn without_signature_cache(mut self) -> Verifier {
+        self.seen = SeenSignatures::disabled();
+        self
     }
 
     /// Checks validity periods as of `t` instead of now.
@@ -462,10 +471,14 @@ impl Verifier {
         let mut verified = read_credential(vc, issuer, CredentialFormat::DataIntegrity)?;
         self.check_period(vc)?;
         self.ensure_resolvable(&verified.issuer).await?;
-        let typed: DataIntegrity<JsonCredential, AnySuite> = serde_json::from_value(vc.clone())
-            .map_err(|e| VcError::Malformed { what: "credential", detail: e.to_string() })?;
-        let outcome = typed.verify(self.params()).await;
-        signature_outcome("credential", outcome)?;
+        let key = SeenSignatures::key(&serde_json::to_vec(vc).unwrap_or_default());
+        if !self.seen.contains(&key) {
+            let typed: DataIntegrity<JsonCredential, AnySuite> = serde_json::from_value(vc.clone())
+                .map_err(|e| VcError::Malformed { what: "credential", detail: e.to_string() })?;
+            let outcome = typed.verify(self.params()).await;
+            signature_outcome("credential", outcome)?;
+            self.seen.insert(key);
+        }
         self.check_status(&mut verified).await?;
         Ok(verified)
     }
@@ -478,12 +491,16 @@ impl Verifier {
         let mut verified = read_credential(&payload, issuer, CredentialFormat::Jose)?;
         self.check_period(&payload)?;
         self.ensure_resolvable(&verified.issuer).await?;
-        let slice = crate::ssi::claims::jws::JwsSlice::new(jws.as_bytes())
-            .map_err(|_| VcError::Malformed { what: "credential", detail: "not a compact JWS".into() })?;
-        let decoded = JoseVc::<JsonCredential>::decode(slice)
-            .map_err(|e| VcError::Malformed { what: "credential", detail: e.to_string() })?;
-        let outcome = decoded.verify(self.params()).await;
-        signature_outcome("credential", outcome)?;
+        let key = SeenSignatures::key(jws.as_bytes());
+        if !self.seen.contains(&key) {
+            let slice = crate::ssi::claims::jws::JwsSlice::new(jws.as_bytes())
+                .map_err(|_| VcError::Malformed { what: "credential", detail: "not a compact JWS".into() })?;
+            let decoded = JoseVc::<JsonCredential>::decode(slice)
+                .map_err(|e| VcError::Malformed { what: "credential", detail: e.to_string() })?;
+            let outcome = decoded.verify(self.params()).await;
+            signature_outcome("credential", outcome)?;
+            self.seen.insert(key);
+        }
         self.check_status(&mut verified).await?;
         Ok(verified)
     }

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod keyfile;
 pub mod presentation;
 pub mod resolver;
+pub mod seen;
 pub mod status;
 
 /// The parts of SpruceID's `ssi` Agora uses, under the paths of the `ssi` umbrella crate.

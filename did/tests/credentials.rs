@@ -299,3 +299,40 @@ async fn bad_presentations_are_refused_with_their_reason() {
         Err(VcError::NoProof(_))
     ));
 }
+
+#[tokio::test]
+async fn a_remembered_signature_skips_only_the_signature_check() {
+    let hub = Issuer::key(Identity::generate());
+    let holder = Identity::generate();
+    let now = OffsetDateTime::now_utc();
+    for format in FORMATS {
+        let draft = researcher_draft(holder.did()).valid_until(now + time::Duration::days(1));
+        let vc = hub.issue(&draft, format).await.unwrap();
+        let verifier = Verifier::default();
+        verifier.credential(&vc).await.unwrap();
+        verifier.credential(&vc).await.unwrap();
+        // The same bytes, later than their validity: the period is checked on every use.
+        let later = verifier.clone().at(now + time::Duration::days(2));
+        assert!(matches!(later.credential(&vc).await, Err(VcError::Expired(_))), "{format:?}");
+        // A copy with one claim altered is other bytes: its signature is checked, and fails.
+        let altered = match &vc {
+            Value::String(jws) => {
+                let mut parts: Vec<String> = jws.split('.').map(str::to_string).collect();
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                let mut payload: Value = serde_json::from_slice(&b64.decode(&parts[1]).unwrap()).unwrap();
+                payload["credentialSubject"]["purposes"] = json!(["everything"]);
+                parts[1] = b64.encode(serde_json::to_vec(&payload).unwrap());
+                Value::String(parts.join("."))
+            }
+            other => {
+                let mut v = other.clone();
+                v["credentialSubject"]["purposes"] = json!(["everything"]);
+                v
+            }
+        };
+        assert!(matches!(verifier.credential(&altered).await, Err(VcError::BadSignature { .. })), "{format:?}");
+        // And the genuine one still passes.
+        verifier.credential(&vc).await.unwrap();
+    }
+}
