@@ -1,0 +1,72 @@
+//! An answer as it is archived and handed to auditors: the commitment it is over, what it claims, and
+//! its proof, in one JSON document that `agora-zk verify` checks offline.
+
+use crate::format::Commitment;
+use crate::verify::{verify_count_sum, Claim};
+use crate::ZkError;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// The archive format's name and version.
+pub const ARCHIVE_FORMAT: &str = "agora-zk/count-sum/1";
+
+/// One proven answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchivedAnswer {
+    /// Always [`ARCHIVE_FORMAT`].
+    pub format: String,
+    /// The node's published commitment.
+    pub commitment: Commitment,
+    /// The query's digest (hex).
+    pub query: String,
+    /// The code selected.
+    pub code: u32,
+    /// The count claimed.
+    pub count: u64,
+    /// The sum claimed.
+    pub sum: u64,
+    /// Set when the count is suppressed: the threshold it is proven below (count and sum are then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_below: Option<u32>,
+    /// The STARK proof (base64).
+    pub proof: String,
+}
+
+impl ArchivedAnswer {
+    /// Packs a claim and its proof.
+    pub fn new(commitment: Commitment, claim: &Claim, proof: &[u8]) -> ArchivedAnswer {
+        ArchivedAnswer {
+            format: ARCHIVE_FORMAT.into(),
+            commitment,
+            query: hex::encode(claim.query),
+            code: claim.code,
+            count: claim.count,
+            sum: claim.sum,
+            suppressed_below: claim.suppressed_below,
+            proof: base64::engine::general_purpose::STANDARD.encode(proof),
+        }
+    }
+
+    /// The claim.
+    pub fn claim(&self) -> Result<Claim, ZkError> {
+        let query = hex::decode(&self.query)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| ZkError::Malformed("query digest is not 32 bytes of hex".into()))?;
+        Ok(Claim { query, code: self.code, count: self.count, sum: self.sum, suppressed_below: self.suppressed_below })
+    }
+
+    /// Verifies the answer.
+    pub fn verify(&self) -> Result<Claim, ZkError> {
+        if self.format != ARCHIVE_FORMAT {
+            return Err(ZkError::Malformed(format!("archive format `{}` (expected {ARCHIVE_FORMAT})", self.format)));
+        }
+        let claim = self.claim()?;
+        let proof = base64::engine::general_purpose::STANDARD
+            .decode(&self.proof)
+            .map_err(|_| ZkError::Malformed("proof is not base64".into()))?;
+        verify_count_sum(&self.commitment, &claim, &proof)?;
+        Ok(claim)
+    }
+}

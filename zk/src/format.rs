@@ -1,0 +1,166 @@
+//! The dataset commitment, format version 1.
+//!
+//! A snapshot is a table of rows `(code, value)`: `code` is a committed attribute the predicate tests
+//! (a dictionary id of a condition code, a sex, an age band), `value` an unsigned 32-bit measurement in
+//! its canonical unit and scale. It is laid out as the main segment of a winterfell execution trace:
+//!
+//! | column | holds |
+//! |---|---|
+//! | 0 | `code` (a data row: `< 2^32`; a padding row: [`PAD_CODE`]) |
+//! | 1 | `value` |
+//! | 2 ..= 33 | the 32 bits of `value`, least significant first (a range check: sums cannot wrap) |
+//! | 34 | the selector: 1 on rows `0 ..= n-k-2`, 0 on the rest (the rows the constraints apply to) |
+//!
+//! The trace has `n` rows, `n` a power of two ≥ [`MIN_TRACE_LENGTH`]; rows `0 .. n-k-1` hold data then
+//! padding (`code = PAD_CODE`, `value = 0`), row `n-k-1` is padding, and the last `k = random_rows(n)`
+//! rows are uniformly random field elements drawn from the snapshot's secret seed, exempt from every
+//! constraint. The commitment is the root of winterfell's Merkle tree (BLAKE3-256) over the rows of the
+//! trace's low-degree extension with the fixed [`proof_options`]: exactly the main-trace commitment that
+//! every proof over this snapshot opens, so no hash is computed inside the proof and a proof is tied to
+//! the snapshot by comparing one digest.
+
+use serde::{Deserialize, Serialize};
+use winter_air::{BatchingMethod, FieldExtension, ProofOptions};
+
+/// The commitment format this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Bits of a committed value.
+pub const VALUE_BITS: usize = 32;
+/// Columns of the committed (main) trace segment.
+pub const MAIN_WIDTH: usize = 3 + VALUE_BITS;
+/// The selector column.
+pub const SELECTOR: usize = 2 + VALUE_BITS;
+/// Bits of the gap `threshold - 1 - count` that proves a suppressed count below its threshold.
+pub const GAP_BITS: usize = 6;
+/// The highest disclosure threshold a suppressed cell can be proven below.
+pub const MAX_THRESHOLD: u32 = 1 << GAP_BITS;
+/// Columns of the per-query (auxiliary) segment of a disclosed answer: inverse, flag, running count,
+/// running sum.
+pub const AUX_WIDTH: usize = 4;
+/// The same for a suppressed answer, with the gap's bits.
+pub const AUX_WIDTH_SUPPRESSED: usize = AUX_WIDTH + GAP_BITS;
+
+/// The auxiliary width of an answer, disclosed or suppressed.
+pub fn aux_width(suppressed: bool) -> usize {
+    if suppressed {
+        AUX_WIDTH_SUPPRESSED
+    } else {
+        AUX_WIDTH
+    }
+}
+/// The code of a padding row: outside every data code.
+pub const PAD_CODE: u64 = 1 << 32;
+/// The shortest trace.
+pub const MIN_TRACE_LENGTH: usize = 256;
+/// The longest trace (2^22 rows) a commitment may name.
+pub const MAX_TRACE_LENGTH: usize = 1 << 22;
+
+/// Queries per proof.
+pub const NUM_QUERIES: usize = 27;
+/// Low-degree extension blowup.
+pub const BLOWUP: usize = 8;
+/// Proof-of-work bits before the query positions are drawn.
+pub const GRINDING_BITS: u32 = 16;
+
+/// The proof parameters of format v1: 27 queries at blowup 8 with 16 bits of grinding and a quadratic
+/// extension of the 64-bit field: 27·log2(8) + 16 = 97 bits conjectured security (winterfell's
+/// `Proof::conjectured_security` reports the figure for each proof; see BENCHMARKS.md for the proven one).
+pub fn proof_options() -> ProofOptions {
+    ProofOptions::new(
+        NUM_QUERIES,
+        BLOWUP,
+        GRINDING_BITS,
+        FieldExtension::Quadratic,
+        8,
+        31,
+        BatchingMethod::Linear,
+        BatchingMethod::Linear,
+    )
+}
+
+/// Points at which one proof opens each trace column: the queries and the two out-of-domain points.
+pub const OPENINGS_PER_PROOF: usize = NUM_QUERIES + 2;
+
+/// Random rows at the end of a trace of `n` rows: `n / 16`, and at least 128. Any `k` openings of a
+/// column masked by `k` random rows are uniformly distributed whatever the data (zk/README.md), so a
+/// snapshot's main segment, which every proof over it opens again, stays masked for
+/// [`proof_budget`] proofs; then the node re-commits with a fresh seed.
+pub fn random_rows(n: usize) -> usize {
+    (n / 16).max(128)
+}
+
+/// How many proofs one snapshot may serve before its mask is used up.
+pub fn proof_budget(n: usize) -> usize {
+    random_rows(n) / OPENINGS_PER_PROOF
+}
+
+/// The number of data rows a trace of `n` rows holds.
+pub fn capacity(n: usize) -> usize {
+    n - random_rows(n) - 1
+}
+
+/// The trace length for `rows` data rows, or `None` when beyond [`MAX_TRACE_LENGTH`].
+pub fn trace_length_for(rows: usize) -> Option<usize> {
+    let mut n = MIN_TRACE_LENGTH;
+    while capacity(n) < rows {
+        n *= 2;
+        if n > MAX_TRACE_LENGTH {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+/// What a node publishes about a snapshot (and, later, anchors on the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitment {
+    /// Always [`FORMAT_VERSION`] for this crate.
+    pub version: u32,
+    /// Rows of the execution trace (a power of two).
+    pub trace_length: usize,
+    /// The BLAKE3-256 Merkle root of the trace's low-degree extension (hex).
+    pub root: String,
+}
+
+impl Commitment {
+    /// Checks the version and the shape fields, and returns the root's bytes.
+    pub fn root_bytes(&self) -> Result<[u8; 32], crate::ZkError> {
+        if self.version != FORMAT_VERSION {
+            return Err(crate::ZkError::BadCommitment(format!(
+                "version {} (this build reads version {FORMAT_VERSION})",
+                self.version
+            )));
+        }
+        if !self.trace_length.is_power_of_two()
+            || self.trace_length < MIN_TRACE_LENGTH
+            || self.trace_length > MAX_TRACE_LENGTH
+        {
+            return Err(crate::ZkError::BadCommitment(format!(
+                "trace length {} is not a power of two in [{MIN_TRACE_LENGTH}, {MAX_TRACE_LENGTH}]",
+                self.trace_length
+            )));
+        }
+        let bytes = hex::decode(&self.root).map_err(|_| crate::ZkError::BadCommitment("root is not hex".into()))?;
+        bytes.try_into().map_err(|_| crate::ZkError::BadCommitment("root is not 32 bytes".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_and_capacity() {
+        assert_eq!(random_rows(256), 128);
+        assert_eq!(capacity(256), 127);
+        assert_eq!(trace_length_for(0), Some(256));
+        assert_eq!(trace_length_for(127), Some(256));
+        assert_eq!(trace_length_for(128), Some(512));
+        assert_eq!(proof_budget(256), 4);
+        assert_eq!(proof_budget(1 << 20), 65536 / 29);
+        // 2^20 rows: 65,536 random rows, 983,039 data rows.
+        assert_eq!(capacity(1 << 20), (1 << 20) - (1 << 16) - 1);
+        assert_eq!(trace_length_for(capacity(1 << 20)), Some(1 << 20));
+        assert_eq!(trace_length_for(capacity(MAX_TRACE_LENGTH) + 1), None);
+    }
+}
