@@ -51,19 +51,19 @@ pub fn aux_width(suppressed: bool) -> usize {
 /// The code of a padding row: outside every data code.
 pub const PAD_CODE: u64 = 1 << 32;
 /// The shortest trace.
-pub const MIN_TRACE_LENGTH: usize = 256;
+pub const MIN_TRACE_LENGTH: usize = 512;
 /// The longest trace (2^22 rows) a commitment may name.
 pub const MAX_TRACE_LENGTH: usize = 1 << 22;
 
 /// Queries per proof.
-pub const NUM_QUERIES: usize = 27;
+pub const NUM_QUERIES: usize = 42;
 /// Low-degree extension blowup.
-pub const BLOWUP: usize = 8;
+pub const BLOWUP: usize = 4;
 /// Proof-of-work bits before the query positions are drawn.
 pub const GRINDING_BITS: u32 = 16;
 
-/// The proof parameters of format v1: 27 queries at blowup 8 with 16 bits of grinding and a quadratic
-/// extension of the 64-bit field: 27·log2(8) + 16 = 97 bits conjectured security (winterfell's
+/// The proof parameters of format v1: 42 queries at blowup 4 with 16 bits of grinding and a quadratic
+/// extension of the 64-bit field: 99 bits conjectured security (winterfell's
 /// `Proof::conjectured_security` reports the figure for each proof; see BENCHMARKS.md for the proven one).
 pub fn proof_options() -> ProofOptions {
     ProofOptions::new(
@@ -81,12 +81,12 @@ pub fn proof_options() -> ProofOptions {
 /// Points at which one proof opens each trace column: the queries and the two out-of-domain points.
 pub const OPENINGS_PER_PROOF: usize = NUM_QUERIES + 2;
 
-/// Random rows at the end of a trace of `n` rows: `n / 16`, and at least 128. Any `k` openings of a
+/// Random rows at the end of a trace of `n` rows: `n / 16`, and at least 256. Any `k` openings of a
 /// column masked by `k` random rows are uniformly distributed whatever the data (zk/README.md), so a
 /// snapshot's main segment, which every proof over it opens again, stays masked for
 /// [`proof_budget`] proofs; then the node re-commits with a fresh seed.
 pub fn random_rows(n: usize) -> usize {
-    (n / 16).max(128)
+    (n / 16).max(256)
 }
 
 /// How many proofs one snapshot may serve before its mask is used up.
@@ -151,13 +151,13 @@ mod tests {
 
     #[test]
     fn lengths_and_capacity() {
-        assert_eq!(random_rows(256), 128);
-        assert_eq!(capacity(256), 127);
-        assert_eq!(trace_length_for(0), Some(256));
-        assert_eq!(trace_length_for(127), Some(256));
-        assert_eq!(trace_length_for(128), Some(512));
-        assert_eq!(proof_budget(256), 4);
-        assert_eq!(proof_budget(1 << 20), 65536 / 29);
+        assert_eq!(random_rows(512), 256);
+        assert_eq!(capacity(512), 255);
+        assert_eq!(trace_length_for(0), Some(512));
+        assert_eq!(trace_length_for(255), Some(512));
+        assert_eq!(trace_length_for(256), Some(1024));
+        assert_eq!(proof_budget(512), 5);
+        assert_eq!(proof_budget(1 << 20), 65536 / 44);
         // 2^20 rows: 65,536 random rows, 983,039 data rows.
         assert_eq!(capacity(1 << 20), (1 << 20) - (1 << 16) - 1);
         assert_eq!(trace_length_for(capacity(1 << 20)), Some(1 << 20));

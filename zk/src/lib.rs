@@ -17,6 +17,8 @@ pub mod format;
 #[cfg(feature = "prover")]
 mod lde;
 #[cfg(feature = "prover")]
+pub mod pool;
+#[cfg(feature = "prover")]
 pub mod prove;
 pub mod verify;
 
@@ -62,6 +64,12 @@ pub enum ZkError {
     /// The snapshot's mask is used up: re-commit with a fresh seed before proving again.
     #[error("snapshot has served its {0} proofs: re-commit it with a fresh seed")]
     BudgetExhausted(usize),
+    /// The proving queue is full: the answer goes out unproven.
+    #[error("the proving queue is full")]
+    Busy,
+    /// The proving pool has stopped.
+    #[error("the proving pool has stopped")]
+    Stopped,
     /// The prover failed (an honest prover never should).
     #[error("proving failed: {0}")]
     Prover(String),

@@ -240,7 +240,7 @@ fn a_snapshot_serves_its_budget_of_proofs_then_asks_to_be_recommitted() {
     let data = rows(50, 3);
     let snapshot = Snapshot::build(data.clone(), [5; 32]).unwrap();
     let budget = agora_zk::format::proof_budget(snapshot.commitment().trace_length);
-    assert_eq!(budget, 128 / 29);
+    assert_eq!(budget, 256 / 44);
     for i in 0..budget {
         snapshot.prove_count_sum([i as u8; 32], 1).unwrap();
     }
@@ -250,4 +250,38 @@ fn a_snapshot_serves_its_budget_of_proofs_then_asks_to_be_recommitted() {
     assert_ne!(fresh.commitment().root, snapshot.commitment().root);
     let (claim, proof) = fresh.prove_count_sum([0; 32], 1).unwrap();
     verify_count_sum(fresh.commitment(), &claim, &proof).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prover_pool_never_blocks_and_bounds_its_queue() {
+    use agora_zk::pool::ProverPool;
+    use std::sync::Arc;
+    let data = rows(3000, 13);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (pool, task) = ProverPool::start(1, 2, cancel.clone());
+    // Enough snapshots that no budget runs out; each submission returns at once.
+    let snapshots: Vec<Arc<Snapshot>> =
+        (0..8u8).map(|i| Arc::new(Snapshot::build(data.clone(), [i; 32]).unwrap())).collect();
+    let mut accepted = Vec::new();
+    let mut busy = 0;
+    for (i, s) in snapshots.iter().enumerate() {
+        match pool.try_submit(s.clone(), [i as u8; 32], 2, 10) {
+            Ok(rx) => accepted.push((s.clone(), rx)),
+            Err(ZkError::Busy) => busy += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Two queued, and up to two more the dispatcher took (one proving, one waiting for the permit),
+    // depending on how far it got while we submitted: the rest are refused at once, none waits.
+    assert!((2..=4).contains(&accepted.len()), "{} accepted, {busy} busy", accepted.len());
+    assert_eq!(accepted.len() + busy, 8);
+    let (count, sum) = expected(&data, 2);
+    for (s, rx) in accepted {
+        let (claim, proof) = rx.await.unwrap().unwrap();
+        assert_eq!((claim.count, claim.sum), (count, sum));
+        verify_count_sum(s.commitment(), &claim, &proof).unwrap();
+    }
+    cancel.cancel();
+    task.await.unwrap();
+    assert_eq!(pool.try_submit(snapshots[0].clone(), [0; 32], 2, 10).unwrap_err(), ZkError::Stopped);
 }

@@ -1,0 +1,73 @@
+//! Proving off the node's request path: a bounded queue in front of a fixed number of proving threads.
+//!
+//! A node answers first and proves after; [`ProverPool::try_submit`] never waits: when the queue is full
+//! it refuses (`ZkError::Busy`) and the answer goes out marked unproven. One dispatcher task owns the
+//! queue; each proof runs on tokio's blocking pool under a semaphore of `workers` permits; cancelling the
+//! token stops the dispatcher and drops what is still queued (their receivers see the channel closed).
+
+use crate::prove::Snapshot;
+use crate::verify::Claim;
+use crate::ZkError;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// What a proof job returns: the claim and its proof bytes.
+pub type Proven = Result<(Claim, Vec<u8>), ZkError>;
+
+struct Job {
+    snapshot: Arc<Snapshot>,
+    query: [u8; 32],
+    code: u32,
+    threshold: u32,
+    reply: oneshot::Sender<Proven>,
+}
+
+/// A handle to the pool; cheap to clone.
+#[derive(Clone)]
+pub struct ProverPool {
+    tx: mpsc::Sender<Job>,
+}
+
+impl ProverPool {
+    /// Starts the dispatcher: at most `workers` proofs at once, at most `queue` waiting.
+    pub fn start(workers: usize, queue: usize, cancel: CancellationToken) -> (ProverPool, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Job>(queue.max(1));
+        let permits = Arc::new(Semaphore::new(workers.max(1)));
+        let task = tokio::spawn(async move {
+            loop {
+                let job = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    job = rx.recv() => match job { Some(job) => job, None => break },
+                };
+                let permit = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    permit = permits.clone().acquire_owned() => permit.expect("semaphore never closed"),
+                };
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    let outcome = job.snapshot.prove_cell(job.query, job.code, job.threshold);
+                    let _ = job.reply.send(outcome);
+                });
+            }
+        });
+        (ProverPool { tx }, task)
+    }
+
+    /// Queues a proof of the cell `code` (under `threshold`, 0 for none) over `snapshot`, or refuses at
+    /// once if the queue is full or the pool stopped.
+    pub fn try_submit(
+        &self,
+        snapshot: Arc<Snapshot>,
+        query: [u8; 32],
+        code: u32,
+        threshold: u32,
+    ) -> Result<oneshot::Receiver<Proven>, ZkError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.try_send(Job { snapshot, query, code, threshold, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ZkError::Busy,
+            mpsc::error::TrySendError::Closed(_) => ZkError::Stopped,
+        })?;
+        Ok(rx)
+    }
+}
