@@ -20,6 +20,7 @@ mod lde;
 pub mod pool;
 #[cfg(feature = "prover")]
 pub mod prove;
+mod reader;
 pub mod verify;
 
 pub use format::{Commitment, FORMAT_VERSION};

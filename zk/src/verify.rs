@@ -1,13 +1,17 @@
 //! Checking an answer's proof against a published commitment. Links no prover code.
 
 use crate::air::{CountSumAir, PublicInputs};
-use crate::format::{aux_width, capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_THRESHOLD};
+use crate::format::{
+    aux_width, capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_THRESHOLD, MIN_TRACE_LENGTH,
+};
 use crate::ZkError;
-use winter_air::proof::Proof;
+use winter_air::proof::{Context, Proof};
+use winter_air::{Air, TraceInfo};
 use winter_crypto::hashers::Blake3_256;
 use winter_crypto::{DefaultRandomCoin, Digest, MerkleTree};
 use winter_math::fields::f64::BaseElement;
 use winter_verifier::AcceptableOptions;
+use winter_verifier::{ByteReader as _, Deserializable as _, DeserializationError, Serializable as _};
 
 /// The hash of format v1's commitments.
 pub type Hash = Blake3_256<BaseElement>;
@@ -38,10 +42,43 @@ fn shape(detail: impl Into<String>) -> ZkError {
 /// anything of winterfell's verifier (which panics on some hostile shapes) sees it.
 pub fn parse_proof(commitment: &Commitment, suppressed: bool, bytes: &[u8]) -> Result<Proof, ZkError> {
     let aux = aux_width(suppressed);
+    if !commitment.trace_length.is_power_of_two() || commitment.trace_length < MIN_TRACE_LENGTH {
+        return Err(shape(format!("commitment trace length {}", commitment.trace_length)));
+    }
     if bytes.len() > MAX_PROOF_BYTES {
         return Err(ZkError::Malformed(format!("{} bytes, at most {MAX_PROOF_BYTES}", bytes.len())));
     }
-    let proof = Proof::from_bytes(bytes).map_err(|e| ZkError::Malformed(e.to_string()))?;
+    // winterfell's deserializer asserts on many hostile headers (found by `cargo fuzz run stark_proof`:
+    // a trace length of 2^255 overflows `usize::pow`, out-of-range proof options fail an assert). Format
+    // v1 fixes the whole proof context (trace shape, field, options, number of constraints), so compare
+    // the proof's opening bytes with the expected context before deserializing anything.
+    let expected = expected_context(commitment.trace_length, suppressed);
+    match bytes.get(..expected.len()) {
+        None => return Err(ZkError::Malformed("shorter than a proof header".into())),
+        Some(header) if header[..4] != expected[..4] => {
+            return Err(shape(format!(
+                "trace header {:?} (expected main width, auxiliary width, random elements and log2 length {:?})",
+                &header[..4],
+                &expected[..4]
+            )))
+        }
+        Some(header) if header != expected.as_slice() => {
+            return Err(shape("proof context (field, options or constraints) differs from the format's"))
+        }
+        Some(_) => {}
+    }
+    // Lengths bounded by the input (crate::reader); anything else that panics in the deserializer is a
+    // refusal too (it is pure).
+    let proof = std::panic::catch_unwind(|| {
+        let mut reader = crate::reader::BoundedReader::new(bytes);
+        let proof = Proof::read_from(&mut reader)?;
+        if reader.has_more_bytes() {
+            return Err(DeserializationError::UnconsumedBytes);
+        }
+        Ok(proof)
+    })
+    .map_err(|_| ZkError::Malformed("the proof's structure is out of range".into()))?
+    .map_err(|e: DeserializationError| ZkError::Malformed(e.to_string()))?;
     let info = proof.trace_info();
     if info.main_trace_width() != MAIN_WIDTH {
         return Err(shape(format!("main trace width {} (expected {MAIN_WIDTH})", info.main_trace_width())));
@@ -69,6 +106,22 @@ pub fn opened_root(proof: &Proof) -> Result<[u8; 32], ZkError> {
         .parse::<Hash>(2, fri_layers)
         .map_err(|e| ZkError::Malformed(format!("commitments: {e}")))?;
     Ok(trace_roots[0].as_bytes())
+}
+
+/// The serialized proof context every format v1 proof of this shape opens with.
+fn expected_context(trace_length: usize, suppressed: bool) -> Vec<u8> {
+    let info = TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width(suppressed), 1, trace_length, vec![]);
+    let inputs = PublicInputs {
+        commitment: [0; 32],
+        query: [0; 32],
+        code: 0,
+        count: 0,
+        sum: 0,
+        suppressed_below: if suppressed { 1 } else { 0 },
+    };
+    let air = CountSumAir::new(info.clone(), inputs, proof_options());
+    let num_constraints = air.context().num_assertions() + air.context().num_transition_constraints();
+    Context::new::<BaseElement>(info, proof_options(), num_constraints).to_bytes()
 }
 
 /// Verifies that `proof` shows `claim` over the dataset `commitment` names.

@@ -1,9 +1,12 @@
 //! `agora-zk verify ANSWER.json...`: checks archived answers offline, against the commitment each names.
-//! Links only the verifier.
+//! Built without the `prover` feature (the default) it links only the verifier; with it, `agora-zk
+//! example` writes a proven answer over a synthetic snapshot, to try the verifier on.
 
 use agora_zk::archive::ArchivedAnswer;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+#[cfg(feature = "prover")]
+use sha2::Digest as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,10 +25,68 @@ enum Command {
         #[arg(required = true)]
         answers: Vec<PathBuf>,
     },
+    /// Commit a synthetic snapshot, prove one cell over it and write the archived answer (needs the
+    /// `prover` feature).
+    #[cfg(feature = "prover")]
+    Example {
+        /// Data rows in the snapshot (codes 0..4, values below 40,000).
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        /// The code to count and sum.
+        #[arg(long, default_value_t = 2)]
+        code: u32,
+        /// The disclosure threshold (0 for none).
+        #[arg(long, default_value_t = 10)]
+        threshold: u32,
+        /// Where to write the answer.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[cfg(feature = "prover")]
+fn example(rows: usize, code: u32, threshold: u32, out: &std::path::Path) -> anyhow::Result<()> {
+    use agora_zk::prove::{Row, Snapshot};
+    let data: Vec<Row> = (0..rows as u64)
+        .map(|i| {
+            let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
+            Row { code: (x % 4) as u32, value: (x % 40_000) as u32 }
+        })
+        .collect();
+    let mut seed = [0u8; 32];
+    getrandom(&mut seed);
+    let snapshot = Snapshot::build(data, seed)?;
+    let query: [u8; 32] = sha2::Sha256::digest(format!("example: code {code}")).into();
+    let (claim, proof) = snapshot.prove_cell(query, code, threshold)?;
+    let answer = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
+    std::fs::write(out, serde_json::to_string_pretty(&answer)?)?;
+    println!(
+        "wrote {}: {} over {rows} rows, proof {} bytes",
+        out.display(),
+        match claim.suppressed_below {
+            Some(t) => format!("count of code {code} suppressed (<{t})"),
+            None => format!("count {} and sum {} of code {code}", claim.count, claim.sum),
+        },
+        proof.len()
+    );
+    Ok(())
+}
+
+#[cfg(feature = "prover")]
+fn getrandom(buf: &mut [u8]) {
+    use rand::RngCore;
+    rand::rngs::OsRng.fill_bytes(buf);
 }
 
 fn main() -> anyhow::Result<ExitCode> {
-    let Command::Verify { answers } = Cli::parse().command;
+    let answers = match Cli::parse().command {
+        Command::Verify { answers } => answers,
+        #[cfg(feature = "prover")]
+        Command::Example { rows, code, threshold, out } => {
+            example(rows, code, threshold, &out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let mut refused = 0;
     for path in &answers {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -34,11 +95,13 @@ fn main() -> anyhow::Result<ExitCode> {
             .and_then(|a| a.verify().map(|c| (a, c)).map_err(|e| e.to_string()));
         match outcome {
             Ok((answer, claim)) => println!(
-                "{}: verified: count {} and sum {} of code {} for query {} over dataset {} (format v{}, {} rows)",
+                "{}: verified: {} for query {} over dataset {} (format v{}, {} rows)",
                 path.display(),
-                claim.count,
-                claim.sum,
-                claim.code,
+                match claim.suppressed_below {
+                    Some(t) =>
+                        format!("the count of code {} is below {t} (suppressed; no count or sum disclosed)", claim.code),
+                    None => format!("count {} and sum {} of code {}", claim.count, claim.sum, claim.code),
+                },
                 answer.query,
                 answer.commitment.root,
                 answer.commitment.version,
