@@ -471,14 +471,12 @@ impl Verifier {
         let mut verified = read_credential(vc, issuer, CredentialFormat::DataIntegrity)?;
         self.check_period(vc)?;
         self.ensure_resolvable(&verified.issuer).await?;
-        let key = SeenSignatures::key(&serde_json::to_vec(vc).unwrap_or_default());
-        if !self.seen.contains(&key) {
+        self.signature_once(&serde_json::to_vec(vc).unwrap_or_default(), async {
             let typed: DataIntegrity<JsonCredential, AnySuite> = serde_json::from_value(vc.clone())
                 .map_err(|e| VcError::Malformed { what: "credential", detail: e.to_string() })?;
-            let outcome = typed.verify(self.params()).await;
-            signature_outcome("credential", outcome)?;
-            self.seen.insert(key);
-        }
+            signature_outcome("credential", typed.verify(self.params()).await)
+        })
+        .await?;
         self.check_status(&mut verified).await?;
         Ok(verified)
     }
@@ -491,18 +489,30 @@ impl Verifier {
         let mut verified = read_credential(&payload, issuer, CredentialFormat::Jose)?;
         self.check_period(&payload)?;
         self.ensure_resolvable(&verified.issuer).await?;
-        let key = SeenSignatures::key(jws.as_bytes());
-        if !self.seen.contains(&key) {
+        self.signature_once(jws.as_bytes(), async {
             let slice = crate::ssi::claims::jws::JwsSlice::new(jws.as_bytes())
                 .map_err(|_| VcError::Malformed { what: "credential", detail: "not a compact JWS".into() })?;
             let decoded = JoseVc::<JsonCredential>::decode(slice)
                 .map_err(|e| VcError::Malformed { what: "credential", detail: e.to_string() })?;
-            let outcome = decoded.verify(self.params()).await;
-            signature_outcome("credential", outcome)?;
-            self.seen.insert(key);
-        }
+            signature_outcome("credential", decoded.verify(self.params()).await)
+        })
+        .await?;
         self.check_status(&mut verified).await?;
         Ok(verified)
+    }
+
+    /// Runs `check` (a signature verification) unless these exact bytes passed it recently.
+    async fn signature_once(
+        &self,
+        document: &[u8],
+        check: impl std::future::Future<Output = Result<(), VcError>>,
+    ) -> Result<(), VcError> {
+        let key = SeenSignatures::key(document);
+        if !self.seen.contains(&key) {
+            check.await?;
+            self.seen.insert(key);
+        }
+        Ok(())
     }
 
     pub(crate) async fn ensure_resolvable(&self, did: &str) -> Result<(), VcError> {
