@@ -21,7 +21,7 @@
 //! exactly on rows `0 ..= n-k-2`, so the random rows are free.
 //! `count ≤ 2^22` and `value < 2^32` keep `sum < 2^54`, below the field's modulus: sums are exact.
 
-use crate::format::{random_rows, GAP_BITS, MAIN_WIDTH, PAD_CODE, SELECTOR, VALUE_BITS};
+use crate::format::{random_rows, GAP_BITS, MAIN_WIDTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK};
 use winter_air::{
     Air, AirContext, Assertion, AuxRandElements, EvaluationFrame, ProofOptions, TraceInfo, TransitionConstraintDegree,
 };
@@ -111,7 +111,8 @@ impl Air for CountSumAir {
             aux.extend(vec![TransitionConstraintDegree::new(3); GAP_BITS]);
         }
         let aux_assertions = if revealed { 4 } else { 2 };
-        let context = AirContext::new_multi_segment(trace_info, main, aux, 3, aux_assertions, options);
+        let context = AirContext::new_multi_segment(trace_info, main, aux, 3, aux_assertions, options)
+            .set_zk_quotient_slack(ZK_QUOTIENT_SLACK);
         let bound = BaseElement::from(pub_inputs.suppressed_below);
         CountSumAir {
             context,

@@ -8,7 +8,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// The archive format's name and version.
-pub const ARCHIVE_FORMAT: &str = "agora-zk/count-sum/1";
+pub const ARCHIVE_FORMAT: &str = "agora-zk/count-sum/2";
 
 /// One proven answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! The dataset commitment, format version 1.
+//! The dataset commitment, format version 2.
 //!
 //! A snapshot is a table of rows `(code, value)`: `code` is a committed attribute the predicate tests
 //! (a dictionary id of a condition code, a sex, an age band), `value` an unsigned 32-bit measurement in
@@ -23,7 +23,11 @@ use serde::{Deserialize, Serialize};
 use winter_air::{BatchingMethod, FieldExtension, ProofOptions};
 
 /// The commitment format this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// Version 1 (never deployed) had 256 random rows at least and proofs without the zero-knowledge
+/// layout of the composition polynomial; version 2 masks more openings per proof (see
+/// [`OPENINGS_PER_PROOF`]) and so needs at least 1,024 random rows.
+pub const FORMAT_VERSION: u32 = 2;
 /// Bits of a committed value.
 pub const VALUE_BITS: usize = 32;
 /// Columns of the committed (main) trace segment.
@@ -51,7 +55,7 @@ pub fn aux_width(suppressed: bool) -> usize {
 /// The code of a padding row: outside every data code.
 pub const PAD_CODE: u64 = 1 << 32;
 /// The shortest trace.
-pub const MIN_TRACE_LENGTH: usize = 512;
+pub const MIN_TRACE_LENGTH: usize = 2048;
 /// The longest trace (2^22 rows) a commitment may name.
 pub const MAX_TRACE_LENGTH: usize = 1 << 22;
 
@@ -62,7 +66,7 @@ pub const BLOWUP: usize = 4;
 /// Proof-of-work bits before the query positions are drawn.
 pub const GRINDING_BITS: u32 = 16;
 
-/// The proof parameters of format v1: 42 queries at blowup 4 with 16 bits of grinding and a quadratic
+/// The proof parameters of format v2: 42 queries at blowup 4 with 16 bits of grinding and a quadratic
 /// extension of the 64-bit field: 99 bits conjectured security (winterfell's
 /// `Proof::conjectured_security` reports the figure for each proof; see BENCHMARKS.md for the proven one).
 pub fn proof_options() -> ProofOptions {
@@ -78,15 +82,28 @@ pub fn proof_options() -> ProofOptions {
     )
 }
 
-/// Points at which one proof opens each trace column: the queries and the two out-of-domain points.
-pub const OPENINGS_PER_PROOF: usize = NUM_QUERIES + 2;
+/// Degrees of room in each segment of the constraint composition polynomial for the prover's
+/// randomizer (the patched `AirContext::set_zk_quotient_slack`): it must exceed the number of points at
+/// which a proof reveals those segments: the queries, their Merkle siblings, `z`, `g·z` and the one
+/// point the DEEP randomizer leaves unmasked (zk/README.md): `2 · 42 + 3 = 87`.
+pub const ZK_QUOTIENT_SLACK: usize = 128;
+const _: () = assert!(ZK_QUOTIENT_SLACK > 2 * NUM_QUERIES + 3, "the slack must exceed the revealed points");
 
-/// Random rows at the end of a trace of `n` rows: `n / 16`, and at least 256. Any `k` openings of a
-/// column masked by `k` random rows are uniformly distributed whatever the data (zk/README.md), so a
-/// snapshot's main segment, which every proof over it opens again, stays masked for
-/// [`proof_budget`] proofs; then the node re-commits with a fresh seed.
+/// Linear functionals of each trace column one proof reveals, counted over the base field (zk/README.md):
+/// for each query `x`, the column at `x` (opened), at `x`'s Merkle sibling `y` (its leaf hash), and at
+/// `g·x` and `g·y` (the constraint composition at `x` and `y` depends on the next row); and five points
+/// of the quadratic extension (two functionals each): `z`, `g·z`, `g²·z` (the composition at `g·z`),
+/// and `x₀`, `g·x₀`, where `x₀` is the one point at which the DEEP randomizer leaves the DEEP
+/// polynomial unmasked.
+pub const OPENINGS_PER_PROOF: usize = 4 * NUM_QUERIES + 2 * 5;
+
+/// Random rows at the end of a trace of `n` rows: `n / 16`, and at least 1,024. Any `k` linear
+/// functionals (evaluations outside the trace domain) of a column masked by `k` random rows are
+/// uniformly distributed whatever the data (zk/README.md), so a snapshot's main segment, which every
+/// proof over it opens again, stays masked for [`proof_budget`] proofs; then the node re-commits with a
+/// fresh seed.
 pub fn random_rows(n: usize) -> usize {
-    (n / 16).max(256)
+    (n / 16).max(1024)
 }
 
 /// How many proofs one snapshot may serve before its mask is used up.
@@ -151,13 +168,15 @@ mod tests {
 
     #[test]
     fn lengths_and_capacity() {
-        assert_eq!(random_rows(512), 256);
-        assert_eq!(capacity(512), 255);
-        assert_eq!(trace_length_for(0), Some(512));
-        assert_eq!(trace_length_for(255), Some(512));
-        assert_eq!(trace_length_for(256), Some(1024));
-        assert_eq!(proof_budget(512), 5);
-        assert_eq!(proof_budget(1 << 20), 65536 / 44);
+        assert_eq!(random_rows(2048), 1024);
+        assert_eq!(capacity(2048), 1023);
+        assert_eq!(trace_length_for(0), Some(2048));
+        assert_eq!(trace_length_for(1023), Some(2048));
+        assert_eq!(trace_length_for(1024), Some(4096));
+        assert_eq!(OPENINGS_PER_PROOF, 178);
+        assert_eq!(proof_budget(2048), 5);
+        assert_eq!(proof_budget(1 << 20), 368);
+
         // 2^20 rows: 65,536 random rows, 983,039 data rows.
         assert_eq!(capacity(1 << 20), (1 << 20) - (1 << 16) - 1);
         assert_eq!(trace_length_for(capacity(1 << 20)), Some(1 << 20));

@@ -3,7 +3,7 @@
 use crate::air::{CountSumAir, PublicInputs, CNT, FLAG, GAP, INV, SUM};
 use crate::format::{
     aux_width, proof_budget, proof_options, random_rows, trace_length_for, Commitment, FORMAT_VERSION, MAIN_WIDTH,
-    MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, VALUE_BITS,
+    MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK,
 };
 use crate::lde::{CachedTraceLde, MainLde};
 use crate::verify::{Claim, Hash};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use winter_air::{AuxRandElements, ConstraintCompositionCoefficients, PartitionOptions, ProofOptions, TraceInfo};
 use winter_crypto::{DefaultRandomCoin, Digest, MerkleTree};
 use winter_math::fields::f64::BaseElement;
-use winter_math::FieldElement;
+use winter_math::{fft, FieldElement};
 use winter_prover::matrix::ColMatrix;
 use winter_prover::{
     CompositionPoly, CompositionPolyTrace, DefaultConstraintCommitment, DefaultConstraintEvaluator, EvaluationFrame,
@@ -67,7 +67,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Lays out `rows` per format v1, masks the trace with random rows drawn from `seed` (a secret the
+    /// Lays out `rows` per format v2, masks the trace with random rows drawn from `seed` (a secret the
     /// node keeps with the snapshot, so the commitment can be rebuilt), and computes the commitment.
     pub fn build(rows: Vec<Row>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
         let n = trace_length_for(rows.len())
@@ -201,6 +201,56 @@ fn random_element<E: FieldElement>(rng: &mut ChaCha20Rng) -> E {
     }
 }
 
+/// The zero-knowledge layout of the constraint composition polynomial `H` (zk/README.md, the patched
+/// `AirContext::set_zk_quotient_slack`): `H`'s coefficients cut into `segments` chunks of
+/// `m = n - ZK_QUOTIENT_SLACK`, segment `j` becoming `H_j - r_j + X^m r_{j+1}` for uniformly random
+/// `r_1 .. r_{segments-1}` of degree below the slack (`r_0 = r_segments = 0`: the sum
+/// `Σ X^(j m) H_j` is still `H`), then one uniformly random column of degree below `n`, the DEEP
+/// randomizer. winterfell's `CompositionPoly` is built only from evaluations, so the columns are
+/// returned as the evaluations, over a domain of `columns * n` points, of the polynomial whose
+/// coefficient chunks of `n` are those columns.
+fn hide_quotient<E: FieldElement<BaseField = BaseElement>>(
+    trace: CompositionPolyTrace<E>,
+    columns: usize,
+    domain: &StarkDomain<BaseElement>,
+    rng: &mut ChaCha20Rng,
+) -> CompositionPolyTrace<E> {
+    let n = domain.trace_length();
+    let slack = ZK_QUOTIENT_SLACK;
+    let stride = n - slack;
+    let segments = columns - 1;
+    let mut h = trace.into_inner();
+    let inv_twiddles = fft::get_inv_twiddles::<BaseElement>(h.len());
+    fft::interpolate_poly_with_offset(&mut h, &inv_twiddles, domain.offset());
+    assert!(h.iter().skip(segments * stride).all(|c| *c == E::ZERO), "composition polynomial above its degree");
+    let r: Vec<Vec<E>> = (0..=segments)
+        .map(|j| {
+            if j == 0 || j == segments {
+                vec![E::ZERO; slack]
+            } else {
+                (0..slack).map(|_| random_element(rng)).collect()
+            }
+        })
+        .collect();
+    let size = (columns * n).next_power_of_two();
+    let mut out = vec![E::ZERO; size];
+    for j in 0..segments {
+        let column = &mut out[j * n..(j + 1) * n];
+        for (i, c) in h.iter().skip(j * stride).take(stride).enumerate() {
+            column[i] = *c;
+        }
+        for i in 0..slack {
+            column[i] -= r[j][i];
+            column[stride + i] += r[j + 1][i];
+        }
+    }
+    for c in &mut out[segments * n..columns * n] {
+        *c = random_element(rng);
+    }
+    let twiddles = fft::get_twiddles::<BaseElement>(size);
+    CompositionPolyTrace::new(fft::evaluate_poly_with_offset(&out, &twiddles, domain.offset(), 1))
+}
+
 impl Prover for CountSumProver {
     type BaseField = BaseElement;
     type Air = CountSumAir;
@@ -240,12 +290,10 @@ impl Prover for CountSumProver {
         domain: &StarkDomain<BaseElement>,
         partition_options: PartitionOptions,
     ) -> (Self::ConstraintCommitment<E>, CompositionPoly<E>) {
-        DefaultConstraintCommitment::new(
-            composition_poly_trace,
-            num_constraint_composition_columns,
-            domain,
-            partition_options,
-        )
+        let mut rng = ChaCha20Rng::from_seed(self.seed);
+        rng.set_stream(1);
+        let hidden = hide_quotient(composition_poly_trace, num_constraint_composition_columns, domain, &mut rng);
+        DefaultConstraintCommitment::new(hidden, num_constraint_composition_columns, domain, partition_options)
     }
 
     fn new_evaluator<'a, E: FieldElement<BaseField = BaseElement>>(
@@ -293,5 +341,67 @@ impl Prover for CountSumProver {
             }
         }
         ColMatrix::new(columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use winter_air::Air;
+    use winter_math::fields::QuadExtension;
+    use winter_math::polynom;
+
+    type E = QuadExtension<BaseElement>;
+
+    /// The hidden segments still recombine to `H` with the patched verifier's step, each stays below
+    /// the trace length in degree, none equals the plain split, and the extra column is random.
+    #[test]
+    fn hidden_quotient_segments_recombine_to_the_composition_polynomial() {
+        let n = 2048;
+        let info = TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width(false), 1, n, vec![]);
+        let inputs =
+            PublicInputs { commitment: [0; 32], query: [0; 32], code: 0, count: 0, sum: 0, suppressed_below: 0 };
+        let air = CountSumAir::new(info, inputs, proof_options());
+        let columns = air.context().num_constraint_composition_columns();
+        assert_eq!(columns, 4, "three segments of n - slack coefficients and the DEEP randomizer");
+        assert_eq!(air.context().quotient_segment_stride(), n - ZK_QUOTIENT_SLACK);
+        let domain = StarkDomain::new(&air);
+
+        // A composition polynomial of the AIR's degree, 2n - 2, given as the prover has it: its
+        // evaluations over the constraint-evaluation domain (2n points, shifted by the domain offset).
+        let mut rng = ChaCha20Rng::from_seed([5; 32]);
+        let mut h: Vec<E> = (0..2 * n - 1).map(|_| random_element(&mut rng)).collect();
+        h.push(E::ZERO);
+        let evaluations = fft::evaluate_poly_with_offset(&h, &fft::get_twiddles(2 * n), domain.offset(), 1);
+
+        let hidden = hide_quotient(CompositionPolyTrace::new(evaluations), columns, &domain, &mut rng);
+        let mut coefficients = hidden.into_inner();
+        let inv_twiddles = fft::get_inv_twiddles::<BaseElement>(coefficients.len());
+        fft::interpolate_poly_with_offset(&mut coefficients, &inv_twiddles, domain.offset());
+        let segments: Vec<&[E]> = coefficients.chunks(n).collect();
+        assert_eq!(segments.len(), columns);
+
+        // Σ X^(j m) H'_j, computed coefficient by coefficient, is H.
+        let stride = n - ZK_QUOTIENT_SLACK;
+        let mut sum = vec![E::ZERO; 3 * n];
+        for (j, segment) in segments[..3].iter().enumerate() {
+            for (i, c) in segment.iter().enumerate() {
+                sum[j * stride + i] += *c;
+            }
+        }
+        assert_eq!(&sum[..h.len()], &h[..]);
+        assert!(sum[h.len()..].iter().all(|c| *c == E::ZERO));
+        // Randomized: no segment is the plain chunk of H, and the last column is not zero.
+        for (j, segment) in segments[..3].iter().enumerate() {
+            let mut plain: Vec<E> = h.iter().skip(j * stride).take(stride).copied().collect();
+            plain.resize(n, E::ZERO);
+            assert!(*segment != &plain[..], "segment {j} is not randomized");
+        }
+        assert!(polynom::degree_of(segments[3]) > n - 10);
+        // A second hiding of the same H differs everywhere it may.
+        let evaluations = fft::evaluate_poly_with_offset(&h, &fft::get_twiddles(2 * n), domain.offset(), 1);
+        let again = hide_quotient(CompositionPolyTrace::new(evaluations), columns, &domain, &mut rng).into_inner();
+        let original = fft::evaluate_poly_with_offset(&coefficients, &fft::get_twiddles(4 * n), domain.offset(), 1);
+        assert!(again != original, "two hidings of H are equal");
     }
 }

@@ -13,10 +13,10 @@ use winter_math::fields::f64::BaseElement;
 use winter_verifier::AcceptableOptions;
 use winter_verifier::{ByteReader as _, Deserializable as _, DeserializationError, Serializable as _};
 
-/// The hash of format v1's commitments.
+/// The hash of format v2's commitments.
 pub type Hash = Blake3_256<BaseElement>;
 
-/// The largest proof accepted (a v1 proof is well under 200 KB).
+/// The largest proof accepted (a v2 proof is well under 200 KB).
 pub const MAX_PROOF_BYTES: usize = 1 << 20;
 
 /// What an answer claims.
@@ -50,7 +50,7 @@ pub fn parse_proof(commitment: &Commitment, suppressed: bool, bytes: &[u8]) -> R
     }
     // winterfell's deserializer asserts on many hostile headers (found by `cargo fuzz run stark_proof`:
     // a trace length of 2^255 overflows `usize::pow`, out-of-range proof options fail an assert). Format
-    // v1 fixes the whole proof context (trace shape, field, options, number of constraints), so compare
+    // v2 fixes the whole proof context (trace shape, field, options, number of constraints), so compare
     // the proof's opening bytes with the expected context before deserializing anything.
     let expected = expected_context(commitment.trace_length, suppressed);
     match bytes.get(..expected.len()) {
@@ -108,7 +108,7 @@ pub fn opened_root(proof: &Proof) -> Result<[u8; 32], ZkError> {
     Ok(trace_roots[0].as_bytes())
 }
 
-/// The serialized proof context every format v1 proof of this shape opens with.
+/// The serialized proof context every format v2 proof of this shape opens with.
 fn expected_context(trace_length: usize, suppressed: bool) -> Vec<u8> {
     let info = TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width(suppressed), 1, trace_length, vec![]);
     let inputs = PublicInputs {

@@ -34,7 +34,7 @@ fn expected(rows: &[Row], code: u32) -> (u64, u64) {
 fn honest_answers_verify_and_equal_an_independent_count() {
     let data = rows(200, 42);
     let snapshot = Snapshot::build(data.clone(), [9; 32]).unwrap();
-    assert_eq!(snapshot.commitment().trace_length, 512);
+    assert_eq!(snapshot.commitment().trace_length, 2048);
     for code in [0, 3, 77] {
         let (claim, proof) = snapshot.prove_count_sum([code as u8; 32], code).unwrap();
         assert_eq!((claim.count, claim.sum), expected(&data, code));
@@ -97,11 +97,11 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     let e = rejected(&claim, foreign.commitment(), &proof);
     assert!(e.to_string().contains("not the committed"), "{e}");
     // A commitment of another size or version.
-    let small = Snapshot::build(rows(100, 1), [3; 32]).unwrap();
-    let e = rejected(&claim, small.commitment(), &proof);
+    let larger = Snapshot::build(rows(1100, 1), [3; 32]).unwrap();
+    let e = rejected(&claim, larger.commitment(), &proof);
     assert!(matches!(e, ZkError::Shape { .. }), "{e}");
-    let e = rejected(&claim, &Commitment { version: 2, ..commitment.clone() }, &proof);
-    assert!(e.to_string().contains("version 2"), "{e}");
+    let e = rejected(&claim, &Commitment { version: 3, ..commitment.clone() }, &proof);
+    assert!(e.to_string().contains("version 3"), "{e}");
 
     // Truncated and bit-flipped proofs.
     for cut in [0, 1, 100, proof.len() / 2, proof.len() - 1] {
@@ -132,9 +132,9 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
 
 #[test]
 fn a_full_snapshot_and_an_empty_one() {
-    let full = rows(capacity(512), 11);
+    let full = rows(capacity(2048), 11);
     let snapshot = Snapshot::build(full.clone(), [0; 32]).unwrap();
-    assert_eq!(snapshot.commitment().trace_length, 512);
+    assert_eq!(snapshot.commitment().trace_length, 2048);
     let (claim, proof) = snapshot.prove_count_sum([0; 32], 1).unwrap();
     assert_eq!((claim.count, claim.sum), expected(&full, 1));
     verify_count_sum(snapshot.commitment(), &claim, &proof).unwrap();
@@ -298,13 +298,13 @@ async fn the_prover_pool_never_blocks_and_bounds_its_queue() {
     assert_eq!(pool.try_submit(snapshots[0].clone(), [0; 32], 2, 10).unwrap_err(), ZkError::Stopped);
 }
 
-/// Found by `cargo fuzz run stark_proof`: a proof with the exact v1 context for 2^11 rows whose first
+/// Found by `cargo fuzz run stark_proof`: a proof with the exact format context for 2^11 rows whose first
 /// vector claims an enormous length; winterfell's own reader would try to allocate it and abort the
 /// process.
 #[test]
 fn a_proof_claiming_an_enormous_vector_is_refused_without_allocating_it() {
     let proof = hex::decode("2304010b00000801000000ffffffff2a041002081f000001015df200000000000000000000000000000000000000000000000000000000000000000000f2f2f27200").unwrap();
-    let commitment = Commitment { version: 1, trace_length: 2048, root: hex::encode([0xf2; 32]) };
+    let commitment = Commitment { version: 2, trace_length: 2048, root: hex::encode([0xf2; 32]) };
     let claim = Claim { query: [0xf2; 32], code: 242, count: 242, sum: 242 << 8, suppressed_below: None };
     let e = verify_count_sum(&commitment, &claim, &proof).unwrap_err();
     assert!(matches!(e, ZkError::Malformed(_)) && e.to_string().contains("bytes left"), "{e}");

@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify archived answers (JSON, format agora-zk/count-sum/1); exits 1 if any is refused.
+    /// Verify archived answers (JSON, format agora-zk/count-sum/2); exits 1 if any is refused.
     Verify {
         /// Answer files.
         #[arg(required = true)]
