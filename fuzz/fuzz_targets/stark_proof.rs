@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let claim = Claim {
         query: [head[2]; 32],
-        code: u32::from(head[3]),
+        code: u64::from(head[3]),
         count: u64::from(head[4]),
         sum: u64::from(head[5]) << 8,
         suppressed_below: (head[6] % 2 == 1).then_some(u32::from(head[7] % 70)),

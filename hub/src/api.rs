@@ -325,11 +325,26 @@ async fn result(
     Ok(Json(state.coordinator.wait_result(id, &who, wait).await?))
 }
 
+/// The proofs of a query's proven answers, one archived answer per node and proven cell (agora-zk's
+/// format `agora-zk/count-sum/2`), for `agora-zk verify` to check offline. Each holds the node's
+/// commitment, the query digest (`agora_protocol::proof::query_digest` of the query id and query), the
+/// code counted, the answer's count (or the threshold it is below) and the proof.
+#[utoipa::path(get, path = "/v1/queries/{id}/proofs", params(("id" = Uuid, Path, description = "query id")),
+    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn proofs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<agora_zk::archive::ArchivedAnswer>>, ApiError> {
+    let who = researcher(&state, &headers).await?;
+    Ok(Json(state.coordinator.archived_proofs(id, &who).await?))
+}
+
 /// The OpenAPI document of this API.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora hub API", description = "Federated aggregate queries over Agora nodes"),
-    paths(health, nodes, submit, list, result, challenge, open_session, status_list),
+    paths(health, nodes, submit, list, result, proofs, challenge, open_session, status_list),
     components(schemas(
         SubmitQuery,
         Submitted,
@@ -356,6 +371,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/nodes", get(nodes))
         .route("/v1/queries", get(list).post(submit))
         .route("/v1/queries/{id}", get(result))
+        .route("/v1/queries/{id}/proofs", get(proofs))
         .route("/openapi.json", get(openapi))
         .route("/v1/auth/challenge", axum::routing::post(challenge))
         .route("/v1/auth/session", axum::routing::post(open_session))

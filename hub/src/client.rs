@@ -331,6 +331,11 @@ impl HubClient {
         }
     }
 
+    /// The proofs of a query's proven answers, as archived answers for `agora-zk verify`.
+    pub async fn proofs(&self, id: uuid::Uuid) -> Result<Vec<serde_json::Value>, ClientError> {
+        self.send(self.http.get(format!("{}/v1/queries/{id}/proofs", self.base))).await
+    }
+
     /// The node registry.
     pub async fn nodes(&self) -> Result<serde_json::Value, ClientError> {
         self.send(self.http.get(format!("{}/v1/nodes", self.base))).await

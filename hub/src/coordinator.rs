@@ -6,10 +6,18 @@
 use crate::authority::{Authority, AuthorityError};
 use crate::net::{Inbound, NetHandle};
 use crate::store::{HubStore, NodePart, QueryRecord, Session, StoreError};
-use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ResultStatus};
+use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
+use agora_protocol::proof::{
+    plan, query_digest, DatasetCommitment, ProofMessage, ProofOutcome, ProofState, ProvenCell, ProvenPart, Target,
+    UNPROVABLE_KIND,
+};
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
+use agora_protocol::Cell;
 use agora_protocol::{NodeAnswer, Query, QueryError};
+use agora_zk::archive::ArchivedAnswer;
+use agora_zk::Claim;
+use base64::Engine;
 use libp2p::identity::Keypair;
 use libp2p::PeerId;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -303,6 +311,7 @@ impl Coordinator {
                 let response = match request {
                     WireRequest::Hello(hello) => self.hello(peer, hello).await,
                     WireRequest::Deliver(msg) => self.deliver(peer, msg).await,
+                    WireRequest::Proof(msg) => self.proof(peer, msg).await,
                     WireRequest::Query(_) => Err("the hub does not answer queries".to_string()),
                 };
                 let response = match response {
@@ -339,6 +348,9 @@ impl Coordinator {
             .upsert_node(&peer.to_string(), &name, &v.payload.summary, now())
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(c) = &v.payload.commitment {
+            self.inner.store.record_commitment(&peer.to_string(), c, now()).await.map_err(|e| e.to_string())?;
+        }
         info!(target: "hub::net", %peer, node = %name, "node registered");
         self.inner
             .registry
@@ -376,6 +388,110 @@ impl Coordinator {
         }
         info!(target: "hub::query", %query_id, %peer, "deferred answer delivered");
         Ok(())
+    }
+
+    /// A node's proof of an answer it sent: verified against the node's signed commitment and the
+    /// answer's own cells (the code comes from the hub's plan of the query, never from the node); an
+    /// answer whose proof fails is excluded from the combination from then on.
+    async fn proof(&self, peer: PeerId, msg: Signed<ProofMessage>) -> Result<(), String> {
+        if msg.body.len() > MAX_PROOF_MESSAGE {
+            return Err(format!("proof message of {} bytes exceeds {MAX_PROOF_MESSAGE}", msg.body.len()));
+        }
+        let v = msg.verify().map_err(|e| format!("proof message failed verification: {e}"))?;
+        if v.signer != peer {
+            return Err("proof message is signed by a key other than the connection's".into());
+        }
+        v.payload.header.check(now(), 24 * 3600).map_err(|e| format!("proof header: {e}"))?;
+        let query_id = v.payload.header.query_id;
+        let record = self.inner.store.query(query_id).await.map_err(|e| e.to_string())?;
+        let record = record.ok_or("no such query")?;
+        // The answer travels on the query's stream and the proof on its own: give a racing answer a
+        // moment to be recorded.
+        let mut part = None;
+        for _ in 0..50 {
+            let parts = self.inner.store.parts(query_id).await.map_err(|e| e.to_string())?;
+            let p = parts.into_iter().find(|p| p.peer_id == peer.to_string());
+            let p = p.ok_or("no such query was sent to this node")?;
+            if !matches!(p.state, NodeState::Waiting) {
+                part = Some(p);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let part = part.ok_or("the node's answer to this query has not arrived")?;
+        let NodeState::Answered { answer } = &part.state else {
+            return Err("this node did not answer the query".into());
+        };
+        if part.proof.as_ref().is_some_and(|p| *p != ProofState::Pending) {
+            return Err("the proof of this answer is already settled".into());
+        }
+        let state = match v.payload.outcome {
+            ProofOutcome::Unavailable { reason } => {
+                let reason: String = reason.chars().filter(|c| !c.is_control()).take(300).collect();
+                ProofState::Unproven { reason: format!("the node: {reason}") }
+            }
+            ProofOutcome::Proven { commitment, cells } => {
+                self.inner
+                    .store
+                    .record_commitment(&peer.to_string(), &commitment, now())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let answer = answer.clone();
+                let query = record.query.clone();
+                tokio::task::spawn_blocking(move || check_proofs(query_id, &query, &answer, &commitment, &cells))
+                    .await
+                    .map_err(|e| format!("proof check failed to run: {e}"))?
+            }
+        };
+        match &state {
+            ProofState::Failed { reason } => {
+                warn!(target: "hub::query", %query_id, %peer, %reason, "proof failed: answer excluded")
+            }
+            s => info!(target: "hub::query", %query_id, %peer, proof = %s.label(), "proof settled"),
+        }
+        let envelope = serde_json::to_string(&msg).expect("serialises");
+        self.inner
+            .store
+            .set_proof(query_id, &peer.to_string(), &state, Some(&envelope))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The proven answers of one of the researcher's queries as archived answers for `agora-zk verify`.
+    pub async fn archived_proofs(&self, query_id: Uuid, researcher: &str) -> Result<Vec<ArchivedAnswer>, HubError> {
+        let record = self.inner.store.query(query_id).await?.filter(|r| r.researcher == researcher);
+        let record = record.ok_or(HubError::NotFound(query_id))?;
+        let Some(targets) = plan(&record.query) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for part in self.inner.store.parts(query_id).await? {
+            let (NodeState::Answered { answer }, Some(ProofState::Proven { .. })) = (&part.state, &part.proof) else {
+                continue;
+            };
+            let Some(envelope) = self.inner.store.proof_envelope(query_id, &part.peer_id).await? else { continue };
+            let Ok(signed) = serde_json::from_str::<Signed<ProofMessage>>(&envelope) else { continue };
+            let Ok(msg) = serde_json::from_str::<ProofMessage>(&signed.body) else { continue };
+            let ProofOutcome::Proven { commitment, cells } = msg.outcome else { continue };
+            let zk = agora_zk::format::Commitment {
+                version: commitment.version,
+                trace_length: commitment.trace_length,
+                root: commitment.root.clone(),
+            };
+            for (claim, cell) in claims(query_id, &record.query, answer, &targets).into_iter().zip(&cells) {
+                let Some(claim) = claim else { continue };
+                out.push(ArchivedAnswer {
+                    format: agora_zk::archive::ARCHIVE_FORMAT.into(),
+                    commitment: zk.clone(),
+                    query: hex::encode(claim.query),
+                    code: claim.code,
+                    count: claim.count,
+                    sum: claim.sum,
+                    suppressed_below: claim.suppressed_below,
+                    proof: cell.proof.clone(),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Handles inbound messages until cancelled.
@@ -417,6 +533,77 @@ fn check_answer(env: &Signed<AnswerMessage>, peer: PeerId, query_id: Uuid) -> Re
     })
 }
 
+/// The largest proof message accepted (two proofs of ~160 KB in base64 fit easily).
+const MAX_PROOF_MESSAGE: usize = 2 << 20;
+
+/// Checks a node's proofs of its answer: one per target of the hub's own plan of the query, each
+/// against the claim the answer itself makes, over the commitment the node signed.
+pub fn check_proofs(
+    query_id: Uuid,
+    query: &agora_protocol::Query,
+    answer: &NodeAnswer,
+    commitment: &DatasetCommitment,
+    cells: &[ProvenCell],
+) -> ProofState {
+    let failed = |reason: String| ProofState::Failed { reason };
+    let Some(targets) = plan(query) else {
+        return ProofState::Unproven { reason: UNPROVABLE_KIND.into() };
+    };
+    if cells.len() != targets.len() || targets.iter().zip(cells).any(|(t, c)| t.part != c.part) {
+        return failed(format!("{} proofs for a plan of {} cells", cells.len(), targets.len()));
+    }
+    if commitment.data_version != answer.data_version {
+        return failed(format!(
+            "the proof is over data version {}, the answer over {}",
+            commitment.data_version, answer.data_version
+        ));
+    }
+    let zk = agora_zk::format::Commitment {
+        version: commitment.version,
+        trace_length: commitment.trace_length,
+        root: commitment.root.clone(),
+    };
+    for (claim, cell) in claims(query_id, query, answer, &targets).into_iter().zip(cells) {
+        let Some(claim) = claim else { return failed("the answer has no whole-cohort row".into()) };
+        let proof = match base64::engine::general_purpose::STANDARD.decode(&cell.proof) {
+            Ok(p) => p,
+            Err(e) => return failed(format!("the proof is not base64: {e}")),
+        };
+        if let Err(e) = agora_zk::verify_count_sum(&zk, &claim, &proof) {
+            return failed(format!("patients: {e}"));
+        }
+    }
+    ProofState::Proven { root: commitment.root.clone(), data_version: commitment.data_version }
+}
+
+/// What an answer claims for each target of the plan, as the statement its proof must show: the code
+/// from the plan, the count (or the threshold it is below) from the answer, the digest of the query.
+fn claims(
+    query_id: Uuid,
+    query: &agora_protocol::Query,
+    answer: &NodeAnswer,
+    targets: &[Target],
+) -> Vec<Option<Claim>> {
+    let digest = query_digest(query_id, query);
+    targets
+        .iter()
+        .map(|target| {
+            let ProvenPart::Patients = target.part;
+            let total = answer.total()?;
+            Some(match total.patients {
+                Cell::Value(count) => Claim { query: digest, code: target.code, count, sum: 0, suppressed_below: None },
+                Cell::Suppressed => Claim {
+                    query: digest,
+                    code: target.code,
+                    count: 0,
+                    sum: 0,
+                    suppressed_below: Some(answer.threshold),
+                },
+            })
+        })
+        .collect()
+}
+
 fn status_of(parts: &[NodePart], _running: bool) -> ResultStatus {
     if parts.iter().any(|p| matches!(p.state, NodeState::Waiting)) {
         ResultStatus::Running
@@ -427,17 +614,33 @@ fn status_of(parts: &[NodePart], _running: bool) -> ResultStatus {
     }
 }
 
-/// Builds the researcher's view: the combination of the verified answers and every node's part.
+/// Builds the researcher's view: the combination of the verified answers whose proof did not fail,
+/// and every node's part with its proof state.
 pub fn assemble(record: QueryRecord, parts: Vec<NodePart>) -> CombinedResult {
-    let answers: Vec<&NodeAnswer> = parts
+    let provable = plan(&record.query).is_some();
+    let nodes: Vec<NodeReport> = parts
+        .into_iter()
+        .map(|p| {
+            let proof = match (&p.state, p.proof) {
+                (NodeState::Answered { .. }, Some(proof)) => Some(proof),
+                (NodeState::Answered { .. }, None) if provable => Some(ProofState::Pending),
+                (NodeState::Answered { .. }, None) => Some(ProofState::Unproven { reason: UNPROVABLE_KIND.into() }),
+                _ => None,
+            };
+            NodeReport { node: p.peer_id, name: p.node_name, state: p.state, proof }
+        })
+        .collect();
+    let answers: Vec<&NodeAnswer> = nodes
         .iter()
-        .filter_map(|p| match &p.state {
+        .filter(|n| !matches!(n.proof, Some(ProofState::Failed { .. })))
+        .filter_map(|n| match &n.state {
             NodeState::Answered { answer } => Some(answer),
             _ => None,
         })
         .collect();
     let unit = answers.iter().find_map(|a| a.unit.clone());
     let rows = combine(&answers);
+    let proofs = ProofSummary::of(&nodes);
     CombinedResult {
         query_id: record.query_id,
         query: record.query,
@@ -445,6 +648,7 @@ pub fn assemble(record: QueryRecord, parts: Vec<NodePart>) -> CombinedResult {
         status: record.status,
         unit,
         rows,
-        nodes: parts.into_iter().map(|p| NodeReport { node: p.peer_id, name: p.node_name, state: p.state }).collect(),
+        nodes,
+        proofs,
     }
 }

@@ -114,6 +114,8 @@ pub struct NodePart {
     pub node_name: String,
     /// State.
     pub state: NodeState,
+    /// The proof state, once a proof message arrived (`None`: as the query's kind implies).
+    pub proof: Option<agora_protocol::proof::ProofState>,
 }
 
 /// The hub's store.
@@ -337,6 +339,83 @@ impl HubStore {
         Ok(())
     }
 
+    /// Records a dataset commitment a node signed (in a hello or a proof message); the first sighting
+    /// is kept.
+    pub async fn record_commitment(
+        &self,
+        peer_id: &str,
+        c: &agora_protocol::proof::DatasetCommitment,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO node_commitments (peer_id, root, version, trace_length, data_version, first_seen)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (peer_id, root) DO NOTHING",
+        )
+        .bind(peer_id)
+        .bind(&c.root)
+        .bind(i64::from(c.version))
+        .bind(c.trace_length as i64)
+        .bind(c.data_version as i64)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The commitments a node registered, oldest first: `(commitment, first seen)`.
+    pub async fn commitments(
+        &self,
+        peer_id: &str,
+    ) -> Result<Vec<(agora_protocol::proof::DatasetCommitment, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT root, version, trace_length, data_version, first_seen FROM node_commitments
+             WHERE peer_id = $1 ORDER BY first_seen, root",
+        )
+        .bind(peer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let c = agora_protocol::proof::DatasetCommitment {
+                    root: r.get(0),
+                    version: r.get::<i64, _>(1) as u32,
+                    trace_length: r.get::<i64, _>(2) as usize,
+                    data_version: r.get::<i64, _>(3) as u64,
+                };
+                (c, r.get::<i64, _>(4))
+            })
+            .collect())
+    }
+
+    /// Sets the proof state of one node's answer, keeping the node's signed proof message for audit.
+    pub async fn set_proof(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+        state: &agora_protocol::proof::ProofState,
+        envelope: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE node_answers SET proof = $1, proof_envelope = $2 WHERE query_id = $3 AND peer_id = $4")
+            .bind(serde_json::to_string(state).expect("state serialises"))
+            .bind(envelope.map(str::to_string))
+            .bind(query_id.to_string())
+            .bind(peer_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The signed proof message a node sent for its answer, for audit.
+    pub async fn proof_envelope(&self, query_id: Uuid, peer_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT proof_envelope FROM node_answers WHERE query_id = $1 AND peer_id = $2")
+            .bind(query_id.to_string())
+            .bind(peer_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
+    }
+
     /// Marks a node disconnected (or every node, at start-up, with `None`).
     pub async fn mark_disconnected(&self, peer_id: Option<&str>, now: i64) -> Result<(), StoreError> {
         match peer_id {
@@ -487,7 +566,7 @@ impl HubStore {
     /// Every node's part of a query.
     pub async fn parts(&self, query_id: Uuid) -> Result<Vec<NodePart>, StoreError> {
         let rows = sqlx::query(
-            "SELECT peer_id, node_name, detail FROM node_answers WHERE query_id = $1 ORDER BY node_name, peer_id",
+            "SELECT peer_id, node_name, detail, proof FROM node_answers WHERE query_id = $1 ORDER BY node_name, peer_id",
         )
         .bind(query_id.to_string())
         .fetch_all(&self.pool)
@@ -498,6 +577,7 @@ impl HubStore {
                     peer_id: r.get(0),
                     node_name: r.get(1),
                     state: json("node answer", &r.get::<String, _>(2))?,
+                    proof: r.get::<Option<String>, _>(3).map(|p| json("proof state", &p)).transpose()?,
                 })
             })
             .collect()

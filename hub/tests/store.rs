@@ -4,6 +4,7 @@
 use agora_hub::store::{CredentialRecord, HubStore, Session, StoreError};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
+use agora_protocol::proof::{DatasetCommitment, ProofState};
 use agora_protocol::wire::{DataSummary, Rejection, RejectionCode};
 use agora_protocol::{Cohort, GroupBy, Query};
 use sqlx::Connection;
@@ -134,6 +135,20 @@ async fn exercise(store: HubStore) {
     assert_eq!(store.queries_of("ada", 10).await.unwrap().len(), 1);
     assert_eq!(store.queries_of("eve", 10).await.unwrap().len(), 0);
     assert!(store.query(Uuid::new_v4()).await.unwrap().is_none());
+
+    // Proof states and commitments.
+    assert_eq!(got[0].proof, None);
+    let commitment = DatasetCommitment { version: 2, trace_length: 2048, root: "ab".repeat(32), data_version: 3 };
+    store.record_commitment("peer-a", &commitment, 1003).await.unwrap();
+    let later = DatasetCommitment { data_version: 4, ..commitment.clone() };
+    store.record_commitment("peer-a", &later, 1004).await.unwrap();
+    assert_eq!(store.commitments("peer-a").await.unwrap(), vec![(commitment.clone(), 1003)]);
+    assert!(store.commitments("peer-b").await.unwrap().is_empty());
+    let proven = ProofState::Proven { root: commitment.root.clone(), data_version: 3 };
+    store.set_proof(id, "peer-a", &proven, Some("{\"proof\":1}")).await.unwrap();
+    let got = store.parts(id).await.unwrap();
+    assert_eq!((got[0].proof.as_ref(), got[1].proof.as_ref()), (Some(&proven), None));
+    assert_eq!(store.proof_envelope(id, "peer-a").await.unwrap().as_deref(), Some("{\"proof\":1}"));
 
     // A duplicate query id is refused and leaves the original intact.
     assert!(store.insert_query(&record, "{}", &parts).await.is_err());

@@ -33,6 +33,12 @@ pub struct Config {
     pub ingest_batch: usize,
     /// Queries executed at once.
     pub query_workers: usize,
+    /// Prove answers of provable kinds with STARK proofs sent after the answer (agora-zk).
+    pub prove_answers: bool,
+    /// Proofs computed at once (each holds the snapshot's extension: ~4 KB per committed row).
+    pub prover_workers: usize,
+    /// Proofs waiting for a worker; when full, an answer goes out with "prover busy" instead.
+    pub prover_queue: usize,
     /// The hospital's query policy and disclosure control.
     pub policy: PolicyConfig,
 }
@@ -49,6 +55,9 @@ impl Default for Config {
             max_body_bytes: 64 * 1024 * 1024,
             ingest_batch: 50_000,
             query_workers: 2,
+            prove_answers: true,
+            prover_workers: 1,
+            prover_queue: 16,
             policy: PolicyConfig::default(),
         }
     }
@@ -83,8 +92,10 @@ impl Config {
             c.data_dir = data_dir.into();
         }
         c.policy.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        if c.query_workers == 0 || c.ingest_batch == 0 {
-            return Err(ConfigError::Invalid("query_workers and ingest_batch must be at least 1".into()));
+        if c.query_workers == 0 || c.ingest_batch == 0 || c.prover_workers == 0 {
+            return Err(ConfigError::Invalid(
+                "query_workers, prover_workers and ingest_batch must be at least 1".into(),
+            ));
         }
         Ok(c)
     }

@@ -14,6 +14,7 @@ pub mod disclosure;
 pub mod ingest;
 pub mod net;
 pub mod policy;
+pub mod proofs;
 pub mod query;
 pub mod service;
 pub mod store;
@@ -126,7 +127,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
             info!(target: "node", jobs = n, "ingest jobs cut off by an earlier process are marked interrupted");
         }
     }
-    let service = Arc::new(QueryService::new(
+    let mut service = QueryService::new(
         config.name.clone(),
         config.store_path(),
         key.clone(),
@@ -134,7 +135,26 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
         hub,
         hub_did(&config, &hub)?,
         node_credential(&config)?,
-    )?);
+    )?;
+    if config.prove_answers {
+        let prover = proofs::Prover::start(
+            config.store_path(),
+            key.clone(),
+            config.policy.threshold,
+            config.prover_workers,
+            config.prover_queue,
+            cancel.clone(),
+        );
+        // The first snapshot is committed in the background; the hello carries its commitment once built.
+        let first = prover.clone();
+        tokio::spawn(async move {
+            if let Err(e) = first.committed(None, false).await {
+                tracing::warn!(target: "node::proof", %e, "cannot commit the first snapshot");
+            }
+        });
+        service = service.with_prover(prover);
+    }
+    let service = Arc::new(service);
     let key_for_did = key.clone();
     let net_task = net::NodeNet::new(key, &hub_address, service, config.query_workers)?;
 

@@ -4,8 +4,10 @@
 //! delivers answers a data steward released later. It answers requests from its hub only.
 
 use crate::service::QueryService;
+use agora_protocol::envelope::Signed;
 use agora_protocol::transport::{build_swarm, Behaviour, BehaviourEvent, TransportConfig};
-use agora_protocol::wire::{WireRequest, WireResponse};
+use agora_protocol::wire::{AnswerMessage, Outcome, QueryRequest, WireRequest, WireResponse};
+use agora_protocol::NodeAnswer;
 use futures::StreamExt;
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
@@ -151,13 +153,18 @@ impl NodeNet {
         let service = self.service.clone();
         let tx = self.deliver_tx.clone();
         let workers = self.workers.clone();
+        let service_for_proofs = self.service.clone();
         tokio::spawn(async move {
             let Ok(_permit) = workers.acquire_owned().await else { return };
             let res = tokio::task::spawn_blocking(move || service.approved_answers()).await;
             match res {
                 Ok(Ok(answers)) => {
-                    for a in answers {
+                    for (a, request) in answers {
+                        let answer = answered(&a);
                         let _ = tx.send(WireRequest::Deliver(a)).await;
+                        if let (Some(request), Some(answer)) = (request, answer) {
+                            follow_with_proof(&service_for_proofs, tx.clone(), request, answer);
+                        }
                     }
                 }
                 Ok(Err(e)) => warn!(target: "node::net", %e, "cannot run approved queries"),
@@ -221,15 +228,25 @@ impl NodeNet {
                     let service = self.service.clone();
                     let workers = self.workers.clone();
                     let done = self.done_tx.clone();
+                    let proofs = self.deliver_tx.clone();
                     tokio::spawn(async move {
                         let Ok(_permit) = workers.acquire_owned().await else { return };
                         let credential = service.check_researcher(&signed).await;
-                        let response = tokio::task::spawn_blocking(move || service.answer(&signed, &credential))
+                        let request = serde_json::from_str::<QueryRequest>(&signed.body).ok();
+                        let answering = service.clone();
+                        let response = tokio::task::spawn_blocking(move || answering.answer(&signed, &credential))
                             .await
                             .unwrap_or_else(|_| WireResponse::Error {
                                 message: "the node failed to run the query".into(),
                             });
+                        let answer = match &response {
+                            WireResponse::Answer(a) => answered(a),
+                            _ => None,
+                        };
                         let _ = done.send((channel, response)).await;
+                        if let (Some(request), Some(answer)) = (request, answer) {
+                            follow_with_proof(&service, proofs, request, answer);
+                        }
                     });
                 }
                 request_response::Message::Response { response, .. } => match response {
@@ -247,6 +264,40 @@ impl NodeNet {
             request_response::Event::ResponseSent { .. } => {}
         }
     }
+}
+
+/// The answer a signed statement carries, if it is one.
+fn answered(env: &Signed<AnswerMessage>) -> Option<NodeAnswer> {
+    match serde_json::from_str::<AnswerMessage>(&env.body).ok()?.outcome {
+        Outcome::Answered { answer } => Some(answer),
+        _ => None,
+    }
+}
+
+/// Proves an answer just sent, if its query is of a provable kind, off the answering path; the proof
+/// (or the reason there is none) follows to the hub as [`WireRequest::Proof`].
+fn follow_with_proof(
+    service: &Arc<QueryService>,
+    tx: mpsc::Sender<WireRequest>,
+    request: QueryRequest,
+    answer: NodeAnswer,
+) {
+    if agora_protocol::proof::plan(&request.query).is_none() {
+        return;
+    }
+    let query_id = request.header.query_id;
+    let Some(prover) = service.prover().cloned() else {
+        let msg = service.unproven(query_id, "this node does not prove its answers (prove_answers = false)");
+        tokio::spawn(async move {
+            let _ = tx.send(WireRequest::Proof(msg)).await;
+        });
+        return;
+    };
+    let everyone = service.counts_everyone(&request);
+    tokio::spawn(async move {
+        let msg = prover.prove(query_id, &request.query, &answer, everyone).await;
+        let _ = tx.send(WireRequest::Proof(msg)).await;
+    });
 }
 
 #[cfg(test)]

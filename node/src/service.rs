@@ -6,6 +6,7 @@
 //! presentation (async: it may fetch the hub's revocation list) before the gate runs.
 
 use crate::policy::{self, Decision, Gate, PolicyConfig, PolicyError};
+use crate::proofs::Prover;
 use crate::query;
 use crate::store::{Store, StoreError};
 use agora_protocol::envelope::{Header, Signed};
@@ -13,7 +14,7 @@ use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, Reje
 use libp2p::identity::Keypair;
 use libp2p::PeerId;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -27,6 +28,9 @@ pub enum ServiceError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
 }
+
+/// A statement released by the data steward, with the request it answers (when it is an answer).
+pub type Released = (Signed<AnswerMessage>, Option<QueryRequest>);
 
 /// How long a node's signed statements stay valid, in seconds.
 const ANSWER_TTL_SECS: i64 = 3600;
@@ -44,6 +48,7 @@ pub struct QueryService {
     threshold: u32,
     conns: Mutex<Vec<Store>>,
     releasing: Mutex<()>,
+    prover: Option<Arc<Prover>>,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -82,7 +87,25 @@ impl QueryService {
             threshold,
             conns: Mutex::new(Vec::new()),
             releasing: Mutex::new(()),
+            prover: None,
         })
+    }
+
+    /// Proves answers with `prover` (see [`crate::proofs`]).
+    pub fn with_prover(mut self, prover: Arc<Prover>) -> QueryService {
+        self.prover = Some(prover);
+        self
+    }
+
+    /// The prover, when the node proves its answers.
+    pub fn prover(&self) -> Option<&Arc<Prover>> {
+        self.prover.as_ref()
+    }
+
+    /// Whether an answer to `request` counts every patient (no consent restriction), as the committed
+    /// snapshot does.
+    pub fn counts_everyone(&self, request: &QueryRequest) -> bool {
+        !self.gate.config().needs_consent(request.purpose.as_deref())
     }
 
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> Result<T, ServiceError> {
@@ -104,6 +127,7 @@ impl QueryService {
             summary,
             header: Header::new(Uuid::nil(), now(), 300),
             credential: self.node_credential.clone(),
+            commitment: self.prover.as_ref().and_then(|p| p.commitment()),
         };
         Ok(Signed::sign(&hello, &self.key))
     }
@@ -221,20 +245,33 @@ impl QueryService {
     }
 
     /// Runs queries the data steward approved since the last call, and signs denials, each delivered
-    /// once: [`policy::take_releases`] clears the mark in the same transaction that reads it.
-    pub fn approved_answers(&self) -> Result<Vec<Signed<AnswerMessage>>, ServiceError> {
+    /// once: [`policy::take_releases`] clears the mark in the same transaction that reads it. An answer
+    /// comes with its request, for its proof.
+    pub fn approved_answers(&self) -> Result<Vec<Released>, ServiceError> {
         let _one_at_a_time = self.releasing.lock().expect("release lock");
-        self.with_store(|store| -> Result<Vec<Signed<AnswerMessage>>, ServiceError> {
+        self.with_store(|store| -> Result<Vec<Released>, ServiceError> {
             let mut out = Vec::new();
             for release in policy::take_releases(store)? {
-                let (query_id, outcome) = match release {
-                    policy::Release::Approved(request) => (request.header.query_id, self.run(store, &request)),
-                    policy::Release::Denied { query_id, rejection } => (query_id, Outcome::Rejected { rejection }),
+                let (query_id, outcome, request) = match release {
+                    policy::Release::Approved(request) => {
+                        (request.header.query_id, self.run(store, &request), Some(*request))
+                    }
+                    policy::Release::Denied { query_id, rejection } => {
+                        (query_id, Outcome::Rejected { rejection }, None)
+                    }
                 };
                 let msg = AnswerMessage { header: Header::new(query_id, now(), ANSWER_TTL_SECS), outcome };
-                out.push(Signed::sign(&msg, &self.key));
+                out.push((Signed::sign(&msg, &self.key), request));
             }
             Ok(out)
         })?
+    }
+
+    /// A signed statement that this node does not prove an answer, and why.
+    pub fn unproven(&self, query_id: Uuid, reason: &str) -> Signed<agora_protocol::proof::ProofMessage> {
+        let outcome = agora_protocol::proof::ProofOutcome::Unavailable { reason: reason.to_string() };
+        let msg =
+            agora_protocol::proof::ProofMessage { header: Header::new(query_id, now(), ANSWER_TTL_SECS), outcome };
+        Signed::sign(&msg, &self.key)
     }
 }

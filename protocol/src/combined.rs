@@ -4,6 +4,7 @@
 //! cell carries the sum of the released parts and says how many parts were suppressed.
 
 use crate::answer::{Cell, GroupKey, Moments, NodeAnswer};
+use crate::proof::ProofState;
 use crate::query::Query;
 use crate::wire::Rejection;
 use crate::VALUE_SCALE;
@@ -189,6 +190,39 @@ pub struct NodeReport {
     /// What it did.
     #[serde(flatten)]
     pub state: NodeState,
+    /// Where the proof of its answer stands (answered nodes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<ProofState>,
+}
+
+/// How many of the answers were proven, are waiting for their proof, failed (and were excluded), or
+/// carry none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProofSummary {
+    /// Answers whose every cell's proof verified against the node's commitment.
+    pub proven: u32,
+    /// Answers whose proof has not arrived.
+    pub pending: u32,
+    /// Answers whose proof failed: excluded from the combination.
+    pub failed: u32,
+    /// Answers without a proof (kind not provable yet, or the node could not prove it).
+    pub unproven: u32,
+}
+
+impl ProofSummary {
+    /// Counts the proof states of the node reports.
+    pub fn of(nodes: &[NodeReport]) -> ProofSummary {
+        let mut s = ProofSummary::default();
+        for p in nodes.iter().filter_map(|n| n.proof.as_ref()) {
+            match p {
+                ProofState::Proven { .. } => s.proven += 1,
+                ProofState::Pending => s.pending += 1,
+                ProofState::Failed { .. } => s.failed += 1,
+                ProofState::Unproven { .. } => s.unproven += 1,
+            }
+        }
+        s
+    }
 }
 
 /// Everything the hub knows about a query.
@@ -209,6 +243,9 @@ pub struct CombinedResult {
     pub rows: Vec<CombinedRow>,
     /// Each node's part.
     pub nodes: Vec<NodeReport>,
+    /// Which answers were proven; the combined rows hold only answers whose proof did not fail.
+    #[serde(default)]
+    pub proofs: ProofSummary,
 }
 
 impl CombinedResult {
@@ -255,7 +292,16 @@ impl CombinedResult {
                 NodeState::Rejected { rejection } => format!("rejected: {rejection}"),
                 NodeState::NoAnswer { reason } => format!("no answer: {reason}"),
             };
-            let _ = writeln!(out, "  node {:<16} {state}", n.name);
+            let proof = n.proof.as_ref().map(|p| format!("; {}", p.label())).unwrap_or_default();
+            let _ = writeln!(out, "  node {:<16} {state}{proof}", n.name);
+        }
+        let p = self.proofs;
+        if p.proven + p.pending + p.failed + p.unproven > 0 {
+            let _ = writeln!(
+                out,
+                "  proofs: {} proven, {} pending, {} failed (excluded), {} without proof",
+                p.proven, p.pending, p.failed, p.unproven
+            );
         }
         out
     }

@@ -12,6 +12,7 @@ pub mod codes;
 pub mod combined;
 pub mod envelope;
 pub mod number;
+pub mod proof;
 pub mod query;
 pub mod transport;
 pub mod wire;

@@ -153,6 +153,9 @@ pub struct NodeHello {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub credential: Option<serde_json::Value>,
+    /// The node's current dataset commitment, once its snapshot is built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<crate::proof::DatasetCommitment>,
 }
 
 impl Payload for NodeHello {
@@ -169,6 +172,8 @@ pub enum WireRequest {
     Deliver(Signed<AnswerMessage>),
     /// Node → hub: who I am and what I hold.
     Hello(Signed<NodeHello>),
+    /// Node → hub: the proof of an answer sent earlier (or why there is none).
+    Proof(Signed<crate::proof::ProofMessage>),
 }
 
 /// A response on `/agora/query/1`.

@@ -31,7 +31,7 @@ fn main() {
         .map(|i| {
             let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
             // Five rows of code 9: a cell below the threshold.
-            Row { code: if i < 5 { 9 } else { (x % 4) as u32 }, value: (x % 40_000) as u32 }
+            Row { code: if i < 5 { 9 } else { x % 4 }, value: (x % 40_000) as u32 }
         })
         .collect();
     let t = Instant::now();

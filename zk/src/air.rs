@@ -47,7 +47,7 @@ pub struct PublicInputs {
     /// A digest of the query (binds the proof to one query).
     pub query: [u8; 32],
     /// The code the predicate selects.
-    pub code: u32,
+    pub code: u64,
     /// Rows selected (0 when suppressed).
     pub count: u64,
     /// Sum of their values (0 when suppressed).
@@ -63,7 +63,7 @@ fn words(bytes: &[u8; 32]) -> impl Iterator<Item = BaseElement> + '_ {
 impl ToElements<BaseElement> for PublicInputs {
     fn to_elements(&self) -> Vec<BaseElement> {
         let mut out: Vec<BaseElement> = words(&self.commitment).chain(words(&self.query)).collect();
-        out.push(BaseElement::from(self.code));
+        out.push(BaseElement::new(self.code));
         // Both below the modulus whenever the statement can hold; a larger claim maps to another element
         // and simply fails.
         out.push(BaseElement::new(self.count));
@@ -116,7 +116,7 @@ impl Air for CountSumAir {
         let bound = BaseElement::from(pub_inputs.suppressed_below);
         CountSumAir {
             context,
-            code: BaseElement::from(pub_inputs.code),
+            code: BaseElement::new(pub_inputs.code),
             count: BaseElement::new(pub_inputs.count),
             sum: BaseElement::new(pub_inputs.sum),
             bound,

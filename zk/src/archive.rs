@@ -21,7 +21,7 @@ pub struct ArchivedAnswer {
     /// The query's digest (hex).
     pub query: String,
     /// The code selected.
-    pub code: u32,
+    pub code: u64,
     /// The count claimed.
     pub count: u64,
     /// The sum claimed.

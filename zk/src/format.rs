@@ -6,7 +6,7 @@
 //!
 //! | column | holds |
 //! |---|---|
-//! | 0 | `code` (a data row: `< 2^32`; a padding row: [`PAD_CODE`]) |
+//! | 0 | `code` (a data row: at most [`MAX_CODE`] `= 2^62 - 1`; a padding row: [`PAD_CODE`] `= 2^62`) |
 //! | 1 | `value` |
 //! | 2 ..= 33 | the 32 bits of `value`, least significant first (a range check: sums cannot wrap) |
 //! | 34 | the selector: 1 on rows `0 ..= n-k-2`, 0 on the rest (the rows the constraints apply to) |
@@ -53,7 +53,10 @@ pub fn aux_width(suppressed: bool) -> usize {
     }
 }
 /// The code of a padding row: outside every data code.
-pub const PAD_CODE: u64 = 1 << 32;
+pub const PAD_CODE: u64 = 1 << 62;
+/// The highest data code (codes are field elements; nodes derive them from code systems by hashing,
+/// `agora_protocol::proof::row_code`).
+pub const MAX_CODE: u64 = PAD_CODE - 1;
 /// The shortest trace.
 pub const MIN_TRACE_LENGTH: usize = 2048;
 /// The longest trace (2^22 rows) a commitment may name.
@@ -84,18 +87,17 @@ pub fn proof_options() -> ProofOptions {
 
 /// Degrees of room in each segment of the constraint composition polynomial for the prover's
 /// randomizer (the patched `AirContext::set_zk_quotient_slack`): it must exceed the number of points at
-/// which a proof reveals those segments: the queries, their Merkle siblings, `z`, `g·z` and the one
-/// point the DEEP randomizer leaves unmasked (zk/README.md): `2 · 42 + 3 = 87`.
+/// which a proof reveals those segments: the queries, their Merkle siblings, `z` and `g·z`
+/// (zk/README.md): `2 · 42 + 2 = 86`.
 pub const ZK_QUOTIENT_SLACK: usize = 128;
-const _: () = assert!(ZK_QUOTIENT_SLACK > 2 * NUM_QUERIES + 3, "the slack must exceed the revealed points");
+const _: () = assert!(ZK_QUOTIENT_SLACK > 2 * NUM_QUERIES + 2, "the slack must exceed the revealed points");
 
 /// Linear functionals of each trace column one proof reveals, counted over the base field (zk/README.md):
 /// for each query `x`, the column at `x` (opened), at `x`'s Merkle sibling `y` (its leaf hash), and at
-/// `g·x` and `g·y` (the constraint composition at `x` and `y` depends on the next row); and five points
-/// of the quadratic extension (two functionals each): `z`, `g·z`, `g²·z` (the composition at `g·z`),
-/// and `x₀`, `g·x₀`, where `x₀` is the one point at which the DEEP randomizer leaves the DEEP
-/// polynomial unmasked.
-pub const OPENINGS_PER_PROOF: usize = 4 * NUM_QUERIES + 2 * 5;
+/// `g·x` and `g·y` (the constraint composition at `x` and `y` depends on the next row); and three points
+/// of the quadratic extension (two functionals each): `z`, `g·z` and `g²·z` (the composition at `g·z`).
+/// The FRI layers add none: the DEEP randomizer masks them (zk/README.md).
+pub const OPENINGS_PER_PROOF: usize = 4 * NUM_QUERIES + 2 * 3;
 
 /// Random rows at the end of a trace of `n` rows: `n / 16`, and at least 1,024. Any `k` linear
 /// functionals (evaluations outside the trace domain) of a column masked by `k` random rows are
@@ -173,9 +175,9 @@ mod tests {
         assert_eq!(trace_length_for(0), Some(2048));
         assert_eq!(trace_length_for(1023), Some(2048));
         assert_eq!(trace_length_for(1024), Some(4096));
-        assert_eq!(OPENINGS_PER_PROOF, 178);
+        assert_eq!(OPENINGS_PER_PROOF, 174);
         assert_eq!(proof_budget(2048), 5);
-        assert_eq!(proof_budget(1 << 20), 368);
+        assert_eq!(proof_budget(1 << 20), 376);
 
         // 2^20 rows: 65,536 random rows, 983,039 data rows.
         assert_eq!(capacity(1 << 20), (1 << 20) - (1 << 16) - 1);

@@ -18,7 +18,7 @@ pub type Proven = Result<(Claim, Vec<u8>), ZkError>;
 struct Job {
     snapshot: Arc<Snapshot>,
     query: [u8; 32],
-    code: u32,
+    code: u64,
     threshold: u32,
     reply: oneshot::Sender<Proven>,
 }
@@ -60,7 +60,7 @@ impl ProverPool {
         &self,
         snapshot: Arc<Snapshot>,
         query: [u8; 32],
-        code: u32,
+        code: u64,
         threshold: u32,
     ) -> Result<oneshot::Receiver<Proven>, ZkError> {
         let (reply, rx) = oneshot::channel();

@@ -3,7 +3,7 @@
 use crate::air::{CountSumAir, PublicInputs, CNT, FLAG, GAP, INV, SUM};
 use crate::format::{
     aux_width, proof_budget, proof_options, random_rows, trace_length_for, Commitment, FORMAT_VERSION, MAIN_WIDTH,
-    MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK,
+    MAX_CODE, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK,
 };
 use crate::lde::{CachedTraceLde, MainLde};
 use crate::verify::{Claim, Hash};
@@ -27,7 +27,7 @@ type Vc = MerkleTree<Hash>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
     /// The attribute the predicate tests.
-    pub code: u32,
+    pub code: u64,
     /// The value summed.
     pub value: u32,
 }
@@ -68,15 +68,19 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Lays out `rows` per format v2, masks the trace with random rows drawn from `seed` (a secret the
-    /// node keeps with the snapshot, so the commitment can be rebuilt), and computes the commitment.
+    /// node keeps with the snapshot, never reused: a rebuilt snapshot takes a fresh seed, so its budget
+    /// starts over on a fresh mask), and computes the commitment.
     pub fn build(rows: Vec<Row>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
         let n = trace_length_for(rows.len())
             .ok_or(ZkError::TooLarge { rows: rows.len(), max: crate::format::capacity(MAX_TRACE_LENGTH) })?;
         let k = random_rows(n);
+        if let Some(row) = rows.iter().find(|r| r.code > MAX_CODE) {
+            return Err(ZkError::Prover(format!("code {} above the format's {MAX_CODE}", row.code)));
+        }
         let mut rng = ChaCha20Rng::from_seed(seed);
         let mut columns = vec![vec![BaseElement::ZERO; n]; MAIN_WIDTH];
         for (i, row) in rows.iter().enumerate() {
-            columns[0][i] = BaseElement::from(row.code);
+            columns[0][i] = BaseElement::new(row.code);
             columns[1][i] = BaseElement::from(row.value);
             for j in 0..VALUE_BITS {
                 columns[2 + j][i] = BaseElement::from((row.value >> j) & 1);
@@ -93,7 +97,7 @@ impl Snapshot {
                 continue;
             }
             for cell in &mut column[n - k..] {
-                *cell = BaseElement::new(rng.next_u64());
+                *cell = random_element::<BaseElement>(&mut rng);
             }
         }
         let info = TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width(false), 1, n, vec![]);
@@ -121,16 +125,19 @@ impl Snapshot {
     }
 
     /// Counts and sums the rows whose code is `code`, and proves it for the query digest `query`.
-    pub fn prove_count_sum(&self, query: [u8; 32], code: u32) -> Result<(Claim, Vec<u8>), ZkError> {
+    pub fn prove_count_sum(&self, query: [u8; 32], code: u64) -> Result<(Claim, Vec<u8>), ZkError> {
         self.prove_cell(query, code, 0)
     }
 
     /// As [`Snapshot::prove_count_sum`], under the node's disclosure threshold: a count below
     /// `threshold` (≤ [`MAX_THRESHOLD`]; 0 for none) is neither disclosed nor its sum, and the proof shows
     /// only that it is below the threshold.
-    pub fn prove_cell(&self, query: [u8; 32], code: u32, threshold: u32) -> Result<(Claim, Vec<u8>), ZkError> {
+    pub fn prove_cell(&self, query: [u8; 32], code: u64, threshold: u32) -> Result<(Claim, Vec<u8>), ZkError> {
         if threshold > MAX_THRESHOLD {
             return Err(ZkError::Prover(format!("threshold {threshold} above {MAX_THRESHOLD}")));
+        }
+        if code > MAX_CODE {
+            return Err(ZkError::Prover(format!("code {code} above the format's {MAX_CODE}")));
         }
         let budget = proof_budget(self.commitment.trace_length);
         if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
@@ -222,7 +229,7 @@ fn hide_quotient<E: FieldElement<BaseField = BaseElement>>(
     let mut h = trace.into_inner();
     let inv_twiddles = fft::get_inv_twiddles::<BaseElement>(h.len());
     fft::interpolate_poly_with_offset(&mut h, &inv_twiddles, domain.offset());
-    assert!(h.iter().skip(segments * stride).all(|c| *c == E::ZERO), "composition polynomial above its degree");
+    assert!(winter_math::polynom::degree_of(&h) < segments * stride, "composition polynomial above its degree");
     let r: Vec<Vec<E>> = (0..=segments)
         .map(|j| {
             if j == 0 || j == segments {
@@ -314,7 +321,7 @@ impl Prover for CountSumProver {
         let n = main_trace.info.length();
         let k = random_rows(n);
         let last = n - k - 1;
-        let code = BaseElement::from(self.inputs.code);
+        let code = BaseElement::new(self.inputs.code);
         let main = &main_trace.main;
         let mut columns = vec![vec![E::ZERO; n]; main_trace.info.aux_segment_width()];
         let (mut cnt, mut sum) = (E::ZERO, E::ZERO);

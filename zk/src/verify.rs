@@ -25,7 +25,7 @@ pub struct Claim {
     /// The digest of the query answered.
     pub query: [u8; 32],
     /// The code selected.
-    pub code: u32,
+    pub code: u64,
     /// Rows selected (0 when suppressed: not disclosed).
     pub count: u64,
     /// Sum of their values (0 when suppressed: not disclosed).
@@ -130,6 +130,13 @@ pub fn verify_count_sum(commitment: &Commitment, claim: &Claim, proof: &[u8]) ->
     let max_rows = capacity(commitment.trace_length) as u64;
     if claim.count > max_rows {
         return Err(ZkError::Rejected(format!("count {} exceeds the snapshot's {max_rows} rows", claim.count)));
+    }
+    if claim.code > crate::format::MAX_CODE {
+        return Err(ZkError::Rejected(format!(
+            "code {} is above the format's {}",
+            claim.code,
+            crate::format::MAX_CODE
+        )));
     }
     if claim.sum > claim.count * u64::from(u32::MAX) {
         return Err(ZkError::Rejected(format!("sum {} exceeds count × 2^32", claim.sum)));

@@ -12,13 +12,13 @@ fn rows(n: usize, seed: u64) -> Vec<Row> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            Row { code: (x % 5) as u32, value: ((x >> 8) % 100_000) as u32 }
+            Row { code: x % 5, value: ((x >> 8) % 100_000) as u32 }
         })
         .collect()
 }
 
 /// Count and sum computed here, not by the crate.
-fn expected(rows: &[Row], code: u32) -> (u64, u64) {
+fn expected(rows: &[Row], code: u64) -> (u64, u64) {
     let mut count = 0;
     let mut sum = 0;
     for r in rows {
@@ -96,6 +96,10 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     let foreign = Snapshot::build(rows(300, 8), [3; 32]).unwrap();
     let e = rejected(&claim, foreign.commitment(), &proof);
     assert!(e.to_string().contains("not the committed"), "{e}");
+    // The padding rows' code, or any code above the format's.
+    let pad = Claim { code: agora_zk::format::PAD_CODE, ..claim.clone() };
+    let e = rejected(&pad, &commitment, &proof);
+    assert!(e.to_string().contains("above the format"), "{e}");
     // A commitment of another size or version.
     let larger = Snapshot::build(rows(1100, 1), [3; 32]).unwrap();
     let e = rejected(&claim, larger.commitment(), &proof);
@@ -150,11 +154,11 @@ proptest! {
     #[test]
     fn honest_proofs_verify_and_dishonest_outputs_never_do(
         data in prop::collection::vec((0u32..4, any::<u32>()), 0..150),
-        code in 0u32..5,
+        code in 0u64..5,
         delta_count in 1u64..1000,
         delta_sum in 1u64..u32::MAX as u64,
     ) {
-        let data: Vec<Row> = data.into_iter().map(|(code, value)| Row { code, value }).collect();
+        let data: Vec<Row> = data.into_iter().map(|(code, value)| Row { code: code.into(), value }).collect();
         let snapshot = Snapshot::build(data.clone(), [1; 32]).unwrap();
         let (claim, proof) = snapshot.prove_count_sum([8; 32], code).unwrap();
         prop_assert_eq!((claim.count, claim.sum), expected(&data, code));
@@ -202,6 +206,16 @@ fn archived_answers_verify_offline_with_the_cli() {
     assert_eq!(bad.status.code(), Some(1), "{out}");
     assert!(out.contains("forged.json: REFUSED: proof does not verify"), "{out}");
     assert!(out.contains("garbage.json: REFUSED: not an archived answer"), "{out}");
+    // An array (as the hub's proofs endpoint gives): each element is checked and named.
+    let array = dir.path().join("array.json");
+    std::fs::write(&array, serde_json::to_string(&[&good, &forged]).unwrap()).unwrap();
+    let both = run(&[&array]);
+    let out = String::from_utf8_lossy(&both.stdout);
+    assert_eq!(both.status.code(), Some(1), "{out}");
+    assert!(out.contains("array.json[0]: verified") && out.contains("array.json[1]: REFUSED"), "{out}");
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "[]").unwrap();
+    assert_eq!(run(&[&empty]).status.code(), Some(1));
 }
 
 #[test]

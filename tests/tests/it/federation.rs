@@ -427,3 +427,93 @@ async fn hub_runs_on_postgresql() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2", "answers are archived in PostgreSQL");
 }
+
+/// Polls the hub until no answer of `id` waits for its proof (or 120 s pass).
+async fn settled_proofs(net: &TestNet, id: Uuid) -> CombinedResult {
+    let client = net.client().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = client.result(id).await.unwrap();
+        if r.proofs.pending == 0 || tokio::time::Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifies() {
+    let net = TestNet::spawn(NetOptions { nodes: 2, patients_per_node: 150, ..NetOptions::default() }).await.unwrap();
+    let per_node: Vec<_> = net.nodes.iter().map(|n| (n.name.clone(), expected::patients(&n.synth_dir))).collect();
+
+    // The most frequent exact condition code of the first node, found from the FHIR files.
+    let mut freq: std::collections::HashMap<(String, String), usize> = Default::default();
+    for p in per_node[0].1.values() {
+        let mut mine: Vec<_> = p.conditions.clone();
+        mine.sort();
+        mine.dedup();
+        for c in mine {
+            *freq.entry(c).or_default() += 1;
+        }
+    }
+    let ((system, code), _) = freq.into_iter().max_by_key(|(c, n)| (*n, c.clone())).unwrap();
+    assert_eq!(system, "icd10cm");
+    let cohort = Cohort::Condition { code: format!("icd10cm:{code}").parse().unwrap() };
+    let q = query(cohort, None, Selection::Latest, vec![Aggregate::Count], false);
+
+    let client = net.client().await.unwrap();
+    let id = client.submit(q.clone(), Some("demo".into())).await.unwrap();
+    let r = client.wait(id, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(r.status, ResultStatus::Complete);
+    let r = settled_proofs(&net, id).await;
+    assert_eq!((r.proofs.proven, r.proofs.pending, r.proofs.failed), (2, 0, 0), "{}", r.to_table());
+    let mut released = 0;
+    let mut suppressed = 0;
+    for (name, truth) in &per_node {
+        let n =
+            truth.values().filter(|p| p.conditions.iter().any(|(s, c)| s == "icd10cm" && *c == code)).count() as u64;
+        let node = r.nodes.iter().find(|x| &x.name == name).unwrap();
+        match &node.state {
+            NodeState::Answered { answer } => {
+                let expect = if n >= 10 { Cell::Value(n) } else { Cell::Suppressed };
+                assert_eq!(answer.total().unwrap().patients, expect, "{name}: {n} patients with {code}");
+            }
+            other => panic!("{name} did not answer: {other:?}"),
+        }
+        if n >= 10 {
+            released += n;
+        } else {
+            suppressed += 1;
+        }
+        assert!(
+            matches!(&node.proof, Some(agora_protocol::proof::ProofState::Proven { root, .. }) if root.len() == 64),
+            "{name}: {:?}",
+            node.proof
+        );
+    }
+    let total = &r.rows[0];
+    assert_eq!((total.patients.released, total.patients.suppressed_parts), (released, suppressed));
+    assert!(r.to_table().contains("proofs: 2 proven, 0 pending, 0 failed"), "{}", r.to_table());
+    // Auditors get every proven answer as an archived answer that verifies offline (agora-zk verify).
+    let archived = client.proofs(id).await.unwrap();
+    assert_eq!(archived.len(), 2);
+    let mut counts: Vec<u64> = Vec::new();
+    for a in archived {
+        let a: agora_zk::archive::ArchivedAnswer = serde_json::from_value(a).unwrap();
+        let claim = a.verify().unwrap();
+        assert_eq!(hex::encode(claim.query), hex::encode(agora_protocol::proof::query_digest(id, &q)));
+        counts.push(claim.count);
+    }
+    assert_eq!(counts.iter().sum::<u64>(), released);
+
+    // Everyone is provable too; a mean is not (yet), and says so without a pending proof.
+    let everyone = query(Cohort::Everyone, None, Selection::Latest, vec![Aggregate::Count], false);
+    let id = client.submit(everyone, Some("demo".into())).await.unwrap();
+    client.wait(id, Duration::from_secs(30)).await.unwrap();
+    let r = settled_proofs(&net, id).await;
+    assert_eq!(r.proofs.proven, 2, "{}", r.to_table());
+    assert_eq!(r.rows[0].patients.released, per_node.iter().map(|(_, t)| t.len() as u64).sum::<u64>());
+    let mean = query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean], false);
+    let r = run(&net, mean).await;
+    assert_eq!((r.proofs.unproven, r.proofs.pending), (2, 0), "{}", r.to_table());
+}

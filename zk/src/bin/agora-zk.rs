@@ -19,7 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify archived answers (JSON, format agora-zk/count-sum/2); exits 1 if any is refused.
+    /// Verify archived answers (JSON, format agora-zk/count-sum/2: one per file, or an array); exits 1 if
+    /// any is refused.
     Verify {
         /// Answer files.
         #[arg(required = true)]
@@ -34,7 +35,7 @@ enum Command {
         rows: usize,
         /// The code to count and sum.
         #[arg(long, default_value_t = 2)]
-        code: u32,
+        code: u64,
         /// The disclosure threshold (0 for none).
         #[arg(long, default_value_t = 10)]
         threshold: u32,
@@ -45,12 +46,12 @@ enum Command {
 }
 
 #[cfg(feature = "prover")]
-fn example(rows: usize, code: u32, threshold: u32, out: &std::path::Path) -> anyhow::Result<()> {
+fn example(rows: usize, code: u64, threshold: u32, out: &std::path::Path) -> anyhow::Result<()> {
     use agora_zk::prove::{Row, Snapshot};
     let data: Vec<Row> = (0..rows as u64)
         .map(|i| {
             let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
-            Row { code: (x % 4) as u32, value: (x % 40_000) as u32 }
+            Row { code: x % 4, value: (x % 40_000) as u32 }
         })
         .collect();
     let mut seed = [0u8; 32];
@@ -90,26 +91,42 @@ fn main() -> anyhow::Result<ExitCode> {
     let mut refused = 0;
     for path in &answers {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let outcome = serde_json::from_str::<ArchivedAnswer>(&text)
-            .map_err(|e| format!("not an archived answer: {e}"))
-            .and_then(|a| a.verify().map(|c| (a, c)).map_err(|e| e.to_string()));
-        match outcome {
-            Ok((answer, claim)) => println!(
-                "{}: verified: {} for query {} over dataset {} (format v{}, {} rows)",
-                path.display(),
-                match claim.suppressed_below {
-                    Some(t) =>
-                        format!("the count of code {} is below {t} (suppressed; no count or sum disclosed)", claim.code),
-                    None => format!("count {} and sum {} of code {}", claim.count, claim.sum, claim.code),
-                },
-                answer.query,
-                answer.commitment.root,
-                answer.commitment.version,
-                answer.commitment.trace_length
-            ),
-            Err(reason) => {
-                refused += 1;
-                println!("{}: REFUSED: {reason}", path.display());
+        // One archived answer, or an array of them (as the hub's `GET /v1/queries/{id}/proofs` gives).
+        let items: Vec<Result<ArchivedAnswer, String>> = match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+            Ok(values) => values
+                .into_iter()
+                .map(|v| serde_json::from_value(v).map_err(|e| format!("not an archived answer: {e}")))
+                .collect(),
+            Err(_) => {
+                vec![serde_json::from_str::<ArchivedAnswer>(&text).map_err(|e| format!("not an archived answer: {e}"))]
+            }
+        };
+        if items.is_empty() {
+            refused += 1;
+            println!("{}: REFUSED: no archived answer in the file", path.display());
+        }
+        let many = items.len() > 1;
+        for (i, item) in items.into_iter().enumerate() {
+            let label = if many { format!("{}[{i}]", path.display()) } else { path.display().to_string() };
+            match item.and_then(|a| a.verify().map(|c| (a, c)).map_err(|e| e.to_string())) {
+                Ok((answer, claim)) => println!(
+                    "{label}: verified: {} for query {} over dataset {} (format v{}, {} rows)",
+                    match claim.suppressed_below {
+                        Some(t) => format!(
+                            "the count of code {} is below {t} (suppressed; no count or sum disclosed)",
+                            claim.code
+                        ),
+                        None => format!("count {} and sum {} of code {}", claim.count, claim.sum, claim.code),
+                    },
+                    answer.query,
+                    answer.commitment.root,
+                    answer.commitment.version,
+                    answer.commitment.trace_length
+                ),
+                Err(reason) => {
+                    refused += 1;
+                    println!("{label}: REFUSED: {reason}");
+                }
             }
         }
     }

@@ -1,0 +1,162 @@
+//! The hub's check of node proofs and its combination around them: honest proofs are proven, every
+//! forged or mismatched one fails with its reason and its answer leaves the combination. The proofs are
+//! real (agora-zk's prover over a snapshot this test lays out); expected counts are counted here.
+
+use agora_hub::coordinator::{assemble, check_proofs};
+use agora_hub::store::{NodePart, QueryRecord};
+use agora_protocol::answer::{AnswerRow, Cell, GroupKey, NodeAnswer};
+use agora_protocol::combined::{NodeState, ResultStatus};
+use agora_protocol::proof::{plan, query_digest, row_code, DatasetCommitment, ProofState, ProvenCell, ProvenPart};
+use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, GroupBy, Query};
+use agora_zk::prove::{Row, Snapshot};
+use base64::Engine;
+use uuid::Uuid;
+
+fn query(cohort: Cohort) -> Query {
+    Query {
+        version: 1,
+        cohort,
+        measure: None,
+        aggregates: vec![Aggregate::Count],
+        group_by: GroupBy::default(),
+        reference_date: time::macros::date!(2026 - 01 - 01),
+    }
+}
+
+fn e11() -> Cohort {
+    Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: "E11.9".into(), prefix: false } }
+}
+
+/// 40 persons; persons 0..23 have E11.9 (23), persons 30..35 have I10 (5).
+fn snapshot(data_version: u64, seed: u8) -> (Snapshot, DatasetCommitment) {
+    let mut rows = Vec::new();
+    for p in 0..40 {
+        rows.push(Row { code: row_code(&["person"]), value: 0 });
+        if p < 23 {
+            rows.push(Row { code: row_code(&["condition", "icd10cm", "E11.9"]), value: 0 });
+        }
+        if (30..35).contains(&p) {
+            rows.push(Row { code: row_code(&["condition", "icd10cm", "I10"]), value: 0 });
+        }
+    }
+    let s = Snapshot::build(rows, [seed; 32]).unwrap();
+    let c = s.commitment();
+    let commitment =
+        DatasetCommitment { version: c.version, trace_length: c.trace_length, root: c.root.clone(), data_version };
+    (s, commitment)
+}
+
+fn answer(query_id: Uuid, patients: Cell) -> NodeAnswer {
+    NodeAnswer {
+        query_id,
+        threshold: 10,
+        unit: None,
+        data_version: 7,
+        rows: vec![AnswerRow { group: GroupKey::TOTAL, patients, moments: None, histogram: None }],
+        exec_micros: 1,
+    }
+}
+
+fn prove(s: &Snapshot, query_id: Uuid, q: &Query) -> Vec<ProvenCell> {
+    let code = plan(q).unwrap()[0].code;
+    let (_, proof) = s.prove_cell(query_digest(query_id, q), code, 10).unwrap();
+    vec![ProvenCell { part: ProvenPart::Patients, proof: base64::engine::general_purpose::STANDARD.encode(proof) }]
+}
+
+fn failed(state: ProofState, expect: &str) {
+    match state {
+        ProofState::Failed { reason } => assert!(reason.contains(expect), "`{reason}` should say `{expect}`"),
+        other => panic!("expected a failure saying `{expect}`, got {other:?}"),
+    }
+}
+
+#[test]
+fn honest_proofs_are_proven_and_forged_ones_fail_with_their_reason() {
+    let (s, commitment) = snapshot(7, 1);
+    let id = Uuid::new_v4();
+    let q = query(e11());
+    let cells = prove(&s, id, &q);
+
+    // Honest: 23 patients with E11.9, counted above.
+    let honest = answer(id, Cell::Value(23));
+    let state = check_proofs(id, &q, &honest, &commitment, &cells);
+    assert_eq!(state, ProofState::Proven { root: commitment.root.clone(), data_version: 7 });
+
+    // The answer claims another count than the proof shows.
+    failed(check_proofs(id, &q, &answer(id, Cell::Value(24)), &commitment, &cells), "patients:");
+    failed(check_proofs(id, &q, &answer(id, Cell::Suppressed), &commitment, &cells), "patients:");
+    // The proof was made for another query (id or cohort).
+    let other = Uuid::new_v4();
+    failed(check_proofs(other, &q, &answer(other, Cell::Value(23)), &commitment, &cells), "patients:");
+    let everyone = query(Cohort::Everyone);
+    failed(check_proofs(id, &everyone, &answer(id, Cell::Value(23)), &commitment, &cells), "patients:");
+    // Against another snapshot's commitment (a fresh seed over the same rows), or stale data.
+    let (_, foreign) = snapshot(7, 2);
+    failed(check_proofs(id, &q, &honest, &foreign, &cells), "not the committed");
+    let stale = DatasetCommitment { data_version: 6, ..commitment.clone() };
+    failed(check_proofs(id, &q, &honest, &stale, &cells), "data version 6");
+    // Damaged or misshapen.
+    let mut cut = cells.clone();
+    let half = (cut[0].proof.len() / 2) & !3;
+    cut[0].proof.truncate(half);
+    failed(check_proofs(id, &q, &honest, &commitment, &cut), "patients:");
+    let mut garbled = cells.clone();
+    garbled[0].proof.insert(5, '!');
+    failed(check_proofs(id, &q, &honest, &commitment, &garbled), "not base64");
+    let doubled = [cells.clone(), cells.clone()].concat();
+    failed(check_proofs(id, &q, &honest, &commitment, &doubled), "2 proofs for a plan of 1");
+    failed(check_proofs(id, &q, &honest, &commitment, &[]), "0 proofs");
+}
+
+#[test]
+fn a_suppressed_cell_is_proven_below_the_threshold() {
+    let (s, commitment) = snapshot(7, 3);
+    let id = Uuid::new_v4();
+    let i10 =
+        query(Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: "I10".into(), prefix: false } });
+    let cells = prove(&s, id, &i10);
+    let state = check_proofs(id, &i10, &answer(id, Cell::Suppressed), &commitment, &cells);
+    assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
+    // Claiming the (true) count 5 as released does not verify against a suppressed proof.
+    failed(check_proofs(id, &i10, &answer(id, Cell::Value(5)), &commitment, &cells), "patients:");
+}
+
+#[test]
+fn answers_whose_proof_failed_leave_the_combination() {
+    let id = Uuid::new_v4();
+    let record = QueryRecord {
+        query_id: id,
+        researcher: "ada".into(),
+        purpose: None,
+        query: query(e11()),
+        submitted_at: 0,
+        deadline_at: 1,
+        status: ResultStatus::Complete,
+    };
+    let part = |name: &str, count: u64, proof: Option<ProofState>| NodePart {
+        peer_id: format!("peer-{name}"),
+        node_name: name.into(),
+        state: NodeState::Answered { answer: answer(id, Cell::Value(count)) },
+        proof,
+    };
+    let parts = vec![
+        part("a", 23, Some(ProofState::Proven { root: "ab".into(), data_version: 7 })),
+        part("b", 1000, Some(ProofState::Failed { reason: "patients: the count does not verify".into() })),
+        part("c", 12, None),
+    ];
+    let result = assemble(record.clone(), parts);
+    assert_eq!(result.rows[0].patients.released, 23 + 12, "the failed answer is left out");
+    assert_eq!((result.proofs.proven, result.proofs.failed, result.proofs.pending), (1, 1, 1));
+    assert_eq!(result.nodes[2].proof, Some(ProofState::Pending));
+    let table = result.to_table();
+    assert!(table.contains("PROOF FAILED (patients: the count does not verify): excluded"), "{table}");
+    assert!(table.contains("proof pending"), "{table}");
+
+    // A query of a kind not provable yet: every answer counts and says why it has no proof.
+    let mean = Query { aggregates: vec![Aggregate::Mean], ..record.query.clone() };
+    let result = assemble(QueryRecord { query: mean, ..record }, vec![part("a", 23, None)]);
+    assert_eq!(result.proofs.unproven, 1);
+    assert!(
+        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason.contains("only ungrouped"))
+    );
+}

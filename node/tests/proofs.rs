@@ -1,0 +1,151 @@
+//! The node's prover over a real store: its proofs agree with the query engine's answers and verify
+//! against its commitment; a spent masking budget makes a new commitment; answers over data that has
+//! changed, or over consenting patients only, are not proven and say why. Expected counts are counted
+//! here from the rows this test writes.
+
+use agora_node::proofs::Prover;
+use agora_node::query;
+use agora_node::store::Store;
+use agora_protocol::proof::{plan, query_digest, ProofMessage, ProofOutcome};
+use agora_protocol::{Aggregate, Cell, CodeMatch, CodeSystem, Cohort, GroupBy, Query, Sex};
+use base64::Engine;
+use rand::{Rng, SeedableRng};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const CODES: [&str; 4] = ["E11.9", "I10", "J45", "N18.3"];
+
+/// Writes `persons` persons with random sexes and conditions; returns, per condition code and per sex,
+/// the number of distinct persons (the truth the proofs must agree with).
+fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2]) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let tx = store.conn_mut().transaction().unwrap();
+    tx.execute("INSERT INTO source_record (source_id, resource_type, fhir_id, job_id) VALUES (1, 'B', 't', 't')", [])
+        .unwrap();
+    let mut by_code = vec![0u64; CODES.len()];
+    let mut by_sex = [0u64; 2];
+    for p in 1..=persons {
+        let female = rng.gen_bool(0.5);
+        by_sex[usize::from(!female)] += 1;
+        tx.execute(
+            "INSERT INTO person (person_id, pseudonym, sex, year_of_birth, month_of_birth, source_id)
+             VALUES (?1, ?2, ?3, 1960, 1, 1)",
+            rusqlite::params![p, format!("p{p}"), if female { "female" } else { "male" }],
+        )
+        .unwrap();
+        for (i, code) in CODES.iter().enumerate() {
+            if rng.gen_bool(0.3) {
+                by_code[i] += 1;
+                // Sometimes twice: a person still counts once.
+                for at in 0..rng.gen_range(1..3) {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO condition_occurrence (person_id, system, code, start_at, source_id)
+                         VALUES (?1, 'icd10cm', ?2, ?3, 1)",
+                        rusqlite::params![p, code, 1_600_000_000 + at],
+                    )
+                    .unwrap();
+                }
+            }
+        }
+    }
+    Store::bump_data_version(&tx).unwrap();
+    tx.commit().unwrap();
+    (by_code, by_sex)
+}
+
+fn count(cohort: Cohort) -> Query {
+    Query {
+        version: 1,
+        cohort,
+        measure: None,
+        aggregates: vec![Aggregate::Count],
+        group_by: GroupBy::default(),
+        reference_date: time::macros::date!(2026 - 01 - 01),
+    }
+}
+
+fn condition(code: &str) -> Cohort {
+    Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: code.into(), prefix: false } }
+}
+
+/// Checks a proof message as the hub does: the plan's code, the answer's own cell.
+fn verify(msg: &ProofMessage, id: Uuid, q: &Query, cell: Cell, threshold: u32) -> Result<String, String> {
+    let ProofOutcome::Proven { commitment, cells } = &msg.outcome else {
+        return Err("not proven".into());
+    };
+    let target = plan(q).unwrap()[0];
+    let (count, suppressed_below) = match cell {
+        Cell::Value(v) => (v, None),
+        Cell::Suppressed => (0, Some(threshold)),
+    };
+    let claim = agora_zk::Claim { query: query_digest(id, q), code: target.code, count, sum: 0, suppressed_below };
+    let zk = agora_zk::Commitment {
+        version: commitment.version,
+        trace_length: commitment.trace_length,
+        root: commitment.root.clone(),
+    };
+    let proof = base64::engine::general_purpose::STANDARD.decode(&cells[0].proof).unwrap();
+    agora_zk::verify_count_sum(&zk, &claim, &proof).map_err(|e| e.to_string())?;
+    Ok(commitment.root.clone())
+}
+
+#[tokio::test]
+async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.db");
+    let mut store = Store::open(&path).unwrap();
+    let (by_code, by_sex) = write(&mut store, 300, 7);
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let prover = Prover::start(path.clone(), key, 10, 1, 4, CancellationToken::new());
+
+    let mut roots = Vec::new();
+    let mut queries: Vec<(Query, u64)> = CODES.iter().zip(&by_code).map(|(c, n)| (count(condition(c)), *n)).collect();
+    queries.push((count(Cohort::Sex { sex: Sex::Female }), by_sex[0]));
+    queries.push((count(Cohort::Sex { sex: Sex::Male }), by_sex[1]));
+    queries.push((count(Cohort::Everyone), 300));
+    // A code nobody has: 0 patients, suppressed, proven below the threshold.
+    queries.push((count(condition("Z99.9")), 0));
+    assert!(queries.len() > agora_zk::format::proof_budget(2048), "enough proofs to spend one snapshot's budget");
+    for (q, truth) in &queries {
+        let id = Uuid::new_v4();
+        let answer = query::execute(&store, q, id, 10).unwrap();
+        let cell = answer.total().unwrap().patients;
+        assert_eq!(cell, if *truth >= 10 { Cell::Value(*truth) } else { Cell::Suppressed }, "{q}");
+        let signed = prover.prove(id, q, &answer, true).await;
+        let msg = signed.verify().unwrap().payload;
+        roots.push(verify(&msg, id, q, cell, 10).unwrap_or_else(|e| panic!("{q}: {e}")));
+        // The proof is for this query only.
+        assert!(verify(&msg, Uuid::new_v4(), q, cell, 10).is_err());
+    }
+    roots.dedup();
+    assert_eq!(roots.len(), 2, "the sixth proof needed a fresh snapshot: a new commitment over the same data");
+
+    // The store moves on after an answer: the snapshot at the answer's version still proves it...
+    let q = count(Cohort::Everyone);
+    let id = Uuid::new_v4();
+    let old = query::execute(&store, &q, id, 10).unwrap();
+    let tx = store.conn_mut().transaction().unwrap();
+    Store::bump_data_version(&tx).unwrap();
+    tx.commit().unwrap();
+    let msg = prover.prove(id, &q, &old, true).await.verify().unwrap().payload;
+    verify(&msg, id, &q, old.total().unwrap().patients, 10).unwrap();
+    // ...until an answer over the new version makes the node commit to it.
+    let id2 = Uuid::new_v4();
+    let new = query::execute(&store, &q, id2, 10).unwrap();
+    assert_eq!(new.data_version, old.data_version + 1);
+    let msg = prover.prove(id2, &q, &new, true).await.verify().unwrap().payload;
+    let root = verify(&msg, id2, &q, new.total().unwrap().patients, 10).unwrap();
+    assert!(!roots.contains(&root), "a new commitment for the new data version");
+    let msg = prover.prove(id, &q, &old, true).await.verify().unwrap().payload;
+    match msg.outcome {
+        ProofOutcome::Unavailable { reason } => assert!(reason.contains("data changed"), "{reason}"),
+        ProofOutcome::Proven { .. } => panic!("an answer over replaced data was proven"),
+    }
+    let answer = new;
+    // An answer over consenting patients only, or of a kind not provable yet.
+    let msg = prover.prove(id, &q, &answer, false).await.verify().unwrap().payload;
+    assert!(matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("consenting")));
+    let mean = Query { aggregates: vec![Aggregate::Mean], ..q.clone() };
+    let msg = prover.prove(id, &mean, &answer, true).await.verify().unwrap().payload;
+    assert!(matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("only ungrouped")));
+}
