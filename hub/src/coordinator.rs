@@ -92,6 +92,10 @@ struct Inner {
     cancel: CancellationToken,
     /// Researchers waiting for a query to settle (long-poll); woken and removed when it does.
     waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    /// Proof checks under way, one per (query, node) at most.
+    proving: Mutex<HashSet<(Uuid, PeerId)>>,
+    /// Proof verifications running at once (each ~2 ms of CPU on a blocking thread).
+    verifying: Arc<Semaphore>,
 }
 
 /// Cloneable handle to the coordinator.
@@ -122,6 +126,8 @@ impl Coordinator {
                 inflight,
                 cancel,
                 waiters: Mutex::new(HashMap::new()),
+                proving: Mutex::new(HashSet::new()),
+                verifying: Arc::new(Semaphore::new(2)),
             }),
         }
     }
@@ -213,6 +219,7 @@ impl Coordinator {
     async fn fan_out(&self, query_id: Uuid, signed: Signed<QueryRequest>, nodes: Vec<(PeerId, String)>) {
         let Ok(_permit) = self.inner.inflight.acquire().await else { return };
         let deadline = self.inner.cfg.deadline;
+        let query = serde_json::from_str::<QueryRequest>(&signed.body).ok().map(|r| r.query);
         let mut tasks = tokio::task::JoinSet::new();
         for (peer, _) in nodes {
             let net = self.inner.net.clone();
@@ -227,7 +234,7 @@ impl Coordinator {
             let (state, envelope) = match res {
                 Err(_) => (NodeState::NoAnswer { reason: format!("no answer within {} s", deadline.as_secs()) }, None),
                 Ok(Err(e)) => (NodeState::NoAnswer { reason: e.to_string() }, None),
-                Ok(Ok(WireResponse::Answer(env))) => match check_answer(&env, peer, query_id) {
+                Ok(Ok(WireResponse::Answer(env))) => match check_answer(&env, peer, query_id, query.as_ref()) {
                     Ok(state) => (state, Some(serde_json::to_string(&env).expect("serialises"))),
                     Err(reason) => {
                         warn!(target: "hub::query", %peer, %reason, "answer refused");
@@ -349,6 +356,9 @@ impl Coordinator {
             .await
             .map_err(|e| e.to_string())?;
         if let Some(c) = &v.payload.commitment {
+            let zk =
+                agora_zk::format::Commitment { version: c.version, trace_length: c.trace_length, root: c.root.clone() };
+            zk.root_bytes().map_err(|e| format!("hello carries a malformed commitment: {e}"))?;
             self.inner.store.record_commitment(&peer.to_string(), c, now()).await.map_err(|e| e.to_string())?;
         }
         info!(target: "hub::net", %peer, node = %name, "node registered");
@@ -368,7 +378,8 @@ impl Coordinator {
         if !matches!(part.state, NodeState::Held | NodeState::Waiting) {
             return Err("this node's part of the query is already settled".into());
         }
-        let state = check_answer(&msg, peer, query_id)?;
+        let record = self.inner.store.query(query_id).await.map_err(|e| e.to_string())?;
+        let state = check_answer(&msg, peer, query_id, record.as_ref().map(|r| &r.query))?;
         self.inner
             .store
             .set_node_state(
@@ -403,58 +414,89 @@ impl Coordinator {
         }
         v.payload.header.check(now(), 24 * 3600).map_err(|e| format!("proof header: {e}"))?;
         let query_id = v.payload.header.query_id;
+        // One check per answer at a time; a second message meanwhile is refused.
+        if !self.inner.proving.lock().expect("proving lock").insert((query_id, peer)) {
+            return Err("a proof of this answer is already being checked".into());
+        }
+        let outcome = self.settle_proof(peer, query_id, v.payload.outcome, &msg).await;
+        self.inner.proving.lock().expect("proving lock").remove(&(query_id, peer));
+        outcome
+    }
+
+    async fn settle_proof(
+        &self,
+        peer: PeerId,
+        query_id: Uuid,
+        outcome: ProofOutcome,
+        msg: &Signed<ProofMessage>,
+    ) -> Result<(), String> {
         let record = self.inner.store.query(query_id).await.map_err(|e| e.to_string())?;
         let record = record.ok_or("no such query")?;
-        // The answer travels on the query's stream and the proof on its own: give a racing answer a
-        // moment to be recorded.
+        // The answer travels on the query's stream (or as a steward's delivery) and the proof on its
+        // own: give a racing answer a moment to be recorded.
         let mut part = None;
-        for _ in 0..50 {
+        for _ in 0..25 {
             let parts = self.inner.store.parts(query_id).await.map_err(|e| e.to_string())?;
             let p = parts.into_iter().find(|p| p.peer_id == peer.to_string());
             let p = p.ok_or("no such query was sent to this node")?;
-            if !matches!(p.state, NodeState::Waiting) {
+            if !matches!(p.state, NodeState::Waiting | NodeState::Held) {
                 part = Some(p);
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         let part = part.ok_or("the node's answer to this query has not arrived")?;
         let NodeState::Answered { answer } = &part.state else {
             return Err("this node did not answer the query".into());
         };
-        if part.proof.as_ref().is_some_and(|p| *p != ProofState::Pending) {
+        if part.proof.is_some() {
             return Err("the proof of this answer is already settled".into());
         }
-        let state = match v.payload.outcome {
+        let state = match outcome {
             ProofOutcome::Unavailable { reason } => {
                 let reason: String = reason.chars().filter(|c| !c.is_control()).take(300).collect();
                 ProofState::Unproven { reason: format!("the node: {reason}") }
             }
             ProofOutcome::Proven { commitment, cells } => {
-                self.inner
-                    .store
-                    .record_commitment(&peer.to_string(), &commitment, now())
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let registered = self.inner.store.commitments(&peer.to_string()).await.map_err(|e| e.to_string())?;
+                let before_query = registered.iter().any(|(c, seen)| *c == commitment && *seen < record.submitted_at);
                 let answer = answer.clone();
                 let query = record.query.clone();
-                tokio::task::spawn_blocking(move || check_proofs(query_id, &query, &answer, &commitment, &cells))
-                    .await
-                    .map_err(|e| format!("proof check failed to run: {e}"))?
+                let checked = commitment.clone();
+                let permit = self.inner.verifying.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+                let mut state = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    check_proofs(query_id, &query, &answer, &checked, &cells)
+                })
+                .await
+                .map_err(|e| format!("proof check failed to run: {e}"))?;
+                if let ProofState::Proven { committed_before_query, .. } = &mut state {
+                    *committed_before_query = before_query;
+                    self.inner
+                        .store
+                        .record_commitment(&peer.to_string(), &commitment, now())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                state
             }
         };
+        let envelope = serde_json::to_string(msg).expect("serialises");
+        let settled = self
+            .inner
+            .store
+            .set_proof(query_id, &peer.to_string(), &state, Some(&envelope))
+            .await
+            .map_err(|e| e.to_string())?;
+        if !settled {
+            return Err("the proof of this answer is already settled".into());
+        }
         match &state {
             ProofState::Failed { reason } => {
                 warn!(target: "hub::query", %query_id, %peer, %reason, "proof failed: answer excluded")
             }
             s => info!(target: "hub::query", %query_id, %peer, proof = %s.label(), "proof settled"),
         }
-        let envelope = serde_json::to_string(&msg).expect("serialises");
-        self.inner
-            .store
-            .set_proof(query_id, &peer.to_string(), &state, Some(&envelope))
-            .await
-            .map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -512,7 +554,12 @@ impl Coordinator {
 }
 
 /// Checks a node's signed statement: signature, signer, query id, and the answer's own id.
-fn check_answer(env: &Signed<AnswerMessage>, peer: PeerId, query_id: Uuid) -> Result<NodeState, String> {
+fn check_answer(
+    env: &Signed<AnswerMessage>,
+    peer: PeerId,
+    query_id: Uuid,
+    query: Option<&Query>,
+) -> Result<NodeState, String> {
     let v = env.verify().map_err(|e| format!("answer failed verification: {e}"))?;
     if v.signer != peer {
         return Err("answer is signed by a key other than the answering node's".into());
@@ -526,6 +573,9 @@ fn check_answer(env: &Signed<AnswerMessage>, peer: PeerId, query_id: Uuid) -> Re
             if answer.query_id != query_id {
                 return Err("answer body is for another query".into());
             }
+            if let Some(query) = query {
+                answer.check_shape(query).map_err(|e| format!("answer does not fit the query: {e}"))?;
+            }
             NodeState::Answered { answer }
         }
         Outcome::Held => NodeState::Held,
@@ -533,8 +583,9 @@ fn check_answer(env: &Signed<AnswerMessage>, peer: PeerId, query_id: Uuid) -> Re
     })
 }
 
-/// The largest proof message accepted (two proofs of ~160 KB in base64 fit easily).
-const MAX_PROOF_MESSAGE: usize = 2 << 20;
+/// The largest proof message accepted (below the wire's 1 MiB frame; a proof is ~160 KB, ~215 KB in
+/// base64).
+const MAX_PROOF_MESSAGE: usize = 768 << 10;
 
 /// Checks a node's proofs of its answer: one per target of the hub's own plan of the query, each
 /// against the claim the answer itself makes, over the commitment the node signed.
@@ -573,7 +624,11 @@ pub fn check_proofs(
             return failed(format!("patients: {e}"));
         }
     }
-    ProofState::Proven { root: commitment.root.clone(), data_version: commitment.data_version }
+    ProofState::Proven {
+        root: commitment.root.clone(),
+        data_version: commitment.data_version,
+        committed_before_query: false,
+    }
 }
 
 /// What an answer claims for each target of the plan, as the statement its proof must show: the code

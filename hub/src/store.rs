@@ -388,22 +388,26 @@ impl HubStore {
             .collect())
     }
 
-    /// Sets the proof state of one node's answer, keeping the node's signed proof message for audit.
+    /// Settles the proof state of one node's answer, keeping the node's signed proof message for audit.
+    /// Only once: `false` if it was already settled (a settled state never changes).
     pub async fn set_proof(
         &self,
         query_id: Uuid,
         peer_id: &str,
         state: &agora_protocol::proof::ProofState,
         envelope: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE node_answers SET proof = $1, proof_envelope = $2 WHERE query_id = $3 AND peer_id = $4")
-            .bind(serde_json::to_string(state).expect("state serialises"))
-            .bind(envelope.map(str::to_string))
-            .bind(query_id.to_string())
-            .bind(peer_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE node_answers SET proof = $1, proof_envelope = $2
+             WHERE query_id = $3 AND peer_id = $4 AND proof IS NULL",
+        )
+        .bind(serde_json::to_string(state).expect("state serialises"))
+        .bind(envelope.map(str::to_string))
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The signed proof message a node sent for its answer, for audit.

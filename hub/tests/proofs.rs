@@ -80,7 +80,10 @@ fn honest_proofs_are_proven_and_forged_ones_fail_with_their_reason() {
     // Honest: 23 patients with E11.9, counted above.
     let honest = answer(id, Cell::Value(23));
     let state = check_proofs(id, &q, &honest, &commitment, &cells);
-    assert_eq!(state, ProofState::Proven { root: commitment.root.clone(), data_version: 7 });
+    assert_eq!(
+        state,
+        ProofState::Proven { root: commitment.root.clone(), data_version: 7, committed_before_query: false }
+    );
 
     // The answer claims another count than the proof shows.
     failed(check_proofs(id, &q, &answer(id, Cell::Value(24)), &commitment, &cells), "patients:");
@@ -140,7 +143,7 @@ fn answers_whose_proof_failed_leave_the_combination() {
         proof,
     };
     let parts = vec![
-        part("a", 23, Some(ProofState::Proven { root: "ab".into(), data_version: 7 })),
+        part("a", 23, Some(ProofState::Proven { root: "ab".into(), data_version: 7, committed_before_query: true })),
         part("b", 1000, Some(ProofState::Failed { reason: "patients: the count does not verify".into() })),
         part("c", 12, None),
     ];

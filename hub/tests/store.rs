@@ -144,10 +144,15 @@ async fn exercise(store: HubStore) {
     store.record_commitment("peer-a", &later, 1004).await.unwrap();
     assert_eq!(store.commitments("peer-a").await.unwrap(), vec![(commitment.clone(), 1003)]);
     assert!(store.commitments("peer-b").await.unwrap().is_empty());
-    let proven = ProofState::Proven { root: commitment.root.clone(), data_version: 3 };
-    store.set_proof(id, "peer-a", &proven, Some("{\"proof\":1}")).await.unwrap();
+    let proven = ProofState::Proven { root: commitment.root.clone(), data_version: 3, committed_before_query: true };
+    assert!(store.set_proof(id, "peer-a", &proven, Some("{\"proof\":1}")).await.unwrap());
     let got = store.parts(id).await.unwrap();
     assert_eq!((got[0].proof.as_ref(), got[1].proof.as_ref()), (Some(&proven), None));
+    assert_eq!(store.proof_envelope(id, "peer-a").await.unwrap().as_deref(), Some("{\"proof\":1}"));
+    // Settled once: a later proof message cannot change it (and its envelope is not kept).
+    let failed = ProofState::Failed { reason: "forged".into() };
+    assert!(!store.set_proof(id, "peer-a", &failed, Some("{\"late\":1}")).await.unwrap());
+    assert_eq!(store.parts(id).await.unwrap()[0].proof.as_ref(), Some(&proven));
     assert_eq!(store.proof_envelope(id, "peer-a").await.unwrap().as_deref(), Some("{\"proof\":1}"));
 
     // A duplicate query id is refused and leaves the original intact.

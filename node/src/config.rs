@@ -39,6 +39,10 @@ pub struct Config {
     pub prover_workers: usize,
     /// Proofs waiting for a worker; when full, an answer goes out with "prover busy" instead.
     pub prover_queue: usize,
+    /// The most rows the node's snapshot may hold (one per patient, per patient's sex, per distinct
+    /// condition and medication code of a patient); peak memory grows with it: about 1.1 GB at the
+    /// default 245,759 (a 2^18-row trace), 4.3 GB at 983,039 (BENCHMARKS.md).
+    pub prover_max_rows: usize,
     /// The hospital's query policy and disclosure control.
     pub policy: PolicyConfig,
 }
@@ -58,6 +62,7 @@ impl Default for Config {
             prove_answers: true,
             prover_workers: 1,
             prover_queue: 16,
+            prover_max_rows: 245_759,
             policy: PolicyConfig::default(),
         }
     }

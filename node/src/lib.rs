@@ -137,18 +137,17 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
         node_credential(&config)?,
     )?;
     if config.prove_answers {
-        let prover = proofs::Prover::start(
-            config.store_path(),
-            key.clone(),
-            config.policy.threshold,
-            config.prover_workers,
-            config.prover_queue,
-            cancel.clone(),
-        );
+        let settings = proofs::ProverSettings {
+            threshold: config.policy.threshold,
+            workers: config.prover_workers,
+            queue: config.prover_queue,
+            max_rows: config.prover_max_rows,
+        };
+        let prover = proofs::Prover::start(config.store_path(), key.clone(), settings, cancel.clone());
         // The first snapshot is committed in the background; the hello carries its commitment once built.
         let first = prover.clone();
         tokio::spawn(async move {
-            if let Err(e) = first.committed(None, false).await {
+            if let Err(e) = first.commit_current().await {
                 tracing::warn!(target: "node::proof", %e, "cannot commit the first snapshot");
             }
         });

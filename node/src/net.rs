@@ -122,9 +122,22 @@ impl NodeNet {
         tokio::pin!(redial);
         let mut approvals = tokio::time::interval(Duration::from_millis(500));
         approvals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A newly committed snapshot is registered at the hub by a fresh hello.
+        let mut commits = self.service.prover().map(|p| p.commits());
         loop {
+            let committed = async {
+                match commits.as_mut() {
+                    Some(rx) => rx.changed().await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = cancel.cancelled() => break,
+                Some(()) = committed => {
+                    if self.connected {
+                        self.say_hello();
+                    }
+                }
                 _ = &mut redial, if !self.connected => {
                     self.dial();
                     redial.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600));
@@ -146,6 +159,16 @@ impl NodeNet {
             }
         }
         info!(target: "node::net", "network task stopped");
+    }
+
+    /// Sends the signed hello (name, data summary, credential, current commitment).
+    fn say_hello(&mut self) {
+        match self.service.hello() {
+            Ok(hello) => {
+                self.swarm.behaviour_mut().rr.send_request(&self.hub, WireRequest::Hello(hello));
+            }
+            Err(e) => warn!(target: "node::net", %e, "cannot build the hello"),
+        }
     }
 
     /// Answers released by the data steward go to the hub as deliveries.
@@ -180,12 +203,7 @@ impl NodeNet {
                 info!(target: "node::net", hub = %peer_id, "connected to the hub");
                 self.connected = true;
                 self.backoff.reset();
-                match self.service.hello() {
-                    Ok(hello) => {
-                        self.swarm.behaviour_mut().rr.send_request(&self.hub, WireRequest::Hello(hello));
-                    }
-                    Err(e) => warn!(target: "node::net", %e, "cannot build the hello"),
-                }
+                self.say_hello();
                 None
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if peer_id == self.hub => {

@@ -19,8 +19,10 @@ use agora_zk::ZkError;
 use base64::Engine;
 use libp2p::identity::Keypair;
 use rand::RngCore;
+use rusqlite::OptionalExtension;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -32,7 +34,7 @@ const PROOF_TTL_SECS: i64 = 24 * 3600;
 pub fn snapshot_rows(store: &mut Store) -> Result<(u64, Vec<Row>), StoreError> {
     let tx = store.conn_mut().transaction()?;
     let version: Option<String> =
-        tx.query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get(0)).ok();
+        tx.query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get(0)).optional()?;
     let data_version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
     let person = row_code(&["person"]);
     let mut rows = Vec::new();
@@ -69,14 +71,31 @@ struct Committed {
     commitment: DatasetCommitment,
 }
 
+/// How a node proves.
+#[derive(Debug, Clone, Copy)]
+pub struct ProverSettings {
+    /// The node's disclosure threshold (a suppressed cell is proven below it; at most 64).
+    pub threshold: u32,
+    /// Proofs computed at once.
+    pub workers: usize,
+    /// Proofs waiting for a worker; beyond, answers go unproven ("busy").
+    pub queue: usize,
+    /// The most snapshot rows the node commits to: memory grows with the trace (BENCHMARKS.md: about
+    /// 1.1 GB at 245,759 rows, 4.3 GB at 983,039); above it the node proves nothing and says why.
+    pub max_rows: usize,
+}
+
 /// The node's prover: its current snapshot and the proving pool.
 pub struct Prover {
     store_path: PathBuf,
     key: Keypair,
     threshold: u32,
+    max_rows: usize,
     pool: ProverPool,
     current: Mutex<Option<Committed>>,
+    failed: Mutex<Option<(u64, String)>>,
     building: tokio::sync::Mutex<()>,
+    commits: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Prover {
@@ -86,23 +105,24 @@ impl std::fmt::Debug for Prover {
 }
 
 impl Prover {
-    /// Starts the proving pool (`workers` at once, `queue` waiting) until `cancel`.
+    /// Starts the proving pool until `cancel`.
     pub fn start(
         store_path: PathBuf,
         key: Keypair,
-        threshold: u32,
-        workers: usize,
-        queue: usize,
+        settings: ProverSettings,
         cancel: CancellationToken,
     ) -> Arc<Prover> {
-        let (pool, _task) = ProverPool::start(workers, queue, cancel);
+        let (pool, _task) = ProverPool::start(settings.workers, settings.queue, cancel);
         Arc::new(Prover {
             store_path,
             key,
-            threshold,
+            threshold: settings.threshold,
+            max_rows: settings.max_rows,
             pool,
             current: Mutex::new(None),
+            failed: Mutex::new(None),
             building: tokio::sync::Mutex::new(()),
+            commits: watch::Sender::new(0),
         })
     }
 
@@ -111,30 +131,62 @@ impl Prover {
         self.current.lock().expect("snapshot lock").as_ref().map(|c| c.commitment.clone())
     }
 
-    /// The snapshot at `data_version`: the current one, or a new one built now (`fresh`: even if the
-    /// current one is at that version, because its budget is spent). Fails if the store has moved past
-    /// `data_version`.
-    pub async fn committed(&self, data_version: Option<u64>, fresh: bool) -> Result<DatasetCommitment, String> {
-        self.snapshot_at(data_version, fresh).await.map(|c| c.commitment)
+    /// Changes whenever a new snapshot is committed (the node then says hello again, registering it).
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
-    async fn snapshot_at(&self, data_version: Option<u64>, fresh: bool) -> Result<Committed, String> {
-        let stale = |c: &Option<Committed>| match c {
-            Some(c) => fresh || data_version.is_some_and(|v| v != c.commitment.data_version),
-            None => true,
-        };
+    /// Commits to the store as it is now, unless the current snapshot already covers its data version.
+    pub async fn commit_current(&self) -> Result<DatasetCommitment, String> {
+        self.snapshot_at(None, None).await.map(|c| c.commitment)
+    }
+
+    /// The snapshot an answer at `data_version` (`None`: the store's current version) is proven over:
+    /// the current snapshot if it is at that version and not `spent` (the root of a snapshot whose
+    /// masking budget ran out), else a new one, built only if the store is still at that version. A
+    /// failed build is remembered for its data version, so a store too large to prove is not re-read
+    /// for every answer.
+    async fn snapshot_at(&self, data_version: Option<u64>, spent: Option<&str>) -> Result<Committed, String> {
+        let usable =
+            |c: &Committed, v: u64| c.commitment.data_version == v && spent != Some(c.commitment.root.as_str());
         let _one_build = self.building.lock().await;
-        {
-            let current = self.current.lock().expect("snapshot lock");
-            if !stale(&current) {
-                return Ok(current.clone().expect("not stale"));
+        if let (Some(v), Some(c)) = (data_version, self.current.lock().expect("snapshot lock").as_ref()) {
+            if usable(c, v) {
+                return Ok(c.clone());
             }
         }
         let path = self.store_path.clone();
+        let store_version = tokio::task::spawn_blocking(move || Store::open(&path)?.data_version())
+            .await
+            .map_err(|e| format!("store task failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        if let Some(v) = data_version.filter(|v| *v != store_version) {
+            return Err(format!(
+                "the data changed after the answer (answered at data version {v}, the store is at {store_version})"
+            ));
+        }
+        if let Some(c) = self.current.lock().expect("snapshot lock").as_ref() {
+            if usable(c, store_version) {
+                return Ok(c.clone());
+            }
+        }
+        if let Some((v, reason)) = self.failed.lock().expect("failure lock").clone() {
+            if v == store_version {
+                return Err(reason);
+            }
+        }
+        let path = self.store_path.clone();
+        let max_rows = self.max_rows;
         let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
             let mut store = Store::open(&path).map_err(|e| e.to_string())?;
             let (version, rows) = snapshot_rows(&mut store).map_err(|e| e.to_string())?;
             let n = rows.len();
+            if n > max_rows {
+                return Err(format!(
+                    "the snapshot would hold {n} rows, above this node's prover_max_rows ({max_rows}): \
+                     proving is off for this data (memory; see BENCHMARKS.md)"
+                ));
+            }
             let mut seed = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut seed);
             let started = std::time::Instant::now();
@@ -151,8 +203,16 @@ impl Prover {
             Ok(Committed { snapshot: Arc::new(snapshot), commitment })
         })
         .await
-        .map_err(|e| format!("snapshot task failed: {e}"))??;
+        .map_err(|e| format!("snapshot task failed: {e}"))?;
+        let built = match built {
+            Ok(built) => built,
+            Err(reason) => {
+                *self.failed.lock().expect("failure lock") = Some((store_version, reason.clone()));
+                return Err(reason);
+            }
+        };
         *self.current.lock().expect("snapshot lock") = Some(built.clone());
+        self.commits.send_modify(|n| *n += 1);
         if let Some(v) = data_version.filter(|v| *v != built.commitment.data_version) {
             return Err(format!(
                 "the data changed after the answer (answered at data version {v}, the store is at {})",
@@ -194,7 +254,7 @@ impl Prover {
             return Err("the answer counts consenting patients only; the committed snapshot holds everyone".into());
         }
         let digest = query_digest(query_id, query);
-        let mut committed = self.snapshot_at(Some(answer.data_version), false).await?;
+        let mut committed = self.snapshot_at(Some(answer.data_version), None).await?;
         let mut cells = Vec::with_capacity(targets.len());
         for target in targets {
             let ProvenPart::Patients = target.part;
@@ -210,7 +270,8 @@ impl Prover {
                     Ok(done) => break done,
                     Err(ZkError::BudgetExhausted(_)) if attempt == 0 => {
                         attempt += 1;
-                        committed = self.snapshot_at(Some(answer.data_version), true).await?;
+                        let spent = committed.commitment.root.clone();
+                        committed = self.snapshot_at(Some(answer.data_version), Some(&spent)).await?;
                     }
                     Err(e) => return Err(e.to_string()),
                 }
@@ -233,6 +294,11 @@ impl Prover {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_row_cap_is_a_full_2_18_trace() {
+        assert_eq!(crate::config::Config::default().prover_max_rows, agora_zk::format::capacity(1 << 18));
+    }
 
     #[test]
     fn snapshot_rows_follow_the_store() {

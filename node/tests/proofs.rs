@@ -3,7 +3,7 @@
 //! changed, or over consenting patients only, are not proven and say why. Expected counts are counted
 //! here from the rows this test writes.
 
-use agora_node::proofs::Prover;
+use agora_node::proofs::{Prover, ProverSettings};
 use agora_node::query;
 use agora_node::store::Store;
 use agora_protocol::proof::{plan, query_digest, ProofMessage, ProofOutcome};
@@ -96,7 +96,8 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let mut store = Store::open(&path).unwrap();
     let (by_code, by_sex) = write(&mut store, 300, 7);
     let key = libp2p::identity::Keypair::generate_ed25519();
-    let prover = Prover::start(path.clone(), key, 10, 1, 4, CancellationToken::new());
+    let settings = ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows: 10_000 };
+    let prover = Prover::start(path.clone(), key.clone(), settings, CancellationToken::new());
 
     let mut roots = Vec::new();
     let mut queries: Vec<(Query, u64)> = CODES.iter().zip(&by_code).map(|(c, n)| (count(condition(c)), *n)).collect();
@@ -145,6 +146,12 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     // An answer over consenting patients only, or of a kind not provable yet.
     let msg = prover.prove(id, &q, &answer, false).await.verify().unwrap().payload;
     assert!(matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("consenting")));
+    // A node whose snapshot would exceed its prover_max_rows proves nothing, and says why.
+    let small = ProverSettings { max_rows: 100, ..settings };
+    let capped = Prover::start(path.clone(), key, small, CancellationToken::new());
+    let msg = capped.prove(id2, &q, &answer, true).await.verify().unwrap().payload;
+    assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("prover_max_rows (100)")));
+    assert!(capped.commitment().is_none());
     let mean = Query { aggregates: vec![Aggregate::Mean], ..q.clone() };
     let msg = prover.prove(id, &mean, &answer, true).await.verify().unwrap().payload;
     assert!(matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("only ungrouped")));

@@ -187,6 +187,41 @@ impl NodeAnswer {
     pub fn total(&self) -> Option<&AnswerRow> {
         self.rows.iter().find(|r| r.group.is_total())
     }
+
+    /// Checks that the answer has the shape `query` asks for: the whole-cohort row first and only once,
+    /// group rows only when grouped and only of the query's grouping, each group once, and moments and
+    /// histograms (of the right number of bins) exactly when asked for. The hub refuses any other
+    /// answer, so that nothing it combines lies outside what a proof or a reader checks.
+    pub fn check_shape(&self, query: &crate::Query) -> Result<(), String> {
+        match self.rows.first() {
+            Some(r) if r.group.is_total() => {}
+            _ => return Err("the first row is not the whole cohort".into()),
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for row in &self.rows {
+            if !seen.insert(row.group) {
+                return Err(format!("group `{}` appears twice", row.group));
+            }
+            if !row.group.is_total() {
+                let g = &query.group_by;
+                if !g.is_grouped() {
+                    return Err(format!("group `{}` in an answer to an ungrouped query", row.group));
+                }
+                if row.group.sex.is_some() != g.sex || row.group.age_band.is_some() != g.age_bands.is_some() {
+                    return Err(format!("group `{}` is not of the query's grouping", row.group));
+                }
+            }
+            if row.moments.is_some() != query.wants_moments() {
+                return Err(format!("group `{}`: moments given exactly when the query asks for them", row.group));
+            }
+            match (&row.histogram, query.histogram_edges()) {
+                (None, None) => {}
+                (Some(bins), Some(edges)) if bins.len() == edges.len() + 1 => {}
+                _ => return Err(format!("group `{}`: histogram bins do not match the query's edges", row.group)),
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +237,45 @@ mod tests {
         }
         assert_eq!(bands[1].to_string(), "18-39");
         assert_eq!(bands[3].to_string(), "65+");
+    }
+
+    #[test]
+    fn answers_of_another_shape_than_the_query_are_refused() {
+        let q = crate::Query {
+            version: 1,
+            cohort: crate::Cohort::Everyone,
+            measure: None,
+            aggregates: vec![crate::Aggregate::Count],
+            group_by: crate::GroupBy::default(),
+            reference_date: time::macros::date!(2026 - 01 - 01),
+        };
+        let row =
+            |group, patients| AnswerRow { group, patients: Cell::Value(patients), moments: None, histogram: None };
+        let answer = |rows| NodeAnswer {
+            query_id: Uuid::nil(),
+            threshold: 10,
+            unit: None,
+            data_version: 1,
+            rows,
+            exec_micros: 0,
+        };
+        assert!(answer(vec![row(GroupKey::TOTAL, 717)]).check_shape(&q).is_ok());
+        // A second whole-cohort row would be added into the combination beside the proven one.
+        let e = answer(vec![row(GroupKey::TOTAL, 717), row(GroupKey::TOTAL, 100_000)]).check_shape(&q).unwrap_err();
+        assert!(e.contains("appears twice"), "{e}");
+        let female = GroupKey { sex: Some(Sex::Female), age_band: None };
+        let e = answer(vec![row(GroupKey::TOTAL, 717), row(female, 400)]).check_shape(&q).unwrap_err();
+        assert!(e.contains("ungrouped"), "{e}");
+        assert!(answer(vec![]).check_shape(&q).is_err());
+        assert!(answer(vec![row(female, 400), row(GroupKey::TOTAL, 717)]).check_shape(&q).is_err());
+        let mut by_sex = q.clone();
+        by_sex.group_by.sex = true;
+        assert!(answer(vec![row(GroupKey::TOTAL, 717), row(female, 400)]).check_shape(&by_sex).is_ok());
+        let band = GroupKey { sex: None, age_band: Some(AgeBand { lo: 0, hi: Some(40) }) };
+        assert!(answer(vec![row(GroupKey::TOTAL, 717), row(band, 400)]).check_shape(&by_sex).is_err());
+        let mut moments = row(GroupKey::TOTAL, 717);
+        moments.moments = Some(Moments::Released { n: 1, sum: 1, sum_sq: 1 });
+        assert!(answer(vec![moments]).check_shape(&q).is_err());
     }
 
     #[test]

@@ -150,6 +150,10 @@ pub enum ProofState {
         root: String,
         /// The data version the node committed.
         data_version: u64,
+        /// Whether the node had registered this commitment (in a hello or an earlier proof) before
+        /// the query was submitted; if not, the snapshot could have been made for this query.
+        #[serde(default)]
+        committed_before_query: bool,
     },
     /// A proof failed verification: the answer is excluded from the combination.
     Failed {
@@ -168,7 +172,11 @@ impl ProofState {
     pub fn label(&self) -> String {
         match self {
             ProofState::Pending => "proof pending".into(),
-            ProofState::Proven { root, .. } => format!("proven over {}…", &root[..root.len().min(12)]),
+            ProofState::Proven { root, committed_before_query, .. } => format!(
+                "proven over {}…{}",
+                &root[..root.len().min(12)],
+                if *committed_before_query { "" } else { " (commitment first seen after the query)" }
+            ),
             ProofState::Failed { reason } => format!("PROOF FAILED ({reason}): excluded"),
             ProofState::Unproven { reason } if reason == UNPROVABLE_KIND => "no proof (kind not provable yet)".into(),
             ProofState::Unproven { reason } => format!("no proof ({reason})"),

@@ -513,6 +513,15 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     let r = settled_proofs(&net, id).await;
     assert_eq!(r.proofs.proven, 2, "{}", r.to_table());
     assert_eq!(r.rows[0].patients.released, per_node.iter().map(|(_, t)| t.len() as u64).sum::<u64>());
+    // By now each node's snapshot was registered by a hello well before this query.
+    for n in &r.nodes {
+        assert!(
+            matches!(n.proof, Some(agora_protocol::proof::ProofState::Proven { committed_before_query: true, .. })),
+            "{}: {:?}",
+            n.name,
+            n.proof
+        );
+    }
     let mean = query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean], false);
     let r = run(&net, mean).await;
     assert_eq!((r.proofs.unproven, r.proofs.pending), (2, 0), "{}", r.to_table());
