@@ -303,6 +303,10 @@ pub struct ResultParams {
     /// Wait up to this many milliseconds (at most 30,000) for the query to settle before answering.
     #[serde(default)]
     pub wait_ms: u64,
+    /// Combine only the answers whose proof verified (pending and unproven answers are listed, not
+    /// added).
+    #[serde(default)]
+    pub proven_only: bool,
 }
 
 /// The longest a result request may wait.
@@ -320,9 +324,9 @@ async fn result(
     let who = researcher(&state, &headers).await?;
     let wait = std::time::Duration::from_millis(params.wait_ms.min(MAX_WAIT_MS));
     if wait.is_zero() {
-        return Ok(Json(state.coordinator.result(id, &who).await?));
+        return Ok(Json(state.coordinator.result_with(id, &who, params.proven_only).await?));
     }
-    Ok(Json(state.coordinator.wait_result(id, &who, wait).await?))
+    Ok(Json(state.coordinator.wait_result(id, &who, wait, params.proven_only).await?))
 }
 
 /// The proofs of a query's proven answers, one archived answer per node and proven cell (agora-zk's

@@ -331,6 +331,11 @@ impl HubClient {
         }
     }
 
+    /// A query's current result, combining only the answers whose proof verified.
+    pub async fn result_proven_only(&self, id: uuid::Uuid) -> Result<CombinedResult, ClientError> {
+        self.send(self.http.get(format!("{}/v1/queries/{id}?proven_only=true", self.base))).await
+    }
+
     /// The proofs of a query's proven answers, as archived answers for `agora-zk verify`.
     pub async fn proofs(&self, id: uuid::Uuid) -> Result<Vec<serde_json::Value>, ClientError> {
         self.send(self.http.get(format!("{}/v1/queries/{id}/proofs", self.base))).await

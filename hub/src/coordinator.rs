@@ -281,6 +281,7 @@ impl Coordinator {
         query_id: Uuid,
         researcher: &str,
         limit: Duration,
+        proven_only: bool,
     ) -> Result<CombinedResult, HubError> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
@@ -289,22 +290,32 @@ impl Coordinator {
             tokio::pin!(notified);
             // Registered before the status is read, so a settle in between is not missed.
             notified.as_mut().enable();
-            let r = self.result(query_id, researcher).await?;
+            let r = self.result_with(query_id, researcher, proven_only).await?;
             if r.status != ResultStatus::Running || tokio::time::Instant::now() >= deadline {
                 return Ok(r);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.result(query_id, researcher).await;
+                return self.result_with(query_id, researcher, proven_only).await;
             }
         }
     }
 
     /// The combined result of one of the researcher's queries.
     pub async fn result(&self, query_id: Uuid, researcher: &str) -> Result<CombinedResult, HubError> {
+        self.result_with(query_id, researcher, false).await
+    }
+
+    /// The combined result, of the proven answers only when `proven_only`.
+    pub async fn result_with(
+        &self,
+        query_id: Uuid,
+        researcher: &str,
+        proven_only: bool,
+    ) -> Result<CombinedResult, HubError> {
         let record = self.inner.store.query(query_id).await?.filter(|r| r.researcher == researcher);
         let record = record.ok_or(HubError::NotFound(query_id))?;
         let parts = self.inner.store.parts(query_id).await?;
-        Ok(assemble(record, parts))
+        Ok(assemble_with(record, parts, proven_only))
     }
 
     /// Handles an inbound hello or delivery.
@@ -672,6 +683,12 @@ fn status_of(parts: &[NodePart], _running: bool) -> ResultStatus {
 /// Builds the researcher's view: the combination of the verified answers whose proof did not fail,
 /// and every node's part with its proof state.
 pub fn assemble(record: QueryRecord, parts: Vec<NodePart>) -> CombinedResult {
+    assemble_with(record, parts, false)
+}
+
+/// As [`assemble`]; with `proven_only`, the combination holds only answers whose proof verified (pending
+/// and unproven ones are listed but not added).
+pub fn assemble_with(record: QueryRecord, parts: Vec<NodePart>, proven_only: bool) -> CombinedResult {
     let provable = plan(&record.query).is_some();
     let nodes: Vec<NodeReport> = parts
         .into_iter()
@@ -687,7 +704,11 @@ pub fn assemble(record: QueryRecord, parts: Vec<NodePart>) -> CombinedResult {
         .collect();
     let answers: Vec<&NodeAnswer> = nodes
         .iter()
-        .filter(|n| !matches!(n.proof, Some(ProofState::Failed { .. })))
+        .filter(|n| match &n.proof {
+            Some(ProofState::Failed { .. }) => false,
+            Some(ProofState::Proven { .. }) => true,
+            _ => !proven_only,
+        })
         .filter_map(|n| match &n.state {
             NodeState::Answered { answer } => Some(answer),
             _ => None,
@@ -705,5 +726,6 @@ pub fn assemble(record: QueryRecord, parts: Vec<NodePart>) -> CombinedResult {
         rows,
         nodes,
         proofs,
+        proven_only,
     }
 }

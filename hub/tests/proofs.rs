@@ -2,7 +2,7 @@
 //! forged or mismatched one fails with its reason and its answer leaves the combination. The proofs are
 //! real (agora-zk's prover over a snapshot this test lays out); expected counts are counted here.
 
-use agora_hub::coordinator::{assemble, check_proofs};
+use agora_hub::coordinator::{assemble, assemble_with, check_proofs};
 use agora_hub::store::{NodePart, QueryRecord};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
@@ -154,6 +154,22 @@ fn answers_whose_proof_failed_leave_the_combination() {
     let table = result.to_table();
     assert!(table.contains("PROOF FAILED (patients: the count does not verify): excluded"), "{table}");
     assert!(table.contains("proof pending"), "{table}");
+
+    // Proven answers only: the pending one is listed but not added.
+    let only = assemble_with(
+        record.clone(),
+        vec![
+            part(
+                "a",
+                23,
+                Some(ProofState::Proven { root: "ab".into(), data_version: 7, committed_before_query: true }),
+            ),
+            part("c", 12, None),
+        ],
+        true,
+    );
+    assert_eq!(only.rows[0].patients.released, 23);
+    assert!(only.proven_only && only.to_table().contains("combining proven answers only"));
 
     // A query of a kind not provable yet: every answer counts and says why it has no proof.
     let mean = Query { aggregates: vec![Aggregate::Mean], ..record.query.clone() };

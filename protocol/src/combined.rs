@@ -246,6 +246,9 @@ pub struct CombinedResult {
     /// Which answers were proven; the combined rows hold only answers whose proof did not fail.
     #[serde(default)]
     pub proofs: ProofSummary,
+    /// The rows combine only answers whose proof verified (the researcher asked for `proven_only`).
+    #[serde(default)]
+    pub proven_only: bool,
 }
 
 impl CombinedResult {
@@ -253,7 +256,13 @@ impl CombinedResult {
     pub fn to_table(&self) -> String {
         use fmt::Write;
         let mut out = String::new();
-        let _ = writeln!(out, "query {}  [{:?}]", self.query_id, self.status);
+        let _ = writeln!(
+            out,
+            "query {}  [{:?}]{}",
+            self.query_id,
+            self.status,
+            if self.proven_only { "  (combining proven answers only)" } else { "" }
+        );
         let _ = writeln!(out, "  {}", self.query);
         let unit = self.unit.as_deref().unwrap_or("");
         let f = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());

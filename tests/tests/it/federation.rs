@@ -522,7 +522,12 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
             n.proof
         );
     }
+    let only = client.result_proven_only(id).await.unwrap();
+    assert_eq!(only.rows[0].patients.released, r.rows[0].patients.released, "every answer is proven");
     let mean = query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean], false);
     let r = run(&net, mean).await;
     assert_eq!((r.proofs.unproven, r.proofs.pending), (2, 0), "{}", r.to_table());
+    // Asking for proven answers only leaves nothing to combine here.
+    let only = client.result_proven_only(r.query_id).await.unwrap();
+    assert_eq!(only.rows.len(), 0, "{}", only.to_table());
 }
