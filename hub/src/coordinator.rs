@@ -5,7 +5,7 @@
 
 use crate::authority::{Authority, AuthorityError};
 use crate::net::{Inbound, NetHandle};
-use crate::store::{HubStore, NodePart, QueryRecord, Session, StoreError};
+use crate::store::{now_ms, HubStore, NodePart, QueryRecord, Session, StoreError};
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
@@ -370,7 +370,7 @@ impl Coordinator {
             let zk =
                 agora_zk::format::Commitment { version: c.version, trace_length: c.trace_length, root: c.root.clone() };
             zk.root_bytes().map_err(|e| format!("hello carries a malformed commitment: {e}"))?;
-            self.inner.store.record_commitment(&peer.to_string(), c, now()).await.map_err(|e| e.to_string())?;
+            self.inner.store.record_commitment(&peer.to_string(), c, now_ms()).await.map_err(|e| e.to_string())?;
         }
         info!(target: "hub::net", %peer, node = %name, "node registered");
         self.inner
@@ -470,7 +470,9 @@ impl Coordinator {
             }
             ProofOutcome::Proven { commitment, cells } => {
                 let registered = self.inner.store.commitments(&peer.to_string()).await.map_err(|e| e.to_string())?;
-                let before_query = registered.iter().any(|(c, seen)| *c == commitment && *seen < record.submitted_at);
+                let submitted = self.inner.store.submitted_ms(query_id).await.map_err(|e| e.to_string())?;
+                let before_query =
+                    submitted.is_some_and(|at| registered.iter().any(|(c, seen)| *c == commitment && *seen < at));
                 let answer = answer.clone();
                 let query = record.query.clone();
                 let checked = commitment.clone();
@@ -485,7 +487,7 @@ impl Coordinator {
                     *committed_before_query = before_query;
                     self.inner
                         .store
-                        .record_commitment(&peer.to_string(), &commitment, now())
+                        .record_commitment(&peer.to_string(), &commitment, now_ms())
                         .await
                         .map_err(|e| e.to_string())?;
                 }

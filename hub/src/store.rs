@@ -118,6 +118,11 @@ pub struct NodePart {
     pub proof: Option<agora_protocol::proof::ProofState>,
 }
 
+/// The current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// The hub's store.
 #[derive(Debug, Clone)]
 pub struct HubStore {
@@ -339,16 +344,16 @@ impl HubStore {
         Ok(())
     }
 
-    /// Records a dataset commitment a node signed (in a hello or a proof message); the first sighting
-    /// is kept.
+    /// Records a dataset commitment a node signed (in a hello or a verified proof message) at `now_ms`
+    /// (milliseconds); the first sighting is kept.
     pub async fn record_commitment(
         &self,
         peer_id: &str,
         c: &agora_protocol::proof::DatasetCommitment,
-        now: i64,
+        now_ms: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO node_commitments (peer_id, root, version, trace_length, data_version, first_seen)
+            "INSERT INTO node_commitments (peer_id, root, version, trace_length, data_version, first_seen_ms)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (peer_id, root) DO NOTHING",
         )
         .bind(peer_id)
@@ -356,20 +361,20 @@ impl HubStore {
         .bind(i64::from(c.version))
         .bind(c.trace_length as i64)
         .bind(c.data_version as i64)
-        .bind(now)
+        .bind(now_ms)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// The commitments a node registered, oldest first: `(commitment, first seen)`.
+    /// The commitments a node registered, oldest first: `(commitment, first seen in milliseconds)`.
     pub async fn commitments(
         &self,
         peer_id: &str,
     ) -> Result<Vec<(agora_protocol::proof::DatasetCommitment, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT root, version, trace_length, data_version, first_seen FROM node_commitments
-             WHERE peer_id = $1 ORDER BY first_seen, root",
+            "SELECT root, version, trace_length, data_version, first_seen_ms FROM node_commitments
+             WHERE peer_id = $1 ORDER BY first_seen_ms, root",
         )
         .bind(peer_id)
         .fetch_all(&self.pool)
@@ -408,6 +413,15 @@ impl HubStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// When the hub recorded a query, in milliseconds.
+    pub async fn submitted_ms(&self, query_id: Uuid) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT submitted_ms FROM queries WHERE query_id = $1")
+            .bind(query_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| r.get::<Option<i64>, _>(0)))
     }
 
     /// The signed proof message a node sent for its answer, for audit.
@@ -465,8 +479,8 @@ impl HubStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO queries (query_id, researcher, purpose, query, request, submitted_at, deadline_at, status)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO queries (query_id, researcher, purpose, query, request, submitted_at, deadline_at, status,
+             submitted_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(q.query_id.to_string())
         .bind(&q.researcher)
@@ -476,6 +490,7 @@ impl HubStore {
         .bind(q.submitted_at)
         .bind(q.deadline_at)
         .bind(status_str(q.status))
+        .bind(now_ms())
         .execute(&mut *tx)
         .await?;
         for (peer, name) in nodes {

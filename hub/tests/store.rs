@@ -136,7 +136,10 @@ async fn exercise(store: HubStore) {
     assert_eq!(store.queries_of("eve", 10).await.unwrap().len(), 0);
     assert!(store.query(Uuid::new_v4()).await.unwrap().is_none());
 
-    // Proof states and commitments.
+    // Proof states and commitments; the hub keeps the millisecond it recorded the query.
+    let ms = store.submitted_ms(id).await.unwrap().unwrap();
+    assert!(ms > 1_700_000_000_000, "{ms}");
+    assert_eq!(store.submitted_ms(Uuid::new_v4()).await.unwrap(), None);
     assert_eq!(got[0].proof, None);
     let commitment = DatasetCommitment { version: 2, trace_length: 2048, root: "ab".repeat(32), data_version: 3 };
     store.record_commitment("peer-a", &commitment, 1003).await.unwrap();

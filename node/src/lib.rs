@@ -144,13 +144,15 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
             max_rows: config.prover_max_rows,
         };
         let prover = proofs::Prover::start(config.store_path(), key.clone(), settings, cancel.clone());
-        // The first snapshot is committed in the background; the hello carries its commitment once built.
+        // Commit before connecting, so the first hello registers the commitment before any query can
+        // reach this node (bounded: a very large store connects unproven and commits in the background).
         let first = prover.clone();
-        tokio::spawn(async move {
+        let committing = tokio::spawn(async move {
             if let Err(e) = first.commit_current().await {
                 tracing::warn!(target: "node::proof", %e, "cannot commit the first snapshot");
             }
         });
+        let _ = tokio::time::timeout(Duration::from_secs(30), committing).await;
         service = service.with_prover(prover);
     }
     let service = Arc::new(service);

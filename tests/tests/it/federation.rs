@@ -485,8 +485,9 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
         } else {
             suppressed += 1;
         }
+        // Nodes commit before they connect: the hello registered the commitment before the query.
         assert!(
-            matches!(&node.proof, Some(agora_protocol::proof::ProofState::Proven { root, .. }) if root.len() == 64),
+            matches!(&node.proof, Some(agora_protocol::proof::ProofState::Proven { root, committed_before_query: true, .. }) if root.len() == 64),
             "{name}: {:?}",
             node.proof
         );
@@ -513,7 +514,7 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     let r = settled_proofs(&net, id).await;
     assert_eq!(r.proofs.proven, 2, "{}", r.to_table());
     assert_eq!(r.rows[0].patients.released, per_node.iter().map(|(_, t)| t.len() as u64).sum::<u64>());
-    // By now each node's snapshot was registered by a hello well before this query.
+    // The same snapshot serves this query too.
     for n in &r.nodes {
         assert!(
             matches!(n.proof, Some(agora_protocol::proof::ProofState::Proven { committed_before_query: true, .. })),
