@@ -84,6 +84,9 @@ pub struct NodeRecord {
     pub connected: bool,
     /// Aggregate facts the node reported.
     pub summary: DataSummary,
+    /// The dataset commitment the node registered last (its proofs are over this or an earlier one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<agora_protocol::proof::DatasetCommitment>,
 }
 
 /// A stored query.
@@ -456,7 +459,8 @@ impl HubStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let mut nodes = rows
+            .iter()
             .map(|r: &AnyRow| {
                 Ok(NodeRecord {
                     peer_id: r.get(0),
@@ -465,9 +469,14 @@ impl HubStore {
                     last_seen: r.get(3),
                     connected: r.get::<i64, _>(4) != 0,
                     summary: json("node summary", &r.get::<String, _>(5))?,
+                    commitment: None,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        for node in &mut nodes {
+            node.commitment = self.commitments(&node.peer_id).await?.pop().map(|(c, _)| c);
+        }
+        Ok(nodes)
     }
 
     /// Records a new query and the nodes it goes to, in one transaction.

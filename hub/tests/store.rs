@@ -146,6 +146,10 @@ async fn exercise(store: HubStore) {
     let later = DatasetCommitment { data_version: 4, ..commitment.clone() };
     store.record_commitment("peer-a", &later, 1004).await.unwrap();
     assert_eq!(store.commitments("peer-a").await.unwrap(), vec![(commitment.clone(), 1003)]);
+    assert_eq!(store.nodes().await.unwrap()[0].commitment.as_ref(), Some(&commitment));
+    let newer = DatasetCommitment { root: "cd".repeat(32), data_version: 4, ..commitment.clone() };
+    store.record_commitment("peer-a", &newer, 1005).await.unwrap();
+    assert_eq!(store.nodes().await.unwrap()[0].commitment.as_ref(), Some(&newer), "the registry shows the last one");
     assert!(store.commitments("peer-b").await.unwrap().is_empty());
     let proven = ProofState::Proven { root: commitment.root.clone(), data_version: 3, committed_before_query: true };
     assert!(store.set_proof(id, "peer-a", &proven, Some("{\"proof\":1}")).await.unwrap());
