@@ -367,9 +367,7 @@ impl Coordinator {
             .await
             .map_err(|e| e.to_string())?;
         if let Some(c) = &v.payload.commitment {
-            let zk =
-                agora_zk::format::Commitment { version: c.version, trace_length: c.trace_length, root: c.root.clone() };
-            zk.root_bytes().map_err(|e| format!("hello carries a malformed commitment: {e}"))?;
+            zk_commitment(c).root_bytes().map_err(|e| format!("hello carries a malformed commitment: {e}"))?;
             self.inner.store.record_commitment(&peer.to_string(), c, now_ms()).await.map_err(|e| e.to_string())?;
         }
         info!(target: "hub::net", %peer, node = %name, "node registered");
@@ -527,11 +525,7 @@ impl Coordinator {
             let Ok(signed) = serde_json::from_str::<Signed<ProofMessage>>(&envelope) else { continue };
             let Ok(msg) = serde_json::from_str::<ProofMessage>(&signed.body) else { continue };
             let ProofOutcome::Proven { commitment, cells } = msg.outcome else { continue };
-            let zk = agora_zk::format::Commitment {
-                version: commitment.version,
-                trace_length: commitment.trace_length,
-                root: commitment.root.clone(),
-            };
+            let zk = zk_commitment(&commitment);
             for (claim, cell) in claims(query_id, &record.query, answer, &targets).into_iter().zip(&cells) {
                 let Some(claim) = claim else { continue };
                 out.push(ArchivedAnswer {
@@ -622,11 +616,7 @@ pub fn check_proofs(
             commitment.data_version, answer.data_version
         ));
     }
-    let zk = agora_zk::format::Commitment {
-        version: commitment.version,
-        trace_length: commitment.trace_length,
-        root: commitment.root.clone(),
-    };
+    let zk = zk_commitment(commitment);
     for (claim, cell) in claims(query_id, query, answer, &targets).into_iter().zip(cells) {
         let Some(claim) = claim else { return failed("the answer has no whole-cohort row".into()) };
         let proof = match base64::engine::general_purpose::STANDARD.decode(&cell.proof) {
@@ -642,6 +632,11 @@ pub fn check_proofs(
         data_version: commitment.data_version,
         committed_before_query: false,
     }
+}
+
+/// agora-zk's view of a node's published commitment (without the data version it covers).
+fn zk_commitment(c: &DatasetCommitment) -> agora_zk::format::Commitment {
+    agora_zk::format::Commitment { version: c.version, trace_length: c.trace_length, root: c.root.clone() }
 }
 
 /// What an answer claims for each target of the plan, as the statement its proof must show: the code

@@ -117,7 +117,8 @@ pub struct NodePart {
     pub node_name: String,
     /// State.
     pub state: NodeState,
-    /// The proof state, once a proof message arrived (`None`: as the query's kind implies).
+    /// The proof state, once a proof message settled it (`None`: not yet; the researcher's view shows
+    /// pending or unproven by the query's kind, `coordinator::assemble_with`).
     pub proof: Option<agora_protocol::proof::ProofState>,
 }
 

@@ -30,6 +30,12 @@ use uuid::Uuid;
 /// How long a proof message stays valid, in seconds.
 const PROOF_TTL_SECS: i64 = 24 * 3600;
 
+/// Signs what the node says about the proof of its answer to `query_id`.
+pub fn proof_message(key: &Keypair, query_id: Uuid, outcome: ProofOutcome) -> Signed<ProofMessage> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Signed::sign(&ProofMessage { header: Header::new(query_id, now, PROOF_TTL_SECS), outcome }, key)
+}
+
 /// The rows of the snapshot and the data version they were read at, in one read transaction.
 pub fn snapshot_rows(store: &mut Store) -> Result<(u64, Vec<Row>), StoreError> {
     let tx = store.conn_mut().transaction()?;
@@ -238,8 +244,7 @@ impl Prover {
                 ProofOutcome::Unavailable { reason }
             }
         };
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        Signed::sign(&ProofMessage { header: Header::new(query_id, now, PROOF_TTL_SECS), outcome }, &self.key)
+        proof_message(&self.key, query_id, outcome)
     }
 
     async fn proofs(
@@ -298,6 +303,11 @@ mod tests {
     #[test]
     fn the_default_row_cap_is_a_full_2_18_trace() {
         assert_eq!(crate::config::Config::default().prover_max_rows, agora_zk::format::capacity(1 << 18));
+    }
+
+    #[test]
+    fn row_codes_fit_the_commitment_format() {
+        assert_eq!(agora_protocol::proof::MAX_ROW_CODE, agora_zk::format::MAX_CODE);
     }
 
     #[test]

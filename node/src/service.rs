@@ -270,8 +270,6 @@ impl QueryService {
     /// A signed statement that this node does not prove an answer, and why.
     pub fn unproven(&self, query_id: Uuid, reason: &str) -> Signed<agora_protocol::proof::ProofMessage> {
         let outcome = agora_protocol::proof::ProofOutcome::Unavailable { reason: reason.to_string() };
-        let msg =
-            agora_protocol::proof::ProofMessage { header: Header::new(query_id, now(), ANSWER_TTL_SECS), outcome };
-        Signed::sign(&msg, &self.key)
+        crate::proofs::proof_message(&self.key, query_id, outcome)
     }
 }

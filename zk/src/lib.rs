@@ -8,8 +8,8 @@
 //! - [`verify`]: the verifier; it links no prover code (the `prover` feature is off for the hub).
 //! - `prove` (feature `prover`): snapshots, their commitments, and proofs.
 //!
-//! What this first version proves, and what it does not yet hide (it is not yet zero-knowledge: the
-//! composition and FRI openings are unmasked), is in `zk/README.md`.
+//! What format v2 proves, and why its proofs are zero-knowledge (masked trace, randomized quotient
+//! segments, a DEEP randomizer; two patches of winterfell in `zk/vendor`), is in `zk/README.md`.
 
 pub mod air;
 pub mod archive;
