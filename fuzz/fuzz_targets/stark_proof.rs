@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use agora_zk::{verify_count_sum, Claim, Commitment};
+use agora_zk::{verify_claim, Claim, Commitment, Criterion, FORMAT_VERSION};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,19 +14,26 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (head, proof) = data.split_at(8);
+    // The current format version and its trace lengths, so that the bytes reach the proof checks.
     let commitment = Commitment {
-        version: 1,
-        trace_length: 512 << (head[0] % 4),
+        version: FORMAT_VERSION,
+        trace_length: 2048 << (head[0] % 4),
         root: hex::encode([head[1]; 32]),
     };
+    // 1 to 4 criteria, some negated, with or without a measure: every layout the verifier accepts.
+    let criteria = (0..=(head[3] % 4))
+        .map(|i| Criterion { code: u64::from(head[3] >> 2) + u64::from(i), negated: i > 0 && head[5] >> i & 1 == 1 })
+        .collect();
+    let measure = (head[6] & 2 == 2).then_some(u64::from(head[5]));
     let claim = Claim {
         query: [head[2]; 32],
-        code: u64::from(head[3]),
+        criteria,
+        measure,
         count: u64::from(head[4]),
-        sum: u64::from(head[5]) << 8,
+        sum: if measure.is_some() { u64::from(head[5]) << 8 } else { 0 },
         suppressed_below: (head[6] % 2 == 1).then_some(u32::from(head[7] % 70)),
     };
-    let _ = verify_count_sum(&commitment, &claim, proof);
+    let _ = verify_claim(&commitment, &claim, proof);
     // And the archive form the CLI reads.
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(answer) = serde_json::from_str::<agora_zk::archive::ArchivedAnswer>(text) {

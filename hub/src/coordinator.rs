@@ -9,14 +9,14 @@ use crate::store::{now_ms, HubStore, NodePart, QueryRecord, Session, StoreError}
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan, query_digest, DatasetCommitment, ProofMessage, ProofOutcome, ProofState, ProvenCell, ProvenPart, Target,
+    plan, query_digest, DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell, Target,
     UNPROVABLE_KIND,
 };
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
 use agora_protocol::Cell;
 use agora_protocol::{NodeAnswer, Query, QueryError};
 use agora_zk::archive::ArchivedAnswer;
-use agora_zk::Claim;
+use agora_zk::{Claim, Criterion};
 use base64::Engine;
 use libp2p::identity::Keypair;
 use libp2p::PeerId;
@@ -515,7 +515,7 @@ impl Coordinator {
     pub async fn archived_proofs(&self, query_id: Uuid, researcher: &str) -> Result<Vec<ArchivedAnswer>, HubError> {
         let record = self.inner.store.query(query_id).await?.filter(|r| r.researcher == researcher);
         let record = record.ok_or(HubError::NotFound(query_id))?;
-        let Some(targets) = plan(&record.query) else { return Ok(Vec::new()) };
+        let Some(plan) = plan(&record.query) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for part in self.inner.store.parts(query_id).await? {
             let (NodeState::Answered { answer }, Some(ProofState::Proven { .. })) = (&part.state, &part.proof) else {
@@ -526,13 +526,13 @@ impl Coordinator {
             let Ok(msg) = serde_json::from_str::<ProofMessage>(&signed.body) else { continue };
             let ProofOutcome::Proven { commitment, cells } = msg.outcome else { continue };
             let zk = zk_commitment(&commitment);
-            for (claim, cell) in claims(query_id, &record.query, answer, &targets).into_iter().zip(&cells) {
-                let Some(claim) = claim else { continue };
+            for ((_, claim), cell) in claims(query_id, &record.query, answer, &plan).into_iter().zip(&cells) {
                 out.push(ArchivedAnswer {
                     format: agora_zk::archive::ARCHIVE_FORMAT.into(),
                     commitment: zk.clone(),
                     query: hex::encode(claim.query),
-                    code: claim.code,
+                    criteria: claim.criteria,
+                    measure: claim.measure,
                     count: claim.count,
                     sum: claim.sum,
                     suppressed_below: claim.suppressed_below,
@@ -604,11 +604,20 @@ pub fn check_proofs(
     cells: &[ProvenCell],
 ) -> ProofState {
     let failed = |reason: String| ProofState::Failed { reason };
-    let Some(targets) = plan(query) else {
+    let Some(plan) = plan(query) else {
         return ProofState::Unproven { reason: UNPROVABLE_KIND.into() };
     };
-    if cells.len() != targets.len() || targets.iter().zip(cells).any(|(t, c)| t.part != c.part) {
-        return failed(format!("{} proofs for a plan of {} cells", cells.len(), targets.len()));
+    let claims = claims(query_id, query, answer, &plan);
+    if claims.first().is_none_or(|(t, _)| !t.group.is_total()) {
+        return failed("the answer has no whole-cohort row".into());
+    }
+    if cells.len() != claims.len() || claims.iter().zip(cells).any(|((t, _), c)| t.part != c.part || t.group != c.group)
+    {
+        return failed(format!(
+            "{} proofs for an answer with {} cells to prove (the whole cohort and each released group)",
+            cells.len(),
+            claims.len()
+        ));
     }
     if commitment.data_version != answer.data_version {
         return failed(format!(
@@ -617,14 +626,13 @@ pub fn check_proofs(
         ));
     }
     let zk = zk_commitment(commitment);
-    for (claim, cell) in claims(query_id, query, answer, &targets).into_iter().zip(cells) {
-        let Some(claim) = claim else { return failed("the answer has no whole-cohort row".into()) };
+    for ((target, claim), cell) in claims.into_iter().zip(cells) {
         let proof = match base64::engine::general_purpose::STANDARD.decode(&cell.proof) {
             Ok(p) => p,
             Err(e) => return failed(format!("the proof is not base64: {e}")),
         };
-        if let Err(e) = agora_zk::verify_count_sum(&zk, &claim, &proof) {
-            return failed(format!("patients: {e}"));
+        if let Err(e) = agora_zk::verify_claim(&zk, &claim, &proof) {
+            return failed(format!("patients ({}): {e}", target.group));
         }
     }
     ProofState::Proven {
@@ -639,30 +647,27 @@ fn zk_commitment(c: &DatasetCommitment) -> agora_zk::format::Commitment {
     agora_zk::format::Commitment { version: c.version, trace_length: c.trace_length, root: c.root.clone() }
 }
 
-/// What an answer claims for each target of the plan, as the statement its proof must show: the code
-/// from the plan, the count (or the threshold it is below) from the answer, the digest of the query.
-fn claims(
-    query_id: Uuid,
-    query: &agora_protocol::Query,
-    answer: &NodeAnswer,
-    targets: &[Target],
-) -> Vec<Option<Claim>> {
+/// What an answer claims for each target of the plan, as the statement its proof must show: the
+/// criteria from the plan, the count (or the threshold it is below) from the answer, the digest of the
+/// query.
+fn claims(query_id: Uuid, query: &agora_protocol::Query, answer: &NodeAnswer, plan: &Plan) -> Vec<(Target, Claim)> {
     let digest = query_digest(query_id, query);
-    targets
-        .iter()
+    plan.targets(answer)
+        .into_iter()
         .map(|target| {
-            let ProvenPart::Patients = target.part;
-            let total = answer.total()?;
-            Some(match total.patients {
-                Cell::Value(count) => Claim { query: digest, code: target.code, count, sum: 0, suppressed_below: None },
-                Cell::Suppressed => Claim {
-                    query: digest,
-                    code: target.code,
-                    count: 0,
-                    sum: 0,
-                    suppressed_below: Some(answer.threshold),
-                },
-            })
+            let (count, suppressed_below) = match target.cell {
+                Cell::Value(count) => (count, None),
+                Cell::Suppressed => (0, Some(answer.threshold)),
+            };
+            let claim = Claim {
+                query: digest,
+                criteria: target.criteria.iter().map(|l| Criterion { code: l.code, negated: l.negated }).collect(),
+                measure: None,
+                count,
+                sum: 0,
+                suppressed_below,
+            };
+            (target, claim)
         })
         .collect()
 }

@@ -6,9 +6,10 @@ use agora_hub::coordinator::{assemble, assemble_with, check_proofs};
 use agora_hub::store::{NodePart, QueryRecord};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
-use agora_protocol::proof::{plan, query_digest, row_code, DatasetCommitment, ProofState, ProvenCell, ProvenPart};
-use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, GroupBy, Query};
-use agora_zk::prove::{Row, Snapshot};
+use agora_protocol::proof::{plan, query_digest, row_code, DatasetCommitment, ProofState, ProvenCell};
+use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, GroupBy, Query, Sex};
+use agora_zk::prove::{Row, Snapshot, Statement};
+use agora_zk::Criterion;
 use base64::Engine;
 use uuid::Uuid;
 
@@ -27,19 +28,22 @@ fn e11() -> Cohort {
     Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: "E11.9".into(), prefix: false } }
 }
 
-/// 40 persons; persons 0..23 have E11.9 (23), persons 30..35 have I10 (5).
+/// 40 persons, even ones female (20), odd ones male (20); persons 0..23 have E11.9 (23: 12 female, 11
+/// male), persons 30..35 have I10 (5).
 fn snapshot(data_version: u64, seed: u8) -> (Snapshot, DatasetCommitment) {
-    let mut rows = Vec::new();
+    let mut blocks = Vec::new();
     for p in 0..40 {
-        rows.push(Row { code: row_code(&["person"]), value: 0 });
+        let sex = if p % 2 == 0 { "female" } else { "male" };
+        let mut block = vec![Row::attribute(row_code(&["person"])), Row::attribute(row_code(&["sex", sex]))];
         if p < 23 {
-            rows.push(Row { code: row_code(&["condition", "icd10cm", "E11.9"]), value: 0 });
+            block.push(Row::attribute(row_code(&["condition", "icd10cm", "E11.9"])));
         }
         if (30..35).contains(&p) {
-            rows.push(Row { code: row_code(&["condition", "icd10cm", "I10"]), value: 0 });
+            block.push(Row::attribute(row_code(&["condition", "icd10cm", "I10"])));
         }
+        blocks.push(block);
     }
-    let s = Snapshot::build(rows, [seed; 32]).unwrap();
+    let s = Snapshot::build(blocks, [seed; 32]).unwrap();
     let c = s.commitment();
     let commitment =
         DatasetCommitment { version: c.version, trace_length: c.trace_length, root: c.root.clone(), data_version };
@@ -57,10 +61,19 @@ fn answer(query_id: Uuid, patients: Cell) -> NodeAnswer {
     }
 }
 
-fn prove(s: &Snapshot, query_id: Uuid, q: &Query) -> Vec<ProvenCell> {
-    let code = plan(q).unwrap()[0].code;
-    let (_, proof) = s.prove_cell(query_digest(query_id, q), code, 10).unwrap();
-    vec![ProvenCell { part: ProvenPart::Patients, proof: base64::engine::general_purpose::STANDARD.encode(proof) }]
+/// The node's side: one proof per target of the plan, as agora-node makes them.
+fn prove(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<ProvenCell> {
+    plan(q)
+        .unwrap()
+        .targets(answer)
+        .into_iter()
+        .map(|t| {
+            let criteria = t.criteria.iter().map(|l| Criterion { code: l.code, negated: l.negated }).collect();
+            let statement = Statement { criteria, measure: None, threshold: 10 };
+            let (_, proof) = s.prove(query_digest(query_id, q), &statement).unwrap();
+            ProvenCell { part: t.part, group: t.group, proof: base64::engine::general_purpose::STANDARD.encode(proof) }
+        })
+        .collect()
 }
 
 fn failed(state: ProofState, expect: &str) {
@@ -75,10 +88,10 @@ fn honest_proofs_are_proven_and_forged_ones_fail_with_their_reason() {
     let (s, commitment) = snapshot(7, 1);
     let id = Uuid::new_v4();
     let q = query(e11());
-    let cells = prove(&s, id, &q);
-
     // Honest: 23 patients with E11.9, counted above.
     let honest = answer(id, Cell::Value(23));
+    let cells = prove(&s, id, &q, &honest);
+
     let state = check_proofs(id, &q, &honest, &commitment, &cells);
     assert_eq!(
         state,
@@ -86,13 +99,13 @@ fn honest_proofs_are_proven_and_forged_ones_fail_with_their_reason() {
     );
 
     // The answer claims another count than the proof shows.
-    failed(check_proofs(id, &q, &answer(id, Cell::Value(24)), &commitment, &cells), "patients:");
-    failed(check_proofs(id, &q, &answer(id, Cell::Suppressed), &commitment, &cells), "patients:");
+    failed(check_proofs(id, &q, &answer(id, Cell::Value(24)), &commitment, &cells), "patients (all):");
+    failed(check_proofs(id, &q, &answer(id, Cell::Suppressed), &commitment, &cells), "patients (all):");
     // The proof was made for another query (id or cohort).
     let other = Uuid::new_v4();
-    failed(check_proofs(other, &q, &answer(other, Cell::Value(23)), &commitment, &cells), "patients:");
+    failed(check_proofs(other, &q, &answer(other, Cell::Value(23)), &commitment, &cells), "patients (all):");
     let everyone = query(Cohort::Everyone);
-    failed(check_proofs(id, &everyone, &answer(id, Cell::Value(23)), &commitment, &cells), "patients:");
+    failed(check_proofs(id, &everyone, &answer(id, Cell::Value(23)), &commitment, &cells), "patients (all):");
     // Against another snapshot's commitment (a fresh seed over the same rows), or stale data.
     let (_, foreign) = snapshot(7, 2);
     failed(check_proofs(id, &q, &honest, &foreign, &cells), "not the committed");
@@ -102,12 +115,12 @@ fn honest_proofs_are_proven_and_forged_ones_fail_with_their_reason() {
     let mut cut = cells.clone();
     let half = (cut[0].proof.len() / 2) & !3;
     cut[0].proof.truncate(half);
-    failed(check_proofs(id, &q, &honest, &commitment, &cut), "patients:");
+    failed(check_proofs(id, &q, &honest, &commitment, &cut), "patients (all):");
     let mut garbled = cells.clone();
     garbled[0].proof.insert(5, '!');
     failed(check_proofs(id, &q, &honest, &commitment, &garbled), "not base64");
     let doubled = [cells.clone(), cells.clone()].concat();
-    failed(check_proofs(id, &q, &honest, &commitment, &doubled), "2 proofs for a plan of 1");
+    failed(check_proofs(id, &q, &honest, &commitment, &doubled), "2 proofs for an answer with 1 cells");
     failed(check_proofs(id, &q, &honest, &commitment, &[]), "0 proofs");
 }
 
@@ -117,11 +130,55 @@ fn a_suppressed_cell_is_proven_below_the_threshold() {
     let id = Uuid::new_v4();
     let i10 =
         query(Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: "I10".into(), prefix: false } });
-    let cells = prove(&s, id, &i10);
+    let cells = prove(&s, id, &i10, &answer(id, Cell::Suppressed));
     let state = check_proofs(id, &i10, &answer(id, Cell::Suppressed), &commitment, &cells);
     assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
     // Claiming the (true) count 5 as released does not verify against a suppressed proof.
-    failed(check_proofs(id, &i10, &answer(id, Cell::Value(5)), &commitment, &cells), "patients:");
+    failed(check_proofs(id, &i10, &answer(id, Cell::Value(5)), &commitment, &cells), "patients (all):");
+}
+
+/// A cohort of two criteria grouped by sex: the whole cohort and each released sex group are proven;
+/// suppressed groups carry no proof; a forged, missing or misplaced group proof fails, naming the group.
+#[test]
+fn conjunctions_and_sex_groups_are_proven_cell_by_cell() {
+    let (s, commitment) = snapshot(7, 4);
+    let id = Uuid::new_v4();
+    let i10 = Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: "I10".into(), prefix: false } };
+    let mut q = query(Cohort::All { of: vec![e11(), Cohort::Not { of: Box::new(i10) }] });
+    q.group_by.sex = true;
+    let row = |sex: Option<Sex>, patients| AnswerRow {
+        group: GroupKey { sex, age_band: None },
+        patients,
+        moments: None,
+        histogram: None,
+    };
+    // E11.9 without I10 (persons 0..23; none of 30..35): 23, of them 12 female and 11 male.
+    let mut honest = answer(id, Cell::Value(23));
+    honest.rows.extend([
+        row(Some(Sex::Female), Cell::Value(12)),
+        row(Some(Sex::Male), Cell::Value(11)),
+        row(Some(Sex::Other), Cell::Suppressed),
+        row(Some(Sex::Unknown), Cell::Suppressed),
+    ]);
+    let cells = prove(&s, id, &q, &honest);
+    assert_eq!(cells.len(), 3, "the whole cohort and two released groups");
+    assert!(matches!(check_proofs(id, &q, &honest, &commitment, &cells), ProofState::Proven { .. }));
+
+    let mut forged = honest.clone();
+    forged.rows[1].patients = Cell::Value(13);
+    failed(check_proofs(id, &q, &forged, &commitment, &cells), "patients (female)");
+    let swapped = vec![cells[0].clone(), cells[2].clone(), cells[1].clone()];
+    failed(check_proofs(id, &q, &honest, &commitment, &swapped), "proofs for an answer with 3 cells");
+    let mut relabelled = swapped.clone();
+    relabelled[1].group = cells[1].group;
+    relabelled[2].group = cells[2].group;
+    failed(check_proofs(id, &q, &honest, &commitment, &relabelled), "patients (female)");
+    failed(check_proofs(id, &q, &honest, &commitment, &cells[..2]), "2 proofs for an answer with 3 cells");
+    // A released group the node would rather not prove cannot be passed off as suppressed: the cell
+    // then is not combined (and a suppressed group needs no proof).
+    let mut hidden = honest.clone();
+    hidden.rows[2].patients = Cell::Suppressed;
+    failed(check_proofs(id, &q, &hidden, &commitment, &cells), "2 cells");
 }
 
 #[test]
@@ -176,6 +233,6 @@ fn answers_whose_proof_failed_leave_the_combination() {
     let result = assemble(QueryRecord { query: mean, ..record }, vec![part("a", 23, None)]);
     assert_eq!(result.proofs.unproven, 1);
     assert!(
-        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason.contains("only ungrouped"))
+        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason.contains("only patient counts"))
     );
 }

@@ -41,7 +41,7 @@ pub struct Config {
     pub prover_queue: usize,
     /// The most rows the node's snapshot may hold (one per patient, per patient's sex, per distinct
     /// condition and medication code of a patient); peak memory grows with it: about 1.1 GB at the
-    /// default 245,759 (a 2^18-row trace), 4.3 GB at 983,039 (BENCHMARKS.md).
+    /// default 245,758 (a 2^18-row trace), 4.3 GB at 983,038 (BENCHMARKS.md).
     pub prover_max_rows: usize,
     /// The hospital's query policy and disclosure control.
     pub policy: PolicyConfig,
@@ -62,7 +62,7 @@ impl Default for Config {
             prove_answers: true,
             prover_workers: 1,
             prover_queue: 16,
-            prover_max_rows: 245_759,
+            prover_max_rows: 245_758,
             policy: PolicyConfig::default(),
         }
     }

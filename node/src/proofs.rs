@@ -1,25 +1,27 @@
 //! Proofs of the node's answers (agora-zk): the snapshot of the store the node commits to, and the
 //! proving that follows an answer of a provable kind ([`agora_protocol::proof::plan`]).
 //!
-//! The snapshot holds one row per person, per person's sex, per distinct (person, condition code) and
-//! per distinct (person, medication code), each coded by [`row_code`]; nothing of it leaves the node but
-//! its commitment. It is rebuilt (with a fresh secret seed) when the data version moves or when its
+//! The snapshot holds one block per person: a person row, the person's sex, and a row per distinct
+//! condition code and per distinct medication code of the person, each coded by [`row_code`]; nothing
+//! of it leaves the node but its commitment. It is rebuilt (with a fresh secret seed) when the data version moves or when its
 //! masking budget is spent. Proving runs on agora-zk's bounded [`ProverPool`], never on the answering
 //! path: the answer goes out first, and its [`ProofMessage`] follows.
 
 use crate::store::{Store, StoreError};
+use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan, query_digest, row_code, DatasetCommitment, ProofMessage, ProofOutcome, ProvenCell, ProvenPart,
+    plan, query_digest, row_code, DatasetCommitment, Literal, ProofMessage, ProofOutcome, ProvenCell,
 };
 use agora_protocol::{Cell, NodeAnswer};
 use agora_zk::pool::ProverPool;
-use agora_zk::prove::{Row, Snapshot};
-use agora_zk::ZkError;
+use agora_zk::prove::{Block, Row, Snapshot, Statement};
+use agora_zk::{Criterion, ZkError};
 use base64::Engine;
 use libp2p::identity::Keypair;
 use rand::RngCore;
 use rusqlite::OptionalExtension;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -36,21 +38,23 @@ pub fn proof_message(key: &Keypair, query_id: Uuid, outcome: ProofOutcome) -> Si
     Signed::sign(&ProofMessage { header: Header::new(query_id, now, PROOF_TTL_SECS), outcome }, key)
 }
 
-/// The rows of the snapshot and the data version they were read at, in one read transaction.
-pub fn snapshot_rows(store: &mut Store) -> Result<(u64, Vec<Row>), StoreError> {
+/// The patient blocks of the snapshot and the data version they were read at, in one read
+/// transaction: per person (in person id order) the person row, the sex (as the query engine reads it:
+/// anything but a FHIR gender code is `unknown`), then each distinct condition and medication code.
+pub fn snapshot_blocks(store: &mut Store) -> Result<(u64, Vec<Block>), StoreError> {
     let tx = store.conn_mut().transaction()?;
     let version: Option<String> =
         tx.query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get(0)).optional()?;
     let data_version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
     let person = row_code(&["person"]);
-    let mut rows = Vec::new();
+    let mut blocks: BTreeMap<i64, Block> = BTreeMap::new();
     {
-        let mut stmt = tx.prepare("SELECT sex FROM person")?;
+        let mut stmt = tx.prepare("SELECT person_id, sex FROM person")?;
         let mut it = stmt.query([])?;
         while let Some(r) = it.next()? {
-            let sex: String = r.get(0)?;
-            rows.push(Row { code: person, value: 0 });
-            rows.push(Row { code: row_code(&["sex", &sex]), value: 0 });
+            let (id, sex): (i64, String) = (r.get(0)?, r.get(1)?);
+            let sex = Sex::from_fhir(&sex).unwrap_or(Sex::Unknown);
+            blocks.insert(id, vec![Row::attribute(person), Row::attribute(row_code(&["sex", sex.as_str()]))]);
         }
         for (kind, sql) in [
             ("condition", "SELECT DISTINCT person_id, system, code FROM condition_occurrence"),
@@ -62,13 +66,19 @@ pub fn snapshot_rows(store: &mut Store) -> Result<(u64, Vec<Row>), StoreError> {
             let mut stmt = tx.prepare(sql)?;
             let mut it = stmt.query([])?;
             while let Some(r) = it.next()? {
-                let (system, code): (String, String) = (r.get(1)?, r.get(2)?);
-                rows.push(Row { code: row_code(&[kind, &system, &code]), value: 0 });
+                let (id, system, code): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                if let Some(block) = blocks.get_mut(&id) {
+                    block.push(Row::attribute(row_code(&[kind, &system, &code])));
+                }
             }
         }
     }
     tx.commit()?;
-    Ok((data_version, rows))
+    Ok((data_version, blocks.into_values().collect()))
+}
+
+fn criterion(l: &Literal) -> Criterion {
+    Criterion { code: l.code, negated: l.negated }
 }
 
 #[derive(Clone)]
@@ -87,7 +97,7 @@ pub struct ProverSettings {
     /// Proofs waiting for a worker; beyond, answers go unproven ("busy").
     pub queue: usize,
     /// The most snapshot rows the node commits to: memory grows with the trace (BENCHMARKS.md: about
-    /// 1.1 GB at 245,759 rows, 4.3 GB at 983,039); above it the node proves nothing and says why.
+    /// 1.1 GB at 245,758 rows, 4.3 GB at 983,038); above it the node proves nothing and says why.
     pub max_rows: usize,
 }
 
@@ -185,8 +195,8 @@ impl Prover {
         let max_rows = self.max_rows;
         let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
             let mut store = Store::open(&path).map_err(|e| e.to_string())?;
-            let (version, rows) = snapshot_rows(&mut store).map_err(|e| e.to_string())?;
-            let n = rows.len();
+            let (version, blocks) = snapshot_blocks(&mut store).map_err(|e| e.to_string())?;
+            let n: usize = blocks.iter().map(Vec::len).sum();
             if n > max_rows {
                 return Err(format!(
                     "the snapshot would hold {n} rows, above this node's prover_max_rows ({max_rows}): \
@@ -196,7 +206,7 @@ impl Prover {
             let mut seed = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut seed);
             let started = std::time::Instant::now();
-            let snapshot = Snapshot::build(rows, seed).map_err(|e| e.to_string())?;
+            let snapshot = Snapshot::build(blocks, seed).map_err(|e| e.to_string())?;
             let c = snapshot.commitment();
             let commitment = DatasetCommitment {
                 version: c.version,
@@ -254,45 +264,68 @@ impl Prover {
         answer: &NodeAnswer,
         everyone: bool,
     ) -> Result<ProofOutcome, String> {
-        let targets = plan(query).ok_or(agora_protocol::proof::UNPROVABLE_KIND)?;
+        let plan = plan(query).ok_or(agora_protocol::proof::UNPROVABLE_KIND)?;
         if !everyone {
             return Err("the answer counts consenting patients only; the committed snapshot holds everyone".into());
         }
+        let targets = plan.targets(answer);
+        if targets.first().is_none_or(|t| !t.group.is_total()) {
+            return Err("the answer has no whole-cohort row".into());
+        }
         let digest = query_digest(query_id, query);
+        // Every cell of one answer goes over one snapshot, with enough of its masking budget left; a
+        // snapshot spent by concurrent proofs midway is replaced once and the answer proven again.
         let mut committed = self.snapshot_at(Some(answer.data_version), None).await?;
+        for attempt in 0..2 {
+            if committed.snapshot.remaining_proofs() < targets.len() {
+                let spent = committed.commitment.root.clone();
+                committed = self.snapshot_at(Some(answer.data_version), Some(&spent)).await?;
+            }
+            match self.prove_targets(query_id, digest, &targets, &committed).await {
+                Ok(cells) => return Ok(ProofOutcome::Proven { commitment: committed.commitment, cells }),
+                Err(ZkError::BudgetExhausted(_)) if attempt == 0 => continue,
+                Err(ZkError::Busy) => return Err("the node's prover is busy".into()),
+                Err(ZkError::Prover(reason)) => return Err(reason),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("the snapshot's proof budget ran out twice while proving this answer".into())
+    }
+
+    /// Proves each target over one snapshot, checking each proven cell against the answer's.
+    async fn prove_targets(
+        &self,
+        query_id: Uuid,
+        digest: [u8; 32],
+        targets: &[agora_protocol::proof::Target],
+        committed: &Committed,
+    ) -> Result<Vec<ProvenCell>, ZkError> {
         let mut cells = Vec::with_capacity(targets.len());
         for target in targets {
-            let ProvenPart::Patients = target.part;
-            let cell = answer.total().map(|r| r.patients).ok_or("the answer has no whole-cohort row")?;
-            let mut attempt = 0;
-            let (claim, proof) = loop {
-                let rx = self.pool.try_submit(committed.snapshot.clone(), digest, target.code, self.threshold);
-                let rx = rx.map_err(|e| match e {
-                    ZkError::Busy => "the node's prover is busy".to_string(),
-                    e => e.to_string(),
-                })?;
-                match rx.await.map_err(|_| "the prover stopped".to_string())? {
-                    Ok(done) => break done,
-                    Err(ZkError::BudgetExhausted(_)) if attempt == 0 => {
-                        attempt += 1;
-                        let spent = committed.commitment.root.clone();
-                        committed = self.snapshot_at(Some(answer.data_version), Some(&spent)).await?;
-                    }
-                    Err(e) => return Err(e.to_string()),
-                }
+            let statement = Statement {
+                criteria: target.criteria.iter().map(criterion).collect(),
+                measure: None,
+                threshold: self.threshold,
             };
-            let agrees = match cell {
+            let rx = self.pool.try_submit(committed.snapshot.clone(), digest, statement)?;
+            let (claim, proof) = rx.await.map_err(|_| ZkError::Stopped)??;
+            let agrees = match target.cell {
                 Cell::Value(v) => claim.suppressed_below.is_none() && claim.count == v,
                 Cell::Suppressed => claim.suppressed_below.is_some(),
             };
             if !agrees {
                 warn!(target: "node::proof", %query_id, "the proven cell differs from the answer's; not sent");
-                return Err("the proven count differs from the answer (suppression of a larger cell)".into());
+                return Err(ZkError::Prover(
+                    "the proven count differs from the answer (suppression of a larger cell)".into(),
+                ));
             }
-            cells
-                .push(ProvenCell { part: target.part, proof: base64::engine::general_purpose::STANDARD.encode(proof) });
+            cells.push(ProvenCell {
+                part: target.part,
+                group: target.group,
+                proof: base64::engine::general_purpose::STANDARD.encode(proof),
+            });
         }
-        Ok(ProofOutcome::Proven { commitment: committed.commitment, cells })
+        Ok(cells)
     }
 }
 
@@ -311,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_rows_follow_the_store() {
+    fn snapshot_blocks_follow_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.db")).unwrap();
         let conn = store.conn();
@@ -324,14 +357,23 @@ mod tests {
                  (2, 'icd10cm', 'E11.9', 1600000000, 1), (2, 'icd10cm', 'I10', 1600000000, 1);",
         )
         .unwrap();
-        let (_, rows) = snapshot_rows(&mut store).unwrap();
-        let count = |code: u64| rows.iter().filter(|r| r.code == code).count();
-        assert_eq!(count(row_code(&["person"])), 3);
-        assert_eq!(count(row_code(&["sex", "female"])), 2);
-        assert_eq!(count(row_code(&["sex", "male"])), 1);
-        // Two persons with E11.9 (one of them twice): two rows.
-        assert_eq!(count(row_code(&["condition", "icd10cm", "E11.9"])), 2);
-        assert_eq!(count(row_code(&["condition", "icd10cm", "I10"])), 1);
-        assert_eq!(rows.len(), 3 + 3 + 3);
+        let (_, blocks) = snapshot_blocks(&mut store).unwrap();
+        let codes = |b: &Block| b.iter().map(|r| r.code).collect::<Vec<_>>();
+        let (person, e11, i10) = (
+            row_code(&["person"]),
+            row_code(&["condition", "icd10cm", "E11.9"]),
+            row_code(&["condition", "icd10cm", "I10"]),
+        );
+        let (female, male) = (row_code(&["sex", "female"]), row_code(&["sex", "male"]));
+        // Person 1 has E11.9 twice: one row. Blocks in person order, attributes each once.
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(codes(&blocks[0]), vec![person, female, e11]);
+        let mut second = codes(&blocks[1]);
+        second[2..].sort_unstable();
+        let mut conditions = [e11, i10];
+        conditions.sort_unstable();
+        assert_eq!(second[..2], [person, male]);
+        assert_eq!(second[2..], conditions[..]);
+        assert_eq!(codes(&blocks[2]), vec![person, female]);
     }
 }

@@ -7,7 +7,7 @@ use agora_node::proofs::{Prover, ProverSettings};
 use agora_node::query;
 use agora_node::store::Store;
 use agora_protocol::proof::{plan, query_digest, ProofMessage, ProofOutcome};
-use agora_protocol::{Aggregate, Cell, CodeMatch, CodeSystem, Cohort, GroupBy, Query, Sex};
+use agora_protocol::{Aggregate, Cell, CodeMatch, CodeSystem, Cohort, GroupBy, NodeAnswer, Query, Sex};
 use base64::Engine;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
@@ -15,18 +15,23 @@ use uuid::Uuid;
 
 const CODES: [&str; 4] = ["E11.9", "I10", "J45", "N18.3"];
 
+/// One person as written: female or not, and which of [`CODES`] they have.
+type Person = (bool, [bool; 4]);
+
 /// Writes `persons` persons with random sexes and conditions; returns, per condition code and per sex,
-/// the number of distinct persons (the truth the proofs must agree with).
-fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2]) {
+/// the number of distinct persons, and each person (the truth the proofs must agree with).
+fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2], Vec<Person>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let tx = store.conn_mut().transaction().unwrap();
     tx.execute("INSERT INTO source_record (source_id, resource_type, fhir_id, job_id) VALUES (1, 'B', 't', 't')", [])
         .unwrap();
     let mut by_code = vec![0u64; CODES.len()];
     let mut by_sex = [0u64; 2];
+    let mut people = Vec::new();
     for p in 1..=persons {
         let female = rng.gen_bool(0.5);
         by_sex[usize::from(!female)] += 1;
+        let mut has = [false; 4];
         tx.execute(
             "INSERT INTO person (person_id, pseudonym, sex, year_of_birth, month_of_birth, source_id)
              VALUES (?1, ?2, ?3, 1960, 1, 1)",
@@ -36,6 +41,7 @@ fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2]) {
         for (i, code) in CODES.iter().enumerate() {
             if rng.gen_bool(0.3) {
                 by_code[i] += 1;
+                has[i] = true;
                 // Sometimes twice: a person still counts once.
                 for at in 0..rng.gen_range(1..3) {
                     tx.execute(
@@ -47,10 +53,11 @@ fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2]) {
                 }
             }
         }
+        people.push((female, has));
     }
     Store::bump_data_version(&tx).unwrap();
     tx.commit().unwrap();
-    (by_code, by_sex)
+    (by_code, by_sex, people)
 }
 
 fn count(cohort: Cohort) -> Query {
@@ -68,24 +75,39 @@ fn condition(code: &str) -> Cohort {
     Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: code.into(), prefix: false } }
 }
 
-/// Checks a proof message as the hub does: the plan's code, the answer's own cell.
-fn verify(msg: &ProofMessage, id: Uuid, q: &Query, cell: Cell, threshold: u32) -> Result<String, String> {
+/// Checks a proof message as the hub does: one proof per target of the plan, each against the
+/// plan's criteria and the answer's own cell.
+fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Result<String, String> {
     let ProofOutcome::Proven { commitment, cells } = &msg.outcome else {
         return Err("not proven".into());
     };
-    let target = plan(q).unwrap()[0];
-    let (count, suppressed_below) = match cell {
-        Cell::Value(v) => (v, None),
-        Cell::Suppressed => (0, Some(threshold)),
-    };
-    let claim = agora_zk::Claim { query: query_digest(id, q), code: target.code, count, sum: 0, suppressed_below };
+    let targets = plan(q).unwrap().targets(answer);
+    if targets.len() != cells.len() {
+        return Err(format!("{} proofs for {} targets", cells.len(), targets.len()));
+    }
     let zk = agora_zk::Commitment {
         version: commitment.version,
         trace_length: commitment.trace_length,
         root: commitment.root.clone(),
     };
-    let proof = base64::engine::general_purpose::STANDARD.decode(&cells[0].proof).unwrap();
-    agora_zk::verify_count_sum(&zk, &claim, &proof).map_err(|e| e.to_string())?;
+    for (target, cell) in targets.iter().zip(cells) {
+        assert_eq!(target.group, cell.group);
+        let (count, suppressed_below) = match target.cell {
+            Cell::Value(v) => (v, None),
+            Cell::Suppressed => (0, Some(answer.threshold)),
+        };
+        let criteria = target.criteria.iter().map(|l| agora_zk::Criterion { code: l.code, negated: l.negated });
+        let claim = agora_zk::Claim {
+            query: query_digest(id, q),
+            criteria: criteria.collect(),
+            measure: None,
+            count,
+            sum: 0,
+            suppressed_below,
+        };
+        let proof = base64::engine::general_purpose::STANDARD.decode(&cell.proof).unwrap();
+        agora_zk::verify_claim(&zk, &claim, &proof).map_err(|e| e.to_string())?;
+    }
     Ok(commitment.root.clone())
 }
 
@@ -94,7 +116,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.db");
     let mut store = Store::open(&path).unwrap();
-    let (by_code, by_sex) = write(&mut store, 300, 7);
+    let (by_code, by_sex, people) = write(&mut store, 300, 7);
     let key = libp2p::identity::Keypair::generate_ed25519();
     let settings = ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows: 10_000 };
     let prover = Prover::start(path.clone(), key.clone(), settings, CancellationToken::new());
@@ -114,9 +136,9 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         assert_eq!(cell, if *truth >= 10 { Cell::Value(*truth) } else { Cell::Suppressed }, "{q}");
         let signed = prover.prove(id, q, &answer, true).await;
         let msg = signed.verify().unwrap().payload;
-        roots.push(verify(&msg, id, q, cell, 10).unwrap_or_else(|e| panic!("{q}: {e}")));
+        roots.push(verify(&msg, id, q, &answer).unwrap_or_else(|e| panic!("{q}: {e}")));
         // The proof is for this query only.
-        assert!(verify(&msg, Uuid::new_v4(), q, cell, 10).is_err());
+        assert!(verify(&msg, Uuid::new_v4(), q, &answer).is_err());
     }
     roots.dedup();
     assert_eq!(roots.len(), 2, "the sixth proof needed a fresh snapshot: a new commitment over the same data");
@@ -129,13 +151,13 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     Store::bump_data_version(&tx).unwrap();
     tx.commit().unwrap();
     let msg = prover.prove(id, &q, &old, true).await.verify().unwrap().payload;
-    verify(&msg, id, &q, old.total().unwrap().patients, 10).unwrap();
+    verify(&msg, id, &q, &old).unwrap();
     // ...until an answer over the new version makes the node commit to it.
     let id2 = Uuid::new_v4();
     let new = query::execute(&store, &q, id2, 10).unwrap();
     assert_eq!(new.data_version, old.data_version + 1);
     let msg = prover.prove(id2, &q, &new, true).await.verify().unwrap().payload;
-    let root = verify(&msg, id2, &q, new.total().unwrap().patients, 10).unwrap();
+    let root = verify(&msg, id2, &q, &new).unwrap();
     assert!(!roots.contains(&root), "a new commitment for the new data version");
     let msg = prover.prove(id, &q, &old, true).await.verify().unwrap().payload;
     match msg.outcome {
@@ -154,5 +176,30 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     assert!(capped.commitment().is_none());
     let mean = Query { aggregates: vec![Aggregate::Mean], ..q.clone() };
     let msg = prover.prove(id, &mean, &answer, true).await.verify().unwrap().payload;
-    assert!(matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("only ungrouped")));
+    assert!(matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("only patient counts")));
+
+    // A conjunction with a negation, grouped by sex: the whole cohort and each released sex group are
+    // proven, and agree with the persons as written.
+    let e11_not_i10 = Cohort::All { of: vec![condition("E11.9"), Cohort::Not { of: Box::new(condition("I10")) }] };
+    let mut grouped = count(e11_not_i10);
+    grouped.group_by.sex = true;
+    let truth = |female: Option<bool>| {
+        people.iter().filter(|(f, has)| has[0] && !has[1] && female.is_none_or(|w| w == *f)).count() as u64
+    };
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &grouped, id, 10).unwrap();
+    let released = |n: u64| if n >= 10 { Cell::Value(n) } else { Cell::Suppressed };
+    assert_eq!(answer.rows[0].patients, released(truth(None)));
+    let female = answer.rows.iter().find(|r| r.group.sex == Some(Sex::Female)).unwrap();
+    assert_eq!(female.patients, released(truth(Some(true))));
+    assert!(truth(Some(true)) >= 10 && truth(Some(false)) >= 10, "both sex groups released");
+    let msg = prover.prove(id, &grouped, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &grouped, &answer).unwrap();
+    let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
+    assert_eq!(cells.len(), 3, "whole cohort, female, male (other and unknown are empty, suppressed)");
+    // A forged group count fails.
+    let mut forged = answer.clone();
+    let at = forged.rows.iter().position(|r| r.group.sex == Some(Sex::Male)).unwrap();
+    forged.rows[at].patients = Cell::Value(truth(Some(false)) + 1);
+    assert!(verify(&msg, id, &grouped, &forged).is_err());
 }

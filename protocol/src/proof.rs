@@ -1,19 +1,23 @@
 //! Proven answers: what a node commits to, which answers can carry a STARK proof, and the message that
 //! carries the proofs after the answer.
 //!
-//! A node commits to a *snapshot* of rows `(code, value)` derived from its store (agora-zk's format v2):
-//! one row per person (code [`row_code`]`("person")`), one per person and sex, one per distinct
-//! (person, condition code) and one per distinct (person, medication code). A count over such rows is
-//! then exactly the number of patients of a simple cohort: everyone, one sex, one exact condition code
-//! or one exact medication code. [`plan`] says whether a query is of that kind and which code its
-//! count is over; the hub computes the same plan itself and never takes the code from the node.
+//! A node commits to a *snapshot* of its store (agora-zk's format v3): one block of rows per patient,
+//! holding a person row (code [`row_code`]`("person")`), the patient's sex, and one row per distinct
+//! condition code and per distinct medication code. A proof counts the blocks that meet a conjunction
+//! of [`Literal`]s (the block has, or lacks, a row of a code), evaluated inside the proof. [`plan`]
+//! says whether a query's cohort is such a conjunction (of the person, sexes, exact condition and
+//! medication codes, and their negations) and how its cells are proven: the whole cohort, and with a
+//! grouping by sex each released sex group (the cohort's literals and the group's sex). The hub
+//! computes the same plan itself and never takes the criteria from the node.
 //!
 //! The proof follows the answer ([`ProofMessage`], signed by the node); until it arrives the hub shows
 //! the answer as *proof pending*. An answer whose proof fails is excluded from the combination, with
 //! the reason.
 
+use crate::answer::{GroupKey, NodeAnswer};
 use crate::envelope::{Header, Payload};
 use crate::query::{Aggregate, Cohort, Query};
+use crate::Cell;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -50,39 +54,124 @@ pub fn query_digest(query_id: Uuid, query: &Query) -> [u8; 32] {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProvenPart {
-    /// The whole cohort's patient count.
+    /// A row's patient count.
     Patients,
 }
 
-/// One proof target of a query: which cell, counted over which row code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One criterion of a proven cohort: the patient's committed rows include (or, `negated`, lack) a row
+/// of `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Literal {
+    /// The row code.
+    pub code: u64,
+    /// Whether the patient must have no such row.
+    pub negated: bool,
+}
+
+impl Literal {
+    fn has(code: u64) -> Literal {
+        Literal { code, negated: false }
+    }
+}
+
+/// The most literals one proof tests (agora-zk format v3's `MAX_CRITERIA`): the person, and three more.
+pub const MAX_LITERALS: usize = 4;
+
+/// How a query's answer is proven: the cohort as a conjunction of literals (the person first), and
+/// whether its sex groups are proven too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The cohort's literals, the person first.
+    pub cohort: Vec<Literal>,
+    /// Whether the answer is grouped by sex (each released group cell is proven).
+    pub by_sex: bool,
+}
+
+/// One proof target of an answer: which cell of which row, counted over which literals.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The cell.
     pub part: ProvenPart,
-    /// The row code the count is over.
-    pub code: u64,
+    /// The answer's row.
+    pub group: GroupKey,
+    /// The literals a patient of the cell meets.
+    pub criteria: Vec<Literal>,
+    /// The cell as the answer gives it.
+    pub cell: Cell,
 }
 
 /// Why a query's answer cannot carry a proof (yet).
 pub const UNPROVABLE_KIND: &str =
-    "only ungrouped patient counts of everyone, one sex, or one exact condition or medication code are proven so far";
+    "only patient counts of a cohort of at most three criteria (sexes, exact condition or \
+     medication codes, or their negation, all required), ungrouped or grouped by sex, are proven so far";
 
-/// The proof targets of a query, or `None` when its kind is not provable yet ([`UNPROVABLE_KIND`]).
-pub fn plan(query: &Query) -> Option<Vec<Target>> {
-    if query.measure.is_some() || query.group_by.is_grouped() {
+/// The sex row code.
+fn sex_code(sex: crate::codes::Sex) -> u64 {
+    row_code(&["sex", sex.as_str()])
+}
+
+/// The literals of a cohort that is a conjunction of provable criteria, appended to `out`.
+fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Option<()> {
+    let leaf = |c: &Cohort| -> Option<u64> {
+        Some(match c {
+            Cohort::Sex { sex } => sex_code(*sex),
+            Cohort::Condition { code } if !code.prefix => row_code(&["condition", code.system.short(), &code.code]),
+            Cohort::Medication { code } if !code.prefix => row_code(&["medication", code.system.short(), &code.code]),
+            _ => return None,
+        })
+    };
+    match cohort {
+        Cohort::Everyone => {}
+        Cohort::All { of } => {
+            for c in of {
+                literals(c, out)?;
+            }
+        }
+        Cohort::Not { of } => out.push(Literal { code: leaf(of)?, negated: true }),
+        c => out.push(Literal::has(leaf(c)?)),
+    }
+    (out.len() <= MAX_LITERALS).then_some(())
+}
+
+/// The proof plan of a query, or `None` when its kind is not provable yet ([`UNPROVABLE_KIND`]).
+pub fn plan(query: &Query) -> Option<Plan> {
+    if query.measure.is_some() || query.group_by.age_bands.is_some() {
         return None;
     }
     if query.aggregates.is_empty() || !query.aggregates.iter().all(|a| matches!(a, Aggregate::Count)) {
         return None;
     }
-    let code = match &query.cohort {
-        Cohort::Everyone => row_code(&["person"]),
-        Cohort::Sex { sex } => row_code(&["sex", sex.as_str()]),
-        Cohort::Condition { code } if !code.prefix => row_code(&["condition", code.system.short(), &code.code]),
-        Cohort::Medication { code } if !code.prefix => row_code(&["medication", code.system.short(), &code.code]),
-        _ => return None,
-    };
-    Some(vec![Target { part: ProvenPart::Patients, code }])
+    let mut cohort = vec![Literal::has(row_code(&["person"]))];
+    literals(&query.cohort, &mut cohort)?;
+    let by_sex = query.group_by.sex;
+    (cohort.len() + usize::from(by_sex) <= MAX_LITERALS).then_some(Plan { cohort, by_sex })
+}
+
+impl Plan {
+    /// The literals of one row of the answer: the cohort's, and the group's sex.
+    pub fn criteria(&self, group: &GroupKey) -> Vec<Literal> {
+        let mut out = self.cohort.clone();
+        out.extend(group.sex.map(|s| Literal::has(sex_code(s))));
+        out
+    }
+
+    /// What an answer's proofs must cover, in order: the whole cohort's patients (released, or proven
+    /// below the threshold when suppressed), then each group row whose patient count is released. A
+    /// suppressed group carries no proof: whether it was suppressed for being small or to protect
+    /// another cell is not disclosed.
+    pub fn targets(&self, answer: &NodeAnswer) -> Vec<Target> {
+        answer
+            .rows
+            .iter()
+            .filter(|r| r.group.is_total() || (self.by_sex && matches!(r.patients, Cell::Value(_))))
+            .map(|r| Target {
+                part: ProvenPart::Patients,
+                group: r.group,
+                criteria: self.criteria(&r.group),
+                cell: r.patients,
+            })
+            .collect()
+    }
 }
 
 /// A node's published dataset commitment (agora-zk's `Commitment`, with the data version it covers).
@@ -103,6 +192,9 @@ pub struct DatasetCommitment {
 pub struct ProvenCell {
     /// Which cell of the answer.
     pub part: ProvenPart,
+    /// Which row of the answer (absent: the whole cohort).
+    #[serde(default, skip_serializing_if = "GroupKey::is_total")]
+    pub group: GroupKey,
     /// The winterfell proof (base64).
     pub proof: String,
 }
@@ -115,7 +207,7 @@ pub enum ProofOutcome {
     Proven {
         /// The snapshot the proofs are over.
         commitment: DatasetCommitment,
-        /// One proof per target of the query's plan.
+        /// One proof per target of the query's plan ([`Plan::targets`]), in order.
         cells: Vec<ProvenCell>,
     },
     /// The node cannot prove this answer (busy, not provable over its population, ...).
@@ -213,22 +305,92 @@ mod tests {
     }
 
     #[test]
-    fn only_simple_ungrouped_counts_are_provable() {
+    fn conjunctions_of_exact_criteria_are_provable_ungrouped_or_by_sex() {
         let e11 = CodeMatch { system: CodeSystem::Icd10Cm, code: "E11.9".into(), prefix: false };
+        let person = Literal::has(row_code(&["person"]));
+        let diabetes = row_code(&["condition", "icd10cm", "E11.9"]);
+        let female = row_code(&["sex", "female"]);
         let p = plan(&query(Cohort::Condition { code: e11.clone() }, vec![Aggregate::Count])).unwrap();
-        assert_eq!(p, vec![Target { part: ProvenPart::Patients, code: row_code(&["condition", "icd10cm", "E11.9"]) }]);
+        assert_eq!(p, Plan { cohort: vec![person, Literal::has(diabetes)], by_sex: false });
         let p = plan(&query(Cohort::Sex { sex: Sex::Female }, vec![Aggregate::Count])).unwrap();
-        assert_eq!(p[0].code, row_code(&["sex", "female"]));
-        assert!(plan(&query(Cohort::Everyone, vec![Aggregate::Count])).is_some());
+        assert_eq!(p.cohort[1].code, female);
+        assert_eq!(plan(&query(Cohort::Everyone, vec![Aggregate::Count])).unwrap().cohort, vec![person]);
+        // All of, with negations and nested conjunctions; Everyone adds nothing.
+        let cohort = Cohort::All {
+            of: vec![
+                Cohort::Everyone,
+                Cohort::Condition { code: e11.clone() },
+                Cohort::All { of: vec![Cohort::Not { of: Box::new(Cohort::Sex { sex: Sex::Female }) }] },
+            ],
+        };
+        let p = plan(&query(cohort.clone(), vec![Aggregate::Count])).unwrap();
+        assert_eq!(p.cohort, vec![person, Literal::has(diabetes), Literal { code: female, negated: true }]);
+        // Grouped by sex: each group's literals add its sex; at most four literals in all.
+        let mut grouped = query(cohort, vec![Aggregate::Count]);
+        grouped.group_by.sex = true;
+        let p = plan(&grouped).unwrap();
+        let male = GroupKey { sex: Some(Sex::Male), age_band: None };
+        assert_eq!(p.criteria(&male).last(), Some(&Literal::has(row_code(&["sex", "male"]))));
+        assert_eq!(p.criteria(&GroupKey::TOTAL).len(), 3);
+        let four = Cohort::All {
+            of: vec![
+                Cohort::Condition { code: e11.clone() },
+                Cohort::Sex { sex: Sex::Male },
+                Cohort::Not { of: Box::new(Cohort::Sex { sex: Sex::Female }) },
+            ],
+        };
+        assert!(plan(&query(four.clone(), vec![Aggregate::Count])).is_some());
+        let mut too_many = query(four, vec![Aggregate::Count]);
+        too_many.group_by.sex = true;
+        assert!(plan(&too_many).is_none());
 
         let prefix = CodeMatch { prefix: true, ..e11.clone() };
         assert!(plan(&query(Cohort::Condition { code: prefix }, vec![Aggregate::Count])).is_none());
         assert!(plan(&query(Cohort::Everyone, vec![Aggregate::Mean])).is_none());
         assert!(plan(&query(Cohort::Everyone, vec![])).is_none());
-        assert!(plan(&query(Cohort::All { of: vec![Cohort::Everyone] }, vec![Aggregate::Count])).is_none());
-        let mut grouped = query(Cohort::Everyone, vec![Aggregate::Count]);
-        grouped.group_by.sex = true;
-        assert!(plan(&grouped).is_none());
+        assert!(plan(&query(Cohort::Any { of: vec![Cohort::Everyone] }, vec![Aggregate::Count])).is_none());
+        let not_all = Cohort::Not { of: Box::new(Cohort::All { of: vec![Cohort::Sex { sex: Sex::Male }] }) };
+        assert!(plan(&query(not_all, vec![Aggregate::Count])).is_none());
+        assert!(plan(&query(Cohort::Age { min: Some(40), max: None }, vec![Aggregate::Count])).is_none());
+        let mut banded = query(Cohort::Everyone, vec![Aggregate::Count]);
+        banded.group_by.age_bands = Some(vec![40]);
+        assert!(plan(&banded).is_none());
+    }
+
+    #[test]
+    fn targets_are_the_whole_cohort_and_each_released_group() {
+        let mut q = query(Cohort::Everyone, vec![Aggregate::Count]);
+        q.group_by.sex = true;
+        let p = plan(&q).unwrap();
+        let row = |sex: Option<Sex>, patients| crate::AnswerRow {
+            group: GroupKey { sex, age_band: None },
+            patients,
+            moments: None,
+            histogram: None,
+        };
+        let answer = NodeAnswer {
+            query_id: Uuid::nil(),
+            threshold: 10,
+            unit: None,
+            data_version: 1,
+            rows: vec![
+                row(None, Cell::Value(40)),
+                row(Some(Sex::Female), Cell::Value(22)),
+                row(Some(Sex::Male), Cell::Value(18)),
+                row(Some(Sex::Other), Cell::Suppressed),
+                row(Some(Sex::Unknown), Cell::Suppressed),
+            ],
+            exec_micros: 0,
+        };
+        let t = p.targets(&answer);
+        assert_eq!(t.len(), 3);
+        assert_eq!((t[0].group, t[0].cell, t[0].criteria.len()), (GroupKey::TOTAL, Cell::Value(40), 1));
+        assert_eq!((t[1].group.sex, t[1].cell), (Some(Sex::Female), Cell::Value(22)));
+        assert_eq!(t[2].criteria[1], Literal::has(row_code(&["sex", "male"])));
+        // A suppressed whole cohort is still a target (proven below the threshold).
+        let mut small = answer.clone();
+        small.rows[0].patients = Cell::Suppressed;
+        assert_eq!(p.targets(&small)[0].cell, Cell::Suppressed);
     }
 
     #[test]

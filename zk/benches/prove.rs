@@ -1,15 +1,18 @@
-//! Proving and verifying a count + sum over a committed snapshot, at one trace size per run (peak memory
-//! is per process):
+//! Proving and verifying answers over a committed snapshot, at one trace size per run (peak memory is
+//! per process):
 //!
 //! `cargo bench -p agora-zk --bench prove -- --log-rows 16`
 //!
-//! The snapshot is full (the format's capacity for that trace length); a quarter of its rows match.
+//! The snapshot is full (the format's capacity for that trace length): patient blocks of four rows (a
+//! person row, a sex, one of eight condition codes, a measure's value). Timed: a count of a three-criterion
+//! cohort (person, sex, condition), the measure's count and sum over a two-criterion cohort, and a
+//! suppressed cell.
 
 #![allow(missing_docs)]
 
 use agora_zk::format::{capacity, proof_options};
-use agora_zk::prove::{Row, Snapshot};
-use agora_zk::verify_count_sum;
+use agora_zk::prove::{Block, Row, Snapshot, Statement};
+use agora_zk::{verify_claim, Criterion};
 use std::time::Instant;
 
 fn peak_rss_mb() -> f64 {
@@ -27,40 +30,59 @@ fn main() {
     let log =
         args.iter().position(|a| a == "--log-rows").and_then(|i| args.get(i + 1)).map_or(16, |v| v.parse().unwrap());
     let n = 1usize << log;
-    let rows: Vec<Row> = (0..capacity(n) as u64)
+    let blocks: Vec<Block> = (0..capacity(n) as u64 / 4)
         .map(|i| {
             let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
-            // Five rows of code 9: a cell below the threshold.
-            Row { code: if i < 5 { 9 } else { x % 4 }, value: (x % 40_000) as u32 }
+            // Five patients with condition 9: a cell below the threshold.
+            let condition = if i < 5 { 9 } else { x % 8 };
+            vec![
+                Row::attribute(100),
+                Row::attribute(101 + x % 2),
+                Row::attribute(condition),
+                Row { code: 200, value: (x % 40_000) as u32 },
+            ]
         })
         .collect();
     let t = Instant::now();
-    let snapshot = Snapshot::build(rows, [7; 32]).unwrap();
+    let snapshot = Snapshot::build(blocks, [7; 32]).unwrap();
     let commit_s = t.elapsed().as_secs_f64();
+    let cohort = Statement {
+        criteria: vec![Criterion::has(100), Criterion::has(101), Criterion::has(2)],
+        measure: None,
+        threshold: 10,
+    };
     let t = Instant::now();
-    let (claim, proof) = snapshot.prove_count_sum([1; 32], 2).unwrap();
+    let (claim, proof) = snapshot.prove([1; 32], &cohort).unwrap();
     let prove_s = t.elapsed().as_secs_f64();
+    let measure =
+        Statement { criteria: vec![Criterion::has(100), Criterion::lacks(3)], measure: Some(200), threshold: 10 };
     let t = Instant::now();
-    let (small, small_proof) = snapshot.prove_cell([1; 32], 9, 10).unwrap();
+    let (sum, sum_proof) = snapshot.prove([2; 32], &measure).unwrap();
+    let measure_s = t.elapsed().as_secs_f64();
+    verify_claim(snapshot.commitment(), &sum, &sum_proof).unwrap();
+    let rare = Statement { criteria: vec![Criterion::has(100), Criterion::has(9)], measure: None, threshold: 10 };
+    let t = Instant::now();
+    let (small, small_proof) = snapshot.prove([3; 32], &rare).unwrap();
     let suppressed_s = t.elapsed().as_secs_f64();
     assert_eq!(small.suppressed_below, Some(10));
-    verify_count_sum(snapshot.commitment(), &small, &small_proof).unwrap();
+    verify_claim(snapshot.commitment(), &small, &small_proof).unwrap();
     let mut verify_ms = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
-        verify_count_sum(snapshot.commitment(), &claim, &proof).unwrap();
+        verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
         verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     verify_ms.sort_by(f64::total_cmp);
     let parsed = winter_air::proof::Proof::from_bytes(&proof).unwrap();
     let security = parsed.conjectured_security::<agora_zk::verify::Hash>();
     let proven = parsed.proven_security::<agora_zk::verify::Hash>();
-    let data_rows = snapshot.rows().len();
+    let data_rows: usize = snapshot.blocks().iter().map(Vec::len).sum();
     println!(
         "2^{log} trace rows ({data_rows} data rows): commit {commit_s:.2} s, prove {prove_s:.2} s = {:.0} data rows/s, \
-         suppressed cell {suppressed_s:.2} s ({:.1} KB), \
+         measure sum {measure_s:.2} s ({:.1} KB), suppressed cell {suppressed_s:.2} s ({:.1} KB), \
          verify p50 {:.2} ms, proof {:.1} KB, peak RSS {:.0} MB, conjectured {} bits, proven {} bits (list decoding; unique decoding {}), options {:?}",
         data_rows as f64 / prove_s,
+        sum_proof.len() as f64 / 1024.0,
         small_proof.len() as f64 / 1024.0,
         verify_ms[verify_ms.len() / 2],
         proof.len() as f64 / 1024.0,

@@ -1,43 +1,117 @@
-//! The statement: over the committed rows, `count` rows have `code == c` and their values sum to `sum`.
+//! The statement: over the committed patient blocks, `count` blocks satisfy a conjunction of criteria
+//! (each: the block holds a row of code `c`, or holds none); or, with a measure, the blocks satisfying
+//! it hold `count` rows of the measure's code whose values sum to `sum`.
 //!
-//! Main segment (the committed data, [`crate::format`]): every value's 32 bits are boolean and recompose
-//! the value. Auxiliary segment (built per query, after the data are committed):
+//! Main segment (the committed data, [`crate::format`]): every value's 32 bits are boolean and
+//! recompose the value, `first` is boolean, and the selector is pinned. Auxiliary segment (built per
+//! query, after the data are committed), with `K` criteria and `'` the next row:
 //!
-//! | column | constraint on rows `0 ..= n-k-2` |
+//! | columns | constraint on rows `0 ..= n-k-2` (each multiplied by the selector) |
 //! |---|---|
-//! | `inv` | `(code - c)·inv + f - 1 = 0` |
-//! | `f` | `(code - c)·f = 0` (with the first: `f = 1` exactly when `code == c`) |
-//! | `cnt` | `cnt' = cnt + f`, `cnt[0] = 0`, `cnt[n-k-1] = count` |
-//! | `sum` | `sum' = sum + f·value`, `sum[0] = 0`, `sum[n-k-1] = sum` |
-//! | `gap_0..5` | on row n-k-2 only (where `s - s' = 1`): boolean, and `T - 1 - cnt' = Σ gap_j·2^j` |
+//! | `inv_k`, `eq_k` | `(code - c_k)·inv_k + eq_k - 1 = 0`, `(code - c_k)·eq_k = 0`: `eq_k = [code = c_k]` |
+//! | `c_k` | `c_k' = (1 - first')·c_k + eq_k'` and `c_k·(c_k - 1) = 0`: the block so far holds `c_k` |
+//! | `p_1 .. p_{K-1}` | `p_j = p_{j-1}·l_j` with `p_0 = l_0`, `l_k = c_k` or `1 - c_k` (a negated criterion) |
+//! | `cnt` | `cnt' = cnt + first'·p`: a block is counted on its last row, if it satisfies every criterion |
+//! | (measure) `inv_m`, `eq_m` | as for a criterion, with the measure's code `m` |
+//! | (measure) `w`, `n`, `sum` | `w = eq_m·p`, `n' = n + w`, `sum' = sum + w·value` |
+//! | `gap_0..5` (suppressed) | on row n-k-2 only: boolean, and `T - 1 - q' = Σ gap_j·2^j` |
 //!
-//! A revealed answer asserts `cnt` and `sum` at row n-k-1 and has no gap columns. A suppressed one (its
-//! auxiliary segment 10 columns wide) asserts neither and proves `count ≤ T - 1` for the node's threshold
-//! `T ≤ 64`: its count and sum are not public inputs at all.
+//! `p` is the running product of the literals, so a measure row counts when the block's criteria rows
+//! come before it (the node lays blocks out so). `q` is `cnt`, or `n` with a measure. A disclosed answer
+//! asserts `q` (and `sum`) at row n-k-1; a suppressed one proves `q ≤ T - 1` for the node's threshold
+//! `T ≤ 64` and discloses neither. Row 0 is padding (asserted), so `c_k[0] = 0` is asserted too.
 //!
-//! The flag is computed from the committed code inside the proof; nothing query-dependent is committed
-//! with the data. The last `k` rows of both segments are random; every constraint is multiplied by the
-//! committed selector column, pinned (boolean, never rising, 1 at row n-k-2 and 0 at n-k-1) to be 1
-//! exactly on rows `0 ..= n-k-2`, so the random rows are free.
-//! `count ≤ 2^22` and `value < 2^32` keep `sum < 2^54`, below the field's modulus: sums are exact.
+//! The predicate is computed from the committed codes inside the proof; nothing query-dependent is
+//! committed with the data. `count ≤ 2^22` and `value < 2^32` keep `sum < 2^54`, below the field's
+//! modulus: sums are exact.
 
-use crate::format::{random_rows, GAP_BITS, MAIN_WIDTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK};
+use crate::format::{random_rows, FIRST, GAP_BITS, MAIN_WIDTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK};
 use winter_air::{
     Air, AirContext, Assertion, AuxRandElements, EvaluationFrame, ProofOptions, TraceInfo, TransitionConstraintDegree,
 };
 use winter_math::fields::f64::BaseElement;
 use winter_math::{ExtensionOf, FieldElement, ToElements};
 
-/// Auxiliary columns.
-pub const INV: usize = 0;
-/// The predicate's flag.
-pub const FLAG: usize = 1;
-/// The running count.
-pub const CNT: usize = 2;
-/// The running sum.
-pub const SUM: usize = 3;
-/// The first bit of the suppression gap.
-pub const GAP: usize = 4;
+/// One criterion of a cohort: the patient's block holds a row of `code` (or, `negated`, holds none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Criterion {
+    /// The row code.
+    pub code: u64,
+    /// Whether the block must hold no such row.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub negated: bool,
+}
+
+impl Criterion {
+    /// The block holds a row of `code`.
+    pub fn has(code: u64) -> Criterion {
+        Criterion { code, negated: false }
+    }
+
+    /// The block holds no row of `code`.
+    pub fn lacks(code: u64) -> Criterion {
+        Criterion { code, negated: true }
+    }
+}
+
+/// Where each auxiliary column sits, for `criteria` criteria, with or without a measure, disclosed or
+/// suppressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuxLayout {
+    /// Criteria (`K ≥ 1`).
+    pub criteria: usize,
+    /// Whether a measure is summed.
+    pub measure: bool,
+    /// Whether the answer is suppressed (gap bits).
+    pub suppressed: bool,
+}
+
+impl AuxLayout {
+    /// `inv_k`.
+    pub fn inv(&self, k: usize) -> usize {
+        3 * k
+    }
+    /// `eq_k`.
+    pub fn eq(&self, k: usize) -> usize {
+        3 * k + 1
+    }
+    /// `c_k`.
+    pub fn has(&self, k: usize) -> usize {
+        3 * k + 2
+    }
+    /// `p_j`, `1 ≤ j < K`.
+    pub fn product(&self, j: usize) -> usize {
+        3 * self.criteria + j - 1
+    }
+    fn after_products(&self) -> usize {
+        4 * self.criteria - 1
+    }
+    /// `cnt` (no measure).
+    pub fn cnt(&self) -> usize {
+        self.after_products()
+    }
+    /// `inv_m`, `eq_m`, `w`, `n`, `sum` (with a measure).
+    pub fn measure_columns(&self) -> [usize; 5] {
+        let b = self.after_products();
+        [b, b + 1, b + 2, b + 3, b + 4]
+    }
+    /// The column the count is read from: `cnt`, or `n` with a measure.
+    pub fn counted(&self) -> usize {
+        if self.measure {
+            self.measure_columns()[3]
+        } else {
+            self.cnt()
+        }
+    }
+    /// The first gap bit (suppressed).
+    pub fn gap(&self) -> usize {
+        self.after_products() + if self.measure { 5 } else { 1 }
+    }
+    /// Columns in all.
+    pub fn width(&self) -> usize {
+        self.gap() + if self.suppressed { GAP_BITS } else { 0 }
+    }
+}
 
 /// The public inputs: what the answer claims, and what it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,14 +120,40 @@ pub struct PublicInputs {
     pub commitment: [u8; 32],
     /// A digest of the query (binds the proof to one query).
     pub query: [u8; 32],
-    /// The code the predicate selects.
-    pub code: u64,
-    /// Rows selected (0 when suppressed).
+    /// The cohort's criteria (at least one, at least one not negated).
+    pub criteria: Vec<Criterion>,
+    /// The measure's row code, when values are summed.
+    pub measure: Option<u64>,
+    /// Blocks counted, or measure rows with one (0 when suppressed).
     pub count: u64,
-    /// Sum of their values (0 when suppressed).
+    /// Sum of the measure rows' values (0 without a measure or when suppressed).
     pub sum: u64,
-    /// 0 for a revealed count and sum; else the threshold the hidden count is below.
+    /// 0 for a disclosed count and sum; else the threshold the hidden count is below.
     pub suppressed_below: u32,
+}
+
+impl PublicInputs {
+    /// Inputs of `layout` with zero codes and outputs: for what depends on the proof's shape only.
+    pub fn of_layout(layout: AuxLayout) -> PublicInputs {
+        PublicInputs {
+            commitment: [0; 32],
+            query: [0; 32],
+            criteria: vec![Criterion::has(0); layout.criteria],
+            measure: layout.measure.then_some(0),
+            count: 0,
+            sum: 0,
+            suppressed_below: u32::from(layout.suppressed),
+        }
+    }
+
+    /// The auxiliary layout these inputs imply.
+    pub fn layout(&self) -> AuxLayout {
+        AuxLayout {
+            criteria: self.criteria.len(),
+            measure: self.measure.is_some(),
+            suppressed: self.suppressed_below != 0,
+        }
+    }
 }
 
 fn words(bytes: &[u8; 32]) -> impl Iterator<Item = BaseElement> + '_ {
@@ -63,7 +163,13 @@ fn words(bytes: &[u8; 32]) -> impl Iterator<Item = BaseElement> + '_ {
 impl ToElements<BaseElement> for PublicInputs {
     fn to_elements(&self) -> Vec<BaseElement> {
         let mut out: Vec<BaseElement> = words(&self.commitment).chain(words(&self.query)).collect();
-        out.push(BaseElement::new(self.code));
+        out.push(BaseElement::new(self.criteria.len() as u64));
+        for c in &self.criteria {
+            out.push(BaseElement::new(c.code));
+            out.push(BaseElement::from(u32::from(c.negated)));
+        }
+        out.push(BaseElement::from(u32::from(self.measure.is_some())));
+        out.push(BaseElement::new(self.measure.unwrap_or(0)));
         // Both below the modulus whenever the statement can hold; a larger claim maps to another element
         // and simply fails.
         out.push(BaseElement::new(self.count));
@@ -73,54 +179,63 @@ impl ToElements<BaseElement> for PublicInputs {
     }
 }
 
-/// The AIR of a count and sum under an equality predicate.
-pub struct CountSumAir {
+/// The AIR of a cohort count (or a measure's count and sum over a cohort).
+pub struct CohortAir {
     context: AirContext<BaseElement>,
-    code: BaseElement,
+    layout: AuxLayout,
+    criteria: Vec<(BaseElement, bool)>,
+    measure: BaseElement,
     count: BaseElement,
     sum: BaseElement,
     /// `T`: a suppressed count is at most `T - 1`.
     bound: BaseElement,
-    revealed: bool,
     last: usize,
 }
 
-impl Air for CountSumAir {
+impl Air for CohortAir {
     type BaseField = BaseElement;
     type PublicInputs = PublicInputs;
 
     fn new(trace_info: TraceInfo, pub_inputs: PublicInputs, options: ProofOptions) -> Self {
         let n = trace_info.length();
         let k = random_rows(n);
+        let layout = pub_inputs.layout();
+        assert!(layout.criteria >= 1, "a statement has at least one criterion");
         // Every constraint is multiplied by the selector column, which one more constraint and two
         // assertions pin to 1 on rows 0 ..= n-k-2 and 0 after: this replaces k transition exemptions,
         // whose divisor would cost O(k) at every point of the evaluation domain.
-        let mut main = vec![TransitionConstraintDegree::new(3); VALUE_BITS];
-        main.push(TransitionConstraintDegree::new(2));
-        main.push(TransitionConstraintDegree::new(2));
-        main.push(TransitionConstraintDegree::new(2));
-        let revealed = pub_inputs.suppressed_below == 0;
-        let mut aux = vec![
-            TransitionConstraintDegree::new(3),
-            TransitionConstraintDegree::new(3),
-            TransitionConstraintDegree::new(2),
-            TransitionConstraintDegree::new(3),
-        ];
-        if !revealed {
-            aux.push(TransitionConstraintDegree::new(2));
-            aux.extend(vec![TransitionConstraintDegree::new(3); GAP_BITS]);
+        let d = TransitionConstraintDegree::new;
+        let mut main = vec![d(3); VALUE_BITS];
+        main.extend([d(2), d(2), d(2), d(3)]);
+        let mut aux = vec![d(3); 4 * layout.criteria + layout.criteria - 1];
+        if layout.measure {
+            aux.extend([d(3), d(3), d(3), d(2), d(3)]);
+        } else {
+            aux.push(d(3));
         }
-        let aux_assertions = if revealed { 4 } else { 2 };
-        let context = AirContext::new_multi_segment(trace_info, main, aux, 3, aux_assertions, options)
+        if layout.suppressed {
+            aux.push(d(2));
+            aux.extend(vec![d(3); GAP_BITS]);
+        }
+        let starts = layout.criteria + if layout.measure { 2 } else { 1 };
+        let aux_assertions = starts
+            + if layout.suppressed {
+                0
+            } else if layout.measure {
+                2
+            } else {
+                1
+            };
+        let context = AirContext::new_multi_segment(trace_info, main, aux, 5, aux_assertions, options)
             .set_zk_quotient_slack(ZK_QUOTIENT_SLACK);
-        let bound = BaseElement::from(pub_inputs.suppressed_below);
-        CountSumAir {
+        CohortAir {
             context,
-            code: BaseElement::new(pub_inputs.code),
+            layout,
+            criteria: pub_inputs.criteria.iter().map(|c| (BaseElement::new(c.code), c.negated)).collect(),
+            measure: BaseElement::new(pub_inputs.measure.unwrap_or(0)),
             count: BaseElement::new(pub_inputs.count),
             sum: BaseElement::new(pub_inputs.sum),
-            bound,
-            revealed,
+            bound: BaseElement::from(pub_inputs.suppressed_below),
             last: n - k - 1,
         }
     }
@@ -150,12 +265,16 @@ impl Air for CountSumAir {
         // The selector is boolean and never rises again once it fell.
         result[VALUE_BITS + 1] = s * (s - E::ONE);
         result[VALUE_BITS + 2] = s_next * (E::ONE - s);
+        let first = row[FIRST];
+        result[VALUE_BITS + 3] = s * first * (first - E::ONE);
     }
 
     fn get_assertions(&self) -> Vec<Assertion<BaseElement>> {
         debug_assert_eq!(self.context.trace_info().main_trace_width(), MAIN_WIDTH);
         vec![
+            Assertion::single(0, 0, BaseElement::new(PAD_CODE)),
             Assertion::single(0, self.last, BaseElement::new(PAD_CODE)),
+            Assertion::single(FIRST, self.last, BaseElement::ONE),
             Assertion::single(SELECTOR, self.last - 1, BaseElement::ONE),
             Assertion::single(SELECTOR, self.last, BaseElement::ZERO),
         ]
@@ -175,14 +294,41 @@ impl Air for CountSumAir {
         let m = main_frame.current();
         let a = aux_frame.current();
         let next = aux_frame.next();
+        let l = &self.layout;
         let s: E = m[SELECTOR].into();
-        let d: E = (m[0] - F::from(self.code)).into();
-        let value: E = m[1].into();
-        result[0] = s * (d * a[INV] + a[FLAG] - E::ONE);
-        result[1] = s * d * a[FLAG];
-        result[2] = s * (next[CNT] - a[CNT] - a[FLAG]);
-        result[3] = s * (next[SUM] - a[SUM] - a[FLAG] * value);
-        if self.revealed {
+        let first_next: E = main_frame.next()[FIRST].into();
+        let mut r = 0;
+        let literal = |k: usize| if self.criteria[k].1 { E::ONE - a[l.has(k)] } else { a[l.has(k)] };
+        for (k, (code, _)) in self.criteria.iter().enumerate() {
+            let d: E = (m[0] - F::from(*code)).into();
+            let c = a[l.has(k)];
+            result[r] = s * (d * a[l.inv(k)] + a[l.eq(k)] - E::ONE);
+            result[r + 1] = s * d * a[l.eq(k)];
+            result[r + 2] = s * (next[l.has(k)] - (E::ONE - first_next) * c - next[l.eq(k)]);
+            result[r + 3] = s * c * (c - E::ONE);
+            r += 4;
+        }
+        let mut product = literal(0);
+        for j in 1..l.criteria {
+            result[r] = s * (a[l.product(j)] - product * literal(j));
+            product = a[l.product(j)];
+            r += 1;
+        }
+        if l.measure {
+            let [inv, eq, w, n, sum] = l.measure_columns();
+            let d: E = (m[0] - F::from(self.measure)).into();
+            let value: E = m[1].into();
+            result[r] = s * (d * a[inv] + a[eq] - E::ONE);
+            result[r + 1] = s * d * a[eq];
+            result[r + 2] = s * (a[w] - a[eq] * product);
+            result[r + 3] = s * (next[n] - a[n] - a[w]);
+            result[r + 4] = s * (next[sum] - a[sum] - a[w] * value);
+            r += 5;
+        } else {
+            result[r] = s * (next[l.cnt()] - a[l.cnt()] - first_next * product);
+            r += 1;
+        }
+        if !l.suppressed {
             return;
         }
         // On the last counted row only: the final count is at most bound - 1.
@@ -190,22 +336,33 @@ impl Air for CountSumAir {
         let mut gap = E::ZERO;
         let mut power = E::ONE;
         for j in 0..GAP_BITS {
-            let g = a[GAP + j];
-            result[5 + j] = at_end * g * (g - E::ONE);
+            let g = a[l.gap() + j];
+            result[r + 1 + j] = at_end * g * (g - E::ONE);
             gap += g * power;
             power = power.double();
         }
-        result[4] = at_end * (E::from(self.bound) - E::ONE - next[CNT] - gap);
+        result[r] = at_end * (E::from(self.bound) - E::ONE - next[l.counted()] - gap);
     }
 
     fn get_aux_assertions<E: FieldElement<BaseField = BaseElement>>(
         &self,
         _aux_rand_elements: &AuxRandElements<E>,
     ) -> Vec<Assertion<E>> {
-        let mut out = vec![Assertion::single(CNT, 0, E::ZERO), Assertion::single(SUM, 0, E::ZERO)];
-        if self.revealed {
-            out.push(Assertion::single(CNT, self.last, E::from(self.count)));
-            out.push(Assertion::single(SUM, self.last, E::from(self.sum)));
+        let l = &self.layout;
+        let mut out: Vec<Assertion<E>> = (0..l.criteria).map(|k| Assertion::single(l.has(k), 0, E::ZERO)).collect();
+        if l.measure {
+            let [_, _, _, n, sum] = l.measure_columns();
+            out.push(Assertion::single(n, 0, E::ZERO));
+            out.push(Assertion::single(sum, 0, E::ZERO));
+            if !l.suppressed {
+                out.push(Assertion::single(n, self.last, E::from(self.count)));
+                out.push(Assertion::single(sum, self.last, E::from(self.sum)));
+            }
+        } else {
+            out.push(Assertion::single(l.cnt(), 0, E::ZERO));
+            if !l.suppressed {
+                out.push(Assertion::single(l.cnt(), self.last, E::from(self.count)));
+            }
         }
         out
     }

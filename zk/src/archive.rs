@@ -1,14 +1,15 @@
 //! An answer as it is archived and handed to auditors: the commitment it is over, what it claims, and
 //! its proof, in one JSON document that `agora-zk verify` checks offline.
 
+use crate::air::Criterion;
 use crate::format::Commitment;
-use crate::verify::{verify_count_sum, Claim};
+use crate::verify::{verify_claim, Claim};
 use crate::ZkError;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// The archive format's name and version.
-pub const ARCHIVE_FORMAT: &str = "agora-zk/count-sum/2";
+pub const ARCHIVE_FORMAT: &str = "agora-zk/cohort/3";
 
 /// One proven answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,11 +21,14 @@ pub struct ArchivedAnswer {
     pub commitment: Commitment,
     /// The query's digest (hex).
     pub query: String,
-    /// The code selected.
-    pub code: u64,
-    /// The count claimed.
+    /// The cohort's criteria.
+    pub criteria: Vec<Criterion>,
+    /// The measure's row code, when its values are counted and summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<u64>,
+    /// The count claimed: patients, or the measure's values.
     pub count: u64,
-    /// The sum claimed.
+    /// The sum claimed (0 without a measure).
     pub sum: u64,
     /// Set when the count is suppressed: the threshold it is proven below (count and sum are then 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,7 +44,8 @@ impl ArchivedAnswer {
             format: ARCHIVE_FORMAT.into(),
             commitment,
             query: hex::encode(claim.query),
-            code: claim.code,
+            criteria: claim.criteria.clone(),
+            measure: claim.measure,
             count: claim.count,
             sum: claim.sum,
             suppressed_below: claim.suppressed_below,
@@ -54,7 +59,14 @@ impl ArchivedAnswer {
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .ok_or_else(|| ZkError::Malformed("query digest is not 32 bytes of hex".into()))?;
-        Ok(Claim { query, code: self.code, count: self.count, sum: self.sum, suppressed_below: self.suppressed_below })
+        Ok(Claim {
+            query,
+            criteria: self.criteria.clone(),
+            measure: self.measure,
+            count: self.count,
+            sum: self.sum,
+            suppressed_below: self.suppressed_below,
+        })
     }
 
     /// Verifies the answer.
@@ -66,7 +78,7 @@ impl ArchivedAnswer {
         let proof = base64::engine::general_purpose::STANDARD
             .decode(&self.proof)
             .map_err(|_| ZkError::Malformed("proof is not base64".into()))?;
-        verify_count_sum(&self.commitment, &claim, &proof)?;
+        verify_claim(&self.commitment, &claim, &proof)?;
         Ok(claim)
     }
 }

@@ -1,23 +1,26 @@
-//! The dataset commitment, format version 2.
+//! The dataset commitment, format version 3.
 //!
-//! A snapshot is a table of rows `(code, value)`: `code` is a committed attribute the predicate tests
-//! (a dictionary id of a condition code, a sex, an age band), `value` an unsigned 32-bit measurement in
-//! its canonical unit and scale. It is laid out as the main segment of a winterfell execution trace:
+//! A snapshot is a list of *blocks*, one per patient, each a list of rows `(code, value)`: `code` is a
+//! committed attribute a criterion tests (the patient's sex, a condition or medication code, the
+//! person itself) or a measure's code, `value` an unsigned 32-bit measurement in its canonical unit and
+//! scale (0 on attribute rows). A block lists its attribute rows before its measure rows, and no
+//! attribute code twice. It is laid out as the main segment of a winterfell execution trace:
 //!
 //! | column | holds |
 //! |---|---|
 //! | 0 | `code` (a data row: at most [`MAX_CODE`] `= 2^62 - 1`; a padding row: [`PAD_CODE`] `= 2^62`) |
 //! | 1 | `value` |
 //! | 2 ..= 33 | the 32 bits of `value`, least significant first (a range check: sums cannot wrap) |
-//! | 34 | the selector: 1 on rows `0 ..= n-k-2`, 0 on the rest (the rows the constraints apply to) |
+//! | 34 | `first`: 1 on a block's first row and on every padding row, else 0 |
+//! | 35 | the selector: 1 on rows `0 ..= n-k-2`, 0 on the rest (the rows the constraints apply to) |
 //!
-//! The trace has `n` rows, `n` a power of two ≥ [`MIN_TRACE_LENGTH`]; rows `0 .. n-k-1` hold data then
-//! padding (`code = PAD_CODE`, `value = 0`), row `n-k-1` is padding, and the last `k = random_rows(n)`
-//! rows are uniformly random field elements drawn from the snapshot's secret seed, exempt from every
-//! constraint. The commitment is the root of winterfell's Merkle tree (BLAKE3-256) over the rows of the
-//! trace's low-degree extension with the fixed [`proof_options`]: exactly the main-trace commitment that
-//! every proof over this snapshot opens, so no hash is computed inside the proof and a proof is tied to
-//! the snapshot by comparing one digest.
+//! The trace has `n` rows, `n` a power of two ≥ [`MIN_TRACE_LENGTH`]; row 0 is padding, rows
+//! `1 ..= n-k-1` hold the blocks then padding (`code = PAD_CODE`, `value = 0`, `first = 1`), row `n-k-1`
+//! is padding, and the last `k = random_rows(n)` rows are uniformly random field elements drawn from the
+//! snapshot's secret seed, exempt from every constraint. The commitment is the root of winterfell's
+//! Merkle tree (BLAKE3-256) over the rows of the trace's low-degree extension with the fixed
+//! [`proof_options`]: exactly the main-trace commitment that every proof over this snapshot opens, so no
+//! hash is computed inside the proof and a proof is tied to the snapshot by comparing one digest.
 
 use serde::{Deserialize, Serialize};
 use winter_air::{BatchingMethod, FieldExtension, ProofOptions};
@@ -26,32 +29,24 @@ use winter_air::{BatchingMethod, FieldExtension, ProofOptions};
 ///
 /// Version 1 (never deployed) had 256 random rows at least and proofs without the zero-knowledge
 /// layout of the composition polynomial; version 2 masks more openings per proof (see
-/// [`OPENINGS_PER_PROOF`]) and so needs at least 1,024 random rows.
-pub const FORMAT_VERSION: u32 = 2;
+/// [`OPENINGS_PER_PROOF`]) and so needs at least 1,024 random rows; it committed flat rows, one per
+/// (patient, attribute), so a proof could count one attribute only. Version 3 groups the rows into
+/// patient blocks (the `first` column), so that a proof evaluates a conjunction of criteria per patient.
+pub const FORMAT_VERSION: u32 = 3;
 /// Bits of a committed value.
 pub const VALUE_BITS: usize = 32;
 /// Columns of the committed (main) trace segment.
-pub const MAIN_WIDTH: usize = 3 + VALUE_BITS;
+pub const MAIN_WIDTH: usize = 4 + VALUE_BITS;
+/// The block-start column.
+pub const FIRST: usize = 2 + VALUE_BITS;
 /// The selector column.
-pub const SELECTOR: usize = 2 + VALUE_BITS;
+pub const SELECTOR: usize = 3 + VALUE_BITS;
+/// The most criteria one statement tests (the person itself, and three more).
+pub const MAX_CRITERIA: usize = 4;
 /// Bits of the gap `threshold - 1 - count` that proves a suppressed count below its threshold.
 pub const GAP_BITS: usize = 6;
 /// The highest disclosure threshold a suppressed cell can be proven below.
 pub const MAX_THRESHOLD: u32 = 1 << GAP_BITS;
-/// Columns of the per-query (auxiliary) segment of a disclosed answer: inverse, flag, running count,
-/// running sum.
-pub const AUX_WIDTH: usize = 4;
-/// The same for a suppressed answer, with the gap's bits.
-pub const AUX_WIDTH_SUPPRESSED: usize = AUX_WIDTH + GAP_BITS;
-
-/// The auxiliary width of an answer, disclosed or suppressed.
-pub fn aux_width(suppressed: bool) -> usize {
-    if suppressed {
-        AUX_WIDTH_SUPPRESSED
-    } else {
-        AUX_WIDTH
-    }
-}
 /// The code of a padding row: outside every data code.
 pub const PAD_CODE: u64 = 1 << 62;
 /// The highest data code (codes are field elements; nodes derive them from code systems by hashing,
@@ -69,7 +64,7 @@ pub const BLOWUP: usize = 4;
 /// Proof-of-work bits before the query positions are drawn.
 pub const GRINDING_BITS: u32 = 16;
 
-/// The proof parameters of format v2: 42 queries at blowup 4 with 16 bits of grinding and a quadratic
+/// The proof parameters of format v3 (as v2's): 42 queries at blowup 4 with 16 bits of grinding and a quadratic
 /// extension of the 64-bit field: 99 bits conjectured security (winterfell's
 /// `Proof::conjectured_security` reports the figure for each proof; see BENCHMARKS.md for the proven one).
 pub fn proof_options() -> ProofOptions {
@@ -113,9 +108,9 @@ pub fn proof_budget(n: usize) -> usize {
     random_rows(n) / OPENINGS_PER_PROOF
 }
 
-/// The number of data rows a trace of `n` rows holds.
+/// The number of data rows a trace of `n` rows holds (rows 0 and `n-k-1` are padding).
 pub fn capacity(n: usize) -> usize {
-    n - random_rows(n) - 1
+    n - random_rows(n) - 2
 }
 
 /// The trace length for `rows` data rows, or `None` when beyond [`MAX_TRACE_LENGTH`].
@@ -171,16 +166,16 @@ mod tests {
     #[test]
     fn lengths_and_capacity() {
         assert_eq!(random_rows(2048), 1024);
-        assert_eq!(capacity(2048), 1023);
+        assert_eq!(capacity(2048), 1022);
         assert_eq!(trace_length_for(0), Some(2048));
-        assert_eq!(trace_length_for(1023), Some(2048));
-        assert_eq!(trace_length_for(1024), Some(4096));
+        assert_eq!(trace_length_for(1022), Some(2048));
+        assert_eq!(trace_length_for(1023), Some(4096));
         assert_eq!(OPENINGS_PER_PROOF, 174);
         assert_eq!(proof_budget(2048), 5);
         assert_eq!(proof_budget(1 << 20), 376);
 
-        // 2^20 rows: 65,536 random rows, 983,039 data rows.
-        assert_eq!(capacity(1 << 20), (1 << 20) - (1 << 16) - 1);
+        // 2^20 rows: 65,536 random rows, 983,038 data rows.
+        assert_eq!(capacity(1 << 20), (1 << 20) - (1 << 16) - 2);
         assert_eq!(trace_length_for(capacity(1 << 20)), Some(1 << 20));
         assert_eq!(trace_length_for(capacity(MAX_TRACE_LENGTH) + 1), None);
     }

@@ -3,12 +3,12 @@
 //!
 //! - [`format`]: the versioned dataset commitment a node publishes before any proof exists, and the fixed
 //!   proof parameters it implies.
-//! - [`air`]: the algebraic statement (count and sum of the committed values whose committed code equals
-//!   the query's code), shared by prover and verifier.
+//! - [`air`]: the algebraic statement (the patients whose committed rows meet a conjunction of criteria,
+//!   or the count and sum of a measure's values over them), shared by prover and verifier.
 //! - [`verify`]: the verifier; it links no prover code (the `prover` feature is off for the hub).
 //! - `prove` (feature `prover`): snapshots, their commitments, and proofs.
 //!
-//! What format v2 proves, and why its proofs are zero-knowledge (masked trace, randomized quotient
+//! What format v3 proves, and why its proofs are zero-knowledge (masked trace, randomized quotient
 //! segments, a DEEP randomizer; two patches of winterfell in `zk/vendor`), is in `zk/README.md`.
 
 pub mod air;
@@ -23,8 +23,9 @@ pub mod prove;
 mod reader;
 pub mod verify;
 
+pub use air::Criterion;
 pub use format::{Commitment, FORMAT_VERSION};
-pub use verify::{verify_count_sum, Claim};
+pub use verify::{verify_claim, Claim};
 
 /// Why a snapshot, a proof or a verification failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

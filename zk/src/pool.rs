@@ -5,7 +5,7 @@
 //! queue; each proof runs on tokio's blocking pool under a semaphore of `workers` permits; cancelling the
 //! token stops the dispatcher and drops what is still queued (their receivers see the channel closed).
 
-use crate::prove::Snapshot;
+use crate::prove::{Snapshot, Statement};
 use crate::verify::Claim;
 use crate::ZkError;
 use std::sync::Arc;
@@ -18,8 +18,7 @@ pub type Proven = Result<(Claim, Vec<u8>), ZkError>;
 struct Job {
     snapshot: Arc<Snapshot>,
     query: [u8; 32],
-    code: u64,
-    threshold: u32,
+    statement: Statement,
     reply: oneshot::Sender<Proven>,
 }
 
@@ -46,7 +45,7 @@ impl ProverPool {
                 };
                 tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    let outcome = job.snapshot.prove_cell(job.query, job.code, job.threshold);
+                    let outcome = job.snapshot.prove(job.query, &job.statement);
                     let _ = job.reply.send(outcome);
                 });
             }
@@ -54,17 +53,16 @@ impl ProverPool {
         (ProverPool { tx }, task)
     }
 
-    /// Queues a proof of the cell `code` (under `threshold`, 0 for none) over `snapshot`, or refuses at
-    /// once if the queue is full or the pool stopped.
+    /// Queues a proof of `statement` over `snapshot`, or refuses at once if the queue is full or the
+    /// pool stopped.
     pub fn try_submit(
         &self,
         snapshot: Arc<Snapshot>,
         query: [u8; 32],
-        code: u64,
-        threshold: u32,
+        statement: Statement,
     ) -> Result<oneshot::Receiver<Proven>, ZkError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.try_send(Job { snapshot, query, code, threshold, reply }).map_err(|e| match e {
+        self.tx.try_send(Job { snapshot, query, statement, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => ZkError::Busy,
             mpsc::error::TrySendError::Closed(_) => ZkError::Stopped,
         })?;

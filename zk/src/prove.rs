@@ -1,9 +1,9 @@
 //! Snapshots, their commitments, and proofs (the node's side; feature `prover`).
 
-use crate::air::{CountSumAir, PublicInputs, CNT, FLAG, GAP, INV, SUM};
+use crate::air::{AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
-    aux_width, proof_budget, proof_options, random_rows, trace_length_for, Commitment, FORMAT_VERSION, MAIN_WIDTH,
-    MAX_CODE, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK,
+    proof_budget, proof_options, random_rows, trace_length_for, Commitment, FIRST, FORMAT_VERSION, MAIN_WIDTH,
+    MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK,
 };
 use crate::lde::{CachedTraceLde, MainLde};
 use crate::verify::{Claim, Hash};
@@ -26,10 +26,32 @@ type Vc = MerkleTree<Hash>;
 /// One committed row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
-    /// The attribute the predicate tests.
+    /// The attribute a criterion tests, or a measure's code.
     pub code: u64,
-    /// The value summed.
+    /// The value summed (0 on attribute rows).
     pub value: u32,
+}
+
+impl Row {
+    /// An attribute row.
+    pub fn attribute(code: u64) -> Row {
+        Row { code, value: 0 }
+    }
+}
+
+/// One patient's rows: attribute rows (each code once) before measure rows.
+pub type Block = Vec<Row>;
+
+/// What one proof states: the cohort's criteria, the measure summed if any, and the node's disclosure
+/// threshold (0 for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The criteria, at most [`MAX_CRITERIA`], at least one not negated.
+    pub criteria: Vec<Criterion>,
+    /// The measure's row code.
+    pub measure: Option<u64>,
+    /// A count below it is suppressed, and proven below it.
+    pub threshold: u32,
 }
 
 /// The committed main segment, shared by every proof over one snapshot.
@@ -57,9 +79,9 @@ impl Trace for SnapshotTrace {
     }
 }
 
-/// A versioned snapshot of a node's rows with its commitment.
+/// A versioned snapshot of a node's patient blocks with its commitment.
 pub struct Snapshot {
-    rows: Vec<Row>,
+    blocks: Vec<Block>,
     trace: SnapshotTrace,
     lde: Arc<MainLde>,
     commitment: Commitment,
@@ -67,28 +89,36 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Lays out `rows` per format v2, masks the trace with random rows drawn from `seed` (a secret the
-    /// node keeps with the snapshot, never reused: a rebuilt snapshot takes a fresh seed, so its budget
-    /// starts over on a fresh mask), and computes the commitment.
-    pub fn build(rows: Vec<Row>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
-        let n = trace_length_for(rows.len())
-            .ok_or(ZkError::TooLarge { rows: rows.len(), max: crate::format::capacity(MAX_TRACE_LENGTH) })?;
+    /// Lays out `blocks` per format v3 (empty blocks are dropped), masks the trace with random rows drawn
+    /// from `seed` (a secret the node keeps with the snapshot, never reused: a rebuilt snapshot takes a
+    /// fresh seed, so its budget starts over on a fresh mask), and computes the commitment.
+    pub fn build(mut blocks: Vec<Block>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
+        blocks.retain(|b| !b.is_empty());
+        let rows: usize = blocks.iter().map(Vec::len).sum();
+        let n =
+            trace_length_for(rows).ok_or(ZkError::TooLarge { rows, max: crate::format::capacity(MAX_TRACE_LENGTH) })?;
         let k = random_rows(n);
-        if let Some(row) = rows.iter().find(|r| r.code > MAX_CODE) {
+        if let Some(row) = blocks.iter().flatten().find(|r| r.code > MAX_CODE) {
             return Err(ZkError::Prover(format!("code {} above the format's {MAX_CODE}", row.code)));
         }
         let mut rng = ChaCha20Rng::from_seed(seed);
         let mut columns = vec![vec![BaseElement::ZERO; n]; MAIN_WIDTH];
-        for (i, row) in rows.iter().enumerate() {
-            columns[0][i] = BaseElement::new(row.code);
-            columns[1][i] = BaseElement::from(row.value);
-            for j in 0..VALUE_BITS {
-                columns[2 + j][i] = BaseElement::from((row.value >> j) & 1);
+        columns[0][0] = BaseElement::new(PAD_CODE);
+        columns[FIRST][0] = BaseElement::ONE;
+        let mut i = 1;
+        for block in &blocks {
+            columns[FIRST][i] = BaseElement::ONE;
+            for row in block {
+                columns[0][i] = BaseElement::new(row.code);
+                columns[1][i] = BaseElement::from(row.value);
+                for j in 0..VALUE_BITS {
+                    columns[2 + j][i] = BaseElement::from((row.value >> j) & 1);
+                }
+                i += 1;
             }
         }
-        for cell in &mut columns[0][rows.len()..n - k] {
-            *cell = BaseElement::new(PAD_CODE);
-        }
+        columns[0][i..n - k].fill(BaseElement::new(PAD_CODE));
+        columns[FIRST][i..n - k].fill(BaseElement::ONE);
         for cell in &mut columns[SELECTOR][..n - k - 1] {
             *cell = BaseElement::ONE;
         }
@@ -100,13 +130,13 @@ impl Snapshot {
                 *cell = random_element::<BaseElement>(&mut rng);
             }
         }
-        let info = TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width(false), 1, n, vec![]);
+        let info = TraceInfo::new_multi_segment(MAIN_WIDTH, plain_layout().width(), 1, n, vec![]);
         let main = ColMatrix::new(columns);
         let lde = Arc::new(main_lde(&info, &main));
         let commitment =
             Commitment { version: FORMAT_VERSION, trace_length: n, root: hex::encode(lde.root().as_bytes()) };
         Ok(Snapshot {
-            rows,
+            blocks,
             trace: SnapshotTrace { info, main: Arc::new(main) },
             lde,
             commitment,
@@ -119,57 +149,92 @@ impl Snapshot {
         &self.commitment
     }
 
-    /// The rows (data rows only).
-    pub fn rows(&self) -> &[Row] {
-        &self.rows
+    /// Proofs this snapshot may still serve before its mask is used up.
+    pub fn remaining_proofs(&self) -> usize {
+        proof_budget(self.commitment.trace_length).saturating_sub(self.proofs.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    /// Counts and sums the rows whose code is `code`, and proves it for the query digest `query`.
-    pub fn prove_count_sum(&self, query: [u8; 32], code: u64) -> Result<(Claim, Vec<u8>), ZkError> {
-        self.prove_cell(query, code, 0)
+    /// The patient blocks.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
     }
 
-    /// As [`Snapshot::prove_count_sum`], under the node's disclosure threshold: a count below
-    /// `threshold` (≤ [`MAX_THRESHOLD`]; 0 for none) is neither disclosed nor its sum, and the proof shows
-    /// only that it is below the threshold.
-    pub fn prove_cell(&self, query: [u8; 32], code: u64, threshold: u32) -> Result<(Claim, Vec<u8>), ZkError> {
-        if threshold > MAX_THRESHOLD {
+    /// What `statement` counts over this snapshot, as the proof computes it: the blocks meeting every
+    /// criterion (or, with a measure, the measure rows of such blocks after their criteria rows) and
+    /// the sum of those rows' values. A criterion's code twice in one block is refused: the format
+    /// holds each attribute once per patient.
+    pub fn evaluate(&self, criteria: &[Criterion], measure: Option<u64>) -> Result<(u64, u64), ZkError> {
+        let (mut count, mut sum) = (0u64, 0u64);
+        for block in &self.blocks {
+            let mut has = vec![0u32; criteria.len()];
+            let meets = |has: &[u32]| criteria.iter().zip(has).all(|(c, h)| (*h == 1) != c.negated);
+            for row in block {
+                for (h, c) in has.iter_mut().zip(criteria) {
+                    *h += u32::from(row.code == c.code);
+                    if *h > 1 {
+                        return Err(ZkError::Prover(format!("code {} appears twice in one patient's block", c.code)));
+                    }
+                }
+                if measure == Some(row.code) && meets(&has) {
+                    count += 1;
+                    sum += u64::from(row.value);
+                }
+            }
+            if measure.is_none() && meets(&has) {
+                count += 1;
+            }
+        }
+        Ok((count, sum))
+    }
+
+    /// Counts (and sums) what `statement` selects, and proves it for the query digest `query`. A count
+    /// below the statement's threshold (≤ [`MAX_THRESHOLD`]; 0 for none) is disclosed neither with its
+    /// sum, and the proof shows only that it is below the threshold.
+    pub fn prove(&self, query: [u8; 32], statement: &Statement) -> Result<(Claim, Vec<u8>), ZkError> {
+        let Statement { criteria, measure, threshold } = statement;
+        if *threshold > MAX_THRESHOLD {
             return Err(ZkError::Prover(format!("threshold {threshold} above {MAX_THRESHOLD}")));
         }
-        if code > MAX_CODE {
+        if criteria.is_empty() || criteria.len() > MAX_CRITERIA || criteria.iter().all(|c| c.negated) {
+            return Err(ZkError::Prover(format!(
+                "{} criteria: 1 to {MAX_CRITERIA}, at least one not negated",
+                criteria.len()
+            )));
+        }
+        if let Some(code) = criteria.iter().map(|c| c.code).chain(*measure).find(|c| *c > MAX_CODE) {
             return Err(ZkError::Prover(format!("code {code} above the format's {MAX_CODE}")));
         }
+        let (count, sum) = self.evaluate(criteria, *measure)?;
         let budget = proof_budget(self.commitment.trace_length);
         if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
             return Err(ZkError::BudgetExhausted(budget));
         }
-        let selected = self.rows.iter().filter(|r| r.code == code);
-        let count = selected.clone().count() as u64;
-        let sum = selected.map(|r| u64::from(r.value)).sum();
-        let (claim, bound) = if count < u64::from(threshold) {
-            (Claim { query, code, count: 0, sum: 0, suppressed_below: Some(threshold) }, u64::from(threshold))
-        } else {
-            (Claim { query, code, count, sum, suppressed_below: None }, count + 1)
+        let suppressed = count < u64::from(*threshold);
+        let claim = Claim {
+            query,
+            criteria: criteria.clone(),
+            measure: *measure,
+            count: if suppressed { 0 } else { count },
+            sum: if suppressed { 0 } else { sum },
+            suppressed_below: suppressed.then_some(*threshold),
         };
+        let bound = if suppressed { u64::from(*threshold) } else { count + 1 };
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
-        let prover = CountSumProver {
-            lde: self.lde.clone(),
-            options: proof_options(),
-            inputs: PublicInputs {
-                commitment: self.root(),
-                query,
-                code,
-                count: claim.count,
-                sum: claim.sum,
-                suppressed_below: claim.suppressed_below.unwrap_or(0),
-            },
-            gap: bound - 1 - count,
-            seed,
+        let inputs = PublicInputs {
+            commitment: self.root(),
+            query,
+            criteria: criteria.clone(),
+            measure: *measure,
+            count: claim.count,
+            sum: claim.sum,
+            suppressed_below: claim.suppressed_below.unwrap_or(0),
         };
-        let suppressed = claim.suppressed_below.is_some();
+        let layout = inputs.layout();
+        let prover =
+            CohortProver { lde: self.lde.clone(), options: proof_options(), inputs, gap: bound - 1 - count, seed };
         let trace = SnapshotTrace {
-            info: TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width(suppressed), 1, self.trace.info.length(), vec![]),
+            info: TraceInfo::new_multi_segment(MAIN_WIDTH, layout.width(), 1, self.trace.info.length(), vec![]),
             main: self.trace.main.clone(),
         };
         let proof = prover.prove(trace).map_err(|e| ZkError::Prover(e.to_string()))?;
@@ -181,15 +246,20 @@ impl Snapshot {
     }
 }
 
+/// The layout of the simplest statement (one criterion, disclosed), for what does not depend on it.
+fn plain_layout() -> AuxLayout {
+    AuxLayout { criteria: 1, measure: false, suppressed: false }
+}
+
 /// The main segment's extension over the domain winterfell's prover uses for this trace length.
 fn main_lde(info: &TraceInfo, main: &ColMatrix<BaseElement>) -> MainLde {
-    let inputs = PublicInputs { commitment: [0; 32], query: [0; 32], code: 0, count: 0, sum: 0, suppressed_below: 0 };
-    let air = <CountSumAir as winter_air::Air>::new(info.clone(), inputs, proof_options());
+    let inputs = PublicInputs::of_layout(plain_layout());
+    let air = <CohortAir as winter_air::Air>::new(info.clone(), inputs, proof_options());
     let domain = StarkDomain::new(&air);
     MainLde::build(main, &domain, proof_options().partition_options())
 }
 
-struct CountSumProver {
+struct CohortProver {
     lde: Arc<MainLde>,
     options: ProofOptions,
     inputs: PublicInputs,
@@ -258,9 +328,9 @@ fn hide_quotient<E: FieldElement<BaseField = BaseElement>>(
     CompositionPolyTrace::new(fft::evaluate_poly_with_offset(&out, &twiddles, domain.offset(), 1))
 }
 
-impl Prover for CountSumProver {
+impl Prover for CohortProver {
     type BaseField = BaseElement;
-    type Air = CountSumAir;
+    type Air = CohortAir;
     type Trace = SnapshotTrace;
     type HashFn = Hash;
     type VC = Vc;
@@ -268,7 +338,7 @@ impl Prover for CountSumProver {
     type TraceLde<E: FieldElement<BaseField = BaseElement>> = CachedTraceLde<E>;
     type ConstraintCommitment<E: FieldElement<BaseField = BaseElement>> = DefaultConstraintCommitment<E, Hash, Vc>;
     type ConstraintEvaluator<'a, E: FieldElement<BaseField = BaseElement>> =
-        DefaultConstraintEvaluator<'a, CountSumAir, E>;
+        DefaultConstraintEvaluator<'a, CohortAir, E>;
 
     fn get_pub_inputs(&self, _trace: &SnapshotTrace) -> PublicInputs {
         self.inputs.clone()
@@ -305,44 +375,76 @@ impl Prover for CountSumProver {
 
     fn new_evaluator<'a, E: FieldElement<BaseField = BaseElement>>(
         &self,
-        air: &'a CountSumAir,
+        air: &'a CohortAir,
         aux_rand_elements: Option<AuxRandElements<E>>,
         composition_coefficients: ConstraintCompositionCoefficients<E>,
     ) -> Self::ConstraintEvaluator<'a, E> {
         DefaultConstraintEvaluator::new(air, aux_rand_elements, composition_coefficients)
     }
 
-    #[allow(clippy::needless_range_loop)] // four columns filled row by row
+    #[allow(clippy::needless_range_loop)] // every column filled row by row
     fn build_aux_trace<E: FieldElement<BaseField = BaseElement>>(
         &self,
         main_trace: &SnapshotTrace,
         _aux_rand_elements: &AuxRandElements<E>,
     ) -> ColMatrix<E> {
         let n = main_trace.info.length();
-        let k = random_rows(n);
-        let last = n - k - 1;
-        let code = BaseElement::new(self.inputs.code);
+        let last = n - random_rows(n) - 1;
+        let l = self.inputs.layout();
         let main = &main_trace.main;
-        let mut columns = vec![vec![E::ZERO; n]; main_trace.info.aux_segment_width()];
-        let (mut cnt, mut sum) = (E::ZERO, E::ZERO);
+        let criteria: Vec<(BaseElement, bool)> =
+            self.inputs.criteria.iter().map(|c| (BaseElement::new(c.code), c.negated)).collect();
+        let measure = BaseElement::new(self.inputs.measure.unwrap_or(0));
+        let mut columns = vec![vec![E::ZERO; n]; l.width()];
+        let is_zero = |d: BaseElement| if d == BaseElement::ZERO { E::ONE } else { E::ZERO };
+        let mut has = vec![E::ZERO; criteria.len()];
+        let (mut cnt, mut count, mut sum) = (E::ZERO, E::ZERO, E::ZERO);
         for i in 0..=last {
-            columns[CNT][i] = cnt;
-            columns[SUM][i] = sum;
-            let d = main.get(0, i) - code;
-            let f = if d == BaseElement::ZERO { E::ONE } else { E::ZERO };
-            columns[INV][i] = E::from(d.inv());
-            columns[FLAG][i] = f;
-            cnt += f;
-            sum += f * E::from(main.get(1, i));
+            let code = main.get(0, i);
+            let first = main.get(FIRST, i) == BaseElement::ONE;
+            let mut product = E::ONE;
+            for (k, (c, negated)) in criteria.iter().enumerate() {
+                let d = code - *c;
+                let eq = is_zero(d);
+                // Row 0 is padding: c_k[0] = 0 (asserted); each block starts over.
+                has[k] = if first { eq } else { has[k] + eq };
+                columns[l.inv(k)][i] = E::from(d.inv());
+                columns[l.eq(k)][i] = eq;
+                columns[l.has(k)][i] = has[k];
+                product *= if *negated { E::ONE - has[k] } else { has[k] };
+                if k >= 1 {
+                    columns[l.product(k)][i] = product;
+                }
+            }
+            if l.measure {
+                let [inv, eq_col, w_col, n_col, sum_col] = l.measure_columns();
+                let d = code - measure;
+                let eq = is_zero(d);
+                let w = eq * product;
+                columns[inv][i] = E::from(d.inv());
+                columns[eq_col][i] = eq;
+                columns[w_col][i] = w;
+                columns[n_col][i] = count;
+                columns[sum_col][i] = sum;
+                count += w;
+                sum += w * E::from(main.get(1, i));
+            } else {
+                // cnt[i] counts the blocks that ended before row i: a block ends on row i - 1 when row i
+                // starts another.
+                columns[l.cnt()][i] = cnt;
+                if i < last && main.get(FIRST, i + 1) == BaseElement::ONE {
+                    cnt += product;
+                }
+            }
         }
         let mut rng = ChaCha20Rng::from_seed(self.seed);
-        for column in &mut columns[..GAP] {
+        for column in &mut columns[..l.gap()] {
             for cell in &mut column[last + 1..] {
                 *cell = random_element(&mut rng);
             }
         }
         // The gap bits matter on row last-1 only; every other row of those columns is random.
-        for (j, column) in columns[GAP..].iter_mut().enumerate() {
+        for (j, column) in columns[l.gap()..].iter_mut().enumerate() {
             for (i, cell) in column.iter_mut().enumerate() {
                 *cell = if i + 1 == last { E::from(((self.gap >> j) & 1) as u32) } else { random_element(&mut rng) };
             }
@@ -365,10 +467,9 @@ mod tests {
     #[test]
     fn hidden_quotient_segments_recombine_to_the_composition_polynomial() {
         let n = 2048;
-        let info = TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width(false), 1, n, vec![]);
-        let inputs =
-            PublicInputs { commitment: [0; 32], query: [0; 32], code: 0, count: 0, sum: 0, suppressed_below: 0 };
-        let air = CountSumAir::new(info, inputs, proof_options());
+        let info = TraceInfo::new_multi_segment(MAIN_WIDTH, plain_layout().width(), 1, n, vec![]);
+        let inputs = PublicInputs::of_layout(plain_layout());
+        let air = CohortAir::new(info, inputs, proof_options());
         let columns = air.context().num_constraint_composition_columns();
         assert_eq!(columns, 4, "three segments of n - slack coefficients and the DEEP randomizer");
         assert_eq!(air.context().quotient_segment_stride(), n - ZK_QUOTIENT_SLACK);

@@ -1,8 +1,9 @@
 //! Checking an answer's proof against a published commitment. Links no prover code.
 
-use crate::air::{CountSumAir, PublicInputs};
+use crate::air::{AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
-    aux_width, capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_THRESHOLD, MIN_TRACE_LENGTH,
+    capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD,
+    MIN_TRACE_LENGTH,
 };
 use crate::ZkError;
 use winter_air::proof::{Context, Proof};
@@ -13,10 +14,10 @@ use winter_math::fields::f64::BaseElement;
 use winter_verifier::AcceptableOptions;
 use winter_verifier::{ByteReader as _, Deserializable as _, DeserializationError, Serializable as _};
 
-/// The hash of format v2's commitments.
+/// The hash of format v3's commitments.
 pub type Hash = Blake3_256<BaseElement>;
 
-/// The largest proof accepted (a v2 proof is well under 200 KB).
+/// The largest proof accepted (a v3 proof is well under 250 KB).
 pub const MAX_PROOF_BYTES: usize = 1 << 20;
 
 /// What an answer claims.
@@ -24,14 +25,57 @@ pub const MAX_PROOF_BYTES: usize = 1 << 20;
 pub struct Claim {
     /// The digest of the query answered.
     pub query: [u8; 32],
-    /// The code selected.
-    pub code: u64,
-    /// Rows selected (0 when suppressed: not disclosed).
+    /// The cohort: every criterion holds for a counted patient block.
+    pub criteria: Vec<Criterion>,
+    /// The measure's row code, when its values are counted and summed over the cohort.
+    pub measure: Option<u64>,
+    /// Patients of the cohort, or with a measure its values (0 when suppressed: not disclosed).
     pub count: u64,
-    /// Sum of their values (0 when suppressed: not disclosed).
+    /// Sum of the measure's values (0 without a measure, or when suppressed: not disclosed).
     pub sum: u64,
     /// `Some(T)`: the count is suppressed, and proven below the node's threshold `T`.
     pub suppressed_below: Option<u32>,
+}
+
+impl Claim {
+    /// The auxiliary layout of this claim's proof.
+    pub fn layout(&self) -> AuxLayout {
+        AuxLayout {
+            criteria: self.criteria.len(),
+            measure: self.measure.is_some(),
+            suppressed: self.suppressed_below.is_some(),
+        }
+    }
+
+    /// Checks what the format can state before any proof is read.
+    fn check(&self, max_rows: u64) -> Result<(), ZkError> {
+        let refuse = |why: String| Err(ZkError::Rejected(why));
+        if self.criteria.is_empty() || self.criteria.len() > MAX_CRITERIA {
+            return refuse(format!("{} criteria (1 to {MAX_CRITERIA})", self.criteria.len()));
+        }
+        if self.criteria.iter().all(|c| c.negated) {
+            return refuse("every criterion is negated: a cohort needs one the patient meets".into());
+        }
+        if let Some(code) = self.criteria.iter().map(|c| c.code).chain(self.measure).find(|c| *c > MAX_CODE) {
+            return refuse(format!("code {code} is above the format's {MAX_CODE}"));
+        }
+        if self.count > max_rows {
+            return refuse(format!("count {} exceeds the snapshot's {max_rows} rows", self.count));
+        }
+        if self.measure.is_none() && self.sum != 0 {
+            return refuse("a sum without a measure".into());
+        }
+        if self.sum > self.count * u64::from(u32::MAX) {
+            return refuse(format!("sum {} exceeds count × 2^32", self.sum));
+        }
+        match self.suppressed_below {
+            None => Ok(()),
+            Some(t) if (1..=MAX_THRESHOLD).contains(&t) && self.count == 0 && self.sum == 0 => Ok(()),
+            Some(t) => refuse(format!(
+                "a suppressed claim carries no count or sum and a threshold in 1..={MAX_THRESHOLD} (got {t})"
+            )),
+        }
+    }
 }
 
 fn shape(detail: impl Into<String>) -> ZkError {
@@ -40,8 +84,8 @@ fn shape(detail: impl Into<String>) -> ZkError {
 
 /// Parses a proof and checks that its shape and parameters are those of the commitment's format, before
 /// anything of winterfell's verifier (which panics on some hostile shapes) sees it.
-pub fn parse_proof(commitment: &Commitment, suppressed: bool, bytes: &[u8]) -> Result<Proof, ZkError> {
-    let aux = aux_width(suppressed);
+pub fn parse_proof(commitment: &Commitment, layout: AuxLayout, bytes: &[u8]) -> Result<Proof, ZkError> {
+    let aux = layout.width();
     if !commitment.trace_length.is_power_of_two() || commitment.trace_length < MIN_TRACE_LENGTH {
         return Err(shape(format!("commitment trace length {}", commitment.trace_length)));
     }
@@ -50,9 +94,9 @@ pub fn parse_proof(commitment: &Commitment, suppressed: bool, bytes: &[u8]) -> R
     }
     // winterfell's deserializer asserts on many hostile headers (found by `cargo fuzz run stark_proof`:
     // a trace length of 2^255 overflows `usize::pow`, out-of-range proof options fail an assert). Format
-    // v2 fixes the whole proof context (trace shape, field, options, number of constraints), so compare
-    // the proof's opening bytes with the expected context before deserializing anything.
-    let expected = expected_context(commitment.trace_length, suppressed);
+    // v3 fixes the whole proof context for a claim's layout (trace shape, field, options, number of
+    // constraints), so compare the proof's opening bytes with it before deserializing anything.
+    let expected = expected_context(commitment.trace_length, layout);
     match bytes.get(..expected.len()) {
         None => return Err(ZkError::Malformed("shorter than a proof header".into())),
         Some(header) if header[..4] != expected[..4] => {
@@ -108,49 +152,19 @@ pub fn opened_root(proof: &Proof) -> Result<[u8; 32], ZkError> {
     Ok(trace_roots[0].as_bytes())
 }
 
-/// The serialized proof context every format v2 proof of this shape opens with.
-fn expected_context(trace_length: usize, suppressed: bool) -> Vec<u8> {
-    let info = TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width(suppressed), 1, trace_length, vec![]);
-    let inputs = PublicInputs {
-        commitment: [0; 32],
-        query: [0; 32],
-        code: 0,
-        count: 0,
-        sum: 0,
-        suppressed_below: if suppressed { 1 } else { 0 },
-    };
-    let air = CountSumAir::new(info.clone(), inputs, proof_options());
+/// The serialized proof context every format v3 proof of this layout opens with.
+fn expected_context(trace_length: usize, layout: AuxLayout) -> Vec<u8> {
+    let info = TraceInfo::new_multi_segment(MAIN_WIDTH, layout.width(), 1, trace_length, vec![]);
+    let air = CohortAir::new(info.clone(), PublicInputs::of_layout(layout), proof_options());
     let num_constraints = air.context().num_assertions() + air.context().num_transition_constraints();
     Context::new::<BaseElement>(info, proof_options(), num_constraints).to_bytes()
 }
 
 /// Verifies that `proof` shows `claim` over the dataset `commitment` names.
-pub fn verify_count_sum(commitment: &Commitment, claim: &Claim, proof: &[u8]) -> Result<(), ZkError> {
+pub fn verify_claim(commitment: &Commitment, claim: &Claim, proof: &[u8]) -> Result<(), ZkError> {
     let root = commitment.root_bytes()?;
-    let max_rows = capacity(commitment.trace_length) as u64;
-    if claim.count > max_rows {
-        return Err(ZkError::Rejected(format!("count {} exceeds the snapshot's {max_rows} rows", claim.count)));
-    }
-    if claim.code > crate::format::MAX_CODE {
-        return Err(ZkError::Rejected(format!(
-            "code {} is above the format's {}",
-            claim.code,
-            crate::format::MAX_CODE
-        )));
-    }
-    if claim.sum > claim.count * u64::from(u32::MAX) {
-        return Err(ZkError::Rejected(format!("sum {} exceeds count × 2^32", claim.sum)));
-    }
-    let suppressed_below = match claim.suppressed_below {
-        None => 0,
-        Some(t) if (1..=MAX_THRESHOLD).contains(&t) && claim.count == 0 && claim.sum == 0 => t,
-        Some(t) => {
-            return Err(ZkError::Rejected(format!(
-                "a suppressed claim carries no count or sum and a threshold in 1..={MAX_THRESHOLD} (got {t})"
-            )))
-        }
-    };
-    let proof = parse_proof(commitment, suppressed_below != 0, proof)?;
+    claim.check(capacity(commitment.trace_length) as u64)?;
+    let proof = parse_proof(commitment, claim.layout(), proof)?;
     let opened = opened_root(&proof)?;
     if opened != root {
         return Err(ZkError::ForeignCommitment { expected: hex::encode(root), found: hex::encode(opened) });
@@ -158,14 +172,15 @@ pub fn verify_count_sum(commitment: &Commitment, claim: &Claim, proof: &[u8]) ->
     let inputs = PublicInputs {
         commitment: root,
         query: claim.query,
-        code: claim.code,
+        criteria: claim.criteria.clone(),
+        measure: claim.measure,
         count: claim.count,
         sum: claim.sum,
-        suppressed_below,
+        suppressed_below: claim.suppressed_below.unwrap_or(0),
     };
     let acceptable = AcceptableOptions::OptionSet(vec![proof_options()]);
     let outcome = std::panic::catch_unwind(move || {
-        winter_verifier::verify::<CountSumAir, Hash, DefaultRandomCoin<Hash>, MerkleTree<Hash>>(
+        winter_verifier::verify::<CohortAir, Hash, DefaultRandomCoin<Hash>, MerkleTree<Hash>>(
             proof,
             inputs,
             &acceptable,

@@ -1,75 +1,151 @@
 //! Honest proofs verify; every kind of dishonest or damaged answer is refused with its reason.
 
 use agora_zk::format::{capacity, Commitment};
-use agora_zk::prove::{Row, Snapshot};
-use agora_zk::{verify_count_sum, Claim, ZkError};
+use agora_zk::prove::{Block, Row, Snapshot, Statement};
+use agora_zk::{verify_claim, Claim, Criterion, ZkError};
 use proptest::prelude::*;
 
-fn rows(n: usize, seed: u64) -> Vec<Row> {
+const PERSON: u64 = 100;
+const FEMALE: u64 = 101;
+const MALE: u64 = 102;
+const MEASURE: u64 = 200;
+
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// `n` patients: a person row, a sex, a random set of conditions among 0..6, then 0 to 2 values of
+/// the measure.
+fn patients(n: usize, seed: u64) -> Vec<Block> {
     let mut x = seed | 1;
     (0..n)
         .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            Row { code: x % 5, value: ((x >> 8) % 100_000) as u32 }
+            let mut block = vec![
+                Row::attribute(PERSON),
+                Row::attribute(if xorshift(&mut x).is_multiple_of(2) { FEMALE } else { MALE }),
+            ];
+            let conditions = xorshift(&mut x);
+            block.extend((0..6).filter(|c| conditions >> c & 1 == 1).map(Row::attribute));
+            for _ in 0..xorshift(&mut x) % 3 {
+                block.push(Row { code: MEASURE, value: (xorshift(&mut x) % 100_000) as u32 });
+            }
+            block
         })
         .collect()
 }
 
-/// Count and sum computed here, not by the crate.
-fn expected(rows: &[Row], code: u64) -> (u64, u64) {
-    let mut count = 0;
-    let mut sum = 0;
-    for r in rows {
-        if r.code == code {
-            count += 1;
-            sum += r.value as u64;
+/// Patients meeting every criterion, or the count and sum of their measure values: computed here from
+/// each block's set of codes, not by the crate.
+fn expected(blocks: &[Block], criteria: &[Criterion], measure: Option<u64>) -> (u64, u64) {
+    let (mut count, mut sum) = (0, 0);
+    for block in blocks {
+        let codes: std::collections::HashSet<u64> = block.iter().map(|r| r.code).collect();
+        if !criteria.iter().all(|c| codes.contains(&c.code) != c.negated) {
+            continue;
+        }
+        match measure {
+            None => count += 1,
+            Some(m) => {
+                for r in block.iter().filter(|r| r.code == m) {
+                    count += 1;
+                    sum += u64::from(r.value);
+                }
+            }
         }
     }
     (count, sum)
 }
 
+fn count_of(criteria: Vec<Criterion>) -> Statement {
+    Statement { criteria, measure: None, threshold: 0 }
+}
+
+fn with(code: u64) -> Statement {
+    count_of(vec![Criterion::has(PERSON), Criterion::has(code)])
+}
+
 #[test]
 fn honest_answers_verify_and_equal_an_independent_count() {
-    let data = rows(200, 42);
+    let data = patients(60, 42);
     let snapshot = Snapshot::build(data.clone(), [9; 32]).unwrap();
     assert_eq!(snapshot.commitment().trace_length, 2048);
-    for code in [0, 3, 77] {
-        let (claim, proof) = snapshot.prove_count_sum([code as u8; 32], code).unwrap();
-        assert_eq!((claim.count, claim.sum), expected(&data, code));
-        verify_count_sum(snapshot.commitment(), &claim, &proof).unwrap();
+    let statements = [
+        count_of(vec![Criterion::has(PERSON)]),
+        with(3),
+        with(77),
+        count_of(vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::has(1)]),
+        count_of(vec![Criterion::has(PERSON), Criterion::has(MALE), Criterion::lacks(1), Criterion::has(4)]),
+        count_of(vec![Criterion::lacks(2), Criterion::has(PERSON)]),
+        Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), threshold: 0 },
+        Statement {
+            criteria: vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::lacks(0)],
+            measure: Some(MEASURE),
+            threshold: 0,
+        },
+    ];
+    // A 2,048-row snapshot serves 5 proofs; the rest go over a second commitment of the same data.
+    let again = Snapshot::build(data.clone(), [10; 32]).unwrap();
+    for (i, statement) in statements.iter().enumerate() {
+        let snapshot = if i < 5 { &snapshot } else { &again };
+        let (claim, proof) = snapshot.prove([i as u8; 32], statement).unwrap();
+        assert_eq!((claim.count, claim.sum), expected(&data, &statement.criteria, statement.measure), "{statement:?}");
+        verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
     }
 }
 
 #[test]
 fn the_commitment_is_fixed_by_data_and_seed() {
-    let data = rows(100, 1);
+    let data = patients(30, 1);
     let a = Snapshot::build(data.clone(), [1; 32]).unwrap();
     let b = Snapshot::build(data.clone(), [1; 32]).unwrap();
     let c = Snapshot::build(data.clone(), [2; 32]).unwrap();
     let mut other = data.clone();
-    other[50].value += 1;
+    other[10].push(Row { code: MEASURE, value: 1 });
     let d = Snapshot::build(other, [1; 32]).unwrap();
+    // The same rows cut into other blocks are other data.
+    let mut merged = data.clone();
+    let tail = merged.remove(11);
+    merged[10].extend(tail);
+    let e = Snapshot::build(merged, [1; 32]).unwrap();
     assert_eq!(a.commitment(), b.commitment());
     assert_ne!(a.commitment().root, c.commitment().root, "the random rows mask the commitment");
     assert_ne!(a.commitment().root, d.commitment().root);
+    assert_ne!(a.commitment().root, e.commitment().root);
     // Two proofs of the same answer differ (fresh randomness in the per-query segment) and both verify.
-    let (claim, p1) = a.prove_count_sum([5; 32], 1).unwrap();
-    let (_, p2) = a.prove_count_sum([5; 32], 1).unwrap();
+    let (claim, p1) = a.prove([5; 32], &with(1)).unwrap();
+    let (_, p2) = a.prove([5; 32], &with(1)).unwrap();
     assert_ne!(p1, p2);
-    verify_count_sum(a.commitment(), &claim, &p2).unwrap();
+    verify_claim(a.commitment(), &claim, &p2).unwrap();
+}
+
+#[test]
+fn a_criterion_twice_in_one_block_is_refused_before_proving() {
+    let mut data = patients(10, 3);
+    data[4].insert(1, Row::attribute(PERSON));
+    let snapshot = Snapshot::build(data, [1; 32]).unwrap();
+    let e = snapshot.prove([0; 32], &with(2)).unwrap_err();
+    assert!(e.to_string().contains("twice in one patient's block"), "{e}");
+    // Statements the format cannot make.
+    for criteria in [vec![], vec![Criterion::lacks(PERSON)], vec![Criterion::has(PERSON); 5]] {
+        assert!(snapshot.prove([0; 32], &count_of(criteria)).is_err());
+    }
 }
 
 #[test]
 fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
-    let data = rows(300, 7);
+    let data = patients(80, 7);
     let snapshot = Snapshot::build(data.clone(), [3; 32]).unwrap();
     let commitment = snapshot.commitment().clone();
-    let (claim, proof) = snapshot.prove_count_sum([1; 32], 2).unwrap();
-    verify_count_sum(&commitment, &claim, &proof).unwrap();
+    let statement =
+        Statement { criteria: vec![Criterion::has(PERSON), Criterion::has(2)], measure: Some(MEASURE), threshold: 0 };
+    let (claim, proof) = snapshot.prove([1; 32], &statement).unwrap();
+    assert!(claim.count > 0 && claim.sum > 0);
+    verify_claim(&commitment, &claim, &proof).unwrap();
 
-    let rejected = |c: &Claim, com: &Commitment, p: &[u8]| verify_count_sum(com, c, p).unwrap_err();
+    let rejected = |c: &Claim, com: &Commitment, p: &[u8]| verify_claim(com, c, p).unwrap_err();
 
     // A tampered count or sum.
     let e = rejected(&Claim { count: claim.count + 1, ..claim.clone() }, &commitment, &proof);
@@ -80,32 +156,59 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     let p = 0xFFFF_FFFF_0000_0001u64;
     let e = rejected(&Claim { count: claim.count + p, ..claim.clone() }, &commitment, &proof);
     assert!(e.to_string().contains("exceeds"), "{e}");
-    // The proof of another query, or of another code.
+    // The proof of another query, another cohort, or without the measure.
     let e = rejected(&Claim { query: [2; 32], ..claim.clone() }, &commitment, &proof);
     assert!(matches!(e, ZkError::Rejected(_)), "{e}");
-    let (other, _) = snapshot.prove_count_sum([1; 32], 4).unwrap();
-    let e = rejected(&Claim { code: 4, ..claim.clone() }, &commitment, &proof);
-    assert!(matches!(e, ZkError::Rejected(_)), "{e} ({other:?})");
+    let e = rejected(
+        &Claim { criteria: vec![Criterion::has(PERSON), Criterion::has(4)], ..claim.clone() },
+        &commitment,
+        &proof,
+    );
+    assert!(matches!(e, ZkError::Rejected(_)), "{e}");
+    let e = rejected(
+        &Claim { criteria: vec![Criterion::has(PERSON), Criterion::lacks(2)], ..claim.clone() },
+        &commitment,
+        &proof,
+    );
+    assert!(matches!(e, ZkError::Rejected(_)), "{e}");
+    let e = rejected(&Claim { criteria: vec![Criterion::has(PERSON)], ..claim.clone() }, &commitment, &proof);
+    assert!(matches!(e, ZkError::Shape { .. }), "{e}");
+    let e = rejected(&Claim { measure: Some(MEASURE + 1), ..claim.clone() }, &commitment, &proof);
+    assert!(matches!(e, ZkError::Rejected(_)), "{e}");
+    let e = rejected(&Claim { measure: None, sum: 0, ..claim.clone() }, &commitment, &proof);
+    assert!(matches!(e, ZkError::Shape { .. }), "{e}");
+    let e = rejected(&Claim { measure: None, ..claim.clone() }, &commitment, &proof);
+    assert!(e.to_string().contains("a sum without a measure"), "{e}");
+    // Cohorts the format cannot state.
+    let e = rejected(
+        &Claim { criteria: vec![Criterion::lacks(PERSON), Criterion::lacks(2)], ..claim.clone() },
+        &commitment,
+        &proof,
+    );
+    assert!(e.to_string().contains("every criterion is negated"), "{e}");
+    let e = rejected(&Claim { criteria: vec![Criterion::has(PERSON); 5], ..claim.clone() }, &commitment, &proof);
+    assert!(e.to_string().contains("5 criteria"), "{e}");
 
-    // A stale commitment (the node's data before one more row) and a foreign one.
+    // A stale commitment (the node's data before one more patient) and a foreign one.
     let mut before = data.clone();
     before.pop();
     let stale = Snapshot::build(before, [3; 32]).unwrap();
     let e = rejected(&claim, stale.commitment(), &proof);
     assert!(matches!(e, ZkError::ForeignCommitment { .. }), "{e}");
-    let foreign = Snapshot::build(rows(300, 8), [3; 32]).unwrap();
+    let foreign = Snapshot::build(patients(80, 8), [3; 32]).unwrap();
     let e = rejected(&claim, foreign.commitment(), &proof);
     assert!(e.to_string().contains("not the committed"), "{e}");
     // The padding rows' code, or any code above the format's.
-    let pad = Claim { code: agora_zk::format::PAD_CODE, ..claim.clone() };
+    let pad = Claim { criteria: vec![Criterion::has(agora_zk::format::PAD_CODE), Criterion::has(2)], ..claim.clone() };
     let e = rejected(&pad, &commitment, &proof);
     assert!(e.to_string().contains("above the format"), "{e}");
     // A commitment of another size or version.
-    let larger = Snapshot::build(rows(1100, 1), [3; 32]).unwrap();
+    let larger = Snapshot::build(patients(300, 1), [3; 32]).unwrap();
+    assert!(larger.commitment().trace_length > commitment.trace_length);
     let e = rejected(&claim, larger.commitment(), &proof);
     assert!(matches!(e, ZkError::Shape { .. }), "{e}");
-    let e = rejected(&claim, &Commitment { version: 3, ..commitment.clone() }, &proof);
-    assert!(e.to_string().contains("version 3"), "{e}");
+    let e = rejected(&claim, &Commitment { version: 2, ..commitment.clone() }, &proof);
+    assert!(e.to_string().contains("version 2"), "{e}");
 
     // Truncated and bit-flipped proofs.
     for cut in [0, 1, 100, proof.len() / 2, proof.len() - 1] {
@@ -115,7 +218,7 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     for at in (0..proof.len()).step_by(proof.len() / 40) {
         let mut flipped = proof.clone();
         flipped[at] ^= 0x10;
-        assert!(verify_count_sum(&commitment, &claim, &flipped).is_err(), "flip at {at} verified");
+        assert!(verify_claim(&commitment, &claim, &flipped).is_err(), "flip at {at} verified");
     }
     // A header winterfell's own deserializer panics on (a trace length of 2^255; found by the fuzzer).
     let e = rejected(&claim, &commitment, &[0x01, 0x40, 0x0a, 0xff]);
@@ -136,16 +239,24 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
 
 #[test]
 fn a_full_snapshot_and_an_empty_one() {
-    let full = rows(capacity(2048), 11);
+    // Blocks of 6 rows up to the format's capacity at 2,048 rows.
+    let full: Vec<Block> = (0..capacity(2048) / 6)
+        .map(|i| {
+            let mut b: Block = [PERSON, FEMALE, 0, 1, 2].iter().map(|c| Row::attribute(*c)).collect();
+            b.push(Row { code: MEASURE, value: u32::MAX - i as u32 });
+            b
+        })
+        .collect();
     let snapshot = Snapshot::build(full.clone(), [0; 32]).unwrap();
     assert_eq!(snapshot.commitment().trace_length, 2048);
-    let (claim, proof) = snapshot.prove_count_sum([0; 32], 1).unwrap();
-    assert_eq!((claim.count, claim.sum), expected(&full, 1));
-    verify_count_sum(snapshot.commitment(), &claim, &proof).unwrap();
+    let statement = Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), threshold: 0 };
+    let (claim, proof) = snapshot.prove([0; 32], &statement).unwrap();
+    assert_eq!((claim.count, claim.sum), expected(&full, &statement.criteria, Some(MEASURE)));
+    verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
     let empty = Snapshot::build(Vec::new(), [0; 32]).unwrap();
-    let (claim, proof) = empty.prove_count_sum([0; 32], 1).unwrap();
+    let (claim, proof) = empty.prove([0; 32], &with(1)).unwrap();
     assert_eq!((claim.count, claim.sum), (0, 0));
-    verify_count_sum(empty.commitment(), &claim, &proof).unwrap();
+    verify_claim(empty.commitment(), &claim, &proof).unwrap();
 }
 
 proptest! {
@@ -153,35 +264,59 @@ proptest! {
 
     #[test]
     fn honest_proofs_verify_and_dishonest_outputs_never_do(
-        data in prop::collection::vec((0u32..4, any::<u32>()), 0..150),
-        code in 0u64..5,
+        data in prop::collection::vec(
+            (any::<bool>(), prop::collection::btree_set(0u64..4, 0..4), prop::collection::vec(any::<u32>(), 0..3)),
+            0..40,
+        ),
+        criteria in prop::collection::vec((0u64..5, any::<bool>()), 0..3),
+        measure in any::<bool>(),
         delta_count in 1u64..1000,
         delta_sum in 1u64..u32::MAX as u64,
     ) {
-        let data: Vec<Row> = data.into_iter().map(|(code, value)| Row { code: code.into(), value }).collect();
+        let data: Vec<Block> = data
+            .into_iter()
+            .map(|(female, conditions, values)| {
+                let mut b = vec![Row::attribute(PERSON), Row::attribute(if female { FEMALE } else { MALE })];
+                b.extend(conditions.into_iter().map(Row::attribute));
+                b.extend(values.into_iter().map(|value| Row { code: MEASURE, value }));
+                b
+            })
+            .collect();
+        let mut all = vec![Criterion::has(PERSON)];
+        all.extend(criteria.into_iter().map(|(code, negated)| Criterion { code, negated }));
+        // A criterion's code twice in one statement is fine; twice in a block is not (no such data here).
+        let statement = Statement { criteria: all, measure: measure.then_some(MEASURE), threshold: 0 };
         let snapshot = Snapshot::build(data.clone(), [1; 32]).unwrap();
-        let (claim, proof) = snapshot.prove_count_sum([8; 32], code).unwrap();
-        prop_assert_eq!((claim.count, claim.sum), expected(&data, code));
-        prop_assert!(verify_count_sum(snapshot.commitment(), &claim, &proof).is_ok());
+        let (claim, proof) = snapshot.prove([8; 32], &statement).unwrap();
+        prop_assert_eq!((claim.count, claim.sum), expected(&data, &statement.criteria, statement.measure));
+        prop_assert!(verify_claim(snapshot.commitment(), &claim, &proof).is_ok());
         let more = Claim { count: claim.count + delta_count, ..claim.clone() };
-        prop_assert!(verify_count_sum(snapshot.commitment(), &more, &proof).is_err());
+        prop_assert!(verify_claim(snapshot.commitment(), &more, &proof).is_err());
         let less = Claim { count: claim.count.saturating_sub(delta_count), ..claim.clone() };
         if less.count != claim.count {
-            prop_assert!(verify_count_sum(snapshot.commitment(), &less, &proof).is_err());
+            prop_assert!(verify_claim(snapshot.commitment(), &less, &proof).is_err());
         }
-        let other_sum = Claim { sum: claim.sum + delta_sum, ..claim.clone() };
-        prop_assert!(verify_count_sum(snapshot.commitment(), &other_sum, &proof).is_err());
+        if measure {
+            let other_sum = Claim { sum: claim.sum + delta_sum, ..claim.clone() };
+            prop_assert!(verify_claim(snapshot.commitment(), &other_sum, &proof).is_err());
+        }
+        let mut flipped = claim.clone();
+        flipped.criteria[0].negated = true;
+        flipped.criteria.push(Criterion::has(PERSON));
+        prop_assert!(verify_claim(snapshot.commitment(), &flipped, &proof).is_err());
     }
 }
 
 #[test]
 fn archived_answers_verify_offline_with_the_cli() {
     use agora_zk::archive::ArchivedAnswer;
-    let data = rows(120, 5);
+    let data = patients(40, 5);
     let snapshot = Snapshot::build(data.clone(), [4; 32]).unwrap();
-    let (claim, proof) = snapshot.prove_count_sum([6; 32], 3).unwrap();
+    let statement =
+        Statement { criteria: vec![Criterion::has(PERSON), Criterion::has(3)], measure: Some(MEASURE), threshold: 0 };
+    let (claim, proof) = snapshot.prove([6; 32], &statement).unwrap();
     let good = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
-    let (count, sum) = expected(&data, 3);
+    let (count, sum) = expected(&data, &statement.criteria, Some(MEASURE));
     let mut forged = good.clone();
     forged.sum += 1;
     let dir = tempfile::tempdir().unwrap();
@@ -200,7 +335,8 @@ fn archived_answers_verify_offline_with_the_cli() {
     let ok = run(&[&good_path]);
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "{out}");
-    assert!(out.contains(&format!("verified: count {count} and sum {sum} of code 3")), "{out}");
+    let said = format!("verified: {count} values of {MEASURE} of the patients with {PERSON} and 3, summing to {sum}");
+    assert!(out.contains(&said), "{out}");
     let bad = run(&[&good_path, &forged_path, &garbage]);
     let out = String::from_utf8_lossy(&bad.stdout);
     assert_eq!(bad.status.code(), Some(1), "{out}");
@@ -220,69 +356,76 @@ fn archived_answers_verify_offline_with_the_cli() {
 
 #[test]
 fn a_suppressed_cell_is_proven_below_the_threshold_and_discloses_nothing_else() {
-    // Code 9 appears exactly 4 times, code 8 exactly 10 times, among 200 other rows.
-    let mut data = rows(200, 21);
-    for (i, r) in data.iter_mut().enumerate() {
-        r.code = match i {
-            0..=3 => 9,
-            4..=13 => 8,
-            _ => r.code,
-        };
+    // Condition 9: exactly 4 patients; condition 8: exactly 10, among 100.
+    let mut data = patients(100, 21);
+    for (i, block) in data.iter_mut().enumerate() {
+        match i {
+            0..=3 => block.insert(2, Row::attribute(9)),
+            4..=13 => block.insert(2, Row::attribute(8)),
+            _ => {}
+        }
     }
     let snapshot = Snapshot::build(data.clone(), [2; 32]).unwrap();
     let commitment = snapshot.commitment();
+    let under = |code, threshold| Statement { threshold, ..with(code) };
     // 4 < 10: suppressed; the claim carries neither count nor sum.
-    let (claim, proof) = snapshot.prove_cell([1; 32], 9, 10).unwrap();
+    let (claim, proof) = snapshot.prove([1; 32], &under(9, 10)).unwrap();
     assert_eq!(claim.suppressed_below, Some(10));
     assert_eq!((claim.count, claim.sum), (0, 0));
-    verify_count_sum(commitment, &claim, &proof).unwrap();
+    verify_claim(commitment, &claim, &proof).unwrap();
     // Exactly at the threshold: disclosed.
-    let (shown, shown_proof) = snapshot.prove_cell([1; 32], 8, 10).unwrap();
+    let (shown, shown_proof) = snapshot.prove([1; 32], &under(8, 10)).unwrap();
     assert_eq!(shown.suppressed_below, None);
-    assert_eq!((shown.count, shown.sum), expected(&data, 8));
-    verify_count_sum(commitment, &shown, &shown_proof).unwrap();
+    assert_eq!(shown.count, 10);
+    verify_claim(commitment, &shown, &shown_proof).unwrap();
     // The suppressed proof does not pass for a lower threshold (4 is not below 4), nor as a disclosed
     // answer, nor with a count attached.
     for t in [1, 4] {
         let lower = Claim { suppressed_below: Some(t), ..claim.clone() };
-        assert!(verify_count_sum(commitment, &lower, &proof).is_err(), "threshold {t}");
+        assert!(verify_claim(commitment, &lower, &proof).is_err(), "threshold {t}");
     }
     let as_zero = Claim { suppressed_below: None, ..claim.clone() };
-    assert!(verify_count_sum(commitment, &as_zero, &proof).is_err());
+    assert!(verify_claim(commitment, &as_zero, &proof).is_err());
     let with_count = Claim { count: 4, ..claim.clone() };
-    let e = verify_count_sum(commitment, &with_count, &proof).unwrap_err();
+    let e = verify_claim(commitment, &with_count, &proof).unwrap_err();
     assert!(e.to_string().contains("carries no count"), "{e}");
     // A disclosed count cannot be passed off as suppressed.
     let hide = Claim { count: 0, sum: 0, suppressed_below: Some(64), ..shown.clone() };
-    assert!(verify_count_sum(commitment, &hide, &shown_proof).is_err());
+    assert!(verify_claim(commitment, &hide, &shown_proof).is_err());
     // A zero count is suppressed too.
-    let (none, none_proof) = snapshot.prove_cell([1; 32], 77, 10).unwrap();
+    let (none, none_proof) = snapshot.prove([1; 32], &under(77, 10)).unwrap();
     assert_eq!(none.suppressed_below, Some(10));
-    verify_count_sum(commitment, &none, &none_proof).unwrap();
+    verify_claim(commitment, &none, &none_proof).unwrap();
+    // A measure's values under the threshold: neither their number nor their sum is disclosed.
+    let few =
+        Statement { criteria: vec![Criterion::has(PERSON), Criterion::has(9)], measure: Some(MEASURE), threshold: 10 };
+    let (hidden, hidden_proof) = snapshot.prove([1; 32], &few).unwrap();
+    assert_eq!((hidden.count, hidden.sum, hidden.suppressed_below), (0, 0, Some(10)));
+    verify_claim(commitment, &hidden, &hidden_proof).unwrap();
 }
 
 #[test]
 fn a_snapshot_serves_its_budget_of_proofs_then_asks_to_be_recommitted() {
-    let data = rows(50, 3);
+    let data = patients(20, 3);
     let snapshot = Snapshot::build(data.clone(), [5; 32]).unwrap();
     let budget = agora_zk::format::proof_budget(snapshot.commitment().trace_length);
-    assert_eq!(budget, 256 / 44);
+    assert_eq!(budget, 1024 / 174);
     for i in 0..budget {
-        snapshot.prove_count_sum([i as u8; 32], 1).unwrap();
+        snapshot.prove([i as u8; 32], &with(1)).unwrap();
     }
-    assert_eq!(snapshot.prove_count_sum([0; 32], 1).unwrap_err(), ZkError::BudgetExhausted(budget));
+    assert_eq!(snapshot.prove([0; 32], &with(1)).unwrap_err(), ZkError::BudgetExhausted(budget));
     // Re-committed with a fresh seed: a new commitment, proofs again.
     let fresh = Snapshot::build(data, [6; 32]).unwrap();
     assert_ne!(fresh.commitment().root, snapshot.commitment().root);
-    let (claim, proof) = fresh.prove_count_sum([0; 32], 1).unwrap();
-    verify_count_sum(fresh.commitment(), &claim, &proof).unwrap();
+    let (claim, proof) = fresh.prove([0; 32], &with(1)).unwrap();
+    verify_claim(fresh.commitment(), &claim, &proof).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_prover_pool_never_blocks_and_bounds_its_queue() {
     use agora_zk::pool::ProverPool;
     use std::sync::Arc;
-    let data = rows(3000, 13);
+    let data = patients(600, 13);
     let cancel = tokio_util::sync::CancellationToken::new();
     let (pool, task) = ProverPool::start(1, 2, cancel.clone());
     // Enough snapshots that no budget runs out; each submission returns at once.
@@ -290,8 +433,9 @@ async fn the_prover_pool_never_blocks_and_bounds_its_queue() {
         (0..8u8).map(|i| Arc::new(Snapshot::build(data.clone(), [i; 32]).unwrap())).collect();
     let mut accepted = Vec::new();
     let mut busy = 0;
+    let statement = Statement { threshold: 10, ..with(2) };
     for (i, s) in snapshots.iter().enumerate() {
-        match pool.try_submit(s.clone(), [i as u8; 32], 2, 10) {
+        match pool.try_submit(s.clone(), [i as u8; 32], statement.clone()) {
             Ok(rx) => accepted.push((s.clone(), rx)),
             Err(ZkError::Busy) => busy += 1,
             Err(e) => panic!("{e}"),
@@ -301,25 +445,33 @@ async fn the_prover_pool_never_blocks_and_bounds_its_queue() {
     // depending on how far it got while we submitted: the rest are refused at once, none waits.
     assert!((2..=4).contains(&accepted.len()), "{} accepted, {busy} busy", accepted.len());
     assert_eq!(accepted.len() + busy, 8);
-    let (count, sum) = expected(&data, 2);
+    let (count, _) = expected(&data, &statement.criteria, None);
     for (s, rx) in accepted {
         let (claim, proof) = rx.await.unwrap().unwrap();
-        assert_eq!((claim.count, claim.sum), (count, sum));
-        verify_count_sum(s.commitment(), &claim, &proof).unwrap();
+        assert_eq!(claim.count, count);
+        verify_claim(s.commitment(), &claim, &proof).unwrap();
     }
     cancel.cancel();
     task.await.unwrap();
-    assert_eq!(pool.try_submit(snapshots[0].clone(), [0; 32], 2, 10).unwrap_err(), ZkError::Stopped);
+    assert_eq!(pool.try_submit(snapshots[0].clone(), [0; 32], statement).unwrap_err(), ZkError::Stopped);
 }
 
-/// Found by `cargo fuzz run stark_proof`: a proof with the exact format context for 2^11 rows whose first
-/// vector claims an enormous length; winterfell's own reader would try to allocate it and abort the
-/// process.
+/// Found by `cargo fuzz run stark_proof` (on format v2): a proof with the exact format context whose
+/// first vector claims an enormous length; winterfell's own reader would try to allocate it and abort
+/// the process. Here the v2 context is replaced by v3's, taken from an honest proof.
 #[test]
 fn a_proof_claiming_an_enormous_vector_is_refused_without_allocating_it() {
-    let proof = hex::decode("2304010b00000801000000ffffffff2a041002081f000001015df200000000000000000000000000000000000000000000000000000000000000000000f2f2f27200").unwrap();
-    let commitment = Commitment { version: 2, trace_length: 2048, root: hex::encode([0xf2; 32]) };
-    let claim = Claim { query: [0xf2; 32], code: 242, count: 242, sum: 242 << 8, suppressed_below: None };
-    let e = verify_count_sum(&commitment, &claim, &proof).unwrap_err();
+    let found = hex::decode("2304010b00000801000000ffffffff2a041002081f000001015df200000000000000000000000000000000000000000000000000000000000000000000f2f2f27200").unwrap();
+    let snapshot = Snapshot::build(patients(5, 1), [0; 32]).unwrap();
+    let (claim, honest) = snapshot.prove([0xf2; 32], &with(1)).unwrap();
+    let context = {
+        use winter_verifier::Serializable;
+        winter_air::proof::Proof::from_bytes(&honest).unwrap().context.to_bytes().len()
+    };
+    // The v2 context had as many bytes (the same fields; only values differ).
+    let mut proof = honest[..context].to_vec();
+    proof.extend_from_slice(&found[context..]);
+    let claim = Claim { count: 242, ..claim };
+    let e = verify_claim(snapshot.commitment(), &claim, &proof).unwrap_err();
     assert!(matches!(e, ZkError::Malformed(_)) && e.to_string().contains("bytes left"), "{e}");
 }

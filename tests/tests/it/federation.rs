@@ -517,13 +517,32 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     truth.sort();
     assert_eq!(proven, truth);
 
-    // Everyone is provable too; a mean is not (yet), and says so without a pending proof.
-    let everyone = query(Cohort::Everyone, None, Selection::Latest, vec![Aggregate::Count], false);
-    let id = client.submit(everyone, Some("demo".into())).await.unwrap();
+    // Everyone without that condition, grouped by sex, is provable too: the whole cohort and each
+    // released sex group of each node (a conjunction with a negation, evaluated inside the proofs).
+    let without = Cohort::Not { of: Box::new(Cohort::Condition { code: format!("icd10cm:{code}").parse().unwrap() }) };
+    let by_sex = query(
+        Cohort::All { of: vec![Cohort::Everyone, without] },
+        None,
+        Selection::Latest,
+        vec![Aggregate::Count],
+        true,
+    );
+    let id = client.submit(by_sex.clone(), Some("demo".into())).await.unwrap();
     client.wait(id, Duration::from_secs(30)).await.unwrap();
     let r = settled_proofs(&net, id).await;
     assert_eq!(r.proofs.proven, 2, "{}", r.to_table());
-    assert_eq!(r.rows[0].patients.released, per_node.iter().map(|(_, t)| t.len() as u64).sum::<u64>());
+    let lacks = |p: &expected::Patient| !p.conditions.iter().any(|(s, c)| s == "icd10cm" && *c == code);
+    let count = |sex: Option<&str>| -> u64 {
+        per_node
+            .iter()
+            .map(|(_, t)| t.values().filter(|p| lacks(p) && sex.is_none_or(|s| p.sex == s)).count() as u64)
+            .sum()
+    };
+    assert_eq!(r.rows[0].patients.released, count(None), "{}", r.to_table());
+    for sex in [Sex::Female, Sex::Male] {
+        let row = r.rows.iter().find(|x| x.group.sex == Some(sex)).unwrap();
+        assert_eq!(row.patients.released, count(Some(sex.as_str())), "{sex}: {}", r.to_table());
+    }
     // The same snapshot serves this query too.
     for n in &r.nodes {
         assert!(
@@ -532,6 +551,15 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
             n.name,
             n.proof
         );
+    }
+    // Three proven cells per node (the cohort, female, male; other and unknown are empty), each of which
+    // verifies offline.
+    let archived = client.proofs(id).await.unwrap();
+    assert_eq!(archived.len(), 6);
+    for a in archived {
+        let a: agora_zk::archive::ArchivedAnswer = serde_json::from_value(a).unwrap();
+        let claim = a.verify().unwrap();
+        assert!(claim.criteria.iter().any(|c| c.negated), "the negated condition is in every claim");
     }
     let only = client.result_proven_only(id).await.unwrap();
     assert_eq!(only.rows[0].patients.released, r.rows[0].patients.released, "every answer is proven");

@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify archived answers (JSON, format agora-zk/count-sum/2: one per file, or an array); exits 1 if
+    /// Verify archived answers (JSON, format agora-zk/cohort/3: one per file, or an array); exits 1 if
     /// any is refused.
     Verify {
         /// Answer files.
@@ -30,10 +30,11 @@ enum Command {
     /// `prover` feature).
     #[cfg(feature = "prover")]
     Example {
-        /// Data rows in the snapshot (codes 0..4, values below 40,000).
-        #[arg(long, default_value_t = 10_000)]
-        rows: usize,
-        /// The code to count and sum.
+        /// Patients in the snapshot (each a block of a person row, a sex row (codes 101, 102), a
+        /// condition row (codes 0..4) and a measure row (code 200, values below 40,000)).
+        #[arg(long, default_value_t = 2_500)]
+        patients: usize,
+        /// The condition code the cohort needs (with the person row).
         #[arg(long, default_value_t = 2)]
         code: u64,
         /// The disclosure threshold (0 for none).
@@ -46,27 +47,34 @@ enum Command {
 }
 
 #[cfg(feature = "prover")]
-fn example(rows: usize, code: u64, threshold: u32, out: &std::path::Path) -> anyhow::Result<()> {
-    use agora_zk::prove::{Row, Snapshot};
-    let data: Vec<Row> = (0..rows as u64)
+fn example(patients: usize, code: u64, threshold: u32, out: &std::path::Path) -> anyhow::Result<()> {
+    use agora_zk::prove::{Block, Row, Snapshot, Statement};
+    use agora_zk::Criterion;
+    let blocks: Vec<Block> = (0..patients as u64)
         .map(|i| {
             let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16;
-            Row { code: x % 4, value: (x % 40_000) as u32 }
+            vec![
+                Row::attribute(100),
+                Row::attribute(101 + x % 2),
+                Row::attribute(x % 4),
+                Row { code: 200, value: (x % 40_000) as u32 },
+            ]
         })
         .collect();
     let mut seed = [0u8; 32];
     getrandom(&mut seed);
-    let snapshot = Snapshot::build(data, seed)?;
+    let snapshot = Snapshot::build(blocks, seed)?;
     let query: [u8; 32] = sha2::Sha256::digest(format!("example: code {code}")).into();
-    let (claim, proof) = snapshot.prove_cell(query, code, threshold)?;
+    let statement = Statement { criteria: vec![Criterion::has(100), Criterion::has(code)], measure: None, threshold };
+    let (claim, proof) = snapshot.prove(query, &statement)?;
     let answer = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
     std::fs::write(out, serde_json::to_string_pretty(&answer)?)?;
     println!(
-        "wrote {}: {} over {rows} rows, proof {} bytes",
+        "wrote {}: {} over {patients} patients, proof {} bytes",
         out.display(),
         match claim.suppressed_below {
-            Some(t) => format!("count of code {code} suppressed (<{t})"),
-            None => format!("count {} and sum {} of code {code}", claim.count, claim.sum),
+            Some(t) => format!("patients with code {code} suppressed (<{t})"),
+            None => format!("{} patients with code {code}", claim.count),
         },
         proof.len()
     );
@@ -79,12 +87,31 @@ fn getrandom(buf: &mut [u8]) {
     rand::rngs::OsRng.fill_bytes(buf);
 }
 
+/// What a verified claim states, in words.
+fn describe(claim: &agora_zk::Claim) -> String {
+    let cohort = claim
+        .criteria
+        .iter()
+        .map(|c| format!("{}{}", if c.negated { "no " } else { "" }, c.code))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let what = match claim.measure {
+        Some(m) => format!("values of {m} of the patients with {cohort}"),
+        None => format!("patients with {cohort}"),
+    };
+    match (claim.suppressed_below, claim.measure) {
+        (Some(t), _) => format!("the number of {what} is below {t} (suppressed; nothing else disclosed)"),
+        (None, Some(_)) => format!("{} {what}, summing to {}", claim.count, claim.sum),
+        (None, None) => format!("{} {what}", claim.count),
+    }
+}
+
 fn main() -> anyhow::Result<ExitCode> {
     let answers = match Cli::parse().command {
         Command::Verify { answers } => answers,
         #[cfg(feature = "prover")]
-        Command::Example { rows, code, threshold, out } => {
-            example(rows, code, threshold, &out)?;
+        Command::Example { patients, code, threshold, out } => {
+            example(patients, code, threshold, &out)?;
             return Ok(ExitCode::SUCCESS);
         }
     };
@@ -111,13 +138,7 @@ fn main() -> anyhow::Result<ExitCode> {
             match item.and_then(|a| a.verify().map(|c| (a, c)).map_err(|e| e.to_string())) {
                 Ok((answer, claim)) => println!(
                     "{label}: verified: {} for query {} over dataset {} (format v{}, {} rows)",
-                    match claim.suppressed_below {
-                        Some(t) => format!(
-                            "the count of code {} is below {t} (suppressed; no count or sum disclosed)",
-                            claim.code
-                        ),
-                        None => format!("count {} and sum {} of code {}", claim.count, claim.sum, claim.code),
-                    },
+                    describe(&claim),
                     answer.query,
                     answer.commitment.root,
                     answer.commitment.version,
