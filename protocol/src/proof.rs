@@ -77,11 +77,11 @@ impl Literal {
 /// The most literals one proof tests (agora-zk format v3's `MAX_CRITERIA`): the person, and three more.
 pub const MAX_LITERALS: usize = 4;
 
-/// How a query's answer is proven: the cohort as a conjunction of literals (the person first), and
-/// whether its sex groups are proven too.
+/// How a query's answer is proven: the cohort as a conjunction of literals, and whether its sex groups
+/// are proven too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// The cohort's literals, the person first.
+    /// The cohort's literals (none for everyone).
     pub cohort: Vec<Literal>,
     /// Whether the answer is grouped by sex (each released group cell is proven).
     pub by_sex: bool,
@@ -141,17 +141,24 @@ pub fn plan(query: &Query) -> Option<Plan> {
     if query.aggregates.is_empty() || !query.aggregates.iter().all(|a| matches!(a, Aggregate::Count)) {
         return None;
     }
-    let mut cohort = vec![Literal::has(row_code(&["person"]))];
+    let mut cohort = Vec::new();
     literals(&query.cohort, &mut cohort)?;
-    let by_sex = query.group_by.sex;
-    (cohort.len() + usize::from(by_sex) <= MAX_LITERALS).then_some(Plan { cohort, by_sex })
+    let plan = Plan { cohort, by_sex: query.group_by.sex };
+    let widest =
+        plan.criteria(&GroupKey { sex: query.group_by.sex.then_some(crate::codes::Sex::Female), age_band: None });
+    (widest.len() <= MAX_LITERALS).then_some(plan)
 }
 
 impl Plan {
-    /// The literals of one row of the answer: the cohort's, and the group's sex.
+    /// The literals of one row of the answer: the cohort's and the group's sex, after the person when
+    /// none of them is one the patient must have (a proof counts patient blocks that hold at least one
+    /// required row; every patient's block holds the person row).
     pub fn criteria(&self, group: &GroupKey) -> Vec<Literal> {
         let mut out = self.cohort.clone();
         out.extend(group.sex.map(|s| Literal::has(sex_code(s))));
+        if out.iter().all(|l| l.negated) {
+            out.insert(0, Literal::has(row_code(&["person"])));
+        }
         out
     }
 
@@ -311,10 +318,16 @@ mod tests {
         let diabetes = row_code(&["condition", "icd10cm", "E11.9"]);
         let female = row_code(&["sex", "female"]);
         let p = plan(&query(Cohort::Condition { code: e11.clone() }, vec![Aggregate::Count])).unwrap();
-        assert_eq!(p, Plan { cohort: vec![person, Literal::has(diabetes)], by_sex: false });
+        assert_eq!(p, Plan { cohort: vec![Literal::has(diabetes)], by_sex: false });
+        assert_eq!(p.criteria(&GroupKey::TOTAL), vec![Literal::has(diabetes)]);
         let p = plan(&query(Cohort::Sex { sex: Sex::Female }, vec![Aggregate::Count])).unwrap();
-        assert_eq!(p.cohort[1].code, female);
-        assert_eq!(plan(&query(Cohort::Everyone, vec![Aggregate::Count])).unwrap().cohort, vec![person]);
+        assert_eq!(p.cohort[0].code, female);
+        // Everyone, or only negations: the person row is required.
+        let p = plan(&query(Cohort::Everyone, vec![Aggregate::Count])).unwrap();
+        assert_eq!(p.criteria(&GroupKey::TOTAL), vec![person]);
+        let not_female = Cohort::Not { of: Box::new(Cohort::Sex { sex: Sex::Female }) };
+        let p = plan(&query(not_female, vec![Aggregate::Count])).unwrap();
+        assert_eq!(p.criteria(&GroupKey::TOTAL), vec![person, Literal { code: female, negated: true }]);
         // All of, with negations and nested conjunctions; Everyone adds nothing.
         let cohort = Cohort::All {
             of: vec![
@@ -324,25 +337,36 @@ mod tests {
             ],
         };
         let p = plan(&query(cohort.clone(), vec![Aggregate::Count])).unwrap();
-        assert_eq!(p.cohort, vec![person, Literal::has(diabetes), Literal { code: female, negated: true }]);
+        assert_eq!(p.cohort, vec![Literal::has(diabetes), Literal { code: female, negated: true }]);
         // Grouped by sex: each group's literals add its sex; at most four literals in all.
         let mut grouped = query(cohort, vec![Aggregate::Count]);
         grouped.group_by.sex = true;
         let p = plan(&grouped).unwrap();
         let male = GroupKey { sex: Some(Sex::Male), age_band: None };
         assert_eq!(p.criteria(&male).last(), Some(&Literal::has(row_code(&["sex", "male"]))));
-        assert_eq!(p.criteria(&GroupKey::TOTAL).len(), 3);
-        let four = Cohort::All {
-            of: vec![
-                Cohort::Condition { code: e11.clone() },
-                Cohort::Sex { sex: Sex::Male },
-                Cohort::Not { of: Box::new(Cohort::Sex { sex: Sex::Female }) },
-            ],
+        assert_eq!(p.criteria(&GroupKey::TOTAL).len(), 2);
+        let not = |code: &str| Cohort::Not {
+            of: Box::new(Cohort::Condition {
+                code: CodeMatch { system: CodeSystem::Icd10Cm, code: code.into(), prefix: false },
+            }),
         };
-        assert!(plan(&query(four.clone(), vec![Aggregate::Count])).is_some());
-        let mut too_many = query(four, vec![Aggregate::Count]);
-        too_many.group_by.sex = true;
-        assert!(plan(&too_many).is_none());
+        // Three negations need the person (four literals); a sex group has its sex instead.
+        let three = Cohort::All { of: vec![not("I10"), not("J45"), not("E11.9")] };
+        let mut grouped = query(three, vec![Aggregate::Count]);
+        grouped.group_by.sex = true;
+        let p = plan(&grouped).unwrap();
+        assert_eq!(p.criteria(&GroupKey::TOTAL)[0], person);
+        assert_eq!(p.criteria(&male).len(), 4);
+        // Four negations with the person, or four literals and a sex group: too many.
+        let four = Cohort::All { of: vec![not("I10"), not("J45"), not("E11.9"), not("N18.3")] };
+        assert!(plan(&query(four, vec![Aggregate::Count])).is_none());
+        let mut four = query(
+            Cohort::All { of: vec![not("I10"), not("J45"), not("E11.9"), e11_cohort(&e11)] },
+            vec![Aggregate::Count],
+        );
+        assert!(plan(&four).is_some());
+        four.group_by.sex = true;
+        assert!(plan(&four).is_none());
 
         let prefix = CodeMatch { prefix: true, ..e11.clone() };
         assert!(plan(&query(Cohort::Condition { code: prefix }, vec![Aggregate::Count])).is_none());
@@ -355,6 +379,10 @@ mod tests {
         let mut banded = query(Cohort::Everyone, vec![Aggregate::Count]);
         banded.group_by.age_bands = Some(vec![40]);
         assert!(plan(&banded).is_none());
+    }
+
+    fn e11_cohort(code: &CodeMatch) -> Cohort {
+        Cohort::Condition { code: code.clone() }
     }
 
     #[test]
@@ -386,7 +414,8 @@ mod tests {
         assert_eq!(t.len(), 3);
         assert_eq!((t[0].group, t[0].cell, t[0].criteria.len()), (GroupKey::TOTAL, Cell::Value(40), 1));
         assert_eq!((t[1].group.sex, t[1].cell), (Some(Sex::Female), Cell::Value(22)));
-        assert_eq!(t[2].criteria[1], Literal::has(row_code(&["sex", "male"])));
+        // A sex group of everyone needs no person row: its sex is required.
+        assert_eq!(t[2].criteria, vec![Literal::has(row_code(&["sex", "male"]))]);
         // A suppressed whole cohort is still a target (proven below the threshold).
         let mut small = answer.clone();
         small.rows[0].patients = Cell::Suppressed;

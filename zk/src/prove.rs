@@ -397,6 +397,13 @@ impl Prover for CohortProver {
         let measure = BaseElement::new(self.inputs.measure.unwrap_or(0));
         let mut columns = vec![vec![E::ZERO; n]; l.width()];
         let is_zero = |d: BaseElement| if d == BaseElement::ZERO { E::ONE } else { E::ZERO };
+        // The inverses of code - c (0 where the code matches), one batch inversion per tested code.
+        let inverses = |c: BaseElement| {
+            let d: Vec<BaseElement> = (0..=last).map(|i| main.get(0, i) - c).collect();
+            winter_math::batch_inversion(&d)
+        };
+        let inv_criteria: Vec<Vec<BaseElement>> = criteria.iter().map(|(c, _)| inverses(*c)).collect();
+        let inv_measure = if l.measure { inverses(measure) } else { Vec::new() };
         let mut has = vec![E::ZERO; criteria.len()];
         let (mut cnt, mut count, mut sum) = (E::ZERO, E::ZERO, E::ZERO);
         for i in 0..=last {
@@ -408,7 +415,7 @@ impl Prover for CohortProver {
                 let eq = is_zero(d);
                 // Row 0 is padding: c_k[0] = 0 (asserted); each block starts over.
                 has[k] = if first { eq } else { has[k] + eq };
-                columns[l.inv(k)][i] = E::from(d.inv());
+                columns[l.inv(k)][i] = E::from(inv_criteria[k][i]);
                 columns[l.eq(k)][i] = eq;
                 columns[l.has(k)][i] = has[k];
                 product *= if *negated { E::ONE - has[k] } else { has[k] };
@@ -421,7 +428,7 @@ impl Prover for CohortProver {
                 let d = code - measure;
                 let eq = is_zero(d);
                 let w = eq * product;
-                columns[inv][i] = E::from(d.inv());
+                columns[inv][i] = E::from(inv_measure[i]);
                 columns[eq_col][i] = eq;
                 columns[w_col][i] = w;
                 columns[n_col][i] = count;

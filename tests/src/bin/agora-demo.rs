@@ -179,11 +179,16 @@ async fn consent_walkthrough(
     Ok(granted.swap_remove(11))
 }
 
-/// A count with each node's zero-knowledge STARK proof: the answer comes first, the proofs follow and
-/// the hub verifies them against each node's commitment before the result says "proven".
+/// A cohort of two criteria grouped by sex, each node's cells with zero-knowledge STARK proofs: the
+/// answer comes first, the proofs follow and the hub verifies them against each node's commitment
+/// before the result says "proven".
 async fn proven_example(client: &agora_hub::client::HubClient) -> anyhow::Result<()> {
-    println!("== Proven: patients with essential hypertension (ICD-10-CM I10), each node's count with a STARK proof");
-    let query = example("", &["--condition", "icd10cm:I10"]).1.to_query()?;
+    println!(
+        "== Proven: patients with essential hypertension (ICD-10-CM I10) and without type 2 diabetes (E11.9), by sex; \
+         each node's cells with STARK proofs"
+    );
+    let args = ["--condition", "icd10cm:I10", "--without-condition", "icd10cm:E11.9", "--by-sex"];
+    let query = example("", &args).1.to_query()?;
     let t = Instant::now();
     let id = client.submit(query, Some("demo".into())).await?;
     let first = client.wait(id, Duration::from_secs(30)).await?;
