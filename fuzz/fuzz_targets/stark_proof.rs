@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     // The current format version and its trace lengths, so that the bytes reach the proof checks.
     let commitment = Commitment {
         version: FORMAT_VERSION,
-        trace_length: 2048 << (head[0] % 4),
+        trace_length: agora_zk::format::MIN_TRACE_LENGTH << (head[0] % 4),
         root: hex::encode([head[1]; 32]),
     };
     // 1 to 4 criteria, some negated, with or without a measure: every layout the verifier accepts.

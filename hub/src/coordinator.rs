@@ -9,11 +9,10 @@ use crate::store::{now_ms, HubStore, NodePart, QueryRecord, Session, StoreError}
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan, query_digest, DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell, Target,
-    UNPROVABLE_KIND,
+    plan, query_digest, DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell, ProvenPart,
+    Target, UNPROVABLE_KIND,
 };
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
-use agora_protocol::Cell;
 use agora_protocol::{NodeAnswer, Query, QueryError};
 use agora_zk::archive::ArchivedAnswer;
 use agora_zk::{Claim, Criterion};
@@ -527,6 +526,7 @@ impl Coordinator {
             let ProofOutcome::Proven { commitment, cells } = msg.outcome else { continue };
             let zk = zk_commitment(&commitment);
             for ((_, claim), cell) in claims(query_id, &record.query, answer, &plan).into_iter().zip(&cells) {
+                let Ok(claim) = claim else { continue };
                 out.push(ArchivedAnswer {
                     format: agora_zk::archive::ARCHIVE_FORMAT.into(),
                     commitment: zk.clone(),
@@ -627,12 +627,17 @@ pub fn check_proofs(
     }
     let zk = zk_commitment(commitment);
     for ((target, claim), cell) in claims.into_iter().zip(cells) {
+        let what = format!("{} ({})", part_name(target.part), target.group);
+        let claim = match claim {
+            Ok(claim) => claim,
+            Err(e) => return failed(format!("{what}: {e}")),
+        };
         let proof = match base64::engine::general_purpose::STANDARD.decode(&cell.proof) {
             Ok(p) => p,
             Err(e) => return failed(format!("the proof is not base64: {e}")),
         };
         if let Err(e) = agora_zk::verify_claim(&zk, &claim, &proof) {
-            return failed(format!("patients ({}): {e}", target.group));
+            return failed(format!("{what}: {e}"));
         }
     }
     ProofState::Proven {
@@ -642,31 +647,40 @@ pub fn check_proofs(
     }
 }
 
+/// How a proven part is named in reasons.
+fn part_name(part: ProvenPart) -> &'static str {
+    match part {
+        ProvenPart::Patients => "patients",
+        ProvenPart::Moments => "moments",
+    }
+}
+
 /// agora-zk's view of a node's published commitment (without the data version it covers).
 fn zk_commitment(c: &DatasetCommitment) -> agora_zk::format::Commitment {
     agora_zk::format::Commitment { version: c.version, trace_length: c.trace_length, root: c.root.clone() }
 }
 
 /// What an answer claims for each target of the plan, as the statement its proof must show: the
-/// criteria from the plan, the count (or the threshold it is below) from the answer, the digest of the
-/// query.
-fn claims(query_id: Uuid, query: &agora_protocol::Query, answer: &NodeAnswer, plan: &Plan) -> Vec<(Target, Claim)> {
+/// criteria and measure from the plan, the count and sum (or the threshold they are below) from the
+/// answer's cell, the digest of the query. A cell no committed data could give is an error.
+fn claims(
+    query_id: Uuid,
+    query: &agora_protocol::Query,
+    answer: &NodeAnswer,
+    plan: &Plan,
+) -> Vec<(Target, Result<Claim, String>)> {
     let digest = query_digest(query_id, query);
     plan.targets(answer)
         .into_iter()
         .map(|target| {
-            let (count, suppressed_below) = match target.cell {
-                Cell::Value(count) => (count, None),
-                Cell::Suppressed => (0, Some(answer.threshold)),
-            };
-            let claim = Claim {
+            let claim = target.outputs().map(|outputs| Claim {
                 query: digest,
                 criteria: target.criteria.iter().map(|l| Criterion { code: l.code, negated: l.negated }).collect(),
-                measure: None,
-                count,
-                sum: 0,
-                suppressed_below,
-            };
+                measure: target.measure,
+                count: outputs.map_or(0, |o| o.0),
+                sum: outputs.map_or(0, |o| o.1),
+                suppressed_below: outputs.is_none().then_some(answer.threshold),
+            });
             (target, claim)
         })
         .collect()

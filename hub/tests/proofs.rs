@@ -4,7 +4,7 @@
 
 use agora_hub::coordinator::{assemble, assemble_with, check_proofs};
 use agora_hub::store::{NodePart, QueryRecord};
-use agora_protocol::answer::{AnswerRow, Cell, GroupKey, NodeAnswer};
+use agora_protocol::answer::{AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
 use agora_protocol::proof::{plan, query_digest, row_code, DatasetCommitment, ProofState, ProvenCell};
 use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, GroupBy, Query, Sex};
@@ -41,6 +41,11 @@ fn snapshot(data_version: u64, seed: u8) -> (Snapshot, DatasetCommitment) {
         if (30..35).contains(&p) {
             block.push(Row::attribute(row_code(&["condition", "icd10cm", "I10"])));
         }
+        // Every even person has a latest glucose of (p - 10) mg/dL, in thousandths, offset by 2^31.
+        if p % 2 == 0 {
+            let value = u32::try_from((p - 10) * 1000 + (1i64 << 31)).unwrap();
+            block.push(Row { code: row_code(&["latest", "loinc", "2345-7"]), value });
+        }
         blocks.push(block);
     }
     let s = Snapshot::build(blocks, [seed; 32]).unwrap();
@@ -69,7 +74,7 @@ fn prove(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<Pr
         .into_iter()
         .map(|t| {
             let criteria = t.criteria.iter().map(|l| Criterion { code: l.code, negated: l.negated }).collect();
-            let statement = Statement { criteria, measure: None, threshold: 10 };
+            let statement = Statement { criteria, measure: t.measure, threshold: 10 };
             let (_, proof) = s.prove(query_digest(query_id, q), &statement).unwrap();
             ProvenCell { part: t.part, group: t.group, proof: base64::engine::general_purpose::STANDARD.encode(proof) }
         })
@@ -181,6 +186,34 @@ fn conjunctions_and_sex_groups_are_proven_cell_by_cell() {
     failed(check_proofs(id, &q, &hidden, &commitment, &cells), "2 cells");
 }
 
+/// The mean of a measure over a cohort: its number of values and their sum are proven; a forged sum,
+/// or one no committed values could give, fails and names the moments.
+#[test]
+fn the_moments_behind_a_mean_are_proven() {
+    let (s, commitment) = snapshot(7, 5);
+    let id = Uuid::new_v4();
+    let mut q = query(e11());
+    q.aggregates = vec![Aggregate::Count, Aggregate::Mean];
+    q.measure = Some(agora_protocol::Measure {
+        code: agora_protocol::Code::new(CodeSystem::Loinc, "2345-7"),
+        selection: agora_protocol::Selection::Latest,
+    });
+    // Persons 0..23 with E11.9, the even ones with a value of p - 10 mg/dL: 0, 2, ..., 22 (12 values).
+    let values: Vec<i64> = (0..23).filter(|p| p % 2 == 0).map(|p| (p - 10) * 1000).collect();
+    let moments = |n: u64, sum: i64| Moments::Released { n, sum, sum_sq: 0 };
+    let mut honest = answer(id, Cell::Value(23));
+    honest.rows[0].moments = Some(moments(values.len() as u64, values.iter().sum()));
+    let cells = prove(&s, id, &q, &honest);
+    assert_eq!(cells.len(), 2);
+    let state = check_proofs(id, &q, &honest, &commitment, &cells);
+    assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
+    let mut forged = honest.clone();
+    forged.rows[0].moments = Some(moments(values.len() as u64, values.iter().sum::<i64>() + 1));
+    failed(check_proofs(id, &q, &forged, &commitment, &cells), "moments (all): proof does not verify");
+    forged.rows[0].moments = Some(moments(values.len() as u64, i64::MIN));
+    failed(check_proofs(id, &q, &forged, &commitment, &cells), "outside what committed values can give");
+}
+
 #[test]
 fn answers_whose_proof_failed_leave_the_combination() {
     let id = Uuid::new_v4();
@@ -229,7 +262,7 @@ fn answers_whose_proof_failed_leave_the_combination() {
     assert!(only.proven_only && only.to_table().contains("combining proven answers only"));
 
     // A query of a kind not provable yet: every answer counts and says why it has no proof.
-    let mean = Query { aggregates: vec![Aggregate::Mean], ..record.query.clone() };
+    let mean = Query { aggregates: vec![Aggregate::StdDev], ..record.query.clone() };
     let result = assemble(QueryRecord { query: mean, ..record }, vec![part("a", 23, None)]);
     assert_eq!(result.proofs.unproven, 1);
     assert!(

@@ -11,9 +11,10 @@ use crate::store::{Store, StoreError};
 use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan, query_digest, row_code, DatasetCommitment, Literal, ProofMessage, ProofOutcome, ProvenCell,
+    committed_value, latest_code, plan, query_digest, row_code, DatasetCommitment, Literal, ProofMessage, ProofOutcome,
+    ProvenCell,
 };
-use agora_protocol::{Cell, NodeAnswer};
+use agora_protocol::NodeAnswer;
 use agora_zk::pool::ProverPool;
 use agora_zk::prove::{Block, Row, Snapshot, Statement};
 use agora_zk::{Criterion, ZkError};
@@ -21,7 +22,7 @@ use base64::Engine;
 use libp2p::identity::Keypair;
 use rand::RngCore;
 use rusqlite::OptionalExtension;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -38,16 +39,30 @@ pub fn proof_message(key: &Keypair, query_id: Uuid, outcome: ProofOutcome) -> Si
     Signed::sign(&ProofMessage { header: Header::new(query_id, now, PROOF_TTL_SECS), outcome }, key)
 }
 
-/// The patient blocks of the snapshot and the data version they were read at, in one read
-/// transaction: per person (in person id order) the person row, the sex (as the query engine reads it:
-/// anything but a FHIR gender code is `unknown`), then each distinct condition and medication code.
-pub fn snapshot_blocks(store: &mut Store) -> Result<(u64, Vec<Block>), StoreError> {
+/// What the node commits to: the patient blocks, the data version they were read at, and the measures
+/// left out because a plausible value lies outside the committable range.
+pub struct SnapshotData {
+    /// The data version.
+    pub data_version: u64,
+    /// One block per person.
+    pub blocks: Vec<Block>,
+    /// Row codes of measures not committed.
+    pub uncommitted_measures: BTreeSet<u64>,
+}
+
+/// The patient blocks of the snapshot, in one read transaction: per person (in person id order) the
+/// person row, the sex (as the query engine reads it: anything but a FHIR gender code is `unknown`),
+/// each distinct condition and medication code, then the person's latest plausible value of each LOINC
+/// measure (latest by time, ties by the greatest measurement id, as the query engine takes it; offset
+/// into an unsigned value by [`committed_value`]).
+pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
     let tx = store.conn_mut().transaction()?;
     let version: Option<String> =
         tx.query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get(0)).optional()?;
     let data_version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
     let person = row_code(&["person"]);
     let mut blocks: BTreeMap<i64, Block> = BTreeMap::new();
+    let mut uncommitted = BTreeSet::new();
     {
         let mut stmt = tx.prepare("SELECT person_id, sex FROM person")?;
         let mut it = stmt.query([])?;
@@ -72,9 +87,36 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<(u64, Vec<Block>), StoreErro
                 }
             }
         }
+        // Measure rows last in each block: a proof counts a value when the block's criteria rows
+        // precede it.
+        let mut stmt = tx.prepare(
+            "SELECT person_id, code, value_e3 FROM (
+                 SELECT person_id, code, value_e3, ROW_NUMBER() OVER (
+                     PARTITION BY person_id, code ORDER BY measured_at DESC, measurement_id DESC) AS latest
+                 FROM measurement WHERE system = 'loinc' AND implausible = 0)
+             WHERE latest = 1",
+        )?;
+        let mut it = stmt.query([])?;
+        let mut measures: Vec<(i64, u64, i64)> = Vec::new();
+        while let Some(r) = it.next()? {
+            let (id, code, value): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            measures.push((id, latest_code("loinc", &code), value));
+        }
+        for (_, code, value) in &measures {
+            if committed_value(*value).is_none() {
+                uncommitted.insert(*code);
+            }
+        }
+        for (id, code, value) in measures {
+            if let (Some(block), Some(v)) = (blocks.get_mut(&id), committed_value(value)) {
+                if !uncommitted.contains(&code) {
+                    block.push(Row { code, value: v });
+                }
+            }
+        }
     }
     tx.commit()?;
-    Ok((data_version, blocks.into_values().collect()))
+    Ok(SnapshotData { data_version, blocks: blocks.into_values().collect(), uncommitted_measures: uncommitted })
 }
 
 fn criterion(l: &Literal) -> Criterion {
@@ -85,6 +127,7 @@ fn criterion(l: &Literal) -> Criterion {
 struct Committed {
     snapshot: Arc<Snapshot>,
     commitment: DatasetCommitment,
+    uncommitted_measures: Arc<BTreeSet<u64>>,
 }
 
 /// How a node proves.
@@ -195,7 +238,8 @@ impl Prover {
         let max_rows = self.max_rows;
         let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
             let mut store = Store::open(&path).map_err(|e| e.to_string())?;
-            let (version, blocks) = snapshot_blocks(&mut store).map_err(|e| e.to_string())?;
+            let SnapshotData { data_version: version, blocks, uncommitted_measures } =
+                snapshot_blocks(&mut store).map_err(|e| e.to_string())?;
             let n: usize = blocks.iter().map(Vec::len).sum();
             if n > max_rows {
                 return Err(format!(
@@ -216,7 +260,11 @@ impl Prover {
             };
             info!(target: "node::proof", rows = n, data_version = version, root = %commitment.root,
                   millis = started.elapsed().as_millis() as u64, "snapshot committed");
-            Ok(Committed { snapshot: Arc::new(snapshot), commitment })
+            Ok(Committed {
+                snapshot: Arc::new(snapshot),
+                commitment,
+                uncommitted_measures: Arc::new(uncommitted_measures),
+            })
         })
         .await
         .map_err(|e| format!("snapshot task failed: {e}"))?;
@@ -276,6 +324,9 @@ impl Prover {
         // Every cell of one answer goes over one snapshot, with enough of its masking budget left; a
         // snapshot spent by concurrent proofs midway is replaced once and the answer proven again.
         let mut committed = self.snapshot_at(Some(answer.data_version), None).await?;
+        if plan.measure.is_some_and(|m| committed.uncommitted_measures.contains(&m)) {
+            return Err("the measure has values outside the committable range (±2^31 thousandths of its unit)".into());
+        }
         for attempt in 0..2 {
             if committed.snapshot.remaining_proofs() < targets.len() {
                 let spent = committed.commitment.root.clone();
@@ -304,15 +355,13 @@ impl Prover {
         for target in targets {
             let statement = Statement {
                 criteria: target.criteria.iter().map(criterion).collect(),
-                measure: None,
+                measure: target.measure,
                 threshold: self.threshold,
             };
             let rx = self.pool.try_submit(committed.snapshot.clone(), digest, statement)?;
             let (claim, proof) = rx.await.map_err(|_| ZkError::Stopped)??;
-            let agrees = match target.cell {
-                Cell::Value(v) => claim.suppressed_below.is_none() && claim.count == v,
-                Cell::Suppressed => claim.suppressed_below.is_some(),
-            };
+            let proven = claim.suppressed_below.is_none().then_some((claim.count, claim.sum));
+            let agrees = target.outputs().is_ok_and(|expected| expected == proven);
             if !agrees {
                 warn!(target: "node::proof", %query_id, "the proven cell differs from the answer's; not sent");
                 return Err(ZkError::Prover(
@@ -339,6 +388,12 @@ mod tests {
     }
 
     #[test]
+    fn the_smallest_snapshot_serves_a_whole_answer() {
+        let smallest = agora_zk::format::MIN_TRACE_LENGTH;
+        assert!(agora_zk::format::proof_budget(smallest) >= agora_protocol::proof::MAX_PROOFS_PER_ANSWER);
+    }
+
+    #[test]
     fn row_codes_fit_the_commitment_format() {
         assert_eq!(agora_protocol::proof::MAX_ROW_CODE, agora_zk::format::MAX_CODE);
     }
@@ -357,7 +412,7 @@ mod tests {
                  (2, 'icd10cm', 'E11.9', 1600000000, 1), (2, 'icd10cm', 'I10', 1600000000, 1);",
         )
         .unwrap();
-        let (_, blocks) = snapshot_blocks(&mut store).unwrap();
+        let SnapshotData { blocks, .. } = snapshot_blocks(&mut store).unwrap();
         let codes = |b: &Block| b.iter().map(|r| r.code).collect::<Vec<_>>();
         let (person, e11, i10) = (
             row_code(&["person"]),
@@ -375,5 +430,22 @@ mod tests {
         assert_eq!(second[..2], [person, male]);
         assert_eq!(second[2..], conditions[..]);
         assert_eq!(codes(&blocks[2]), vec![person, female]);
+        // Each person's latest plausible value of each LOINC measure, after the attributes, offset by 2^31;
+        // a measure with a value outside the committable range is left out whole.
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO measurement (person_id, system, code, measured_at, value_e3, unit, implausible, source_id) VALUES
+                     (1, 'loinc', '2345-7', 100, 90000, 'mg/dL', 0, 1), (1, 'loinc', '2345-7', 200, 95000, 'mg/dL', 0, 1),
+                     (1, 'loinc', '2345-7', 300, 999000, 'mg/dL', 1, 1), (2, 'loinc', '2345-7', 100, -5, 'mg/dL', 0, 1),
+                     (3, 'loinc', '8480-6', 100, 120000, 'mm[Hg]', 0, 1), (3, 'loinc', '8480-6', 200, 3000000000, 'mm[Hg]', 0, 1);",
+            )
+            .unwrap();
+        let SnapshotData { blocks, uncommitted_measures, .. } = snapshot_blocks(&mut store).unwrap();
+        let glucose = latest_code("loinc", "2345-7");
+        assert_eq!(blocks[0].last(), Some(&Row { code: glucose, value: (1 << 31) + 95_000 }));
+        assert_eq!(blocks[1].last(), Some(&Row { code: glucose, value: (1 << 31) - 5 }));
+        assert_eq!(codes(&blocks[2]), vec![person, female]);
+        assert_eq!(uncommitted_measures, BTreeSet::from([latest_code("loinc", "8480-6")]));
     }
 }

@@ -7,7 +7,9 @@ use agora_node::proofs::{Prover, ProverSettings};
 use agora_node::query;
 use agora_node::store::Store;
 use agora_protocol::proof::{plan, query_digest, ProofMessage, ProofOutcome};
-use agora_protocol::{Aggregate, Cell, CodeMatch, CodeSystem, Cohort, GroupBy, NodeAnswer, Query, Sex};
+use agora_protocol::{
+    Aggregate, Cell, Code, CodeMatch, CodeSystem, Cohort, GroupBy, Measure, Moments, NodeAnswer, Query, Selection, Sex,
+};
 use base64::Engine;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
@@ -15,8 +17,9 @@ use uuid::Uuid;
 
 const CODES: [&str; 4] = ["E11.9", "I10", "J45", "N18.3"];
 
-/// One person as written: female or not, and which of [`CODES`] they have.
-type Person = (bool, [bool; 4]);
+/// One person as written: female or not, which of [`CODES`] they have, and their latest plausible
+/// glucose value (thousandths), if any.
+type Person = (bool, [bool; 4], Option<i64>);
 
 /// Writes `persons` persons with random sexes and conditions; returns, per condition code and per sex,
 /// the number of distinct persons, and each person (the truth the proofs must agree with).
@@ -53,7 +56,25 @@ fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2], Vec
                 }
             }
         }
-        people.push((female, has));
+        // 0 to 3 glucose values at distinct times, some implausible (never aggregated); values may be
+        // negative (a test of the committed offset).
+        let mut latest: Option<(i64, i64)> = None;
+        for _ in 0..rng.gen_range(0..4) {
+            let at = rng.gen_range(1_600_000_000i64..1_700_000_000);
+            let value = rng.gen_range(-50_000i64..400_000);
+            let implausible = rng.gen_bool(0.2);
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO measurement (person_id, system, code, measured_at, value_e3, unit, implausible, source_id)
+                     VALUES (?1, 'loinc', '2345-7', ?2, ?3, 'mg/dL', ?4, 1)",
+                    rusqlite::params![p, at, value, implausible],
+                )
+                .unwrap();
+            if inserted == 1 && !implausible && latest.is_none_or(|(t, _)| at > t) {
+                latest = Some((at, value));
+            }
+        }
+        people.push((female, has, latest.map(|(_, v)| v)));
     }
     Store::bump_data_version(&tx).unwrap();
     tx.commit().unwrap();
@@ -92,18 +113,15 @@ fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Resul
     };
     for (target, cell) in targets.iter().zip(cells) {
         assert_eq!(target.group, cell.group);
-        let (count, suppressed_below) = match target.cell {
-            Cell::Value(v) => (v, None),
-            Cell::Suppressed => (0, Some(answer.threshold)),
-        };
+        let outputs = target.outputs()?;
         let criteria = target.criteria.iter().map(|l| agora_zk::Criterion { code: l.code, negated: l.negated });
         let claim = agora_zk::Claim {
             query: query_digest(id, q),
             criteria: criteria.collect(),
-            measure: None,
-            count,
-            sum: 0,
-            suppressed_below,
+            measure: target.measure,
+            count: outputs.map_or(0, |o| o.0),
+            sum: outputs.map_or(0, |o| o.1),
+            suppressed_below: outputs.is_none().then_some(answer.threshold),
         };
         let proof = base64::engine::general_purpose::STANDARD.decode(&cell.proof).unwrap();
         agora_zk::verify_claim(&zk, &claim, &proof).map_err(|e| e.to_string())?;
@@ -117,6 +135,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let path = dir.path().join("node.db");
     let mut store = Store::open(&path).unwrap();
     let (by_code, by_sex, people) = write(&mut store, 300, 7);
+    assert!(people.iter().any(|p| p.2.is_some_and(|v| v < 0)), "some latest values are negative");
     let key = libp2p::identity::Keypair::generate_ed25519();
     let settings = ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows: 10_000 };
     let prover = Prover::start(path.clone(), key.clone(), settings, CancellationToken::new());
@@ -128,7 +147,11 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     queries.push((count(Cohort::Everyone), 300));
     // A code nobody has: 0 patients, suppressed, proven below the threshold.
     queries.push((count(condition("Z99.9")), 0));
-    assert!(queries.len() > agora_zk::format::proof_budget(2048), "enough proofs to spend one snapshot's budget");
+    // Patients without each code: a negated criterion (and the person row).
+    for (c, n) in CODES.iter().zip(&by_code) {
+        queries.push((count(Cohort::Not { of: Box::new(condition(c)) }), 300 - n));
+    }
+    assert!(queries.len() > agora_zk::format::proof_budget(4096), "enough proofs to spend one snapshot's budget");
     for (q, truth) in &queries {
         let id = Uuid::new_v4();
         let answer = query::execute(&store, q, id, 10).unwrap();
@@ -141,7 +164,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         assert!(verify(&msg, Uuid::new_v4(), q, &answer).is_err());
     }
     roots.dedup();
-    assert_eq!(roots.len(), 2, "the sixth proof needed a fresh snapshot: a new commitment over the same data");
+    assert_eq!(roots.len(), 2, "the twelfth proof needed a fresh snapshot: a new commitment over the same data");
 
     // The store moves on after an answer: the snapshot at the answer's version still proves it...
     let q = count(Cohort::Everyone);
@@ -184,7 +207,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let mut grouped = count(e11_not_i10);
     grouped.group_by.sex = true;
     let truth = |female: Option<bool>| {
-        people.iter().filter(|(f, has)| has[0] && !has[1] && female.is_none_or(|w| w == *f)).count() as u64
+        people.iter().filter(|(f, has, _)| has[0] && !has[1] && female.is_none_or(|w| w == *f)).count() as u64
     };
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &grouped, id, 10).unwrap();
@@ -202,4 +225,40 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let at = forged.rows.iter().position(|r| r.group.sex == Some(Sex::Male)).unwrap();
     forged.rows[at].patients = Cell::Value(truth(Some(false)) + 1);
     assert!(verify(&msg, id, &grouped, &forged).is_err());
+
+    // The mean of each patient's latest plausible glucose over a cohort, by sex: the number of values
+    // and their sum are proven per released row, and agree with the values as written.
+    let mut mean = count(Cohort::Not { of: Box::new(condition("J45")) });
+    mean.aggregates = vec![Aggregate::Count, Aggregate::Mean];
+    mean.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
+    mean.group_by.sex = true;
+    let moments = |female: Option<bool>| {
+        let values: Vec<i64> = people
+            .iter()
+            .filter(|(f, has, _)| !has[2] && female.is_none_or(|w| w == *f))
+            .filter_map(|(_, _, v)| *v)
+            .collect();
+        (values.len() as u64, values.iter().sum::<i64>())
+    };
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &mean, id, 10).unwrap();
+    for (row, female) in [(0, None), (1, Some(true)), (2, Some(false))] {
+        match answer.rows[row].moments {
+            Some(Moments::Released { n, sum, .. }) => {
+                assert_eq!((n, sum), moments(female), "{}", answer.rows[row].group)
+            }
+            other => panic!("{}: {other:?}", answer.rows[row].group),
+        }
+    }
+    let msg = prover.prove(id, &mean, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &mean, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+    let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
+    assert_eq!(cells.len(), 6, "patients and moments of the cohort, the women and the men");
+    // A forged sum fails.
+    let mut forged = answer.clone();
+    if let Some(Moments::Released { sum, .. }) = &mut forged.rows[1].moments {
+        *sum += 1;
+    }
+    let e = verify(&msg, id, &mean, &forged).unwrap_err();
+    assert!(e.contains("does not verify"), "{e}");
 }

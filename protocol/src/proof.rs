@@ -56,6 +56,19 @@ pub fn query_digest(query_id: Uuid, query: &Query) -> [u8; 32] {
 pub enum ProvenPart {
     /// A row's patient count.
     Patients,
+    /// A row's moments of the measure: the number of values and their sum (not the sum of squares).
+    Moments,
+}
+
+/// Committed measure values are offset by this (thousandths of the canonical unit) into agora-zk's
+/// unsigned 32-bit values: a value `v` is committed as `v + 2^31`, so values in `[-2^31, 2^31)`
+/// thousandths (±2,147,483.647 units) can be committed; a measure with any plausible value outside is
+/// not (its answers say why).
+pub const MEASURE_OFFSET: i64 = 1 << 31;
+
+/// The committed value of a measure value in thousandths, if it is in range.
+pub fn committed_value(value_e3: i64) -> Option<u32> {
+    u32::try_from(value_e3.checked_add(MEASURE_OFFSET)?).ok()
 }
 
 /// One criterion of a proven cohort: the patient's committed rows include (or, `negated`, lack) a row
@@ -74,15 +87,20 @@ impl Literal {
     }
 }
 
+/// The most proofs one answer needs: the patients and the moments of the whole cohort and of each sex.
+pub const MAX_PROOFS_PER_ANSWER: usize = 2 * (1 + crate::codes::Sex::ALL.len());
+
 /// The most literals one proof tests (agora-zk format v3's `MAX_CRITERIA`): the person, and three more.
 pub const MAX_LITERALS: usize = 4;
 
-/// How a query's answer is proven: the cohort as a conjunction of literals, and whether its sex groups
-/// are proven too.
+/// How a query's answer is proven: the cohort as a conjunction of literals, the measure's row code when
+/// moments are proven, and whether its sex groups are proven too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// The cohort's literals (none for everyone).
     pub cohort: Vec<Literal>,
+    /// The row code of each patient's latest value of the measure, when the answer has moments.
+    pub measure: Option<u64>,
     /// Whether the answer is grouped by sex (each released group cell is proven).
     pub by_sex: bool,
 }
@@ -96,8 +114,45 @@ pub struct Target {
     pub group: GroupKey,
     /// The literals a patient of the cell meets.
     pub criteria: Vec<Literal>,
+    /// The measure's row code (moments only).
+    pub measure: Option<u64>,
     /// The cell as the answer gives it.
-    pub cell: Cell,
+    pub cell: Expected,
+}
+
+/// What the answer states for a target's cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// A released patient count.
+    Count(u64),
+    /// Released moments: the number of values and their sum in thousandths.
+    Moments {
+        /// Values.
+        n: u64,
+        /// Their sum, in thousandths of the unit.
+        sum: i64,
+    },
+    /// Suppressed (proven below the node's threshold).
+    Suppressed,
+}
+
+impl Target {
+    /// The outputs a proof of this cell states: `None` when suppressed, else the count and the sum of
+    /// committed (offset) values; an error when no committed data could give them.
+    pub fn outputs(&self) -> Result<Option<(u64, u64)>, String> {
+        match self.cell {
+            Expected::Suppressed => Ok(None),
+            Expected::Count(n) => Ok(Some((n, 0))),
+            Expected::Moments { n, sum } => {
+                let offset = i128::from(sum) + i128::from(n) * i128::from(MEASURE_OFFSET);
+                u64::try_from(offset)
+                    .ok()
+                    .filter(|o| u128::from(*o) <= u128::from(n) * u128::from(u32::MAX))
+                    .map(|o| Some((n, o)))
+                    .ok_or_else(|| format!("a sum of {sum} over {n} values is outside what committed values can give"))
+            }
+        }
+    }
 }
 
 /// Why a query's answer cannot carry a proof (yet).
@@ -108,6 +163,11 @@ pub const UNPROVABLE_KIND: &str =
 /// The sex row code.
 fn sex_code(sex: crate::codes::Sex) -> u64 {
     row_code(&["sex", sex.as_str()])
+}
+
+/// The row code of a patient's latest value of a measure (system short name and code).
+pub fn latest_code(system: &str, code: &str) -> u64 {
+    row_code(&["latest", system, code])
 }
 
 /// The literals of a cohort that is a conjunction of provable criteria, appended to `out`.
@@ -135,15 +195,26 @@ fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Option<()> {
 
 /// The proof plan of a query, or `None` when its kind is not provable yet ([`UNPROVABLE_KIND`]).
 pub fn plan(query: &Query) -> Option<Plan> {
-    if query.measure.is_some() || query.group_by.age_bands.is_some() {
+    if query.group_by.age_bands.is_some() {
         return None;
     }
-    if query.aggregates.is_empty() || !query.aggregates.iter().all(|a| matches!(a, Aggregate::Count)) {
+    let provable = |a: &Aggregate| matches!(a, Aggregate::Count | Aggregate::Sum | Aggregate::Mean);
+    if query.aggregates.is_empty() || !query.aggregates.iter().all(provable) {
         return None;
     }
+    let measure = match &query.measure {
+        Some(m) if query.wants_moments() => {
+            if m.selection != crate::query::Selection::Latest {
+                return None;
+            }
+            Some(latest_code(m.code.system.short(), &m.code.code))
+        }
+        None if query.wants_moments() => return None,
+        _ => None,
+    };
     let mut cohort = Vec::new();
     literals(&query.cohort, &mut cohort)?;
-    let plan = Plan { cohort, by_sex: query.group_by.sex };
+    let plan = Plan { cohort, measure, by_sex: query.group_by.sex };
     let widest =
         plan.criteria(&GroupKey { sex: query.group_by.sex.then_some(crate::codes::Sex::Female), age_band: None });
     (widest.len() <= MAX_LITERALS).then_some(plan)
@@ -162,22 +233,42 @@ impl Plan {
         out
     }
 
-    /// What an answer's proofs must cover, in order: the whole cohort's patients (released, or proven
-    /// below the threshold when suppressed), then each group row whose patient count is released. A
-    /// suppressed group carries no proof: whether it was suppressed for being small or to protect
-    /// another cell is not disclosed.
+    /// What an answer's proofs must cover, in order, row by row: the whole cohort's patients and
+    /// moments (released, or proven below the threshold when suppressed), then each group row's
+    /// released patient count and released moments. A suppressed group cell carries no proof: whether
+    /// it was suppressed for being small or to protect another cell is not disclosed.
     pub fn targets(&self, answer: &NodeAnswer) -> Vec<Target> {
-        answer
-            .rows
-            .iter()
-            .filter(|r| r.group.is_total() || (self.by_sex && matches!(r.patients, Cell::Value(_))))
-            .map(|r| Target {
-                part: ProvenPart::Patients,
-                group: r.group,
-                criteria: self.criteria(&r.group),
-                cell: r.patients,
-            })
-            .collect()
+        let mut out = Vec::new();
+        for row in &answer.rows {
+            let total = row.group.is_total();
+            if !total && !self.by_sex {
+                continue;
+            }
+            let criteria = self.criteria(&row.group);
+            let patients = match row.patients {
+                Cell::Value(n) => Some(Expected::Count(n)),
+                Cell::Suppressed => total.then_some(Expected::Suppressed),
+            };
+            if let Some(cell) = patients {
+                let (group, criteria) = (row.group, criteria.clone());
+                out.push(Target { part: ProvenPart::Patients, group, criteria, measure: None, cell });
+            }
+            let Some(measure) = self.measure else { continue };
+            let moments = match row.moments {
+                Some(crate::Moments::Released { n, sum, .. }) => Some(Expected::Moments { n, sum }),
+                Some(crate::Moments::Suppressed) | None => total.then_some(Expected::Suppressed),
+            };
+            if let Some(cell) = moments {
+                out.push(Target {
+                    part: ProvenPart::Moments,
+                    group: row.group,
+                    criteria,
+                    measure: Some(measure),
+                    cell,
+                });
+            }
+        }
+        out
     }
 }
 
@@ -318,7 +409,7 @@ mod tests {
         let diabetes = row_code(&["condition", "icd10cm", "E11.9"]);
         let female = row_code(&["sex", "female"]);
         let p = plan(&query(Cohort::Condition { code: e11.clone() }, vec![Aggregate::Count])).unwrap();
-        assert_eq!(p, Plan { cohort: vec![Literal::has(diabetes)], by_sex: false });
+        assert_eq!(p, Plan { cohort: vec![Literal::has(diabetes)], measure: None, by_sex: false });
         assert_eq!(p.criteria(&GroupKey::TOTAL), vec![Literal::has(diabetes)]);
         let p = plan(&query(Cohort::Sex { sex: Sex::Female }, vec![Aggregate::Count])).unwrap();
         assert_eq!(p.cohort[0].code, female);
@@ -412,14 +503,63 @@ mod tests {
         };
         let t = p.targets(&answer);
         assert_eq!(t.len(), 3);
-        assert_eq!((t[0].group, t[0].cell, t[0].criteria.len()), (GroupKey::TOTAL, Cell::Value(40), 1));
-        assert_eq!((t[1].group.sex, t[1].cell), (Some(Sex::Female), Cell::Value(22)));
+        assert_eq!((t[0].group, t[0].cell, t[0].criteria.len()), (GroupKey::TOTAL, Expected::Count(40), 1));
+        assert_eq!((t[1].group.sex, t[1].cell), (Some(Sex::Female), Expected::Count(22)));
         // A sex group of everyone needs no person row: its sex is required.
         assert_eq!(t[2].criteria, vec![Literal::has(row_code(&["sex", "male"]))]);
         // A suppressed whole cohort is still a target (proven below the threshold).
         let mut small = answer.clone();
         small.rows[0].patients = Cell::Suppressed;
-        assert_eq!(p.targets(&small)[0].cell, Cell::Suppressed);
+        assert_eq!(p.targets(&small)[0].cell, Expected::Suppressed);
+    }
+
+    #[test]
+    fn sums_and_means_of_latest_values_are_provable_and_their_moments_are_targets() {
+        use crate::query::{Measure, Selection};
+        let glucose = Measure { code: crate::Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest };
+        let mut q = query(Cohort::Sex { sex: Sex::Female }, vec![Aggregate::Count, Aggregate::Mean]);
+        q.measure = Some(glucose.clone());
+        let p = plan(&q).unwrap();
+        assert_eq!(p.measure, Some(row_code(&["latest", "loinc", "2345-7"])));
+        // Every value, a standard deviation or a histogram: not yet.
+        let mut all = q.clone();
+        all.measure = Some(Measure { selection: Selection::All, ..glucose.clone() });
+        assert!(plan(&all).is_none());
+        for a in [Aggregate::StdDev, Aggregate::Histogram { edges: vec![5.0] }] {
+            assert!(plan(&Query { aggregates: vec![Aggregate::Mean, a], ..q.clone() }).is_none());
+        }
+        // A measure with counts only proves counts.
+        assert_eq!(plan(&Query { aggregates: vec![Aggregate::Count], ..q.clone() }).unwrap().measure, None);
+
+        let answer = |moments| NodeAnswer {
+            query_id: Uuid::nil(),
+            threshold: 10,
+            unit: Some("mg/dL".into()),
+            data_version: 1,
+            rows: vec![crate::AnswerRow {
+                group: GroupKey::TOTAL,
+                patients: Cell::Value(30),
+                moments: Some(moments),
+                histogram: None,
+            }],
+            exec_micros: 0,
+        };
+        let t = p.targets(&answer(crate::Moments::Released { n: 25, sum: -4_000, sum_sq: 1 }));
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[1].part, t[1].measure, t[1].cell),
+            (ProvenPart::Moments, p.measure, Expected::Moments { n: 25, sum: -4_000 })
+        );
+        // The committed values are offset by 2^31 thousandths: 25 values summing to -4.000 units.
+        assert_eq!(t[1].outputs(), Ok(Some((25, 25 * (1u64 << 31) - 4_000))));
+        let t = p.targets(&answer(crate::Moments::Suppressed));
+        assert_eq!(t[1].outputs(), Ok(None));
+        // A sum no committed values could give.
+        let t = p.targets(&answer(crate::Moments::Released { n: 2, sum: -(1 << 40), sum_sq: 1 }));
+        assert!(t[1].outputs().unwrap_err().contains("outside"));
+        assert_eq!(committed_value(-(1 << 31)), Some(0));
+        assert_eq!(committed_value((1 << 31) - 1), Some(u32::MAX));
+        assert_eq!(committed_value(1 << 31), None);
     }
 
     #[test]

@@ -31,7 +31,9 @@ use winter_air::{BatchingMethod, FieldExtension, ProofOptions};
 /// layout of the composition polynomial; version 2 masks more openings per proof (see
 /// [`OPENINGS_PER_PROOF`]) and so needs at least 1,024 random rows; it committed flat rows, one per
 /// (patient, attribute), so a proof could count one attribute only. Version 3 groups the rows into
-/// patient blocks (the `first` column), so that a proof evaluates a conjunction of criteria per patient.
+/// patient blocks (the `first` column), so that a proof evaluates a conjunction of criteria per patient,
+/// and has at least 2,048 random rows (traces of at least 4,096 rows), so that every snapshot serves the
+/// proofs of a whole answer.
 pub const FORMAT_VERSION: u32 = 3;
 /// Bits of a committed value.
 pub const VALUE_BITS: usize = 32;
@@ -53,7 +55,7 @@ pub const PAD_CODE: u64 = 1 << 62;
 /// `agora_protocol::proof::row_code`).
 pub const MAX_CODE: u64 = PAD_CODE - 1;
 /// The shortest trace.
-pub const MIN_TRACE_LENGTH: usize = 2048;
+pub const MIN_TRACE_LENGTH: usize = 4096;
 /// The longest trace (2^22 rows) a commitment may name.
 pub const MAX_TRACE_LENGTH: usize = 1 << 22;
 
@@ -94,13 +96,14 @@ const _: () = assert!(ZK_QUOTIENT_SLACK > 2 * NUM_QUERIES + 2, "the slack must e
 /// The FRI layers add none: the DEEP randomizer masks them (zk/README.md).
 pub const OPENINGS_PER_PROOF: usize = 4 * NUM_QUERIES + 2 * 3;
 
-/// Random rows at the end of a trace of `n` rows: `n / 16`, and at least 1,024. Any `k` linear
+/// Random rows at the end of a trace of `n` rows: `n / 16`, and at least 2,048 (so that even the
+/// smallest snapshot serves the ten proofs an answer grouped by sex with moments needs). Any `k` linear
 /// functionals (evaluations outside the trace domain) of a column masked by `k` random rows are
 /// uniformly distributed whatever the data (zk/README.md), so a snapshot's main segment, which every
 /// proof over it opens again, stays masked for [`proof_budget`] proofs; then the node re-commits with a
 /// fresh seed.
 pub fn random_rows(n: usize) -> usize {
-    (n / 16).max(1024)
+    (n / 16).max(2048)
 }
 
 /// How many proofs one snapshot may serve before its mask is used up.
@@ -165,13 +168,13 @@ mod tests {
 
     #[test]
     fn lengths_and_capacity() {
-        assert_eq!(random_rows(2048), 1024);
-        assert_eq!(capacity(2048), 1022);
-        assert_eq!(trace_length_for(0), Some(2048));
-        assert_eq!(trace_length_for(1022), Some(2048));
-        assert_eq!(trace_length_for(1023), Some(4096));
+        assert_eq!(random_rows(4096), 2048);
+        assert_eq!(capacity(4096), 2046);
+        assert_eq!(trace_length_for(0), Some(4096));
+        assert_eq!(trace_length_for(2046), Some(4096));
+        assert_eq!(trace_length_for(2047), Some(8192));
         assert_eq!(OPENINGS_PER_PROOF, 174);
-        assert_eq!(proof_budget(2048), 5);
+        assert_eq!(proof_budget(4096), 11);
         assert_eq!(proof_budget(1 << 20), 376);
 
         // 2^20 rows: 65,536 random rows, 983,038 data rows.

@@ -473,7 +473,7 @@ mod tests {
     /// the trace length in degree, none equals the plain split, and the extra column is random.
     #[test]
     fn hidden_quotient_segments_recombine_to_the_composition_polynomial() {
-        let n = 2048;
+        let n = 4096;
         let info = TraceInfo::new_multi_segment(MAIN_WIDTH, plain_layout().width(), 1, n, vec![]);
         let inputs = PublicInputs::of_layout(plain_layout());
         let air = CohortAir::new(info, inputs, proof_options());

@@ -71,7 +71,7 @@ fn with(code: u64) -> Statement {
 fn honest_answers_verify_and_equal_an_independent_count() {
     let data = patients(60, 42);
     let snapshot = Snapshot::build(data.clone(), [9; 32]).unwrap();
-    assert_eq!(snapshot.commitment().trace_length, 2048);
+    assert_eq!(snapshot.commitment().trace_length, 4096);
     let statements = [
         count_of(vec![Criterion::has(PERSON)]),
         with(3),
@@ -86,7 +86,7 @@ fn honest_answers_verify_and_equal_an_independent_count() {
             threshold: 0,
         },
     ];
-    // A 2,048-row snapshot serves 5 proofs; the rest go over a second commitment of the same data.
+    // Five proofs over one commitment, the rest over a second commitment of the same data.
     let again = Snapshot::build(data.clone(), [10; 32]).unwrap();
     for (i, statement) in statements.iter().enumerate() {
         let snapshot = if i < 5 { &snapshot } else { &again };
@@ -203,7 +203,7 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     let e = rejected(&pad, &commitment, &proof);
     assert!(e.to_string().contains("above the format"), "{e}");
     // A commitment of another size or version.
-    let larger = Snapshot::build(patients(300, 1), [3; 32]).unwrap();
+    let larger = Snapshot::build(patients(700, 1), [3; 32]).unwrap();
     assert!(larger.commitment().trace_length > commitment.trace_length);
     let e = rejected(&claim, larger.commitment(), &proof);
     assert!(matches!(e, ZkError::Shape { .. }), "{e}");
@@ -239,8 +239,8 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
 
 #[test]
 fn a_full_snapshot_and_an_empty_one() {
-    // Blocks of 6 rows up to the format's capacity at 2,048 rows.
-    let full: Vec<Block> = (0..capacity(2048) / 6)
+    // Blocks of 6 rows up to the format's capacity at 4,096 rows.
+    let full: Vec<Block> = (0..capacity(4096) / 6)
         .map(|i| {
             let mut b: Block = [PERSON, FEMALE, 0, 1, 2].iter().map(|c| Row::attribute(*c)).collect();
             b.push(Row { code: MEASURE, value: u32::MAX - i as u32 });
@@ -248,7 +248,7 @@ fn a_full_snapshot_and_an_empty_one() {
         })
         .collect();
     let snapshot = Snapshot::build(full.clone(), [0; 32]).unwrap();
-    assert_eq!(snapshot.commitment().trace_length, 2048);
+    assert_eq!(snapshot.commitment().trace_length, 4096);
     let statement = Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), threshold: 0 };
     let (claim, proof) = snapshot.prove([0; 32], &statement).unwrap();
     assert_eq!((claim.count, claim.sum), expected(&full, &statement.criteria, Some(MEASURE)));
@@ -409,7 +409,7 @@ fn a_snapshot_serves_its_budget_of_proofs_then_asks_to_be_recommitted() {
     let data = patients(20, 3);
     let snapshot = Snapshot::build(data.clone(), [5; 32]).unwrap();
     let budget = agora_zk::format::proof_budget(snapshot.commitment().trace_length);
-    assert_eq!(budget, 1024 / 174);
+    assert_eq!(budget, 2048 / 174);
     for i in 0..budget {
         snapshot.prove([i as u8; 32], &with(1)).unwrap();
     }

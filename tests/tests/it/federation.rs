@@ -563,6 +563,32 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     }
     let only = client.result_proven_only(id).await.unwrap();
     assert_eq!(only.rows[0].patients.released, r.rows[0].patients.released, "every answer is proven");
+    // The mean of each patient's latest serum glucose is proven too (the number of values and their
+    // sum, per node); it agrees with the latest values in the FHIR files.
+    let latest =
+        query(Cohort::Everyone, Some("2345-7"), Selection::Latest, vec![Aggregate::Count, Aggregate::Mean], false);
+    let id = client.submit(latest, Some("demo".into())).await.unwrap();
+    client.wait(id, Duration::from_secs(30)).await.unwrap();
+    let r = settled_proofs(&net, id).await;
+    assert_eq!((r.proofs.proven, r.proofs.failed), (2, 0), "{}", r.to_table());
+    let values: Vec<f64> = per_node
+        .iter()
+        .flat_map(|(_, t)| t.values())
+        .filter_map(|p| {
+            p.values.iter().filter(|(c, _, _)| c == "2345-7").max_by(|a, b| a.1.cmp(&b.1)).map(|(_, _, v)| *v)
+        })
+        .collect();
+    let (n, mean, _) = expected::stats(&values);
+    assert_eq!(r.rows[0].n.unwrap().released, n as u64, "{}", r.to_table());
+    assert!((r.rows[0].mean.unwrap() - mean).abs() < 1e-3, "mean {} vs {mean}", r.rows[0].mean.unwrap());
+    let archived = client.proofs(id).await.unwrap();
+    assert_eq!(archived.len(), 4, "patients and moments of each node");
+    for a in archived {
+        let a: agora_zk::archive::ArchivedAnswer = serde_json::from_value(a).unwrap();
+        a.verify().unwrap();
+    }
+
+    // Every value of a measure is not provable yet, and says so without a pending proof.
     let mean = query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean], false);
     let r = run(&net, mean).await;
     assert_eq!((r.proofs.unproven, r.proofs.pending), (2, 0), "{}", r.to_table());
