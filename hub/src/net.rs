@@ -187,11 +187,10 @@ impl HubNet {
                     if let Err(mpsc::error::TrySendError::Full(Inbound::Request { channel, .. })) =
                         self.inbound.try_send(Inbound::Request { peer, request, channel })
                     {
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .rr
-                            .send_response(channel, WireResponse::Error { message: "hub is busy, retry later".into() });
+                        let _ = self.swarm.behaviour_mut().rr.send_response(
+                            channel,
+                            WireResponse::Error { message: agora_protocol::wire::HUB_BUSY.into() },
+                        );
                     }
                 }
                 request_response::Message::Response { request_id, response } => {

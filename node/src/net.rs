@@ -2,18 +2,25 @@
 //! hub and keeps that connection up (reconnecting with exponential backoff). Over it the hub sends
 //! queries; the node answers each through [`crate::service::QueryService`] on a bounded worker pool, and
 //! delivers answers a data steward released later. It answers requests from its hub only.
+//!
+//! Deliveries and proof messages the node sends on its own are kept until the hub responds: one whose
+//! request failed (the connection dropped, the hub did not respond in time) is sent again, on the next
+//! retry tick or right after reconnecting, up to [`MAX_ATTEMPTS`] times, and at most [`MAX_OUTBOX`] wait
+//! at once. The hub refuses a message it has already taken (a replayed nonce, a settled proof), so a
+//! second copy of one that did arrive changes nothing.
 
 use crate::service::QueryService;
 use agora_protocol::envelope::Signed;
 use agora_protocol::transport::{build_swarm, Behaviour, BehaviourEvent, TransportConfig};
-use agora_protocol::wire::{AnswerMessage, Outcome, QueryRequest, WireRequest, WireResponse};
+use agora_protocol::wire::{AnswerMessage, Outcome, QueryRequest, WireRequest, WireResponse, HUB_BUSY};
 use agora_protocol::NodeAnswer;
 use futures::StreamExt;
 use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{self, ResponseChannel};
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -41,6 +48,13 @@ pub fn parse_hub_address(addr: &str) -> Result<(Multiaddr, PeerId), NetError> {
         _ => Err(NetError::HubAddress(addr.into())),
     }
 }
+
+/// How many times a delivery or proof message is sent before the node gives up on it.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// The most deliveries and proof messages waiting to be sent again; beyond, the oldest is dropped.
+pub const MAX_OUTBOX: usize = 256;
+/// How often messages waiting to be sent again are retried while connected.
+const RETRY_EVERY: Duration = Duration::from_secs(2);
 
 /// Reconnection backoff: 0.5 s doubling to 30 s, reset on a successful connection.
 #[derive(Debug)]
@@ -74,6 +88,10 @@ pub struct NodeNet {
     deliver_rx: mpsc::Receiver<WireRequest>,
     backoff: Backoff,
     connected: bool,
+    /// Deliveries and proof messages sent and not yet responded to, with their attempts so far.
+    in_flight: HashMap<OutboundRequestId, (WireRequest, u32)>,
+    /// Those whose request failed, waiting to be sent again.
+    outbox: VecDeque<(WireRequest, u32)>,
 }
 
 impl NodeNet {
@@ -105,6 +123,8 @@ impl NodeNet {
             deliver_rx,
             backoff: Backoff { next: Backoff::MIN },
             connected: false,
+            in_flight: HashMap::new(),
+            outbox: VecDeque::new(),
         })
     }
 
@@ -122,6 +142,8 @@ impl NodeNet {
         tokio::pin!(redial);
         let mut approvals = tokio::time::interval(Duration::from_millis(500));
         approvals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut retries = tokio::time::interval(RETRY_EVERY);
+        retries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // A newly committed snapshot is registered at the hub by a fresh hello.
         let mut commits = self.service.prover().map(|p| p.commits());
         loop {
@@ -147,10 +169,9 @@ impl NodeNet {
                         debug!(target: "node::net", "the hub closed the stream before the answer was sent");
                     }
                 }
-                Some(req) = self.deliver_rx.recv() => {
-                    self.swarm.behaviour_mut().rr.send_request(&self.hub, req);
-                }
+                Some(req) = self.deliver_rx.recv() => self.send_kept(req, 0),
                 _ = approvals.tick(), if self.connected => self.deliver_approved(),
+                _ = retries.tick(), if self.connected && !self.outbox.is_empty() => self.resend(),
                 ev = self.swarm.select_next_some() => {
                     if let Some(delay) = self.event(ev) {
                         redial.as_mut().reset(tokio::time::Instant::now() + delay);
@@ -159,6 +180,43 @@ impl NodeNet {
             }
         }
         info!(target: "node::net", "network task stopped");
+    }
+
+    /// Sends a delivery or proof message and keeps it until the hub responds; while disconnected it
+    /// waits in the outbox.
+    fn send_kept(&mut self, req: WireRequest, attempts: u32) {
+        if !self.connected {
+            self.keep(req, attempts);
+            return;
+        }
+        let id = self.swarm.behaviour_mut().rr.send_request(&self.hub, req.clone());
+        self.in_flight.insert(id, (req, attempts + 1));
+    }
+
+    /// Puts a message back in the outbox, unless it has had its attempts; drops the oldest beyond
+    /// [`MAX_OUTBOX`].
+    fn keep(&mut self, req: WireRequest, attempts: u32) {
+        if attempts >= MAX_ATTEMPTS {
+            warn!(target: "node::net", kind = kind(&req), attempts, "giving up on a message the hub never took");
+            return;
+        }
+        if self.outbox.len() >= MAX_OUTBOX {
+            if let Some((old, _)) = self.outbox.pop_front() {
+                warn!(target: "node::net", kind = kind(&old), "outbox full: dropped the oldest waiting message");
+            }
+        }
+        self.outbox.push_back((req, attempts));
+    }
+
+    /// Sends every waiting message again.
+    fn resend(&mut self) {
+        let waiting: Vec<_> = self.outbox.drain(..).collect();
+        if !waiting.is_empty() {
+            info!(target: "node::net", messages = waiting.len(), "sending messages the hub did not take again");
+        }
+        for (req, attempts) in waiting {
+            self.send_kept(req, attempts);
+        }
     }
 
     /// Sends the signed hello (name, data summary, credential, current commitment).
@@ -204,6 +262,7 @@ impl NodeNet {
                 self.connected = true;
                 self.backoff.reset();
                 self.say_hello();
+                self.resend();
                 None
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if peer_id == self.hub => {
@@ -267,20 +326,45 @@ impl NodeNet {
                         }
                     });
                 }
-                request_response::Message::Response { response, .. } => match response {
-                    WireResponse::Ack => debug!(target: "node::net", "hub acknowledged"),
-                    WireResponse::Error { message } => warn!(target: "node::net", %message, "hub refused a message"),
-                    WireResponse::Answer(_) => warn!(target: "node::net", "unexpected answer from the hub"),
-                },
+                request_response::Message::Response { request_id, response } => {
+                    // The hub took it, or refused it for good: either way it is not sent again, unless
+                    // the hub had no room for it.
+                    let sent = self.in_flight.remove(&request_id);
+                    match response {
+                        WireResponse::Error { message } if message == HUB_BUSY => {
+                            if let Some((req, attempts)) = sent {
+                                self.keep(req, attempts);
+                            }
+                        }
+                        WireResponse::Ack => debug!(target: "node::net", "hub acknowledged"),
+                        WireResponse::Error { message } => {
+                            warn!(target: "node::net", %message, "hub refused a message")
+                        }
+                        WireResponse::Answer(_) => warn!(target: "node::net", "unexpected answer from the hub"),
+                    }
+                }
             },
-            request_response::Event::OutboundFailure { error, .. } => {
+            request_response::Event::OutboundFailure { request_id, error, .. } => {
                 warn!(target: "node::net", %error, "message to the hub failed");
+                if let Some((req, attempts)) = self.in_flight.remove(&request_id) {
+                    self.keep(req, attempts);
+                }
             }
             request_response::Event::InboundFailure { error, .. } => {
                 debug!(target: "node::net", %error, "inbound request failed");
             }
             request_response::Event::ResponseSent { .. } => {}
         }
+    }
+}
+
+/// A message's kind, for logs.
+fn kind(req: &WireRequest) -> &'static str {
+    match req {
+        WireRequest::Deliver(_) => "delivery",
+        WireRequest::Proof(_) => "proof",
+        WireRequest::Hello(_) => "hello",
+        WireRequest::Query(_) => "query",
     }
 }
 

@@ -176,6 +176,9 @@ pub enum WireRequest {
     Proof(Signed<crate::proof::ProofMessage>),
 }
 
+/// The hub's error message for a request it had no room to take: the sender may send it again later.
+pub const HUB_BUSY: &str = "hub is busy, retry later";
+
 /// A response on `/agora/query/1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -441,6 +441,50 @@ async fn settled_proofs(net: &TestNet, id: Uuid) -> CombinedResult {
     }
 }
 
+/// The next proof message the node sends; hellos on the way are acknowledged.
+async fn next_proof(
+    hub: &mut FakeHub,
+) -> (Signed<agora_protocol::proof::ProofMessage>, libp2p::request_response::ResponseChannel<WireResponse>) {
+    use futures::StreamExt;
+    use libp2p::request_response::{Event, Message};
+    use libp2p::swarm::SwarmEvent;
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let SwarmEvent::Behaviour(agora_protocol::transport::BehaviourEvent::Rr(Event::Message {
+                message: Message::Request { request, channel, .. },
+                ..
+            })) = hub.swarm.select_next_some().await
+            {
+                match request {
+                    WireRequest::Proof(p) => return (p, channel),
+                    _ => {
+                        let _ = hub.swarm.behaviour_mut().rr.send_response(channel, WireResponse::Ack);
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("a proof message within 60 s")
+}
+
+/// A proof message the hub never took (the hub dropped the request without responding) is sent again,
+/// the same signed message, until the hub responds.
+#[tokio::test]
+async fn proof_messages_the_hub_did_not_take_are_sent_again() {
+    let mut hub = FakeHub::start(&[("AGORA_NODE_POLICY__REQUIRE_RESEARCHER_CREDENTIAL", "false")], |_| {}).await;
+    let req = fake_hub::request(Uuid::new_v4(), fake_hub::now(), 60);
+    let resp = hub.query(&req).await;
+    assert!(matches!(hub.outcome(&resp), Outcome::Answered { .. }));
+    let (first, channel) = next_proof(&mut hub).await;
+    assert_eq!(first.verify().unwrap().payload.header.query_id, req.header.query_id);
+    drop(channel);
+    let (second, channel) = next_proof(&mut hub).await;
+    assert_eq!(second, first, "the same signed message");
+    let _ = hub.swarm.behaviour_mut().rr.send_response(channel, WireResponse::Ack);
+    assert!(hub.log().contains("sending messages the hub did not take again"), "{}", hub.log());
+}
+
 #[tokio::test]
 async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifies() {
     let net = TestNet::spawn(NetOptions { nodes: 2, patients_per_node: 150, ..NetOptions::default() }).await.unwrap();
