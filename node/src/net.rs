@@ -6,7 +6,7 @@
 //! Deliveries and proof messages the node sends on its own are kept until the hub responds: one whose
 //! request failed (the connection dropped, the hub did not respond in time) is sent again, on the next
 //! retry tick or right after reconnecting, up to [`MAX_ATTEMPTS`] times, and at most [`MAX_OUTBOX`] wait
-//! at once. The hub refuses a message it has already taken (a replayed nonce, a settled proof), so a
+//! at once. The hub refuses a message it has already taken (the node's part, or the proof, is settled), so a
 //! second copy of one that did arrive changes nothing.
 
 use crate::service::QueryService;
