@@ -39,9 +39,9 @@ pub struct Config {
     pub prover_workers: usize,
     /// Proofs waiting for a worker; when full, an answer goes out with "prover busy" instead.
     pub prover_queue: usize,
-    /// The most rows the node's snapshot may hold (one per patient, per patient's sex, per distinct
-    /// condition and medication code of a patient); peak memory grows with it: about 1.1 GB at the
-    /// default 245,758 (a 2^18-row trace), 4.3 GB at 983,038 (BENCHMARKS.md).
+    /// The most rows the node's snapshot may hold (per patient: the patient, their sex, each distinct
+    /// condition and medication code and code prefix, each measure's latest value); peak memory grows
+    /// with it: about 1.1 GB at the default 245,758 (a 2^18-row trace), 4.4 GB at 983,036 (BENCHMARKS.md).
     pub prover_max_rows: usize,
     /// The hospital's query policy and disclosure control.
     pub policy: PolicyConfig,

@@ -1,9 +1,10 @@
 //! Proofs of the node's answers (agora-zk): the snapshot of the store the node commits to, and the
 //! proving that follows an answer of a provable kind ([`agora_protocol::proof::plan`]).
 //!
-//! The snapshot holds one block per person: a person row, the person's sex, and a row per distinct
-//! condition code and per distinct medication code of the person, each coded by [`row_code`]; nothing
-//! of it leaves the node but its commitment. It is rebuilt (with a fresh secret seed) when the data version moves or when its
+//! The snapshot holds one block per person: a person row, the person's sex, a row per distinct
+//! condition and medication code of the person and per distinct prefix of those codes, then the
+//! person's latest value of each LOINC measure, each coded by [`row_code`]; nothing of it leaves the
+//! node but its commitment. It is rebuilt (with a fresh secret seed) when the data version moves or when its
 //! masking budget is spent. Proving runs on agora-zk's bounded [`ProverPool`], never on the answering
 //! path: the answer goes out first, and its [`ProofMessage`] follows.
 
@@ -11,8 +12,8 @@ use crate::store::{Store, StoreError};
 use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    committed_value, latest_code, plan, query_digest, row_code, DatasetCommitment, Literal, ProofMessage, ProofOutcome,
-    ProvenCell,
+    committed_prefixes, committed_value, latest_code, plan, prefix_code, query_digest, row_code, DatasetCommitment,
+    Literal, ProofMessage, ProofOutcome, ProvenCell,
 };
 use agora_protocol::NodeAnswer;
 use agora_zk::pool::ProverPool;
@@ -80,10 +81,19 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
         ] {
             let mut stmt = tx.prepare(sql)?;
             let mut it = stmt.query([])?;
+            let mut prefixes: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
             while let Some(r) = it.next()? {
                 let (id, system, code): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
                 if let Some(block) = blocks.get_mut(&id) {
                     block.push(Row::attribute(row_code(&[kind, &system, &code])));
+                    let mine = prefixes.entry(id).or_default();
+                    mine.extend(committed_prefixes(&code).map(|p| prefix_code(kind, &system, p)));
+                }
+            }
+            // Each prefix once per patient, whichever of their codes it starts.
+            for (id, mine) in prefixes {
+                if let Some(block) = blocks.get_mut(&id) {
+                    block.extend(mine.into_iter().map(Row::attribute));
                 }
             }
         }
@@ -420,15 +430,23 @@ mod tests {
             row_code(&["condition", "icd10cm", "I10"]),
         );
         let (female, male) = (row_code(&["sex", "female"]), row_code(&["sex", "male"]));
-        // Person 1 has E11.9 twice: one row. Blocks in person order, attributes each once.
+        let prefix = |p: &str| row_code(&["condition-prefix", "icd10cm", p]);
+        // Person 1 has E11.9 twice: one row, and one row per prefix of at least three characters.
+        // Blocks in person order, attributes each once.
         assert_eq!(blocks.len(), 3);
-        assert_eq!(codes(&blocks[0]), vec![person, female, e11]);
+        let mut first = codes(&blocks[0]);
+        first[3..].sort_unstable();
+        let mut prefixes = [prefix("E11"), prefix("E11."), prefix("E11.9")];
+        prefixes.sort_unstable();
+        assert_eq!(first[..3], [person, female, e11]);
+        assert_eq!(first[3..], prefixes);
+        // Person 2: E11.9 and I10 (its prefix I10 is the whole code).
         let mut second = codes(&blocks[1]);
         second[2..].sort_unstable();
-        let mut conditions = [e11, i10];
-        conditions.sort_unstable();
+        let mut expected = [e11, i10, prefix("E11"), prefix("E11."), prefix("E11.9"), prefix("I10")];
+        expected.sort_unstable();
         assert_eq!(second[..2], [person, male]);
-        assert_eq!(second[2..], conditions[..]);
+        assert_eq!(second[2..], expected[..]);
         assert_eq!(codes(&blocks[2]), vec![person, female]);
         // Each person's latest plausible value of each LOINC measure, after the attributes, offset by 2^31;
         // a measure with a value outside the committable range is left out whole.

@@ -147,6 +147,10 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     queries.push((count(Cohort::Everyone), 300));
     // A code nobody has: 0 patients, suppressed, proven below the threshold.
     queries.push((count(condition("Z99.9")), 0));
+    // Code prefixes: E11* is E11.9 here, N18* is N18.3.
+    let prefix = |code: &str| Cohort::Condition { code: format!("icd10cm:{code}*").parse().unwrap() };
+    queries.push((count(prefix("E11")), by_code[0]));
+    queries.push((count(prefix("N18")), by_code[3]));
     // Patients without each code: a negated criterion (and the person row).
     for (c, n) in CODES.iter().zip(&by_code) {
         queries.push((count(Cohort::Not { of: Box::new(condition(c)) }), 300 - n));

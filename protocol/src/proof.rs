@@ -2,13 +2,15 @@
 //! carries the proofs after the answer.
 //!
 //! A node commits to a *snapshot* of its store (agora-zk's format v3): one block of rows per patient,
-//! holding a person row (code [`row_code`]`("person")`), the patient's sex, and one row per distinct
-//! condition code and per distinct medication code. A proof counts the blocks that meet a conjunction
-//! of [`Literal`]s (the block has, or lacks, a row of a code), evaluated inside the proof. [`plan`]
-//! says whether a query's cohort is such a conjunction (of the person, sexes, exact condition and
-//! medication codes, and their negations) and how its cells are proven: the whole cohort, and with a
-//! grouping by sex each released sex group (the cohort's literals and the group's sex). The hub
-//! computes the same plan itself and never takes the criteria from the node.
+//! holding a person row (code [`row_code`]`("person")`), the patient's sex, one row per distinct
+//! condition and medication code and per distinct prefix of those codes ([`committed_prefixes`]), and
+//! the patient's latest value of each measure. A proof counts the blocks that meet a conjunction of
+//! [`Literal`]s (the block has, or lacks, a row of a code), evaluated inside the proof, or the number
+//! and sum of a measure's values in them. [`plan`] says whether a query is of that kind (sexes,
+//! condition and medication codes and code prefixes, their negations; counts, sums and means of latest
+//! values) and how its cells are proven: the whole cohort, and with a grouping by sex each released sex
+//! group (the cohort's literals and the group's sex). The hub computes the same plan itself and never
+//! takes the criteria from the node.
 //!
 //! The proof follows the answer ([`ProofMessage`], signed by the node); until it arrives the hub shows
 //! the answer as *proof pending*. An answer whose proof fails is excluded from the combination, with
@@ -156,13 +158,28 @@ impl Target {
 }
 
 /// Why a query's answer cannot carry a proof (yet).
-pub const UNPROVABLE_KIND: &str =
-    "only patient counts of a cohort of at most three criteria (sexes, exact condition or \
-     medication codes, or their negation, all required), ungrouped or grouped by sex, are proven so far";
+pub const UNPROVABLE_KIND: &str = "only patient counts, and sums and means of each patient's latest value of a \
+     measure, over a cohort of at most four criteria (sexes, condition or medication codes or code prefixes of at \
+     least 3 characters, or their negation, all required; a sex group counts as one), ungrouped or grouped by sex, \
+     are proven so far";
 
 /// The sex row code.
 fn sex_code(sex: crate::codes::Sex) -> u64 {
     row_code(&["sex", sex.as_str()])
+}
+
+/// The shortest code prefix a proof can test (`E11*`: 3 characters); nodes commit every prefix of at
+/// least this many characters of each of a patient's codes.
+pub const MIN_PREFIX_CHARS: usize = 3;
+
+/// The row code of "the patient has a `kind` (condition, medication) code starting with `prefix`".
+pub fn prefix_code(kind: &str, system: &str, prefix: &str) -> u64 {
+    row_code(&[&format!("{kind}-prefix"), system, prefix])
+}
+
+/// The prefixes of `code` a node commits: those of [`MIN_PREFIX_CHARS`] characters up to the whole code.
+pub fn committed_prefixes(code: &str) -> impl Iterator<Item = &str> {
+    code.char_indices().map(|(i, c)| &code[..i + c.len_utf8()]).skip(MIN_PREFIX_CHARS - 1)
 }
 
 /// The row code of a patient's latest value of a measure (system short name and code).
@@ -177,6 +194,12 @@ fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Option<()> {
             Cohort::Sex { sex } => sex_code(*sex),
             Cohort::Condition { code } if !code.prefix => row_code(&["condition", code.system.short(), &code.code]),
             Cohort::Medication { code } if !code.prefix => row_code(&["medication", code.system.short(), &code.code]),
+            Cohort::Condition { code } if code.code.chars().count() >= MIN_PREFIX_CHARS => {
+                prefix_code("condition", code.system.short(), &code.code)
+            }
+            Cohort::Medication { code } if code.code.chars().count() >= MIN_PREFIX_CHARS => {
+                prefix_code("medication", code.system.short(), &code.code)
+            }
             _ => return None,
         })
     };
@@ -459,8 +482,15 @@ mod tests {
         four.group_by.sex = true;
         assert!(plan(&four).is_none());
 
-        let prefix = CodeMatch { prefix: true, ..e11.clone() };
-        assert!(plan(&query(Cohort::Condition { code: prefix }, vec![Aggregate::Count])).is_none());
+        // A code prefix of at least three characters is its own committed row; a shorter one is not.
+        let prefix = CodeMatch { prefix: true, code: "E11".into(), ..e11.clone() };
+        let p = plan(&query(Cohort::Condition { code: prefix.clone() }, vec![Aggregate::Count])).unwrap();
+        assert_eq!(p.cohort, vec![Literal::has(row_code(&["condition-prefix", "icd10cm", "E11"]))]);
+        let short = CodeMatch { code: "E1".into(), ..prefix };
+        assert!(plan(&query(Cohort::Condition { code: short }, vec![Aggregate::Count])).is_none());
+        assert_eq!(committed_prefixes("E11.9").collect::<Vec<_>>(), ["E11", "E11.", "E11.9"]);
+        assert_eq!(committed_prefixes("I1").count(), 0);
+        assert_eq!(committed_prefixes("Ä1é2").collect::<Vec<_>>(), ["Ä1é", "Ä1é2"]);
         assert!(plan(&query(Cohort::Everyone, vec![Aggregate::Mean])).is_none());
         assert!(plan(&query(Cohort::Everyone, vec![])).is_none());
         assert!(plan(&query(Cohort::Any { of: vec![Cohort::Everyone] }, vec![Aggregate::Count])).is_none());
