@@ -453,7 +453,7 @@ impl Coordinator {
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-        let part = part.ok_or("the node's answer to this query has not arrived")?;
+        let part = part.ok_or("the node's answer to this query has not arrived yet, retry later")?;
         let NodeState::Answered { answer } = &part.state else {
             return Err("this node did not answer the query".into());
         };
@@ -590,9 +590,9 @@ fn check_answer(
     })
 }
 
-/// The largest proof message accepted (below the wire's 1 MiB frame; a proof is ~160 KB, ~215 KB in
-/// base64).
-const MAX_PROOF_MESSAGE: usize = 768 << 10;
+/// The largest proof message accepted: up to `MAX_PROOFS_PER_ANSWER` proofs of at most 250 KB (the
+/// format's target; ~160 KB at 2^20 rows), each a third larger in base64, below the wire's 4 MiB frame.
+pub const MAX_PROOF_MESSAGE: usize = 3584 << 10;
 
 /// Checks a node's proofs of its answer: one per target of the hub's own plan of the query, each
 /// against the claim the answer itself makes, over the commitment the node signed.

@@ -118,7 +118,8 @@ pub async fn listen(
         }
     };
     let (tx, rx) = mpsc::channel(1024);
-    let (in_tx, in_rx) = mpsc::channel(1024);
+    // Inbound node messages may be up to the wire's 4 MiB (proofs): at most 256 wait.
+    let (in_tx, in_rx) = mpsc::channel(256);
     Ok((HubNet { swarm, rx, inbound: in_tx, pending: HashMap::new() }, NetHandle { tx }, in_rx, bound))
 }
 

@@ -269,3 +269,15 @@ fn answers_whose_proof_failed_leave_the_combination() {
         matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason.contains("only patient counts"))
     );
 }
+
+/// A proof message with every proof an answer can need, each at the format's 250 KB target in base64,
+/// fits the hub's limit, which fits the wire's frame.
+#[test]
+fn the_largest_proof_message_fits_the_limits() {
+    use agora_hub::coordinator::MAX_PROOF_MESSAGE;
+    let base64_proof = 250_000usize.div_ceil(3) * 4;
+    let needed = agora_protocol::proof::MAX_PROOFS_PER_ANSWER * (base64_proof + 64) + 4096;
+    assert!(needed <= MAX_PROOF_MESSAGE, "{needed} > {MAX_PROOF_MESSAGE}");
+    // The signed envelope wraps the body (a JSON string: quotes escaped) with a signature and a key.
+    assert!((MAX_PROOF_MESSAGE as u64) * 11 / 10 + 4096 <= agora_protocol::transport::MAX_REQUEST_BYTES);
+}

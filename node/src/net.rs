@@ -6,13 +6,14 @@
 //! Deliveries and proof messages the node sends on its own are kept until the hub responds: one whose
 //! request failed (the connection dropped, the hub did not respond in time) is sent again, on the next
 //! retry tick or right after reconnecting, up to [`MAX_ATTEMPTS`] times, and at most [`MAX_OUTBOX`] wait
-//! at once. The hub refuses a message it has already taken (the node's part, or the proof, is settled), so a
+//! at once; so is one the hub refused for now (an error ending in `wire::RETRY_LATER`: it was busy, or
+//! a proof arrived before its answer). The hub refuses a message it has already taken (the node's part, or the proof, is settled), so a
 //! second copy of one that did arrive changes nothing.
 
 use crate::service::QueryService;
 use agora_protocol::envelope::Signed;
 use agora_protocol::transport::{build_swarm, Behaviour, BehaviourEvent, TransportConfig};
-use agora_protocol::wire::{AnswerMessage, Outcome, QueryRequest, WireRequest, WireResponse, HUB_BUSY};
+use agora_protocol::wire::{AnswerMessage, Outcome, QueryRequest, WireRequest, WireResponse, RETRY_LATER};
 use agora_protocol::NodeAnswer;
 use futures::StreamExt;
 use libp2p::identity::Keypair;
@@ -52,7 +53,7 @@ pub fn parse_hub_address(addr: &str) -> Result<(Multiaddr, PeerId), NetError> {
 /// How many times a delivery or proof message is sent before the node gives up on it.
 pub const MAX_ATTEMPTS: u32 = 5;
 /// The most deliveries and proof messages waiting to be sent again; beyond, the oldest is dropped.
-pub const MAX_OUTBOX: usize = 256;
+pub const MAX_OUTBOX: usize = 64;
 /// How often messages waiting to be sent again are retried while connected.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
 
@@ -331,7 +332,7 @@ impl NodeNet {
                     // the hub had no room for it.
                     let sent = self.in_flight.remove(&request_id);
                     match response {
-                        WireResponse::Error { message } if message == HUB_BUSY => {
+                        WireResponse::Error { message } if message.ends_with(RETRY_LATER) => {
                             if let Some((req, attempts)) = sent {
                                 self.keep(req, attempts);
                             }

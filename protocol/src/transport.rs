@@ -6,8 +6,9 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::{identify, identity::Keypair, noise, ping, request_response, tcp, yamux, StreamProtocol, Swarm};
 use std::time::Duration;
 
-/// Largest request frame accepted on `/agora/query/1`.
-pub const MAX_REQUEST_BYTES: u64 = 1024 * 1024;
+/// Largest request frame accepted on `/agora/query/1`: a node's proof message carries up to
+/// `proof::MAX_PROOFS_PER_ANSWER` STARK proofs of at most 250 KB each, in base64.
+pub const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest response frame accepted on `/agora/query/1`.
 pub const MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
 

@@ -176,7 +176,10 @@ pub enum WireRequest {
     Proof(Signed<crate::proof::ProofMessage>),
 }
 
-/// The hub's error message for a request it had no room to take: the sender may send it again later.
+/// How the hub's error messages for a request it could not take yet end: the sender may send the same
+/// request again later. Every other error is final.
+pub const RETRY_LATER: &str = "retry later";
+/// The hub's error message for a request it had no room to take.
 pub const HUB_BUSY: &str = "hub is busy, retry later";
 
 /// A response on `/agora/query/1`.

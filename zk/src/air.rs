@@ -14,10 +14,12 @@
 //! | `cnt` | `cnt' = cnt + first'·p`: a block is counted on its last row, if it satisfies every criterion |
 //! | (measure) `inv_m`, `eq_m` | as for a criterion, with the measure's code `m` |
 //! | (measure) `w`, `n`, `sum` | `w = eq_m·p`, `n' = n + w`, `sum' = sum + w·value` |
+//! | (measure) `c_m` | `c_m' = (1 - first')·c_m + eq_m'`, `c_m·(c_m - 1) = 0`, and `c_m·eq_k = 0` for every `k` |
 //! | `gap_0..5` (suppressed) | on row n-k-2 only: boolean, and `T - 1 - q' = Σ gap_j·2^j` |
 //!
-//! `p` is the running product of the literals, so a measure row counts when the block's criteria rows
-//! come before it (the node lays blocks out so). `q` is `cnt`, or `n` with a measure. A disclosed answer
+//! `p` is the running product of the literals, and `c_m` makes the layout that reading it at the measure
+//! row needs part of the statement: a block holds at most one row of the measure, and no criterion row
+//! after it, so `p` there is the block's final verdict. `q` is `cnt`, or `n` with a measure. A disclosed answer
 //! asserts `q` (and `sum`) at row n-k-1; a suppressed one proves `q ≤ T - 1` for the node's threshold
 //! `T ≤ 64` and discloses neither. Row 0 is padding (asserted), so `c_k[0] = 0` is asserted too.
 //!
@@ -90,10 +92,10 @@ impl AuxLayout {
     pub fn cnt(&self) -> usize {
         self.after_products()
     }
-    /// `inv_m`, `eq_m`, `w`, `n`, `sum` (with a measure).
-    pub fn measure_columns(&self) -> [usize; 5] {
+    /// `inv_m`, `eq_m`, `w`, `n`, `sum`, `c_m` (with a measure).
+    pub fn measure_columns(&self) -> [usize; 6] {
         let b = self.after_products();
-        [b, b + 1, b + 2, b + 3, b + 4]
+        [b, b + 1, b + 2, b + 3, b + 4, b + 5]
     }
     /// The column the count is read from: `cnt`, or `n` with a measure.
     pub fn counted(&self) -> usize {
@@ -105,7 +107,7 @@ impl AuxLayout {
     }
     /// The first gap bit (suppressed).
     pub fn gap(&self) -> usize {
-        self.after_products() + if self.measure { 5 } else { 1 }
+        self.after_products() + if self.measure { 6 } else { 1 }
     }
     /// Columns in all.
     pub fn width(&self) -> usize {
@@ -209,7 +211,8 @@ impl Air for CohortAir {
         main.extend([d(2), d(2), d(2), d(3)]);
         let mut aux = vec![d(3); 4 * layout.criteria + layout.criteria - 1];
         if layout.measure {
-            aux.extend([d(3), d(3), d(3), d(2), d(3)]);
+            aux.extend([d(3), d(3), d(3), d(2), d(3), d(3), d(3)]);
+            aux.extend(vec![d(3); layout.criteria]);
         } else {
             aux.push(d(3));
         }
@@ -217,7 +220,7 @@ impl Air for CohortAir {
             aux.push(d(2));
             aux.extend(vec![d(3); GAP_BITS]);
         }
-        let starts = layout.criteria + if layout.measure { 2 } else { 1 };
+        let starts = layout.criteria + if layout.measure { 3 } else { 1 };
         let aux_assertions = starts
             + if layout.suppressed {
                 0
@@ -315,7 +318,7 @@ impl Air for CohortAir {
             r += 1;
         }
         if l.measure {
-            let [inv, eq, w, n, sum] = l.measure_columns();
+            let [inv, eq, w, n, sum, has_m] = l.measure_columns();
             let d: E = (m[0] - F::from(self.measure)).into();
             let value: E = m[1].into();
             result[r] = s * (d * a[inv] + a[eq] - E::ONE);
@@ -323,7 +326,14 @@ impl Air for CohortAir {
             result[r + 2] = s * (a[w] - a[eq] * product);
             result[r + 3] = s * (next[n] - a[n] - a[w]);
             result[r + 4] = s * (next[sum] - a[sum] - a[w] * value);
-            r += 5;
+            // At most one measure row per block, and no criterion row after it.
+            result[r + 5] = s * (next[has_m] - (E::ONE - first_next) * a[has_m] - next[eq]);
+            result[r + 6] = s * a[has_m] * (a[has_m] - E::ONE);
+            r += 7;
+            for k in 0..l.criteria {
+                result[r] = s * a[has_m] * a[l.eq(k)];
+                r += 1;
+            }
         } else {
             result[r] = s * (next[l.cnt()] - a[l.cnt()] - first_next * product);
             r += 1;
@@ -351,7 +361,8 @@ impl Air for CohortAir {
         let l = &self.layout;
         let mut out: Vec<Assertion<E>> = (0..l.criteria).map(|k| Assertion::single(l.has(k), 0, E::ZERO)).collect();
         if l.measure {
-            let [_, _, _, n, sum] = l.measure_columns();
+            let [_, _, _, n, sum, has_m] = l.measure_columns();
+            out.push(Assertion::single(has_m, 0, E::ZERO));
             out.push(Assertion::single(n, 0, E::ZERO));
             out.push(Assertion::single(sum, 0, E::ZERO));
             if !l.suppressed {

@@ -160,13 +160,15 @@ impl Snapshot {
     }
 
     /// What `statement` counts over this snapshot, as the proof computes it: the blocks meeting every
-    /// criterion (or, with a measure, the measure rows of such blocks after their criteria rows) and
-    /// the sum of those rows' values. A criterion's code twice in one block is refused: the format
-    /// holds each attribute once per patient.
+    /// criterion (or, with a measure, the measure rows of such blocks) and the sum of those rows'
+    /// values. Blocks the statement cannot be made over are refused: a criterion's code twice in one
+    /// block (the format holds each attribute once per patient), or with a measure, two rows of it in
+    /// one block or a criterion's row after it.
     pub fn evaluate(&self, criteria: &[Criterion], measure: Option<u64>) -> Result<(u64, u64), ZkError> {
         let (mut count, mut sum) = (0u64, 0u64);
         for block in &self.blocks {
             let mut has = vec![0u32; criteria.len()];
+            let mut measured = false;
             let meets = |has: &[u32]| criteria.iter().zip(has).all(|(c, h)| (*h == 1) != c.negated);
             for row in block {
                 for (h, c) in has.iter_mut().zip(criteria) {
@@ -174,6 +176,15 @@ impl Snapshot {
                     if *h > 1 {
                         return Err(ZkError::Prover(format!("code {} appears twice in one patient's block", c.code)));
                     }
+                    if measured && row.code == c.code {
+                        return Err(ZkError::Prover(format!("code {} follows the measure in a block", c.code)));
+                    }
+                }
+                if measure == Some(row.code) {
+                    if measured {
+                        return Err(ZkError::Prover("the measure appears twice in one patient's block".into()));
+                    }
+                    measured = true;
                 }
                 if measure == Some(row.code) && meets(&has) {
                     count += 1;
@@ -204,7 +215,25 @@ impl Snapshot {
         if let Some(code) = criteria.iter().map(|c| c.code).chain(*measure).find(|c| *c > MAX_CODE) {
             return Err(ZkError::Prover(format!("code {code} above the format's {MAX_CODE}")));
         }
+        if measure.is_some_and(|m| criteria.iter().any(|c| c.code == m)) {
+            return Err(ZkError::Prover("the measure's code is also a criterion".into()));
+        }
         let (count, sum) = self.evaluate(criteria, *measure)?;
+        self.prove_outputs(query, statement, count, sum)
+    }
+
+    /// As [`Snapshot::prove`], with the outputs given instead of evaluated: for tests that a dishonest
+    /// prover's trace is refused by the constraints themselves (winterfell's debug build checks every
+    /// constraint before proving and panics on the first that fails).
+    #[doc(hidden)]
+    pub fn prove_outputs(
+        &self,
+        query: [u8; 32],
+        statement: &Statement,
+        count: u64,
+        sum: u64,
+    ) -> Result<(Claim, Vec<u8>), ZkError> {
+        let Statement { criteria, measure, threshold } = statement;
         let budget = proof_budget(self.commitment.trace_length);
         if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
             return Err(ZkError::BudgetExhausted(budget));
@@ -405,6 +434,7 @@ impl Prover for CohortProver {
         let inv_criteria: Vec<Vec<BaseElement>> = criteria.iter().map(|(c, _)| inverses(*c)).collect();
         let inv_measure = if l.measure { inverses(measure) } else { Vec::new() };
         let mut has = vec![E::ZERO; criteria.len()];
+        let mut has_measure = E::ZERO;
         let (mut cnt, mut count, mut sum) = (E::ZERO, E::ZERO, E::ZERO);
         for i in 0..=last {
             let code = main.get(0, i);
@@ -424,10 +454,12 @@ impl Prover for CohortProver {
                 }
             }
             if l.measure {
-                let [inv, eq_col, w_col, n_col, sum_col] = l.measure_columns();
+                let [inv, eq_col, w_col, n_col, sum_col, has_col] = l.measure_columns();
                 let d = code - measure;
                 let eq = is_zero(d);
                 let w = eq * product;
+                has_measure = if first { eq } else { has_measure + eq };
+                columns[has_col][i] = has_measure;
                 columns[inv][i] = E::from(inv_measure[i]);
                 columns[eq_col][i] = eq;
                 columns[w_col][i] = w;
