@@ -150,7 +150,7 @@ pub struct ProverSettings {
     /// Proofs waiting for a worker; beyond, answers go unproven ("busy").
     pub queue: usize,
     /// The most snapshot rows the node commits to: memory grows with the trace (BENCHMARKS.md: about
-    /// 1.1 GB at 245,758 rows, 4.3 GB at 983,038); above it the node proves nothing and says why.
+    /// 1.1–1.3 GB at 245,758 rows, 5 GB at 983,036); above it the node proves nothing and says why.
     pub max_rows: usize,
 }
 
