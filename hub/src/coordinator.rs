@@ -9,8 +9,8 @@ use crate::store::{now_ms, HubStore, NodePart, QueryRecord, Session, StoreError}
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan, query_digest, DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell, ProvenPart,
-    Target, UNPROVABLE_KIND,
+    plan, plan_or_reason, query_digest, DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
+    ProvenPart, Target,
 };
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
 use agora_protocol::{NodeAnswer, Query, QueryError};
@@ -604,8 +604,9 @@ pub fn check_proofs(
     cells: &[ProvenCell],
 ) -> ProofState {
     let failed = |reason: String| ProofState::Failed { reason };
-    let Some(plan) = plan(query) else {
-        return ProofState::Unproven { reason: UNPROVABLE_KIND.into() };
+    let plan = match plan_or_reason(query) {
+        Ok(plan) => plan,
+        Err(reason) => return ProofState::Unproven { reason },
     };
     let claims = claims(query_id, query, answer, &plan);
     if claims.first().is_none_or(|(t, _)| !t.group.is_total()) {
@@ -705,14 +706,16 @@ pub fn assemble(record: QueryRecord, parts: Vec<NodePart>) -> CombinedResult {
 /// As [`assemble`]; with `proven_only`, the combination holds only answers whose proof verified (pending
 /// and unproven ones are listed but not added).
 pub fn assemble_with(record: QueryRecord, parts: Vec<NodePart>, proven_only: bool) -> CombinedResult {
-    let provable = plan(&record.query).is_some();
+    let unprovable = plan_or_reason(&record.query).err();
     let nodes: Vec<NodeReport> = parts
         .into_iter()
         .map(|p| {
             let proof = match (&p.state, p.proof) {
                 (NodeState::Answered { .. }, Some(proof)) => Some(proof),
-                (NodeState::Answered { .. }, None) if provable => Some(ProofState::Pending),
-                (NodeState::Answered { .. }, None) => Some(ProofState::Unproven { reason: UNPROVABLE_KIND.into() }),
+                (NodeState::Answered { .. }, None) => Some(match &unprovable {
+                    None => ProofState::Pending,
+                    Some(reason) => ProofState::Unproven { reason: reason.clone() },
+                }),
                 _ => None,
             };
             NodeReport { node: p.peer_id, name: p.node_name, state: p.state, proof }

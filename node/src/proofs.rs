@@ -12,8 +12,8 @@ use crate::store::{Store, StoreError};
 use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    committed_prefixes, committed_value, latest_code, plan, prefix_code, query_digest, row_code, DatasetCommitment,
-    Literal, ProofMessage, ProofOutcome, ProvenCell,
+    committed_prefixes, committed_value, latest_code, plan_or_reason, prefix_code, query_digest, row_code,
+    DatasetCommitment, Literal, ProofMessage, ProofOutcome, ProvenCell,
 };
 use agora_protocol::NodeAnswer;
 use agora_zk::pool::ProverPool;
@@ -322,7 +322,7 @@ impl Prover {
         answer: &NodeAnswer,
         everyone: bool,
     ) -> Result<ProofOutcome, String> {
-        let plan = plan(query).ok_or(agora_protocol::proof::UNPROVABLE_KIND)?;
+        let plan = plan_or_reason(query)?;
         if !everyone {
             return Err("the answer counts consenting patients only; the committed snapshot holds everyone".into());
         }

@@ -157,11 +157,8 @@ impl Target {
     }
 }
 
-/// Why a query's answer cannot carry a proof (yet).
-pub const UNPROVABLE_KIND: &str = "only patient counts, and sums and means of each patient's latest value of a \
-     measure, over a cohort of at most four criteria (sexes, condition or medication codes or code prefixes of at \
-     least 3 characters, or their negation, all required; a sex group counts as one), ungrouped or grouped by sex, \
-     are proven so far";
+/// How every reason a query's kind is not provable yet begins ([`plan_or_reason`]).
+pub const NOT_PROVABLE: &str = "not provable yet: ";
 
 /// The sex row code.
 fn sex_code(sex: crate::codes::Sex) -> u64 {
@@ -187,10 +184,11 @@ pub fn latest_code(system: &str, code: &str) -> u64 {
     row_code(&["latest", system, code])
 }
 
-/// The literals of a cohort that is a conjunction of provable criteria, appended to `out`.
-fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Option<()> {
-    let leaf = |c: &Cohort| -> Option<u64> {
-        Some(match c {
+/// The literals of a cohort that is a conjunction of provable criteria, appended to `out`; or what in
+/// it is not provable.
+fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Result<(), &'static str> {
+    let leaf = |c: &Cohort| -> Result<u64, &'static str> {
+        Ok(match c {
             Cohort::Sex { sex } => sex_code(*sex),
             Cohort::Condition { code } if !code.prefix => row_code(&["condition", code.system.short(), &code.code]),
             Cohort::Medication { code } if !code.prefix => row_code(&["medication", code.system.short(), &code.code]),
@@ -200,7 +198,13 @@ fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Option<()> {
             Cohort::Medication { code } if code.code.chars().count() >= MIN_PREFIX_CHARS => {
                 prefix_code("medication", code.system.short(), &code.code)
             }
-            _ => return None,
+            Cohort::Condition { .. } | Cohort::Medication { .. } => return Err("code prefixes under 3 characters"),
+            Cohort::Age { .. } => return Err("age criteria"),
+            Cohort::Observation { .. } => return Err("observation value criteria"),
+            Cohort::Any { .. } => return Err("`any of` cohorts"),
+            Cohort::Not { .. } | Cohort::All { .. } | Cohort::Everyone => {
+                return Err("negations of anything but a sex, a condition or a medication")
+            }
         })
     };
     match cohort {
@@ -213,34 +217,56 @@ fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Option<()> {
         Cohort::Not { of } => out.push(Literal { code: leaf(of)?, negated: true }),
         c => out.push(Literal::has(leaf(c)?)),
     }
-    (out.len() <= MAX_LITERALS).then_some(())
+    if out.len() > MAX_LITERALS {
+        return Err("more than four criteria (a sex group counts as one)");
+    }
+    Ok(())
 }
 
-/// The proof plan of a query, or `None` when its kind is not provable yet ([`UNPROVABLE_KIND`]).
+/// The proof plan of a query, or `None` when its kind is not provable yet ([`plan_or_reason`] says why).
 pub fn plan(query: &Query) -> Option<Plan> {
+    plan_or_reason(query).ok()
+}
+
+/// The proof plan of a query, or why its kind is not provable yet: a reason that starts with
+/// [`NOT_PROVABLE`] and names what is not provable, e.g. "not provable yet: standard deviations".
+pub fn plan_or_reason(query: &Query) -> Result<Plan, String> {
+    planned(query).map_err(|what| format!("{NOT_PROVABLE}{what}"))
+}
+
+fn planned(query: &Query) -> Result<Plan, &'static str> {
     if query.group_by.age_bands.is_some() {
-        return None;
+        return Err("age bands");
     }
-    let provable = |a: &Aggregate| matches!(a, Aggregate::Count | Aggregate::Sum | Aggregate::Mean);
-    if query.aggregates.is_empty() || !query.aggregates.iter().all(provable) {
-        return None;
+    if query.aggregates.is_empty() {
+        return Err("a query without aggregates");
+    }
+    for a in &query.aggregates {
+        match a {
+            Aggregate::Count | Aggregate::Sum | Aggregate::Mean => {}
+            Aggregate::StdDev => return Err("standard deviations"),
+            Aggregate::Histogram { .. } => return Err("histograms"),
+        }
     }
     let measure = match &query.measure {
         Some(m) if query.wants_moments() => {
             if m.selection != crate::query::Selection::Latest {
-                return None;
+                return Err("every value of a measure (each patient's latest value is)");
             }
             Some(latest_code(m.code.system.short(), &m.code.code))
         }
-        None if query.wants_moments() => return None,
+        None if query.wants_moments() => return Err("a sum or mean without a measure"),
         _ => None,
     };
     let mut cohort = Vec::new();
     literals(&query.cohort, &mut cohort)?;
     let plan = Plan { cohort, measure, by_sex: query.group_by.sex };
-    let widest =
-        plan.criteria(&GroupKey { sex: query.group_by.sex.then_some(crate::codes::Sex::Female), age_band: None });
-    (widest.len() <= MAX_LITERALS).then_some(plan)
+    let group = GroupKey { sex: plan.by_sex.then_some(crate::codes::Sex::Female), age_band: None };
+    let widest = plan.criteria(&GroupKey::TOTAL).len().max(plan.criteria(&group).len());
+    if widest > MAX_LITERALS {
+        return Err("more than four criteria (a sex group counts as one)");
+    }
+    Ok(plan)
 }
 
 impl Plan {
@@ -391,7 +417,6 @@ impl ProofState {
                 if *committed_before_query { "" } else { " (commitment first seen after the query)" }
             ),
             ProofState::Failed { reason } => format!("PROOF FAILED ({reason}): excluded"),
-            ProofState::Unproven { reason } if reason == UNPROVABLE_KIND => "no proof (kind not provable yet)".into(),
             ProofState::Unproven { reason } => format!("no proof ({reason})"),
         }
     }
@@ -500,6 +525,14 @@ mod tests {
         let mut banded = query(Cohort::Everyone, vec![Aggregate::Count]);
         banded.group_by.age_bands = Some(vec![40]);
         assert!(plan(&banded).is_none());
+        // Each refusal names what is not provable.
+        let why = |q: &Query| plan_or_reason(q).unwrap_err();
+        assert_eq!(why(&banded), "not provable yet: age bands");
+        assert_eq!(why(&query(Cohort::Everyone, vec![Aggregate::StdDev])), "not provable yet: standard deviations");
+        let any = Cohort::Any { of: vec![Cohort::Sex { sex: Sex::Male }] };
+        assert_eq!(why(&query(any, vec![Aggregate::Count])), "not provable yet: `any of` cohorts");
+        let aged = Cohort::All { of: vec![e11_cohort(&e11), Cohort::Age { min: Some(40), max: None }] };
+        assert_eq!(why(&query(aged, vec![Aggregate::Count])), "not provable yet: age criteria");
     }
 
     fn e11_cohort(code: &CodeMatch) -> Cohort {
