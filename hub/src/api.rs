@@ -330,9 +330,10 @@ async fn result(
 }
 
 /// The proofs of a query's proven answers, one archived answer per node and proven cell (agora-zk's
-/// format `agora-zk/count-sum/2`), for `agora-zk verify` to check offline. Each holds the node's
+/// format `agora-zk/cohort/3`), for `agora-zk verify` to check offline. Each holds the node's
 /// commitment, the query digest (`agora_protocol::proof::query_digest` of the query id and query), the
-/// code counted, the answer's count (or the threshold it is below) and the proof.
+/// cohort's criteria and the measure if any, the answer's count and sum (or the threshold they are
+/// below) and the proof.
 #[utoipa::path(get, path = "/v1/queries/{id}/proofs", params(("id" = Uuid, Path, description = "query id")),
     responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn proofs(

@@ -365,9 +365,16 @@ impl Coordinator {
             .upsert_node(&peer.to_string(), &name, &v.payload.summary, now())
             .await
             .map_err(|e| e.to_string())?;
-        if let Some(c) = &v.payload.commitment {
-            zk_commitment(c).root_bytes().map_err(|e| format!("hello carries a malformed commitment: {e}"))?;
-            self.inner.store.record_commitment(&peer.to_string(), c, now_ms()).await.map_err(|e| e.to_string())?;
+        // A commitment this hub cannot read (another format version, a malformed root) is not recorded,
+        // but does not keep the node out: its answers then simply fail or lack proofs, with the reason.
+        match v.payload.commitment.as_ref().map(|c| (c, zk_commitment(c).root_bytes())) {
+            Some((c, Ok(_))) => {
+                self.inner.store.record_commitment(&peer.to_string(), c, now_ms()).await.map_err(|e| e.to_string())?
+            }
+            Some((_, Err(e))) => {
+                warn!(target: "hub::net", %peer, %e, "hello carries a commitment this hub cannot read")
+            }
+            None => {}
         }
         info!(target: "hub::net", %peer, node = %name, "node registered");
         self.inner
@@ -410,7 +417,7 @@ impl Coordinator {
     }
 
     /// A node's proof of an answer it sent: verified against the node's signed commitment and the
-    /// answer's own cells (the code comes from the hub's plan of the query, never from the node); an
+    /// answer's own cells (the criteria come from the hub's plan of the query, never from the node); an
     /// answer whose proof fails is excluded from the combination from then on.
     async fn proof(&self, peer: PeerId, msg: Signed<ProofMessage>) -> Result<(), String> {
         if msg.body.len() > MAX_PROOF_MESSAGE {

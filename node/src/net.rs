@@ -5,8 +5,8 @@
 //!
 //! Deliveries and proof messages the node sends on its own are kept until the hub responds: one whose
 //! request failed (the connection dropped, the hub did not respond in time) is sent again, on the next
-//! retry tick or right after reconnecting, up to [`MAX_ATTEMPTS`] times, and at most [`MAX_OUTBOX`] wait
-//! at once; so is one the hub refused for now (an error ending in `wire::RETRY_LATER`: it was busy, or
+//! retry tick or right after reconnecting (a proof message up to [`MAX_ATTEMPTS`] times, at most
+//! [`MAX_OUTBOX`] waiting; a delivery, whose answer has left the store, until the hub takes it); so is one the hub refused for now (an error ending in `wire::RETRY_LATER`: it was busy, or
 //! a proof arrived before its answer). The hub refuses a message it has already taken (the node's part, or the proof, is settled), so a
 //! second copy of one that did arrive changes nothing.
 
@@ -50,9 +50,9 @@ pub fn parse_hub_address(addr: &str) -> Result<(Multiaddr, PeerId), NetError> {
     }
 }
 
-/// How many times a delivery or proof message is sent before the node gives up on it.
+/// How many times a proof message is sent before the node gives up on it (deliveries are kept).
 pub const MAX_ATTEMPTS: u32 = 5;
-/// The most deliveries and proof messages waiting to be sent again; beyond, the oldest is dropped.
+/// The most proof messages waiting to be sent again; beyond, the oldest is dropped.
 pub const MAX_OUTBOX: usize = 64;
 /// How often messages waiting to be sent again are retried while connected.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
@@ -194,16 +194,21 @@ impl NodeNet {
         self.in_flight.insert(id, (req, attempts + 1));
     }
 
-    /// Puts a message back in the outbox, unless it has had its attempts; drops the oldest beyond
-    /// [`MAX_OUTBOX`].
+    /// Puts a message back in the outbox. A delivery (a steward-released answer, gone from the store
+    /// once taken) is kept until the hub takes or refuses it; a proof message is given up after
+    /// [`MAX_ATTEMPTS`], and beyond [`MAX_OUTBOX`] waiting proofs the oldest proof is dropped (its answer
+    /// then stays "proof pending" at the hub).
     fn keep(&mut self, req: WireRequest, attempts: u32) {
-        if attempts >= MAX_ATTEMPTS {
+        let delivery = matches!(req, WireRequest::Deliver(_));
+        if !delivery && attempts >= MAX_ATTEMPTS {
             warn!(target: "node::net", kind = kind(&req), attempts, "giving up on a message the hub never took");
             return;
         }
-        if self.outbox.len() >= MAX_OUTBOX {
-            if let Some((old, _)) = self.outbox.pop_front() {
-                warn!(target: "node::net", kind = kind(&old), "outbox full: dropped the oldest waiting message");
+        let proofs = self.outbox.iter().filter(|(r, _)| !matches!(r, WireRequest::Deliver(_))).count();
+        if !delivery && proofs >= MAX_OUTBOX {
+            if let Some(at) = self.outbox.iter().position(|(r, _)| !matches!(r, WireRequest::Deliver(_))) {
+                self.outbox.remove(at);
+                warn!(target: "node::net", "outbox full: dropped the oldest waiting proof message");
             }
         }
         self.outbox.push_back((req, attempts));

@@ -337,14 +337,14 @@ impl Prover {
         if plan.measure.is_some_and(|m| committed.uncommitted_measures.contains(&m)) {
             return Err("the measure has values outside the committable range (±2^31 thousandths of its unit)".into());
         }
-        for attempt in 0..2 {
+        for _ in 0..2 {
             if committed.snapshot.remaining_proofs() < targets.len() {
                 let spent = committed.commitment.root.clone();
                 committed = self.snapshot_at(Some(answer.data_version), Some(&spent)).await?;
             }
             match self.prove_targets(query_id, digest, &targets, &committed).await {
                 Ok(cells) => return Ok(ProofOutcome::Proven { commitment: committed.commitment, cells }),
-                Err(ZkError::BudgetExhausted(_)) if attempt == 0 => continue,
+                Err(ZkError::BudgetExhausted(_)) => continue,
                 Err(ZkError::Busy) => return Err("the node's prover is busy".into()),
                 Err(ZkError::Prover(reason)) => return Err(reason),
                 Err(e) => return Err(e.to_string()),
@@ -371,12 +371,16 @@ impl Prover {
             let rx = self.pool.try_submit(committed.snapshot.clone(), digest, statement)?;
             let (claim, proof) = rx.await.map_err(|_| ZkError::Stopped)??;
             let proven = claim.suppressed_below.is_none().then_some((claim.count, claim.sum));
-            let agrees = target.outputs().is_ok_and(|expected| expected == proven);
-            if !agrees {
-                warn!(target: "node::proof", %query_id, "the proven cell differs from the answer's; not sent");
-                return Err(ZkError::Prover(
-                    "the proven count differs from the answer (suppression of a larger cell)".into(),
-                ));
+            let cell = format!("{:?} ({})", target.part, target.group).to_lowercase();
+            match target.outputs() {
+                Ok(expected) if expected == proven => {}
+                Ok(_) => {
+                    warn!(target: "node::proof", %query_id, %cell, "the proven cell differs from the answer's; not sent");
+                    return Err(ZkError::Prover(format!(
+                        "{cell}: the proven value differs from the answer (suppressed to protect another cell)"
+                    )));
+                }
+                Err(e) => return Err(ZkError::Prover(format!("{cell}: {e}"))),
             }
             cells.push(ProvenCell {
                 part: target.part,

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// The highest code a committed row may carry (agora-zk format v2: `2^62 - 1`).
+/// The highest code a committed row may carry (agora-zk format v3: `2^62 - 1`).
 pub const MAX_ROW_CODE: u64 = (1 << 62) - 1;
 
 /// The code of a committed row: SHA-256 of the kind and its parts, joined by NUL bytes, first eight

@@ -21,7 +21,9 @@ pub struct ArchivedAnswer {
     pub commitment: Commitment,
     /// The query's digest (hex).
     pub query: String,
-    /// The cohort's criteria.
+    /// The cohort's criteria (absent in an older format's archive, which `verify` then refuses by its
+    /// format name).
+    #[serde(default)]
     pub criteria: Vec<Criterion>,
     /// The measure's row code, when its values are counted and summed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

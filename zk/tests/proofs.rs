@@ -139,8 +139,10 @@ fn a_criterion_after_the_measure_cannot_be_counted() {
     let without_0 = expected(&data[1..], &statement.criteria, Some(MEASURE));
     let (count, sum) = (without_0.0 + 1, without_0.1 + 7);
     let forced = std::panic::catch_unwind(|| snapshot.prove_outputs([0; 32], &statement, count, sum));
-    if let Ok(Ok((claim, proof))) = forced {
-        assert!(verify_claim(snapshot.commitment(), &claim, &proof).is_err());
+    match forced {
+        Err(_) => {} // winterfell's debug build found the broken constraint
+        Ok(Ok((claim, proof))) => assert!(verify_claim(snapshot.commitment(), &claim, &proof).is_err()),
+        Ok(Err(e)) => panic!("refused for another reason: {e}"),
     }
     // Two values of the measure in one block: refused too; the measure may not be a criterion.
     let mut twice = data.clone();
@@ -330,10 +332,14 @@ proptest! {
             let other_sum = Claim { sum: claim.sum + delta_sum, ..claim.clone() };
             prop_assert!(verify_claim(snapshot.commitment(), &other_sum, &proof).is_err());
         }
-        let mut flipped = claim.clone();
-        flipped.criteria[0].negated = true;
-        flipped.criteria.push(Criterion::has(PERSON));
-        prop_assert!(verify_claim(snapshot.commitment(), &flipped, &proof).is_err());
+        // The same claim with one criterion's polarity flipped (same layout: only the negation differs).
+        if claim.criteria.len() > 1 {
+            let mut flipped = claim.clone();
+            let last = flipped.criteria.len() - 1;
+            flipped.criteria[last].negated ^= true;
+            let e = verify_claim(snapshot.commitment(), &flipped, &proof).unwrap_err();
+            prop_assert!(matches!(e, ZkError::Rejected(_)), "{}", e);
+        }
     }
 }
 
