@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         measure,
         count: u64::from(head[4]),
         sum: if measure.is_some() { u64::from(head[5]) << 8 } else { 0 },
+        sum_sq: (measure.is_some() && head[6] & 4 == 4).then_some(u128::from(head[5]) << 16),
         suppressed_below: (head[6] % 2 == 1).then_some(u32::from(head[7] % 70)),
     };
     let _ = verify_claim(&commitment, &claim, proof);

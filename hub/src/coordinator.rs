@@ -542,6 +542,7 @@ impl Coordinator {
                     measure: claim.measure,
                     count: claim.count,
                     sum: claim.sum,
+                    sum_sq: claim.sum_sq,
                     suppressed_below: claim.suppressed_below,
                     proof: cell.proof.clone(),
                 });
@@ -685,8 +686,9 @@ fn claims(
                 query: digest,
                 criteria: target.criteria.iter().map(|l| Criterion { code: l.code, negated: l.negated }).collect(),
                 measure: target.measure,
-                count: outputs.map_or(0, |o| o.0),
-                sum: outputs.map_or(0, |o| o.1),
+                count: outputs.map_or(0, |o| o.count),
+                sum: outputs.map_or(0, |o| o.sum),
+                sum_sq: outputs.and_then(|o| o.sum_sq),
                 suppressed_below: outputs.is_none().then_some(answer.threshold),
             });
             (target, claim)

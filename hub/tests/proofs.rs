@@ -74,7 +74,7 @@ fn prove(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<Pr
         .into_iter()
         .map(|t| {
             let criteria = t.criteria.iter().map(|l| Criterion { code: l.code, negated: l.negated }).collect();
-            let statement = Statement { criteria, measure: t.measure, threshold: 10 };
+            let statement = Statement { criteria, measure: t.measure, squares: false, threshold: 10 };
             let (_, proof) = s.prove(query_digest(query_id, q), &statement).unwrap();
             ProvenCell { part: t.part, group: t.group, proof: base64::engine::general_purpose::STANDARD.encode(proof) }
         })
@@ -262,11 +262,11 @@ fn answers_whose_proof_failed_leave_the_combination() {
     assert!(only.proven_only && only.to_table().contains("combining proven answers only"));
 
     // A query of a kind not provable yet: every answer counts and says why it has no proof.
-    let mean = Query { aggregates: vec![Aggregate::StdDev], ..record.query.clone() };
+    let mean = Query { aggregates: vec![Aggregate::Histogram { edges: vec![1.0] }], ..record.query.clone() };
     let result = assemble(QueryRecord { query: mean, ..record }, vec![part("a", 23, None)]);
     assert_eq!(result.proofs.unproven, 1);
     assert!(
-        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason == "not provable yet: standard deviations")
+        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason == "not provable yet: histograms")
     );
 }
 

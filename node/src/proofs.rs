@@ -13,7 +13,7 @@ use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
     committed_prefixes, committed_value, latest_code, plan_or_reason, prefix_code, query_digest, row_code,
-    DatasetCommitment, Literal, ProofMessage, ProofOutcome, ProvenCell,
+    DatasetCommitment, Expected, Literal, Outputs, ProofMessage, ProofOutcome, ProvenCell,
 };
 use agora_protocol::NodeAnswer;
 use agora_zk::pool::ProverPool;
@@ -366,11 +366,16 @@ impl Prover {
             let statement = Statement {
                 criteria: target.criteria.iter().map(criterion).collect(),
                 measure: target.measure,
+                squares: matches!(target.cell, Expected::Moments { sum_sq: Some(_), .. }),
                 threshold: self.threshold,
             };
             let rx = self.pool.try_submit(committed.snapshot.clone(), digest, statement)?;
             let (claim, proof) = rx.await.map_err(|_| ZkError::Stopped)??;
-            let proven = claim.suppressed_below.is_none().then_some((claim.count, claim.sum));
+            let proven = claim.suppressed_below.is_none().then_some(Outputs {
+                count: claim.count,
+                sum: claim.sum,
+                sum_sq: claim.sum_sq,
+            });
             let cell = format!("{:?} ({})", target.part, target.group).to_lowercase();
             match target.outputs() {
                 Ok(expected) if expected == proven => {}

@@ -119,8 +119,9 @@ fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Resul
             query: query_digest(id, q),
             criteria: criteria.collect(),
             measure: target.measure,
-            count: outputs.map_or(0, |o| o.0),
-            sum: outputs.map_or(0, |o| o.1),
+            count: outputs.map_or(0, |o| o.count),
+            sum: outputs.map_or(0, |o| o.sum),
+            sum_sq: outputs.and_then(|o| o.sum_sq),
             suppressed_below: outputs.is_none().then_some(answer.threshold),
         };
         let proof = base64::engine::general_purpose::STANDARD.decode(&cell.proof).unwrap();
@@ -204,7 +205,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let mean = Query { aggregates: vec![Aggregate::Mean], ..q.clone() };
     let msg = prover.prove(id, &mean, &answer, true).await.verify().unwrap().payload;
     assert!(
-        matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason == "not provable yet: a sum or mean without a measure")
+        matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason == "not provable yet: a sum, mean or standard deviation without a measure")
     );
 
     // A conjunction with a negation, grouped by sex: the whole cohort and each released sex group are
@@ -232,10 +233,11 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     forged.rows[at].patients = Cell::Value(truth(Some(false)) + 1);
     assert!(verify(&msg, id, &grouped, &forged).is_err());
 
-    // The mean of each patient's latest plausible glucose over a cohort, by sex: the number of values
-    // and their sum are proven per released row, and agree with the values as written.
+    // The mean and standard deviation of each patient's latest plausible glucose over a cohort, by sex:
+    // the number of values, their sum and their sum of squares are proven per released row, and agree
+    // with the values as written.
     let mut mean = count(Cohort::Not { of: Box::new(condition("J45")) });
-    mean.aggregates = vec![Aggregate::Count, Aggregate::Mean];
+    mean.aggregates = vec![Aggregate::Count, Aggregate::Mean, Aggregate::StdDev];
     mean.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
     mean.group_by.sex = true;
     let moments = |female: Option<bool>| {
@@ -244,14 +246,15 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
             .filter(|(f, has, _)| !has[2] && female.is_none_or(|w| w == *f))
             .filter_map(|(_, _, v)| *v)
             .collect();
-        (values.len() as u64, values.iter().sum::<i64>())
+        let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
+        (values.len() as u64, values.iter().sum::<i64>(), squares)
     };
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &mean, id, 10).unwrap();
     for (row, female) in [(0, None), (1, Some(true)), (2, Some(false))] {
         match answer.rows[row].moments {
-            Some(Moments::Released { n, sum, .. }) => {
-                assert_eq!((n, sum), moments(female), "{}", answer.rows[row].group)
+            Some(Moments::Released { n, sum, sum_sq }) => {
+                assert_eq!((n, sum, sum_sq), moments(female), "{}", answer.rows[row].group)
             }
             other => panic!("{}: {other:?}", answer.rows[row].group),
         }
@@ -264,6 +267,13 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let mut forged = answer.clone();
     if let Some(Moments::Released { sum, .. }) = &mut forged.rows[1].moments {
         *sum += 1;
+    }
+    let e = verify(&msg, id, &mean, &forged).unwrap_err();
+    assert!(e.contains("does not verify"), "{e}");
+    // So does a forged sum of squares (a standard deviation the data do not give).
+    let mut forged = answer.clone();
+    if let Some(Moments::Released { sum_sq, .. }) = &mut forged.rows[2].moments {
+        *sum_sq += 1_000_000;
     }
     let e = verify(&msg, id, &mean, &forged).unwrap_err();
     assert!(e.contains("does not verify"), "{e}");

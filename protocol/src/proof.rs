@@ -58,7 +58,8 @@ pub fn query_digest(query_id: Uuid, query: &Query) -> [u8; 32] {
 pub enum ProvenPart {
     /// A row's patient count.
     Patients,
-    /// A row's moments of the measure: the number of values and their sum (not the sum of squares).
+    /// A row's moments of the measure: the number of values, their sum, and when the query asks for a
+    /// standard deviation, their sum of squares.
     Moments,
 }
 
@@ -103,6 +104,8 @@ pub struct Plan {
     pub cohort: Vec<Literal>,
     /// The row code of each patient's latest value of the measure, when the answer has moments.
     pub measure: Option<u64>,
+    /// Whether the moments' sums of squares are proven (the query asks for a standard deviation).
+    pub squares: bool,
     /// Whether the answer is grouped by sex (each released group cell is proven).
     pub by_sex: bool,
 }
@@ -127,31 +130,65 @@ pub struct Target {
 pub enum Expected {
     /// A released patient count.
     Count(u64),
-    /// Released moments: the number of values and their sum in thousandths.
+    /// Released moments: the number of values, their sum in thousandths, and the sum of their squares
+    /// in millionths when it is proven.
     Moments {
         /// Values.
         n: u64,
         /// Their sum, in thousandths of the unit.
         sum: i64,
+        /// The sum of their squares, in millionths of the unit squared (proven with a standard deviation).
+        sum_sq: Option<i128>,
     },
     /// Suppressed (proven below the node's threshold).
     Suppressed,
 }
 
+/// What a proof of a released cell states, over committed (offset) values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outputs {
+    /// Patients, or values of the measure.
+    pub count: u64,
+    /// The sum of the committed values `v + 2^31` (0 for a patient count).
+    pub sum: u64,
+    /// The sum of their squares, when proven.
+    pub sum_sq: Option<u128>,
+}
+
 impl Target {
-    /// The outputs a proof of this cell states: `None` when suppressed, else the count and the sum of
-    /// committed (offset) values; an error when no committed data could give them.
-    pub fn outputs(&self) -> Result<Option<(u64, u64)>, String> {
+    /// The outputs a proof of this cell states: `None` when suppressed, else the count, the sum of
+    /// committed (offset) values and, when proven, the sum of their squares
+    /// (`Σ(v + 2^31)² = Σv² + 2^32·Σv + 2^62·n`); an error when no committed data could give them.
+    pub fn outputs(&self) -> Result<Option<Outputs>, String> {
         match self.cell {
             Expected::Suppressed => Ok(None),
-            Expected::Count(n) => Ok(Some((n, 0))),
-            Expected::Moments { n, sum } => {
+            Expected::Count(n) => Ok(Some(Outputs { count: n, sum: 0, sum_sq: None })),
+            Expected::Moments { n, sum, sum_sq } => {
                 let offset = i128::from(sum) + i128::from(n) * i128::from(MEASURE_OFFSET);
-                u64::try_from(offset)
+                let sum = u64::try_from(offset)
                     .ok()
                     .filter(|o| u128::from(*o) <= u128::from(n) * u128::from(u32::MAX))
-                    .map(|o| Some((n, o)))
-                    .ok_or_else(|| format!("a sum of {sum} over {n} values is outside what committed values can give"))
+                    .ok_or_else(|| {
+                        format!("a sum of {sum} over {n} values is outside what committed values can give")
+                    })?;
+                let squares = sum_sq
+                    .map(|sq| {
+                        let most = u128::from(n) * u128::from(u32::MAX) * u128::from(u32::MAX);
+                        sq.checked_add(offset.checked_mul(1 << 32)?)
+                            .and_then(|s| s.checked_sub(i128::from(n) * (1 << 62)))
+                            .and_then(|s| u128::try_from(s).ok())
+                            .filter(|s| *s <= most)
+                    })
+                    .map(|s| {
+                        s.ok_or_else(|| {
+                            format!(
+                                "a sum of squares of {} over {n} values is outside what committed values can give",
+                                sum_sq.unwrap_or(0)
+                            )
+                        })
+                    })
+                    .transpose()?;
+                Ok(Some(Outputs { count: n, sum, sum_sq: squares }))
             }
         }
     }
@@ -229,7 +266,7 @@ pub fn plan(query: &Query) -> Option<Plan> {
 }
 
 /// The proof plan of a query, or why its kind is not provable yet: a reason that starts with
-/// [`NOT_PROVABLE`] and names what is not provable, e.g. "not provable yet: standard deviations".
+/// [`NOT_PROVABLE`] and names what is not provable, e.g. "not provable yet: histograms".
 pub fn plan_or_reason(query: &Query) -> Result<Plan, String> {
     planned(query).map_err(|what| format!("{NOT_PROVABLE}{what}"))
 }
@@ -244,7 +281,7 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
     for a in &query.aggregates {
         match a {
             Aggregate::Count | Aggregate::Sum | Aggregate::Mean => {}
-            Aggregate::StdDev => return Err("standard deviations"),
+            Aggregate::StdDev => {}
             Aggregate::Histogram { .. } => return Err("histograms"),
         }
     }
@@ -255,12 +292,13 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
             }
             Some(latest_code(m.code.system.short(), &m.code.code))
         }
-        None if query.wants_moments() => return Err("a sum or mean without a measure"),
+        None if query.wants_moments() => return Err("a sum, mean or standard deviation without a measure"),
         _ => None,
     };
     let mut cohort = Vec::new();
     literals(&query.cohort, &mut cohort)?;
-    let plan = Plan { cohort, measure, by_sex: query.group_by.sex };
+    let squares = query.aggregates.contains(&Aggregate::StdDev);
+    let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex };
     let group = GroupKey { sex: plan.by_sex.then_some(crate::codes::Sex::Female), age_band: None };
     let widest = plan.criteria(&GroupKey::TOTAL).len().max(plan.criteria(&group).len());
     if widest > MAX_LITERALS {
@@ -304,7 +342,9 @@ impl Plan {
             }
             let Some(measure) = self.measure else { continue };
             let moments = match row.moments {
-                Some(crate::Moments::Released { n, sum, .. }) => Some(Expected::Moments { n, sum }),
+                Some(crate::Moments::Released { n, sum, sum_sq }) => {
+                    Some(Expected::Moments { n, sum, sum_sq: self.squares.then_some(sum_sq) })
+                }
                 Some(crate::Moments::Suppressed) | None => total.then_some(Expected::Suppressed),
             };
             if let Some(cell) = moments {
@@ -457,7 +497,7 @@ mod tests {
         let diabetes = row_code(&["condition", "icd10cm", "E11.9"]);
         let female = row_code(&["sex", "female"]);
         let p = plan(&query(Cohort::Condition { code: e11.clone() }, vec![Aggregate::Count])).unwrap();
-        assert_eq!(p, Plan { cohort: vec![Literal::has(diabetes)], measure: None, by_sex: false });
+        assert_eq!(p, Plan { cohort: vec![Literal::has(diabetes)], measure: None, squares: false, by_sex: false });
         assert_eq!(p.criteria(&GroupKey::TOTAL), vec![Literal::has(diabetes)]);
         let p = plan(&query(Cohort::Sex { sex: Sex::Female }, vec![Aggregate::Count])).unwrap();
         assert_eq!(p.cohort[0].code, female);
@@ -528,7 +568,10 @@ mod tests {
         // Each refusal names what is not provable.
         let why = |q: &Query| plan_or_reason(q).unwrap_err();
         assert_eq!(why(&banded), "not provable yet: age bands");
-        assert_eq!(why(&query(Cohort::Everyone, vec![Aggregate::StdDev])), "not provable yet: standard deviations");
+        assert_eq!(
+            why(&query(Cohort::Everyone, vec![Aggregate::StdDev])),
+            "not provable yet: a sum, mean or standard deviation without a measure"
+        );
         let any = Cohort::Any { of: vec![Cohort::Sex { sex: Sex::Male }] };
         assert_eq!(why(&query(any, vec![Aggregate::Count])), "not provable yet: `any of` cohorts");
         let aged = Cohort::All { of: vec![e11_cohort(&e11), Cohort::Age { min: Some(40), max: None }] };
@@ -584,13 +627,13 @@ mod tests {
         q.measure = Some(glucose.clone());
         let p = plan(&q).unwrap();
         assert_eq!(p.measure, Some(row_code(&["latest", "loinc", "2345-7"])));
-        // Every value, a standard deviation or a histogram: not yet.
+        assert!(!p.squares);
+        // Every value or a histogram: not yet.
         let mut all = q.clone();
         all.measure = Some(Measure { selection: Selection::All, ..glucose.clone() });
         assert!(plan(&all).is_none());
-        for a in [Aggregate::StdDev, Aggregate::Histogram { edges: vec![5.0] }] {
-            assert!(plan(&Query { aggregates: vec![Aggregate::Mean, a], ..q.clone() }).is_none());
-        }
+        let histogram = Aggregate::Histogram { edges: vec![5.0] };
+        assert!(plan(&Query { aggregates: vec![Aggregate::Mean, histogram], ..q.clone() }).is_none());
         // A measure with counts only proves counts.
         assert_eq!(plan(&Query { aggregates: vec![Aggregate::Count], ..q.clone() }).unwrap().measure, None);
 
@@ -611,10 +654,11 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert_eq!(
             (t[1].part, t[1].measure, t[1].cell),
-            (ProvenPart::Moments, p.measure, Expected::Moments { n: 25, sum: -4_000 })
+            (ProvenPart::Moments, p.measure, Expected::Moments { n: 25, sum: -4_000, sum_sq: None })
         );
         // The committed values are offset by 2^31 thousandths: 25 values summing to -4.000 units.
-        assert_eq!(t[1].outputs(), Ok(Some((25, 25 * (1u64 << 31) - 4_000))));
+        let outputs = Outputs { count: 25, sum: 25 * (1u64 << 31) - 4_000, sum_sq: None };
+        assert_eq!(t[1].outputs(), Ok(Some(outputs)));
         let t = p.targets(&answer(crate::Moments::Suppressed));
         assert_eq!(t[1].outputs(), Ok(None));
         // A sum no committed values could give.
@@ -623,6 +667,50 @@ mod tests {
         assert_eq!(committed_value(-(1 << 31)), Some(0));
         assert_eq!(committed_value((1 << 31) - 1), Some(u32::MAX));
         assert_eq!(committed_value(1 << 31), None);
+    }
+
+    #[test]
+    fn standard_deviations_prove_the_sum_of_squares_of_the_committed_values() {
+        use crate::query::{Measure, Selection};
+        let glucose = Measure { code: crate::Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest };
+        let mut q = query(Cohort::Everyone, vec![Aggregate::Mean, Aggregate::StdDev]);
+        q.measure = Some(glucose);
+        let p = plan(&q).unwrap();
+        assert!(p.squares);
+        // Three values in thousandths, and the squares of their committed forms summed here directly.
+        let values: [i64; 3] = [-1_500, 0, 2_147_483_647];
+        let committed: Vec<u128> = values.iter().map(|v| u128::from(committed_value(*v).unwrap())).collect();
+        let moments = crate::Moments::Released {
+            n: 3,
+            sum: values.iter().sum(),
+            sum_sq: values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum(),
+        };
+        let answer = NodeAnswer {
+            query_id: Uuid::nil(),
+            threshold: 2,
+            unit: None,
+            data_version: 1,
+            rows: vec![crate::AnswerRow {
+                group: GroupKey::TOTAL,
+                patients: Cell::Value(3),
+                moments: Some(moments),
+                histogram: None,
+            }],
+            exec_micros: 0,
+        };
+        let t = p.targets(&answer);
+        let expected = Outputs {
+            count: 3,
+            sum: committed.iter().sum::<u128>() as u64,
+            sum_sq: Some(committed.iter().map(|v| v * v).sum()),
+        };
+        assert_eq!(t[1].outputs(), Ok(Some(expected)));
+        // Sums of squares no committed values could give: below zero, and above n·(2^32 - 1)².
+        let mut odd = t[1].clone();
+        odd.cell = Expected::Moments { n: 1, sum: -(1 << 31), sum_sq: Some(-1) };
+        assert!(odd.outputs().unwrap_err().contains("sum of squares"));
+        odd.cell = Expected::Moments { n: 1, sum: 0, sum_sq: Some(1 << 70) };
+        assert!(odd.outputs().unwrap_err().contains("sum of squares"));
     }
 
     #[test]

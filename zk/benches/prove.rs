@@ -6,7 +6,8 @@
 //! The snapshot is full (the format's capacity for that trace length): patient blocks of four rows (a
 //! person row, a sex, one of eight condition codes, a measure's value). Timed: the count of a
 //! one-criterion cohort (a condition: the common case), of a three-criterion cohort (a sex, a condition,
-//! and not another), the measure's count and sum over a two-criterion cohort, and a suppressed cell.
+//! and not another), the measure's count and sum over a two-criterion cohort, the same with the sum of squares, and a
+//! suppressed cell.
 
 #![allow(missing_docs)]
 
@@ -46,26 +47,38 @@ fn main() {
     let t = Instant::now();
     let snapshot = Snapshot::build(blocks, [7; 32]).unwrap();
     let commit_s = t.elapsed().as_secs_f64();
-    let one = Statement { criteria: vec![Criterion::has(2)], measure: None, threshold: 10 };
+    let one = Statement { criteria: vec![Criterion::has(2)], measure: None, squares: false, threshold: 10 };
     let t = Instant::now();
     let (claim, proof) = snapshot.prove([1; 32], &one).unwrap();
     let prove_s = t.elapsed().as_secs_f64();
     let three = Statement {
         criteria: vec![Criterion::has(101), Criterion::has(2), Criterion::lacks(3)],
         measure: None,
+        squares: false,
         threshold: 10,
     };
     let t = Instant::now();
     let (three_claim, three_proof) = snapshot.prove([4; 32], &three).unwrap();
     let three_s = t.elapsed().as_secs_f64();
     verify_claim(snapshot.commitment(), &three_claim, &three_proof).unwrap();
-    let measure =
-        Statement { criteria: vec![Criterion::has(100), Criterion::lacks(3)], measure: Some(200), threshold: 10 };
+    let measure = Statement {
+        criteria: vec![Criterion::has(100), Criterion::lacks(3)],
+        measure: Some(200),
+        squares: false,
+        threshold: 10,
+    };
     let t = Instant::now();
     let (sum, sum_proof) = snapshot.prove([2; 32], &measure).unwrap();
     let measure_s = t.elapsed().as_secs_f64();
     verify_claim(snapshot.commitment(), &sum, &sum_proof).unwrap();
-    let rare = Statement { criteria: vec![Criterion::has(9)], measure: None, threshold: 10 };
+    let squares = Statement { squares: true, ..measure };
+    let t = Instant::now();
+    let (sq, sq_proof) = snapshot.prove([5; 32], &squares).unwrap();
+    let squares_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    verify_claim(snapshot.commitment(), &sq, &sq_proof).unwrap();
+    let squares_verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rare = Statement { criteria: vec![Criterion::has(9)], measure: None, squares: false, threshold: 10 };
     let t = Instant::now();
     let (small, small_proof) = snapshot.prove([3; 32], &rare).unwrap();
     let suppressed_s = t.elapsed().as_secs_f64();
@@ -84,12 +97,14 @@ fn main() {
     let data_rows: usize = snapshot.blocks().iter().map(Vec::len).sum();
     println!(
         "2^{log} trace rows ({data_rows} data rows): commit {commit_s:.2} s, prove (1 criterion) {prove_s:.2} s = {:.0} data rows/s, \
-         3 criteria {three_s:.2} s = {:.0} rows/s ({:.1} KB), measure sum {measure_s:.2} s ({:.1} KB), suppressed cell {suppressed_s:.2} s ({:.1} KB), \
+         3 criteria {three_s:.2} s = {:.0} rows/s ({:.1} KB), measure sum {measure_s:.2} s ({:.1} KB), \
+         with sum of squares {squares_s:.2} s ({:.1} KB, verify {squares_verify_ms:.2} ms), suppressed cell {suppressed_s:.2} s ({:.1} KB), \
          verify p50 {:.2} ms, proof {:.1} KB, peak RSS {:.0} MB, conjectured {} bits, proven {} bits (list decoding; unique decoding {}), options {:?}",
         data_rows as f64 / prove_s,
         data_rows as f64 / three_s,
         three_proof.len() as f64 / 1024.0,
         sum_proof.len() as f64 / 1024.0,
+        sq_proof.len() as f64 / 1024.0,
         small_proof.len() as f64 / 1024.0,
         verify_ms[verify_ms.len() / 2],
         proof.len() as f64 / 1024.0,

@@ -1,6 +1,7 @@
 //! The statement: over the committed patient blocks, `count` blocks satisfy a conjunction of criteria
 //! (each: the block holds a row of code `c`, or holds none); or, with a measure, the blocks satisfying
-//! it hold `count` rows of the measure's code whose values sum to `sum`.
+//! it hold `count` rows of the measure's code whose values sum to `sum` (and, with squares, whose
+//! squares sum to `sum_sq`).
 //!
 //! Main segment (the committed data, [`crate::format`]): every value's 32 bits are boolean and
 //! recompose the value, `first` is boolean, and the selector is pinned. Auxiliary segment (built per
@@ -15,6 +16,11 @@
 //! | (measure) `inv_m`, `eq_m` | as for a criterion, with the measure's code `m` |
 //! | (measure) `w`, `n`, `sum` | `w = eq_m·p`, `n' = n + w`, `sum' = sum + w·value` |
 //! | (measure) `c_m` | `c_m' = (1 - first')·c_m + eq_m'`, `c_m·(c_m - 1) = 0`, and `c_m·eq_k = 0` for every `k` |
+//! | (squares) `u_lo`, `u_hi` | `u_lo = w·lo`, `u_hi = w·hi`, for the value's 16-bit halves `lo`, `hi` (from its bits) |
+//! | (squares) `s_ll`, `s_lh`, `s_hh` | `s_ll' = s_ll + u_lo·lo`, `s_lh' = s_lh + u_lo·hi`, `s_hh' = s_hh + u_hi·hi` |
+//! | (squares) `bit` | `bit'·(bit' - 1) = 0` |
+//! | (squares) `a_ylo`, `a_yhi`, `a_c` | `a' = (1 - start')·a + bit'·weight'` (periodic, every 128 rows) |
+//! | (squares) links | on row n-k-2 only: `s_lh' = a_ylo' + 2^15·a_yhi'`, `s_ll' + 2^17·a_ylo' = L + 2^32·a_c'`, `a_c' + a_yhi' + s_hh' = H` |
 //! | `gap_0..5` (suppressed) | on row n-k-2 only: boolean, and `T - 1 - q' = Σ gap_j·2^j` |
 //!
 //! `p` is the running product of the literals, and `c_m` makes the layout that reading it at the measure
@@ -23,11 +29,23 @@
 //! asserts `q` (and `sum`) at row n-k-1; a suppressed one proves `q ≤ T - 1` for the node's threshold
 //! `T ≤ 64` and discloses neither. Row 0 is padding (asserted), so `c_k[0] = 0` is asserted too.
 //!
+//! A sum of squares `Σ v²` (up to `2^86`) does not fit the field. With `v = lo + 2^16·hi` it is
+//! `X + 2^17·Y + 2^32·Z` for the three limb sums (each below `2^54`), and the statement discloses only its
+//! low word `L` and the rest `H`, which the verifier computes from the claimed integer (bounded below
+//! `2^86` first): the split is canonical, so it discloses nothing beyond `Σ v²`. The
+//! witnesses `y_lo < 2^15`, `y_hi < 2^39` and the carry `c < 2^23` are range-checked by their bits, laid
+//! out in the last window of 128 counted rows (periodic columns give each bit's weight; `n - k` is a
+//! multiple of 128). Every quantity in the three links is then below `2^56`, so each link holds over the
+//! integers, and `Σ v² = L + 2^32·H` exactly.
+//!
 //! The predicate is computed from the committed codes inside the proof; nothing query-dependent is
 //! committed with the data. `count ≤ 2^22` and `value < 2^32` keep `sum < 2^54`, below the field's
 //! modulus: sums are exact.
 
-use crate::format::{random_rows, FIRST, GAP_BITS, MAIN_WIDTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK};
+use crate::format::{
+    random_rows, CARRY_BITS, FIRST, GAP_BITS, MAIN_WIDTH, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_HI_BITS,
+    Y_LO_BITS, ZK_QUOTIENT_SLACK,
+};
 use winter_air::{
     Air, AirContext, Assertion, AuxRandElements, EvaluationFrame, ProofOptions, TraceInfo, TransitionConstraintDegree,
 };
@@ -64,6 +82,8 @@ pub struct AuxLayout {
     pub criteria: usize,
     /// Whether a measure is summed.
     pub measure: bool,
+    /// Whether the measure's sum of squares is proven too (with a measure, disclosed only).
+    pub squares: bool,
     /// Whether the answer is suppressed (gap bits).
     pub suppressed: bool,
 }
@@ -105,9 +125,14 @@ impl AuxLayout {
             self.cnt()
         }
     }
+    /// `u_lo`, `u_hi`, `s_ll`, `s_lh`, `s_hh`, `bit`, `a_ylo`, `a_yhi`, `a_c` (with squares).
+    pub fn squares_columns(&self) -> [usize; 9] {
+        let b = self.after_products() + 6;
+        std::array::from_fn(|i| b + i)
+    }
     /// The first gap bit (suppressed).
     pub fn gap(&self) -> usize {
-        self.after_products() + if self.measure { 6 } else { 1 }
+        self.after_products() + if self.measure { 6 } else { 1 } + if self.squares { 9 } else { 0 }
     }
     /// Columns in all.
     pub fn width(&self) -> usize {
@@ -130,6 +155,8 @@ pub struct PublicInputs {
     pub count: u64,
     /// Sum of the measure rows' values (0 without a measure or when suppressed).
     pub sum: u64,
+    /// Sum of the squares of the measure rows' values, when proven.
+    pub sum_sq: Option<u128>,
     /// 0 for a disclosed count and sum; else the threshold the hidden count is below.
     pub suppressed_below: u32,
 }
@@ -144,6 +171,7 @@ impl PublicInputs {
             measure: layout.measure.then_some(0),
             count: 0,
             sum: 0,
+            sum_sq: layout.squares.then_some(0),
             suppressed_below: u32::from(layout.suppressed),
         }
     }
@@ -153,9 +181,54 @@ impl PublicInputs {
         AuxLayout {
             criteria: self.criteria.len(),
             measure: self.measure.is_some(),
+            squares: self.sum_sq.is_some(),
             suppressed: self.suppressed_below != 0,
         }
     }
+}
+
+/// A sum of squares as the AIR states it: its low 32 bits and the rest (`sum_sq = low + 2^32·high`). The
+/// verifier bounds `sum_sq` below `2^86` first ([`crate::Claim`]), so `high` is below `2^54`.
+pub fn split_squares(sum_sq: u128) -> (BaseElement, BaseElement) {
+    let high = u64::try_from(sum_sq >> 32).unwrap_or(u64::MAX);
+    (BaseElement::new((sum_sq & 0xffff_ffff) as u64), BaseElement::new(high))
+}
+
+/// Where the window of range-checked bits sits in each period of [`SQUARES_WINDOW`] rows: the low
+/// [`Y_LO_BITS`] bits of the cross sum `Σ lo·hi`, its high [`Y_HI_BITS`] bits, then the
+/// [`CARRY_BITS`] bits of the carry out of the low word.
+const SQUARE_SEGMENTS: [(usize, usize); 3] =
+    [(0, Y_LO_BITS), (Y_LO_BITS, Y_HI_BITS), (Y_LO_BITS + Y_HI_BITS, CARRY_BITS)];
+
+/// The periodic columns of a statement with squares, each read on the row before the one it describes
+/// (a transition constraint reads the periodic value of its current row): whether the next row starts
+/// a window, and for each segment the weight of the next row's bit in it (`2^j` for its `j`-th bit, 0
+/// outside it).
+fn squares_periodic_columns() -> Vec<Vec<BaseElement>> {
+    let next = |pos: usize| (pos + 1) % SQUARES_WINDOW;
+    let mut out = vec![(0..SQUARES_WINDOW).map(|p| BaseElement::from(u32::from(next(p) == 0))).collect::<Vec<_>>()];
+    for segment in 0..SQUARE_SEGMENTS.len() {
+        out.push((0..SQUARES_WINDOW).map(|p| BaseElement::new(squares_weight(segment, next(p)))).collect());
+    }
+    out
+}
+
+/// The weight of a window's bit at `pos` in `segment`'s witness: `2^j` for its `j`-th bit, 0 outside.
+pub(crate) fn squares_weight(segment: usize, pos: usize) -> u64 {
+    let (start, bits) = SQUARE_SEGMENTS[segment];
+    match pos.checked_sub(start) {
+        Some(j) if j < bits => 1 << j,
+        _ => 0,
+    }
+}
+
+/// The bit at position `pos` of a squares window, for the witnesses `(y_lo, y_hi, carry)`.
+pub(crate) fn squares_window_bit(pos: usize, witnesses: [u64; 3]) -> u64 {
+    SQUARE_SEGMENTS
+        .iter()
+        .zip(witnesses)
+        .find_map(|((start, bits), w)| pos.checked_sub(*start).filter(|j| j < bits).map(|j| (w >> j) & 1))
+        .unwrap_or(0)
 }
 
 fn words(bytes: &[u8; 32]) -> impl Iterator<Item = BaseElement> + '_ {
@@ -176,6 +249,10 @@ impl ToElements<BaseElement> for PublicInputs {
         // and simply fails.
         out.push(BaseElement::new(self.count));
         out.push(BaseElement::new(self.sum));
+        let (low, high) = split_squares(self.sum_sq.unwrap_or(0));
+        out.push(BaseElement::from(u32::from(self.sum_sq.is_some())));
+        out.push(low);
+        out.push(high);
         out.push(BaseElement::from(self.suppressed_below));
         out
     }
@@ -189,6 +266,8 @@ pub struct CohortAir {
     measure: BaseElement,
     count: BaseElement,
     sum: BaseElement,
+    /// The sum of squares' low 32 bits and the rest.
+    squares: (BaseElement, BaseElement),
     /// `T`: a suppressed count is at most `T - 1`.
     bound: BaseElement,
     last: usize,
@@ -216,11 +295,17 @@ impl Air for CohortAir {
         } else {
             aux.push(d(3));
         }
+        if layout.squares {
+            // u_lo, u_hi, three running sums, the window's bits, three accumulators, three links.
+            aux.extend(vec![d(3); 6]);
+            aux.extend(vec![TransitionConstraintDegree::with_cycles(2, vec![SQUARES_WINDOW]); 3]);
+            aux.extend(vec![d(2); 3]);
+        }
         if layout.suppressed {
             aux.push(d(2));
             aux.extend(vec![d(3); GAP_BITS]);
         }
-        let starts = layout.criteria + if layout.measure { 3 } else { 1 };
+        let starts = layout.criteria + if layout.measure { 3 } else { 1 } + if layout.squares { 3 } else { 0 };
         let aux_assertions = starts
             + if layout.suppressed {
                 0
@@ -238,6 +323,7 @@ impl Air for CohortAir {
             measure: BaseElement::new(pub_inputs.measure.unwrap_or(0)),
             count: BaseElement::new(pub_inputs.count),
             sum: BaseElement::new(pub_inputs.sum),
+            squares: split_squares(pub_inputs.sum_sq.unwrap_or(0)),
             bound: BaseElement::from(pub_inputs.suppressed_below),
             last: n - k - 1,
         }
@@ -272,6 +358,14 @@ impl Air for CohortAir {
         result[VALUE_BITS + 3] = s * first * (first - E::ONE);
     }
 
+    fn get_periodic_column_values(&self) -> Vec<Vec<BaseElement>> {
+        if self.layout.squares {
+            squares_periodic_columns()
+        } else {
+            Vec::new()
+        }
+    }
+
     fn get_assertions(&self) -> Vec<Assertion<BaseElement>> {
         debug_assert_eq!(self.context.trace_info().main_trace_width(), MAIN_WIDTH);
         vec![
@@ -287,7 +381,7 @@ impl Air for CohortAir {
         &self,
         main_frame: &EvaluationFrame<F>,
         aux_frame: &EvaluationFrame<E>,
-        _periodic_values: &[F],
+        periodic_values: &[F],
         _aux_rand_elements: &AuxRandElements<E>,
         result: &mut [E],
     ) where
@@ -338,11 +432,45 @@ impl Air for CohortAir {
             result[r] = s * (next[l.cnt()] - a[l.cnt()] - first_next * product);
             r += 1;
         }
+        // The last counted row (n-k-2): the selector falls after it.
+        let at_end: E = (m[SELECTOR] - main_frame.next()[SELECTOR]).into();
+        if l.squares {
+            let [u_lo, u_hi, s_ll, s_lh, s_hh, bit, a_ylo, a_yhi, a_c] = l.squares_columns();
+            let w = a[l.measure_columns()[2]];
+            // The value's 16-bit halves, from its committed bits.
+            let half = |from: usize| {
+                let mut out = F::ZERO;
+                for j in (0..16).rev() {
+                    out = out.double() + m[2 + from + j];
+                }
+                E::from(out)
+            };
+            let (lo, hi) = (half(0), half(16));
+            result[r] = s * (a[u_lo] - w * lo);
+            result[r + 1] = s * (a[u_hi] - w * hi);
+            result[r + 2] = s * (next[s_ll] - a[s_ll] - a[u_lo] * lo);
+            result[r + 3] = s * (next[s_lh] - a[s_lh] - a[u_lo] * hi);
+            result[r + 4] = s * (next[s_hh] - a[s_hh] - a[u_hi] * hi);
+            result[r + 5] = s * next[bit] * (next[bit] - E::ONE);
+            // Each accumulator starts over with every window and adds its segment's bits.
+            let starts: E = periodic_values[0].into();
+            for (j, acc) in [a_ylo, a_yhi, a_c].into_iter().enumerate() {
+                let weight: E = periodic_values[1 + j].into();
+                result[r + 6 + j] = s * (next[acc] - (E::ONE - starts) * a[acc] - next[bit] * weight);
+            }
+            // On the last window's last row (n-k-1): the cross sum splits at bit 15, the low word and
+            // its carry, and the high word.
+            let (low, high) = self.squares;
+            let two = |e: u32| E::from(BaseElement::new(1u64 << e));
+            result[r + 9] = at_end * (next[s_lh] - next[a_ylo] - two(15) * next[a_yhi]);
+            result[r + 10] = at_end * (next[s_ll] + two(17) * next[a_ylo] - two(32) * next[a_c] - E::from(low));
+            result[r + 11] = at_end * (next[a_c] + next[a_yhi] + next[s_hh] - E::from(high));
+            r += 12;
+        }
         if !l.suppressed {
             return;
         }
         // On the last counted row only: the final count is at most bound - 1.
-        let at_end: E = (m[SELECTOR] - main_frame.next()[SELECTOR]).into();
         let mut gap = E::ZERO;
         let mut power = E::ONE;
         for j in 0..GAP_BITS {
@@ -365,6 +493,10 @@ impl Air for CohortAir {
             out.push(Assertion::single(has_m, 0, E::ZERO));
             out.push(Assertion::single(n, 0, E::ZERO));
             out.push(Assertion::single(sum, 0, E::ZERO));
+            if l.squares {
+                let [_, _, s_ll, s_lh, s_hh, ..] = l.squares_columns();
+                out.extend([s_ll, s_lh, s_hh].map(|c| Assertion::single(c, 0, E::ZERO)));
+            }
             if !l.suppressed {
                 out.push(Assertion::single(n, self.last, E::from(self.count)));
                 out.push(Assertion::single(sum, self.last, E::from(self.sum)));

@@ -32,6 +32,9 @@ pub struct ArchivedAnswer {
     pub count: u64,
     /// The sum claimed (0 without a measure).
     pub sum: u64,
+    /// The sum of squares claimed, when proven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum_sq: Option<u128>,
     /// Set when the count is suppressed: the threshold it is proven below (count and sum are then 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_below: Option<u32>,
@@ -50,6 +53,7 @@ impl ArchivedAnswer {
             measure: claim.measure,
             count: claim.count,
             sum: claim.sum,
+            sum_sq: claim.sum_sq,
             suppressed_below: claim.suppressed_below,
             proof: base64::engine::general_purpose::STANDARD.encode(proof),
         }
@@ -67,6 +71,7 @@ impl ArchivedAnswer {
             measure: self.measure,
             count: self.count,
             sum: self.sum,
+            sum_sq: self.sum_sq,
             suppressed_below: self.suppressed_below,
         })
     }

@@ -49,6 +49,18 @@ pub const MAX_CRITERIA: usize = 4;
 pub const GAP_BITS: usize = 6;
 /// The highest disclosure threshold a suppressed cell can be proven below.
 pub const MAX_THRESHOLD: u32 = 1 << GAP_BITS;
+/// Rows of the window whose bits range-check the witnesses of a sum of squares: the last
+/// `SQUARES_WINDOW` counted rows (`n - k` is a multiple of it) hold them, every other window zeros.
+pub const SQUARES_WINDOW: usize = 128;
+/// Bits of the low part of the cross sum `Σ lo·hi` (it enters the sum of squares times `2^17`, so its
+/// low 15 bits fall in the low word).
+pub const Y_LO_BITS: usize = 15;
+/// Bits of the cross sum's high part (the cross sum is below `2^54`).
+pub const Y_HI_BITS: usize = 39;
+/// Bits of the carry from the low word (`Σ lo² + 2^17·y_lo < 2^55`).
+pub const CARRY_BITS: usize = 23;
+const _: () = assert!(Y_LO_BITS + Y_HI_BITS + CARRY_BITS <= SQUARES_WINDOW);
+
 /// The code of a padding row: outside every data code.
 pub const PAD_CODE: u64 = 1 << 62;
 /// The highest data code (codes are field elements; nodes derive them from code systems by hashing,

@@ -1,9 +1,10 @@
 //! Snapshots, their commitments, and proofs (the node's side; feature `prover`).
 
-use crate::air::{AuxLayout, CohortAir, Criterion, PublicInputs};
+use crate::air::{squares_weight, squares_window_bit, AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
     proof_budget, proof_options, random_rows, trace_length_for, Commitment, FIRST, FORMAT_VERSION, MAIN_WIDTH,
-    MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, VALUE_BITS, ZK_QUOTIENT_SLACK,
+    MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_LO_BITS,
+    ZK_QUOTIENT_SLACK,
 };
 use crate::lde::{CachedTraceLde, MainLde};
 use crate::verify::{Claim, Hash};
@@ -50,8 +51,21 @@ pub struct Statement {
     pub criteria: Vec<Criterion>,
     /// The measure's row code.
     pub measure: Option<u64>,
+    /// Whether the sum of the measure's squares is proven too (for a standard deviation).
+    pub squares: bool,
     /// A count below it is suppressed, and proven below it.
     pub threshold: u32,
+}
+
+/// What a statement counts over a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outputs {
+    /// Blocks meeting the criteria, or with a measure its rows in them.
+    pub count: u64,
+    /// The sum of those rows' values.
+    pub sum: u64,
+    /// The sum of their squares.
+    pub sum_sq: u128,
 }
 
 /// The committed main segment, shared by every proof over one snapshot.
@@ -164,8 +178,8 @@ impl Snapshot {
     /// values. Blocks the statement cannot be made over are refused: a criterion's code twice in one
     /// block (the format holds each attribute once per patient), or with a measure, two rows of it in
     /// one block or a criterion's row after it.
-    pub fn evaluate(&self, criteria: &[Criterion], measure: Option<u64>) -> Result<(u64, u64), ZkError> {
-        let (mut count, mut sum) = (0u64, 0u64);
+    pub fn evaluate(&self, criteria: &[Criterion], measure: Option<u64>) -> Result<Outputs, ZkError> {
+        let mut out = Outputs::default();
         for block in &self.blocks {
             let mut has = vec![0u32; criteria.len()];
             let mut measured = false;
@@ -187,22 +201,26 @@ impl Snapshot {
                     measured = true;
                 }
                 if measure == Some(row.code) && meets(&has) {
-                    count += 1;
-                    sum += u64::from(row.value);
+                    out.count += 1;
+                    out.sum += u64::from(row.value);
+                    out.sum_sq += u128::from(row.value) * u128::from(row.value);
                 }
             }
             if measure.is_none() && meets(&has) {
-                count += 1;
+                out.count += 1;
             }
         }
-        Ok((count, sum))
+        Ok(out)
     }
 
     /// Counts (and sums) what `statement` selects, and proves it for the query digest `query`. A count
     /// below the statement's threshold (≤ [`MAX_THRESHOLD`]; 0 for none) is disclosed neither with its
     /// sum, and the proof shows only that it is below the threshold.
     pub fn prove(&self, query: [u8; 32], statement: &Statement) -> Result<(Claim, Vec<u8>), ZkError> {
-        let Statement { criteria, measure, threshold } = statement;
+        let Statement { criteria, measure, squares, threshold } = statement;
+        if *squares && measure.is_none() {
+            return Err(ZkError::Prover("a sum of squares needs a measure".into()));
+        }
         if *threshold > MAX_THRESHOLD {
             return Err(ZkError::Prover(format!("threshold {threshold} above {MAX_THRESHOLD}")));
         }
@@ -218,8 +236,8 @@ impl Snapshot {
         if measure.is_some_and(|m| criteria.iter().any(|c| c.code == m)) {
             return Err(ZkError::Prover("the measure's code is also a criterion".into()));
         }
-        let (count, sum) = self.evaluate(criteria, *measure)?;
-        self.prove_outputs(query, statement, count, sum)
+        let outputs = self.evaluate(criteria, *measure)?;
+        self.prove_outputs(query, statement, outputs)
     }
 
     /// As [`Snapshot::prove`], with the outputs given instead of evaluated: for tests that a dishonest
@@ -230,10 +248,10 @@ impl Snapshot {
         &self,
         query: [u8; 32],
         statement: &Statement,
-        count: u64,
-        sum: u64,
+        outputs: Outputs,
     ) -> Result<(Claim, Vec<u8>), ZkError> {
-        let Statement { criteria, measure, threshold } = statement;
+        let Statement { criteria, measure, squares, threshold } = statement;
+        let Outputs { count, sum, sum_sq } = outputs;
         let budget = proof_budget(self.commitment.trace_length);
         if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
             return Err(ZkError::BudgetExhausted(budget));
@@ -245,6 +263,7 @@ impl Snapshot {
             measure: *measure,
             count: if suppressed { 0 } else { count },
             sum: if suppressed { 0 } else { sum },
+            sum_sq: (*squares && !suppressed).then_some(sum_sq),
             suppressed_below: suppressed.then_some(*threshold),
         };
         let bound = if suppressed { u64::from(*threshold) } else { count + 1 };
@@ -257,6 +276,7 @@ impl Snapshot {
             measure: *measure,
             count: claim.count,
             sum: claim.sum,
+            sum_sq: claim.sum_sq,
             suppressed_below: claim.suppressed_below.unwrap_or(0),
         };
         let layout = inputs.layout();
@@ -277,7 +297,7 @@ impl Snapshot {
 
 /// The layout of the simplest statement (one criterion, disclosed), for what does not depend on it.
 fn plain_layout() -> AuxLayout {
-    AuxLayout { criteria: 1, measure: false, suppressed: false }
+    AuxLayout { criteria: 1, measure: false, squares: false, suppressed: false }
 }
 
 /// The main segment's extension over the domain winterfell's prover uses for this trace length.
@@ -355,6 +375,33 @@ fn hide_quotient<E: FieldElement<BaseField = BaseElement>>(
     }
     let twiddles = fft::get_twiddles::<BaseElement>(size);
     CompositionPolyTrace::new(fft::evaluate_poly_with_offset(&out, &twiddles, domain.offset(), 1))
+}
+
+impl CohortProver {
+    /// Fills the bits and accumulators of a statement with squares: the window ending on row `last`
+    /// holds the range-checked witnesses that split `Σ lo² + 2^17·Σ lo·hi + 2^32·Σ hi²` into its low
+    /// word and the rest; every other row of those columns (up to `last`) is zero.
+    fn squares_window<E: FieldElement<BaseField = BaseElement>>(
+        &self,
+        columns: &mut [Vec<E>],
+        last: usize,
+        [x, y, _]: [u64; 3],
+    ) {
+        let [.., bit, a_ylo, a_yhi, a_c] = self.inputs.layout().squares_columns();
+        let y_lo = y & ((1 << Y_LO_BITS) - 1);
+        let carry = (x + (y_lo << 17)) >> 32;
+        let witnesses = [y_lo, y >> Y_LO_BITS, carry];
+        let start = last + 1 - SQUARES_WINDOW;
+        let mut acc = [0u64; 3];
+        for pos in 0..SQUARES_WINDOW {
+            let b = squares_window_bit(pos, witnesses);
+            columns[bit][start + pos] = E::from(BaseElement::new(b));
+            for (j, (c, a)) in [a_ylo, a_yhi, a_c].into_iter().zip(&mut acc).enumerate() {
+                *a += b * squares_weight(j, pos);
+                columns[c][start + pos] = E::from(BaseElement::new(*a));
+            }
+        }
+    }
 }
 
 impl Prover for CohortProver {
@@ -436,6 +483,8 @@ impl Prover for CohortProver {
         let mut has = vec![E::ZERO; criteria.len()];
         let mut has_measure = E::ZERO;
         let (mut cnt, mut count, mut sum) = (E::ZERO, E::ZERO, E::ZERO);
+        // Σ w·lo², Σ w·lo·hi, Σ w·hi² over the 16-bit halves of the values (each below 2^54).
+        let mut squares = [0u64; 3];
         for i in 0..=last {
             let code = main.get(0, i);
             let first = main.get(FIRST, i) == BaseElement::ONE;
@@ -467,6 +516,20 @@ impl Prover for CohortProver {
                 columns[sum_col][i] = sum;
                 count += w;
                 sum += w * E::from(main.get(1, i));
+                if l.squares {
+                    let [u_lo, u_hi, s_ll, s_lh, s_hh, ..] = l.squares_columns();
+                    let value = main.get(1, i).as_int();
+                    let counted = u64::from(w == E::ONE);
+                    let (lo, hi) = (counted * (value & 0xffff), counted * (value >> 16));
+                    columns[u_lo][i] = E::from(BaseElement::new(lo));
+                    columns[u_hi][i] = E::from(BaseElement::new(hi));
+                    for (c, s) in [s_ll, s_lh, s_hh].into_iter().zip(&squares) {
+                        columns[c][i] = E::from(BaseElement::new(*s));
+                    }
+                    squares[0] += lo * (value & 0xffff);
+                    squares[1] += lo * (value >> 16);
+                    squares[2] += hi * (value >> 16);
+                }
             } else {
                 // cnt[i] counts the blocks that ended before row i: a block ends on row i - 1 when row i
                 // starts another.
@@ -475,6 +538,9 @@ impl Prover for CohortProver {
                     cnt += product;
                 }
             }
+        }
+        if l.squares {
+            self.squares_window(&mut columns, last, squares);
         }
         let mut rng = ChaCha20Rng::from_seed(self.seed);
         for column in &mut columns[..l.gap()] {

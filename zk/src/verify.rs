@@ -33,6 +33,9 @@ pub struct Claim {
     pub count: u64,
     /// Sum of the measure's values (0 without a measure, or when suppressed: not disclosed).
     pub sum: u64,
+    /// Sum of the squares of the measure's values, when the statement proves it (disclosed cells of a
+    /// measure only).
+    pub sum_sq: Option<u128>,
     /// `Some(T)`: the count is suppressed, and proven below the node's threshold `T`.
     pub suppressed_below: Option<u32>,
 }
@@ -43,6 +46,7 @@ impl Claim {
         AuxLayout {
             criteria: self.criteria.len(),
             measure: self.measure.is_some(),
+            squares: self.sum_sq.is_some(),
             suppressed: self.suppressed_below.is_some(),
         }
     }
@@ -70,6 +74,16 @@ impl Claim {
         }
         if self.sum > self.count * u64::from(u32::MAX) {
             return refuse(format!("sum {} exceeds count × 2^32", self.sum));
+        }
+        if let Some(sum_sq) = self.sum_sq {
+            if self.measure.is_none() || self.suppressed_below.is_some() {
+                return refuse("a sum of squares belongs to a disclosed measure only".into());
+            }
+            // Below 2^86 (count ≤ 2^22): the AIR's split of it stays below the field's modulus.
+            let most = u128::from(self.count) * u128::from(u32::MAX) * u128::from(u32::MAX);
+            if sum_sq > most {
+                return refuse(format!("sum of squares {sum_sq} exceeds count × (2^32 - 1)^2"));
+            }
         }
         match self.suppressed_below {
             None => Ok(()),
@@ -179,6 +193,7 @@ pub fn verify_claim(commitment: &Commitment, claim: &Claim, proof: &[u8]) -> Res
         measure: claim.measure,
         count: claim.count,
         sum: claim.sum,
+        sum_sq: claim.sum_sq,
         suppressed_below: claim.suppressed_below.unwrap_or(0),
     };
     let acceptable = AcceptableOptions::OptionSet(vec![proof_options()]);

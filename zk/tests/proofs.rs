@@ -1,7 +1,7 @@
 //! Honest proofs verify; every kind of dishonest or damaged answer is refused with its reason.
 
 use agora_zk::format::{capacity, Commitment};
-use agora_zk::prove::{Block, Row, Snapshot, Statement};
+use agora_zk::prove::{Block, Outputs, Row, Snapshot, Statement};
 use agora_zk::{verify_claim, Claim, Criterion, ZkError};
 use proptest::prelude::*;
 
@@ -60,7 +60,7 @@ fn expected(blocks: &[Block], criteria: &[Criterion], measure: Option<u64>) -> (
 }
 
 fn count_of(criteria: Vec<Criterion>) -> Statement {
-    Statement { criteria, measure: None, threshold: 0 }
+    Statement { criteria, measure: None, squares: false, threshold: 0 }
 }
 
 fn with(code: u64) -> Statement {
@@ -79,10 +79,11 @@ fn honest_answers_verify_and_equal_an_independent_count() {
         count_of(vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::has(1)]),
         count_of(vec![Criterion::has(PERSON), Criterion::has(MALE), Criterion::lacks(1), Criterion::has(4)]),
         count_of(vec![Criterion::lacks(2), Criterion::has(PERSON)]),
-        Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), threshold: 0 },
+        Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), squares: false, threshold: 0 },
         Statement {
             criteria: vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::lacks(0)],
             measure: Some(MEASURE),
+            squares: false,
             threshold: 0,
         },
     ];
@@ -130,15 +131,19 @@ fn a_criterion_after_the_measure_cannot_be_counted() {
     // Patient 0: female, a glucose value, then condition 5 after it.
     data[0] = vec![Row::attribute(PERSON), Row::attribute(FEMALE), Row { code: MEASURE, value: 7 }, Row::attribute(5)];
     let snapshot = Snapshot::build(data.clone(), [3; 32]).unwrap();
-    let statement =
-        Statement { criteria: vec![Criterion::has(FEMALE), Criterion::lacks(5)], measure: Some(MEASURE), threshold: 0 };
+    let statement = Statement {
+        criteria: vec![Criterion::has(FEMALE), Criterion::lacks(5)],
+        measure: Some(MEASURE),
+        squares: false,
+        threshold: 0,
+    };
     let e = snapshot.prove([0; 32], &statement).unwrap_err();
     assert!(e.to_string().contains("follows the measure"), "{e}");
     // Forced through (outputs as the measure row sees them: patient 0 counted), the trace breaks
     // `c_m·eq_k = 0`: winterfell's debug check panics, or the proof does not verify.
     let without_0 = expected(&data[1..], &statement.criteria, Some(MEASURE));
-    let (count, sum) = (without_0.0 + 1, without_0.1 + 7);
-    let forced = std::panic::catch_unwind(|| snapshot.prove_outputs([0; 32], &statement, count, sum));
+    let outputs = Outputs { count: without_0.0 + 1, sum: without_0.1 + 7, sum_sq: 0 };
+    let forced = std::panic::catch_unwind(|| snapshot.prove_outputs([0; 32], &statement, outputs));
     match forced {
         Err(_) => {} // winterfell's debug build found the broken constraint
         Ok(Ok((claim, proof))) => assert!(verify_claim(snapshot.commitment(), &claim, &proof).is_err()),
@@ -151,6 +156,86 @@ fn a_criterion_after_the_measure_cannot_be_counted() {
     assert!(e.to_string().contains("twice"), "{e}");
     let measured = Statement { criteria: vec![Criterion::has(MEASURE)], ..statement };
     assert!(snapshot.prove([0; 32], &measured).is_err());
+}
+
+/// The sum of squares of the measure's values over a cohort, computed here with `u128` arithmetic.
+fn expected_squares(blocks: &[Block], criteria: &[Criterion]) -> u128 {
+    blocks
+        .iter()
+        .filter(|b| {
+            let codes: std::collections::HashSet<u64> = b.iter().map(|r| r.code).collect();
+            criteria.iter().all(|c| codes.contains(&c.code) != c.negated)
+        })
+        .flatten()
+        .filter(|r| r.code == MEASURE)
+        .map(|r| u128::from(r.value) * u128::from(r.value))
+        .sum()
+}
+
+fn squares_of(criteria: Vec<Criterion>) -> Statement {
+    Statement { criteria, measure: Some(MEASURE), squares: true, threshold: 0 }
+}
+
+/// Sums of squares (for standard deviations) are exact far beyond the field's modulus: values near
+/// 2^32 over a thousand patients square-sum to about 2^70 and more, and every limb and carry of the split is
+/// exercised. A claim off by one, by 2^32 (the low word) or by 2^49 (what a split of the cross sum that
+/// is not range-checked could forge) is refused, as is one without the squares or a suppressed one
+/// with them.
+#[test]
+fn sums_of_squares_are_exact_and_bound_to_the_proof() {
+    let mut data = patients(1_000, 11);
+    let mut x = 99u64;
+    for block in &mut data {
+        for row in block.iter_mut().filter(|r| r.code == MEASURE) {
+            row.value = match xorshift(&mut x) % 4 {
+                0 => u32::MAX - (xorshift(&mut x) % 1_000) as u32,
+                1 => (xorshift(&mut x) % 70_000) as u32,
+                _ => xorshift(&mut x) as u32,
+            };
+        }
+    }
+    let snapshot = Snapshot::build(data.clone(), [6; 32]).unwrap();
+    let commitment = snapshot.commitment().clone();
+    let cohorts = [vec![Criterion::has(PERSON)], vec![Criterion::has(FEMALE), Criterion::lacks(1)]];
+    let mut proven = Vec::new();
+    for criteria in cohorts {
+        let statement = squares_of(criteria);
+        let (claim, proof) = snapshot.prove([3; 32], &statement).unwrap();
+        let (count, sum) = expected(&data, &statement.criteria, Some(MEASURE));
+        let squares = expected_squares(&data, &statement.criteria);
+        assert_eq!((claim.count, claim.sum, claim.sum_sq), (count, sum, Some(squares)));
+        assert!(squares > 1 << 68, "the test reaches far beyond the modulus: {squares}");
+        verify_claim(&commitment, &claim, &proof).unwrap();
+        proven.push((claim, proof));
+    }
+    let (claim, proof) = &proven[0];
+    let squares = claim.sum_sq.unwrap();
+    for forged in [squares + 1, squares - 1, squares + (1 << 32), squares - (1 << 49), squares + (1 << 64)] {
+        let e = verify_claim(&commitment, &Claim { sum_sq: Some(forged), ..claim.clone() }, proof).unwrap_err();
+        assert!(matches!(e, ZkError::Rejected(_)), "{forged}: {e}");
+    }
+    let e = verify_claim(&commitment, &Claim { sum_sq: None, ..claim.clone() }, proof).unwrap_err();
+    assert!(matches!(e, ZkError::Shape { .. }), "{e}");
+    let e = verify_claim(&commitment, &Claim { sum_sq: Some(u128::MAX), ..claim.clone() }, proof).unwrap_err();
+    assert!(e.to_string().contains("exceeds count"), "{e}");
+    let suppressed = Claim { count: 0, sum: 0, suppressed_below: Some(10), ..claim.clone() };
+    let e = verify_claim(&commitment, &suppressed, proof).unwrap_err();
+    assert!(e.to_string().contains("disclosed measure only"), "{e}");
+    // The squares of one cohort are not another's.
+    let e = verify_claim(&commitment, &Claim { sum_sq: proven[1].0.sum_sq, ..claim.clone() }, proof).unwrap_err();
+    assert!(matches!(e, ZkError::Rejected(_)), "{e}");
+    // A prover stating a wrong sum of squares cannot make a proof that verifies.
+    let honest = snapshot.evaluate(&claim.criteria, Some(MEASURE)).unwrap();
+    let wrong = Outputs { sum_sq: honest.sum_sq + (1 << 32), ..honest };
+    let statement = squares_of(claim.criteria.clone());
+    match std::panic::catch_unwind(|| snapshot.prove_outputs([3; 32], &statement, wrong)) {
+        Err(_) => {} // winterfell's debug build found the broken constraint
+        Ok(Ok((claim, proof))) => assert!(verify_claim(&commitment, &claim, &proof).is_err()),
+        Ok(Err(e)) => panic!("refused for another reason: {e}"),
+    }
+    // Squares need a measure.
+    let e = snapshot.prove([0; 32], &Statement { measure: None, ..squares_of(vec![Criterion::has(PERSON)]) });
+    assert!(e.unwrap_err().to_string().contains("needs a measure"));
 }
 
 #[test]
@@ -171,8 +256,12 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     let data = patients(80, 7);
     let snapshot = Snapshot::build(data.clone(), [3; 32]).unwrap();
     let commitment = snapshot.commitment().clone();
-    let statement =
-        Statement { criteria: vec![Criterion::has(PERSON), Criterion::has(2)], measure: Some(MEASURE), threshold: 0 };
+    let statement = Statement {
+        criteria: vec![Criterion::has(PERSON), Criterion::has(2)],
+        measure: Some(MEASURE),
+        squares: false,
+        threshold: 0,
+    };
     let (claim, proof) = snapshot.prove([1; 32], &statement).unwrap();
     assert!(claim.count > 0 && claim.sum > 0);
     verify_claim(&commitment, &claim, &proof).unwrap();
@@ -281,7 +370,8 @@ fn a_full_snapshot_and_an_empty_one() {
         .collect();
     let snapshot = Snapshot::build(full.clone(), [0; 32]).unwrap();
     assert_eq!(snapshot.commitment().trace_length, 4096);
-    let statement = Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), threshold: 0 };
+    let statement =
+        Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), squares: false, threshold: 0 };
     let (claim, proof) = snapshot.prove([0; 32], &statement).unwrap();
     assert_eq!((claim.count, claim.sum), expected(&full, &statement.criteria, Some(MEASURE)));
     verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
@@ -317,7 +407,7 @@ proptest! {
         let mut all = vec![Criterion::has(PERSON)];
         all.extend(criteria.into_iter().map(|(code, negated)| Criterion { code, negated }));
         // A criterion's code twice in one statement is fine; twice in a block is not (no such data here).
-        let statement = Statement { criteria: all, measure: measure.then_some(MEASURE), threshold: 0 };
+        let statement = Statement { criteria: all, measure: measure.then_some(MEASURE), squares: false, threshold: 0 };
         let snapshot = Snapshot::build(data.clone(), [1; 32]).unwrap();
         let (claim, proof) = snapshot.prove([8; 32], &statement).unwrap();
         prop_assert_eq!((claim.count, claim.sum), expected(&data, &statement.criteria, statement.measure));
@@ -348,8 +438,12 @@ fn archived_answers_verify_offline_with_the_cli() {
     use agora_zk::archive::ArchivedAnswer;
     let data = patients(40, 5);
     let snapshot = Snapshot::build(data.clone(), [4; 32]).unwrap();
-    let statement =
-        Statement { criteria: vec![Criterion::has(PERSON), Criterion::has(3)], measure: Some(MEASURE), threshold: 0 };
+    let statement = Statement {
+        criteria: vec![Criterion::has(PERSON), Criterion::has(3)],
+        measure: Some(MEASURE),
+        squares: false,
+        threshold: 0,
+    };
     let (claim, proof) = snapshot.prove([6; 32], &statement).unwrap();
     let good = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
     let (count, sum) = expected(&data, &statement.criteria, Some(MEASURE));
@@ -433,8 +527,12 @@ fn a_suppressed_cell_is_proven_below_the_threshold_and_discloses_nothing_else() 
     assert_eq!(none.suppressed_below, Some(10));
     verify_claim(commitment, &none, &none_proof).unwrap();
     // A measure's values under the threshold: neither their number nor their sum is disclosed.
-    let few =
-        Statement { criteria: vec![Criterion::has(PERSON), Criterion::has(9)], measure: Some(MEASURE), threshold: 10 };
+    let few = Statement {
+        criteria: vec![Criterion::has(PERSON), Criterion::has(9)],
+        measure: Some(MEASURE),
+        squares: false,
+        threshold: 10,
+    };
     let (hidden, hidden_proof) = snapshot.prove([1; 32], &few).unwrap();
     assert_eq!((hidden.count, hidden.sum, hidden.suppressed_below), (0, 0, Some(10)));
     verify_claim(commitment, &hidden, &hidden_proof).unwrap();
@@ -469,7 +567,7 @@ async fn the_prover_pool_never_blocks_and_bounds_its_queue() {
         (0..8u8).map(|i| Arc::new(Snapshot::build(data.clone(), [i; 32]).unwrap())).collect();
     let mut accepted = Vec::new();
     let mut busy = 0;
-    let statement = Statement { threshold: 10, ..with(2) };
+    let statement = Statement { squares: false, threshold: 10, ..with(2) };
     for (i, s) in snapshots.iter().enumerate() {
         match pool.try_submit(s.clone(), [i as u8; 32], statement.clone()) {
             Ok(rx) => accepted.push((s.clone(), rx)),

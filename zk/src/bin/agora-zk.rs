@@ -65,7 +65,12 @@ fn example(patients: usize, code: u64, threshold: u32, out: &std::path::Path) ->
     getrandom(&mut seed);
     let snapshot = Snapshot::build(blocks, seed)?;
     let query: [u8; 32] = sha2::Sha256::digest(format!("example: code {code}")).into();
-    let statement = Statement { criteria: vec![Criterion::has(100), Criterion::has(code)], measure: None, threshold };
+    let statement = Statement {
+        criteria: vec![Criterion::has(100), Criterion::has(code)],
+        measure: None,
+        squares: false,
+        threshold,
+    };
     let (claim, proof) = snapshot.prove(query, &statement)?;
     let answer = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
     std::fs::write(out, serde_json::to_string_pretty(&answer)?)?;
