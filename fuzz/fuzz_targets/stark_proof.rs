@@ -10,19 +10,24 @@ use agora_zk::{verify_claim, Claim, Commitment, Criterion, FORMAT_VERSION};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 8 {
+    if data.len() < 9 {
         return;
     }
-    let (head, proof) = data.split_at(8);
+    let (head, proof) = data.split_at(9);
     // The current format version and its trace lengths, so that the bytes reach the proof checks.
     let commitment = Commitment {
         version: FORMAT_VERSION,
         trace_length: agora_zk::format::MIN_TRACE_LENGTH << (head[0] % 4),
         root: hex::encode([head[1]; 32]),
     };
-    // 1 to 4 criteria, some negated, with or without a measure: every layout the verifier accepts.
+    // 1 to 4 criteria, some negated, some joining the previous one's clause, with or without a measure
+    // and its squares: every layout the verifier accepts.
     let criteria = (0..=(head[3] % 4))
-        .map(|i| Criterion { code: u64::from(head[3] >> 2) + u64::from(i), negated: i > 0 && head[5] >> i & 1 == 1 })
+        .map(|i| Criterion {
+            code: u64::from(head[3] >> 2) + u64::from(i),
+            negated: head[5] >> i & 1 == 1,
+            or_previous: i > 0 && head[8] >> i & 1 == 1,
+        })
         .collect();
     let measure = (head[6] & 2 == 2).then_some(u64::from(head[5]));
     let claim = Claim {

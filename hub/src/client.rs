@@ -49,6 +49,10 @@ pub struct QueryArgs {
     /// Patients without a condition.
     #[arg(long, value_name = "CODE")]
     pub without_condition: Vec<String>,
+    /// Patients with at least one of these conditions (repeat the flag for each), e.g.
+    /// `--any-condition icd10cm:E10* --any-condition icd10cm:E11*`.
+    #[arg(long, value_name = "CODE")]
+    pub any_condition: Vec<String>,
     /// Patients with a medication, e.g. rxnorm:860975.
     #[arg(long, value_name = "CODE")]
     pub medication: Vec<String>,
@@ -105,6 +109,10 @@ impl QueryArgs {
         }
         for c in &self.without_condition {
             all.push(Cohort::Not { of: Box::new(Cohort::Condition { code: c.parse::<CodeMatch>().map_err(arg)? }) });
+        }
+        if !self.any_condition.is_empty() {
+            let of = self.any_condition.iter().map(|c| c.parse::<CodeMatch>().map(|code| Cohort::Condition { code }));
+            all.push(Cohort::Any { of: of.collect::<Result<_, _>>().map_err(arg)? });
         }
         for c in &self.medication {
             all.push(Cohort::Medication { code: c.parse::<CodeMatch>().map_err(arg)? });
@@ -344,5 +352,33 @@ impl HubClient {
     /// The node registry.
     pub async fn nodes(&self) -> Result<serde_json::Value, ClientError> {
         self.send(self.http.get(format!("{}/v1/nodes", self.base))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        q: QueryArgs,
+    }
+
+    #[test]
+    fn any_condition_flags_make_one_any_of_clause() {
+        let argv = ["t", "--any-condition", "icd10cm:E10*", "--any-condition", "icd10cm:E11*", "--sex", "female"];
+        let q = Args::parse_from(argv).q.to_query().unwrap();
+        let code = |c: &str| Cohort::Condition { code: c.parse::<CodeMatch>().unwrap() };
+        let expected = Cohort::All {
+            of: vec![
+                Cohort::Any { of: vec![code("icd10cm:E10*"), code("icd10cm:E11*")] },
+                Cohort::Sex { sex: Sex::Female },
+            ],
+        };
+        assert_eq!(q.cohort, expected);
+        let bad = Args::parse_from(["t", "--any-condition", "nosuch"]).q.to_query();
+        assert!(matches!(bad, Err(ClientError::Args(_))));
     }
 }

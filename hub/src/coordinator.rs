@@ -684,7 +684,11 @@ fn claims(
         .map(|target| {
             let claim = target.outputs().map(|outputs| Claim {
                 query: digest,
-                criteria: target.criteria.iter().map(|l| Criterion { code: l.code, negated: l.negated }).collect(),
+                criteria: target
+                    .criteria
+                    .iter()
+                    .map(|l| Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous })
+                    .collect(),
                 measure: target.measure,
                 count: outputs.map_or(0, |o| o.count),
                 sum: outputs.map_or(0, |o| o.sum),

@@ -73,7 +73,11 @@ fn prove(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<Pr
         .targets(answer)
         .into_iter()
         .map(|t| {
-            let criteria = t.criteria.iter().map(|l| Criterion { code: l.code, negated: l.negated }).collect();
+            let criteria = t
+                .criteria
+                .iter()
+                .map(|l| Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous })
+                .collect();
             let statement = Statement { criteria, measure: t.measure, squares: false, threshold: 10 };
             let (_, proof) = s.prove(query_digest(query_id, q), &statement).unwrap();
             ProvenCell { part: t.part, group: t.group, proof: base64::engine::general_purpose::STANDARD.encode(proof) }

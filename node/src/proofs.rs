@@ -130,7 +130,7 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
 }
 
 fn criterion(l: &Literal) -> Criterion {
-    Criterion { code: l.code, negated: l.negated }
+    Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous }
 }
 
 #[derive(Clone)]

@@ -114,7 +114,11 @@ fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Resul
     for (target, cell) in targets.iter().zip(cells) {
         assert_eq!(target.group, cell.group);
         let outputs = target.outputs()?;
-        let criteria = target.criteria.iter().map(|l| agora_zk::Criterion { code: l.code, negated: l.negated });
+        let criteria = target.criteria.iter().map(|l| agora_zk::Criterion {
+            code: l.code,
+            negated: l.negated,
+            or_previous: l.or_previous,
+        });
         let claim = agora_zk::Claim {
             query: query_digest(id, q),
             criteria: criteria.collect(),
@@ -277,4 +281,53 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     }
     let e = verify(&msg, id, &mean, &forged).unwrap_err();
     assert!(e.contains("does not verify"), "{e}");
+
+    // `any of`: (J45 or not N18.3) and I10, by sex, with the mean and sd of glucose: the clause is
+    // evaluated inside the proof and agrees with the persons as written.
+    let any = Cohort::All {
+        of: vec![
+            Cohort::Any { of: vec![condition("J45"), Cohort::Not { of: Box::new(condition("N18.3")) }] },
+            condition("I10"),
+        ],
+    };
+    let mut either = count(any);
+    either.aggregates = vec![Aggregate::Count, Aggregate::Mean, Aggregate::StdDev];
+    either.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
+    either.group_by.sex = true;
+    let member = |has: &[bool; 4]| (has[2] || !has[3]) && has[1];
+    let truth = |female: Option<bool>| {
+        let members: Vec<&Person> =
+            people.iter().filter(|(f, has, _)| member(has) && female.is_none_or(|w| w == *f)).collect();
+        let values: Vec<i64> = members.iter().filter_map(|(_, _, v)| *v).collect();
+        let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
+        (members.len() as u64, values.len() as u64, values.iter().sum::<i64>(), squares)
+    };
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &either, id, 10).unwrap();
+    for (row, female) in [(0, None), (1, Some(true)), (2, Some(false))] {
+        let (patients, n, sum, squares) = truth(female);
+        assert!(patients >= 10 && n >= 10, "released: {patients} patients, {n} values");
+        assert_eq!(answer.rows[row].patients, Cell::Value(patients), "{}", answer.rows[row].group);
+        assert_eq!(answer.rows[row].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
+    }
+    let msg = prover.prove(id, &either, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &either, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+    let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
+    assert_eq!(cells.len(), 6, "patients and moments of the cohort, the women and the men");
+    // A forged group count fails.
+    let mut forged = answer.clone();
+    forged.rows[1].patients = Cell::Value(truth(Some(true)).0 - 1);
+    assert!(verify(&msg, id, &either, &forged).is_err());
+
+    // A conjunction inside an `any of`: (J45 and I10) or E11.9, proven as (J45 or E11.9) and (I10 or
+    // E11.9).
+    let mixed =
+        Cohort::Any { of: vec![Cohort::All { of: vec![condition("J45"), condition("I10")] }, condition("E11.9")] };
+    let q = count(mixed);
+    let truth = people.iter().filter(|(_, has, _)| (has[2] && has[1]) || has[0]).count() as u64;
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &q, id, 10).unwrap();
+    assert_eq!(answer.rows[0].patients, Cell::Value(truth));
+    let msg = prover.prove(id, &q, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
 }

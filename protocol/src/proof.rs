@@ -4,10 +4,11 @@
 //! A node commits to a *snapshot* of its store (agora-zk's format v3): one block of rows per patient,
 //! holding a person row (code [`row_code`]`("person")`), the patient's sex, one row per distinct
 //! condition and medication code and per distinct prefix of those codes ([`committed_prefixes`]), and
-//! the patient's latest value of each measure. A proof counts the blocks that meet a conjunction of
-//! [`Literal`]s (the block has, or lacks, a row of a code), evaluated inside the proof, or the number
-//! and sum of a measure's values in them. [`plan`] says whether a query is of that kind (sexes,
-//! condition and medication codes and code prefixes, their negations; counts, sums and means of latest
+//! the patient's latest value of each measure. A proof counts the blocks that meet clauses of
+//! [`Literal`]s (the block has, or lacks, a row of a code; every clause has a literal met), evaluated
+//! inside the proof, or the number, sum and sum of squares of a measure's values in them. [`plan`] says
+//! whether a query is of that kind (conjunctions of sexes, condition and medication codes and code
+//! prefixes, their negations, and `any of` them; counts, sums, means and standard deviations of latest
 //! values) and how its cells are proven: the whole cohort, and with a grouping by sex each released sex
 //! group (the cohort's literals and the group's sex). The hub computes the same plan itself and never
 //! takes the criteria from the node.
@@ -75,19 +76,40 @@ pub fn committed_value(value_e3: i64) -> Option<u32> {
 }
 
 /// One criterion of a proven cohort: the patient's committed rows include (or, `negated`, lack) a row
-/// of `code`.
+/// of `code`. Literals form clauses: one with `or_previous` joins the clause of the literal before it
+/// (an `any of`), any other starts a clause; a patient is in the cohort when every clause has a literal
+/// the patient meets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Literal {
     /// The row code.
     pub code: u64,
     /// Whether the patient must have no such row.
     pub negated: bool,
+    /// Whether it joins the previous literal's clause (or) instead of starting one (and).
+    #[serde(default)]
+    pub or_previous: bool,
 }
 
 impl Literal {
     fn has(code: u64) -> Literal {
-        Literal { code, negated: false }
+        Literal { code, negated: false, or_previous: false }
     }
+}
+
+/// Whether some clause of `literals` has no negated literal (a patient meets it only by rows the
+/// patient holds); padding never does, so a proof needs one.
+fn has_positive_clause(literals: &[Literal]) -> bool {
+    let mut clause_positive = false;
+    for (i, l) in literals.iter().enumerate() {
+        if i > 0 && !l.or_previous && clause_positive {
+            return true;
+        }
+        if i == 0 || !l.or_previous {
+            clause_positive = true;
+        }
+        clause_positive &= !l.negated;
+    }
+    clause_positive
 }
 
 /// The most proofs one answer needs: the patients and the moments of the whole cohort and of each sex.
@@ -96,7 +118,7 @@ pub const MAX_PROOFS_PER_ANSWER: usize = 2 * (1 + crate::codes::Sex::ALL.len());
 /// The most literals one proof tests (agora-zk format v3's `MAX_CRITERIA`): the person, and three more.
 pub const MAX_LITERALS: usize = 4;
 
-/// How a query's answer is proven: the cohort as a conjunction of literals, the measure's row code when
+/// How a query's answer is proven: the cohort as clauses of literals, the measure's row code when
 /// moments are proven, and whether its sex groups are proven too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -221,41 +243,92 @@ pub fn latest_code(system: &str, code: &str) -> u64 {
     row_code(&["latest", system, code])
 }
 
-/// The literals of a cohort that is a conjunction of provable criteria, appended to `out`; or what in
-/// it is not provable.
-fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Result<(), &'static str> {
-    let leaf = |c: &Cohort| -> Result<u64, &'static str> {
-        Ok(match c {
-            Cohort::Sex { sex } => sex_code(*sex),
-            Cohort::Condition { code } if !code.prefix => row_code(&["condition", code.system.short(), &code.code]),
-            Cohort::Medication { code } if !code.prefix => row_code(&["medication", code.system.short(), &code.code]),
-            Cohort::Condition { code } if code.code.chars().count() >= MIN_PREFIX_CHARS => {
-                prefix_code("condition", code.system.short(), &code.code)
-            }
-            Cohort::Medication { code } if code.code.chars().count() >= MIN_PREFIX_CHARS => {
-                prefix_code("medication", code.system.short(), &code.code)
-            }
-            Cohort::Condition { .. } | Cohort::Medication { .. } => return Err("code prefixes under 3 characters"),
-            Cohort::Age { .. } => return Err("age criteria"),
-            Cohort::Observation { .. } => return Err("observation value criteria"),
-            Cohort::Any { .. } => return Err("`any of` cohorts"),
-            Cohort::Not { .. } | Cohort::All { .. } | Cohort::Everyone => {
-                return Err("negations of anything but a sex, a condition or a medication")
-            }
-        })
-    };
-    match cohort {
-        Cohort::Everyone => {}
-        Cohort::All { of } => {
-            for c in of {
-                literals(c, out)?;
+/// A cohort in conjunctive normal form: clauses of `(code, negated)` literals, every clause needing one
+/// literal met. No clauses is everyone; an empty clause is no one.
+type Cnf = Vec<Vec<(u64, bool)>>;
+
+/// Literals past which normalising stops (the result must fit [`MAX_LITERALS`] anyway).
+const CNF_LIMIT: usize = 64;
+
+const TOO_MANY: &str = "more than four criteria (a sex group counts as one)";
+
+/// The row code a leaf criterion tests, or what in it is not provable.
+fn leaf_code(c: &Cohort) -> Result<u64, &'static str> {
+    Ok(match c {
+        Cohort::Sex { sex } => sex_code(*sex),
+        Cohort::Condition { code } if !code.prefix => row_code(&["condition", code.system.short(), &code.code]),
+        Cohort::Medication { code } if !code.prefix => row_code(&["medication", code.system.short(), &code.code]),
+        Cohort::Condition { code } if code.code.chars().count() >= MIN_PREFIX_CHARS => {
+            prefix_code("condition", code.system.short(), &code.code)
+        }
+        Cohort::Medication { code } if code.code.chars().count() >= MIN_PREFIX_CHARS => {
+            prefix_code("medication", code.system.short(), &code.code)
+        }
+        Cohort::Condition { .. } | Cohort::Medication { .. } => return Err("code prefixes under 3 characters"),
+        Cohort::Age { .. } => return Err("age criteria"),
+        Cohort::Observation { .. } => return Err("observation value criteria"),
+        Cohort::Everyone | Cohort::All { .. } | Cohort::Any { .. } | Cohort::Not { .. } => {
+            unreachable!("not a leaf")
+        }
+    })
+}
+
+/// `cohort` (negated when `negate`) in conjunctive normal form: negations pushed to the leaves (De
+/// Morgan), `any of` distributed over `all of`.
+fn cnf(cohort: &Cohort, negate: bool) -> Result<Cnf, &'static str> {
+    let size = |f: &Cnf| f.iter().map(Vec::len).sum::<usize>();
+    // The conjunction, or (negated) the disjunction, of the parts.
+    let and = |parts: &[Cohort], negate: bool| -> Result<Cnf, &'static str> {
+        let mut out = Cnf::new();
+        for p in parts {
+            out.extend(cnf(p, negate)?);
+            if size(&out) > CNF_LIMIT {
+                return Err(TOO_MANY);
             }
         }
-        Cohort::Not { of } => out.push(Literal { code: leaf(of)?, negated: true }),
-        c => out.push(Literal::has(leaf(c)?)),
+        Ok(out)
+    };
+    let or = |parts: &[Cohort], negate: bool| -> Result<Cnf, &'static str> {
+        let mut out: Cnf = vec![vec![]]; // no one
+        for p in parts {
+            let part = cnf(p, negate)?;
+            if part.is_empty() || out.is_empty() {
+                out = Cnf::new(); // everyone
+                continue;
+            }
+            out = out.iter().flat_map(|a| part.iter().map(move |b| [a.as_slice(), b].concat())).collect();
+            if size(&out) > CNF_LIMIT {
+                return Err(TOO_MANY);
+            }
+        }
+        Ok(out)
+    };
+    match cohort {
+        Cohort::Everyone if negate => Ok(vec![vec![]]),
+        Cohort::Everyone => Ok(Cnf::new()),
+        Cohort::Not { of } => cnf(of, !negate),
+        Cohort::All { of } if negate => or(of, true),
+        Cohort::All { of } => and(of, false),
+        Cohort::Any { of } if negate => and(of, true),
+        Cohort::Any { of } => or(of, false),
+        leaf => Ok(vec![vec![(leaf_code(leaf)?, negate)]]),
+    }
+}
+
+/// The literals of a cohort of provable criteria combined by `all of`, `any of` and `not` (in
+/// conjunctive normal form: one clause after another, each clause's literals after its first joining
+/// it), appended to `out`; or what in it is not provable.
+fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Result<(), &'static str> {
+    for clause in cnf(cohort, false)? {
+        if clause.is_empty() {
+            return Err("a cohort no patient can meet (an empty `any of` or not everyone)");
+        }
+        for (i, (code, negated)) in clause.into_iter().enumerate() {
+            out.push(Literal { code, negated, or_previous: i > 0 });
+        }
     }
     if out.len() > MAX_LITERALS {
-        return Err("more than four criteria (a sex group counts as one)");
+        return Err(TOO_MANY);
     }
     Ok(())
 }
@@ -302,7 +375,7 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
     let group = GroupKey { sex: plan.by_sex.then_some(crate::codes::Sex::Female), age_band: None };
     let widest = plan.criteria(&GroupKey::TOTAL).len().max(plan.criteria(&group).len());
     if widest > MAX_LITERALS {
-        return Err("more than four criteria (a sex group counts as one)");
+        return Err(TOO_MANY);
     }
     Ok(plan)
 }
@@ -314,7 +387,7 @@ impl Plan {
     pub fn criteria(&self, group: &GroupKey) -> Vec<Literal> {
         let mut out = self.cohort.clone();
         out.extend(group.sex.map(|s| Literal::has(sex_code(s))));
-        if out.iter().all(|l| l.negated) {
+        if !has_positive_clause(&out) {
             out.insert(0, Literal::has(row_code(&["person"])));
         }
         out
@@ -506,7 +579,10 @@ mod tests {
         assert_eq!(p.criteria(&GroupKey::TOTAL), vec![person]);
         let not_female = Cohort::Not { of: Box::new(Cohort::Sex { sex: Sex::Female }) };
         let p = plan(&query(not_female, vec![Aggregate::Count])).unwrap();
-        assert_eq!(p.criteria(&GroupKey::TOTAL), vec![person, Literal { code: female, negated: true }]);
+        assert_eq!(
+            p.criteria(&GroupKey::TOTAL),
+            vec![person, Literal { code: female, negated: true, or_previous: false }]
+        );
         // All of, with negations and nested conjunctions; Everyone adds nothing.
         let cohort = Cohort::All {
             of: vec![
@@ -516,7 +592,7 @@ mod tests {
             ],
         };
         let p = plan(&query(cohort.clone(), vec![Aggregate::Count])).unwrap();
-        assert_eq!(p.cohort, vec![Literal::has(diabetes), Literal { code: female, negated: true }]);
+        assert_eq!(p.cohort, vec![Literal::has(diabetes), Literal { code: female, negated: true, or_previous: false }]);
         // Grouped by sex: each group's literals add its sex; at most four literals in all.
         let mut grouped = query(cohort, vec![Aggregate::Count]);
         grouped.group_by.sex = true;
@@ -558,9 +634,11 @@ mod tests {
         assert_eq!(committed_prefixes("Ä1é2").collect::<Vec<_>>(), ["Ä1é", "Ä1é2"]);
         assert!(plan(&query(Cohort::Everyone, vec![Aggregate::Mean])).is_none());
         assert!(plan(&query(Cohort::Everyone, vec![])).is_none());
-        assert!(plan(&query(Cohort::Any { of: vec![Cohort::Everyone] }, vec![Aggregate::Count])).is_none());
-        let not_all = Cohort::Not { of: Box::new(Cohort::All { of: vec![Cohort::Sex { sex: Sex::Male }] }) };
-        assert!(plan(&query(not_all, vec![Aggregate::Count])).is_none());
+        // `any of` everyone is everyone (the person); not everyone is no one, which no proof states.
+        let anyone = plan(&query(Cohort::Any { of: vec![Cohort::Everyone] }, vec![Aggregate::Count])).unwrap();
+        assert_eq!(anyone.criteria(&GroupKey::TOTAL), vec![Literal::has(row_code(&["person"]))]);
+        let no_one = Cohort::Not { of: Box::new(Cohort::Everyone) };
+        assert!(plan(&query(no_one, vec![Aggregate::Count])).is_none());
         assert!(plan(&query(Cohort::Age { min: Some(40), max: None }, vec![Aggregate::Count])).is_none());
         let mut banded = query(Cohort::Everyone, vec![Aggregate::Count]);
         banded.group_by.age_bands = Some(vec![40]);
@@ -572,10 +650,86 @@ mod tests {
             why(&query(Cohort::Everyone, vec![Aggregate::StdDev])),
             "not provable yet: a sum, mean or standard deviation without a measure"
         );
-        let any = Cohort::Any { of: vec![Cohort::Sex { sex: Sex::Male }] };
-        assert_eq!(why(&query(any, vec![Aggregate::Count])), "not provable yet: `any of` cohorts");
+        let empty = Cohort::Any { of: vec![] };
+        assert_eq!(
+            why(&query(empty, vec![Aggregate::Count])),
+            "not provable yet: a cohort no patient can meet (an empty `any of` or not everyone)"
+        );
         let aged = Cohort::All { of: vec![e11_cohort(&e11), Cohort::Age { min: Some(40), max: None }] };
         assert_eq!(why(&query(aged, vec![Aggregate::Count])), "not provable yet: age criteria");
+    }
+
+    #[test]
+    fn any_of_cohorts_are_clauses_of_literals() {
+        let code = |c: &str| Cohort::Condition {
+            code: CodeMatch { system: CodeSystem::Icd10Cm, code: c.into(), prefix: false },
+        };
+        let lit = |c: &str, negated, or_previous| Literal {
+            code: row_code(&["condition", "icd10cm", c]),
+            negated,
+            or_previous,
+        };
+        let not = |c: &str| Cohort::Not { of: Box::new(code(c)) };
+        // (I10 or not E11.9 or J45) and N18.3: one clause of three, one of one; nested `any of`s flatten.
+        let cohort = Cohort::All {
+            of: vec![
+                Cohort::Any { of: vec![code("I10"), Cohort::Any { of: vec![not("E11.9"), code("J45")] }] },
+                code("N18.3"),
+            ],
+        };
+        let p = plan(&query(cohort, vec![Aggregate::Count])).unwrap();
+        let expected = vec![
+            lit("I10", false, false),
+            lit("E11.9", true, true),
+            lit("J45", false, true),
+            lit("N18.3", false, false),
+        ];
+        assert_eq!(p.cohort, expected);
+        assert_eq!(p.criteria(&GroupKey::TOTAL), expected, "N18.3 is met only by a row held: no person needed");
+        // A clause with a negation only: the person joins as a clause of its own, first.
+        let p = plan(&query(Cohort::Any { of: vec![not("I10"), code("J45")] }, vec![Aggregate::Count])).unwrap();
+        let person = Literal::has(row_code(&["person"]));
+        assert_eq!(p.criteria(&GroupKey::TOTAL), vec![person, lit("I10", true, false), lit("J45", false, true)]);
+        // With a sex group, the sex is that clause.
+        let mut by_sex = query(Cohort::Any { of: vec![not("I10"), code("J45")] }, vec![Aggregate::Count]);
+        by_sex.group_by.sex = true;
+        let p = plan(&by_sex).unwrap();
+        let female = GroupKey { sex: Some(Sex::Female), age_band: None };
+        assert_eq!(p.criteria(&female)[2], Literal::has(row_code(&["sex", "female"])));
+        assert_eq!(p.criteria(&female).len(), 3);
+        // All positive: (I10 or J45) needs no person.
+        let p = plan(&query(Cohort::Any { of: vec![code("I10"), code("J45")] }, vec![Aggregate::Count])).unwrap();
+        assert_eq!(p.criteria(&GroupKey::TOTAL), vec![lit("I10", false, false), lit("J45", false, true)]);
+        // Negations move to the leaves, and `any of` distributes over `all of`: not (I10 and not J45) is
+        // (not I10 or J45); (I10 and J45) or N18.3 is (I10 or N18.3) and (J45 or N18.3).
+        let not_both = Cohort::Not { of: Box::new(Cohort::All { of: vec![code("I10"), not("J45")] }) };
+        let p = plan(&query(not_both, vec![Aggregate::Count])).unwrap();
+        assert_eq!(p.cohort, vec![lit("I10", true, false), lit("J45", false, true)]);
+        let either = Cohort::Any { of: vec![Cohort::All { of: vec![code("I10"), code("J45")] }, code("N18.3")] };
+        let p = plan(&query(either, vec![Aggregate::Count])).unwrap();
+        let expected = vec![
+            lit("I10", false, false),
+            lit("N18.3", false, true),
+            lit("J45", false, false),
+            lit("N18.3", false, true),
+        ];
+        assert_eq!(p.cohort, expected);
+        // not (I10 or J45) is (not I10) and (not J45), after the person.
+        let neither = Cohort::Not { of: Box::new(Cohort::Any { of: vec![code("I10"), code("J45")] }) };
+        let p = plan(&query(neither, vec![Aggregate::Count])).unwrap();
+        assert_eq!(p.criteria(&GroupKey::TOTAL)[1..], [lit("I10", true, false), lit("J45", true, false)]);
+        // Distributing may need more literals than a proof tests: (a and b) or (c and d) needs four
+        // clauses of two.
+        let pairs = Cohort::Any {
+            of: vec![
+                Cohort::All { of: vec![code("A00"), code("A01")] },
+                Cohort::All { of: vec![code("A02"), code("A03")] },
+            ],
+        };
+        assert!(plan_or_reason(&query(pairs, vec![Aggregate::Count])).unwrap_err().contains("more than four"));
+        // Five literals are too many.
+        let five = Cohort::Any { of: ["A00", "A01", "A02", "A03", "A04"].map(code).to_vec() };
+        assert!(plan_or_reason(&query(five, vec![Aggregate::Count])).unwrap_err().contains("more than four"));
     }
 
     fn e11_cohort(code: &CodeMatch) -> Cohort {

@@ -1,5 +1,5 @@
-//! The statement: over the committed patient blocks, `count` blocks satisfy a conjunction of criteria
-//! (each: the block holds a row of code `c`, or holds none); or, with a measure, the blocks satisfying
+//! The statement: over the committed patient blocks, `count` blocks satisfy the criteria (each: the
+//! block holds a row of code `c`, or holds none; in clauses, every clause needing one criterion met); or, with a measure, the blocks satisfying
 //! it hold `count` rows of the measure's code whose values sum to `sum` (and, with squares, whose
 //! squares sum to `sum_sq`).
 //!
@@ -11,8 +11,8 @@
 //! |---|---|
 //! | `inv_k`, `eq_k` | `(code - c_k)·inv_k + eq_k - 1 = 0`, `(code - c_k)·eq_k = 0`: `eq_k = [code = c_k]` |
 //! | `c_k` | `c_k' = (1 - first')·c_k + eq_k'` and `c_k·(c_k - 1) = 0`: the block so far holds `c_k` |
-//! | `p_1 .. p_{K-1}` | `p_j = p_{j-1}·l_j` with `p_0 = l_0`, `l_k = c_k` or `1 - c_k` (a negated criterion) |
-//! | `cnt` | `cnt' = cnt + first'·p`: a block is counted on its last row, if it satisfies every criterion |
+//! | `p_1 .. p_{K-1}` | `p_j = p_{j-1}·l_j` (criterion j starts a clause) or `p_j = p_{j-1} + (b_j - p_{j-1})·l_j` (it joins the previous one's clause, `b_j` the `p` before that clause began, or 1), with `p_0 = l_0`, `l_k = c_k` or `1 - c_k` (a negated criterion) |
+//! | `cnt` | `cnt' = cnt + first'·p`: a block is counted on its last row, if it meets the criteria |
 //! | (measure) `inv_m`, `eq_m` | as for a criterion, with the measure's code `m` |
 //! | (measure) `w`, `n`, `sum` | `w = eq_m·p`, `n' = n + w`, `sum' = sum + w·value` |
 //! | (measure) `c_m` | `c_m' = (1 - first')·c_m + eq_m'`, `c_m·(c_m - 1) = 0`, and `c_m·eq_k = 0` for every `k` |
@@ -23,7 +23,7 @@
 //! | (squares) links | on row n-k-2 only: `s_lh' = a_ylo' + 2^15·a_yhi'`, `s_ll' + 2^17·a_ylo' = L + 2^32·a_c'`, `a_c' + a_yhi' + s_hh' = H` |
 //! | `gap_0..5` (suppressed) | on row n-k-2 only: boolean, and `T - 1 - q' = Σ gap_j·2^j` |
 //!
-//! `p` is the running product of the literals, and `c_m` makes the layout that reading it at the measure
+//! `p` is the running verdict of the criteria (`p_{K-1}`, or `l_0` for one criterion), and `c_m` makes the layout that reading it at the measure
 //! row needs part of the statement: a block holds at most one row of the measure, and no criterion row
 //! after it, so `p` there is the block's final verdict. `q` is `cnt`, or `n` with a measure. A disclosed answer
 //! asserts `q` (and `sum`) at row n-k-1; a suppressed one proves `q ≤ T - 1` for the node's threshold
@@ -43,8 +43,8 @@
 //! modulus: sums are exact.
 
 use crate::format::{
-    random_rows, CARRY_BITS, FIRST, GAP_BITS, MAIN_WIDTH, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_HI_BITS,
-    Y_LO_BITS, ZK_QUOTIENT_SLACK,
+    random_rows, CARRY_BITS, FIRST, GAP_BITS, MAIN_WIDTH, MAX_CRITERIA, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS,
+    Y_HI_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
 };
 use winter_air::{
     Air, AirContext, Assertion, AuxRandElements, EvaluationFrame, ProofOptions, TraceInfo, TransitionConstraintDegree,
@@ -53,24 +53,77 @@ use winter_math::fields::f64::BaseElement;
 use winter_math::{ExtensionOf, FieldElement, ToElements};
 
 /// One criterion of a cohort: the patient's block holds a row of `code` (or, `negated`, holds none).
+///
+/// A statement's criteria form *clauses*: a criterion with `or_previous` joins the clause of the one
+/// before it, any other starts a clause. A block meets the cohort when it meets at least one
+/// criterion of every clause (a conjunction of disjunctions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Criterion {
     /// The row code.
     pub code: u64,
     /// Whether the block must hold no such row.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub negated: bool,
+    /// Whether it joins the previous criterion's clause (or), instead of starting a clause (and).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub or_previous: bool,
 }
 
 impl Criterion {
     /// The block holds a row of `code`.
     pub fn has(code: u64) -> Criterion {
-        Criterion { code, negated: false }
+        Criterion { code, negated: false, or_previous: false }
     }
 
     /// The block holds no row of `code`.
     pub fn lacks(code: u64) -> Criterion {
-        Criterion { code, negated: true }
+        Criterion { code, negated: true, or_previous: false }
+    }
+
+    /// The same criterion, joining the previous criterion's clause.
+    pub fn or_previous(self) -> Criterion {
+        Criterion { or_previous: true, ..self }
+    }
+}
+
+/// Whether a block meets `criteria` (clauses as [`Criterion`] says), given which codes it holds.
+pub fn meets(criteria: &[Criterion], holds: impl Fn(u64) -> bool) -> bool {
+    let mut all = true;
+    let mut clause = false;
+    for (i, c) in criteria.iter().enumerate() {
+        if i > 0 && !c.or_previous {
+            all &= clause;
+            clause = false;
+        }
+        clause |= holds(c.code) != c.negated;
+    }
+    all && clause
+}
+
+/// Checks what a statement's criteria must be: 1 to [`MAX_CRITERIA`], the first starting a clause, and
+/// some clause of criteria that are all not negated (a block meets it only by rows it holds: padding,
+/// which holds none, never counts).
+pub fn check_criteria(criteria: &[Criterion]) -> Result<(), String> {
+    if criteria.is_empty() || criteria.len() > MAX_CRITERIA {
+        return Err(format!("{} criteria (1 to {MAX_CRITERIA})", criteria.len()));
+    }
+    if criteria[0].or_previous {
+        return Err("the first criterion joins no previous clause".into());
+    }
+    let mut positive = false;
+    let mut clause_positive = true;
+    for (i, c) in criteria.iter().enumerate() {
+        if i > 0 && !c.or_previous {
+            positive |= clause_positive;
+            clause_positive = true;
+        }
+        clause_positive &= !c.negated;
+    }
+    if positive || clause_positive {
+        Ok(())
+    } else {
+        Err("every clause has a negated criterion: a cohort needs a clause met only by rows a patient holds".into())
     }
 }
 
@@ -147,7 +200,7 @@ pub struct PublicInputs {
     pub commitment: [u8; 32],
     /// A digest of the query (binds the proof to one query).
     pub query: [u8; 32],
-    /// The cohort's criteria (at least one, at least one not negated).
+    /// The cohort's criteria ([`check_criteria`]: 1 to 4, in clauses, one clause without negations).
     pub criteria: Vec<Criterion>,
     /// The measure's row code, when values are summed.
     pub measure: Option<u64>,
@@ -241,7 +294,7 @@ impl ToElements<BaseElement> for PublicInputs {
         out.push(BaseElement::new(self.criteria.len() as u64));
         for c in &self.criteria {
             out.push(BaseElement::new(c.code));
-            out.push(BaseElement::from(u32::from(c.negated)));
+            out.push(BaseElement::from(u32::from(c.negated) + 2 * u32::from(c.or_previous)));
         }
         out.push(BaseElement::from(u32::from(self.measure.is_some())));
         out.push(BaseElement::new(self.measure.unwrap_or(0)));
@@ -261,8 +314,10 @@ impl ToElements<BaseElement> for PublicInputs {
 /// The AIR of a cohort count (or a measure's count and sum over a cohort).
 pub struct CohortAir {
     context: AirContext<BaseElement>,
-    layout: AuxLayout,
+    pub(crate) layout: AuxLayout,
     criteria: Vec<(BaseElement, bool)>,
+    /// Whether each criterion joins the previous one's clause.
+    joins: Vec<bool>,
     measure: BaseElement,
     count: BaseElement,
     sum: BaseElement,
@@ -282,6 +337,11 @@ impl Air for CohortAir {
         let k = random_rows(n);
         let layout = pub_inputs.layout();
         assert!(layout.criteria >= 1, "a statement has at least one criterion");
+        // The squares window is the last whole period of the counted rows, never row 0 (free there).
+        assert!(
+            (n - k).is_multiple_of(SQUARES_WINDOW) && n - k > SQUARES_WINDOW,
+            "the squares window fits the counted rows"
+        );
         // Every constraint is multiplied by the selector column, which one more constraint and two
         // assertions pin to 1 on rows 0 ..= n-k-2 and 0 after: this replaces k transition exemptions,
         // whose divisor would cost O(k) at every point of the evaluation domain.
@@ -320,6 +380,7 @@ impl Air for CohortAir {
             context,
             layout,
             criteria: pub_inputs.criteria.iter().map(|c| (BaseElement::new(c.code), c.negated)).collect(),
+            joins: pub_inputs.criteria.iter().map(|c| c.or_previous).collect(),
             measure: BaseElement::new(pub_inputs.measure.unwrap_or(0)),
             count: BaseElement::new(pub_inputs.count),
             sum: BaseElement::new(pub_inputs.sum),
@@ -405,10 +466,20 @@ impl Air for CohortAir {
             result[r + 3] = s * c * (c - E::ONE);
             r += 4;
         }
+        // `p_j`: the clauses before criterion j's, and its clause so far. A criterion that starts a
+        // clause multiplies; one that joins it adds its literal where the clause is still unmet:
+        // `p_j = p_{j-1} + (b - p_{j-1})·l_j`, `b` the clauses before (1 for the first clause).
         let mut product = literal(0);
+        let mut before = E::ONE;
         for j in 1..l.criteria {
-            result[r] = s * (a[l.product(j)] - product * literal(j));
-            product = a[l.product(j)];
+            let p = a[l.product(j)];
+            result[r] = if self.joins[j] {
+                s * (p - product - (before - product) * literal(j))
+            } else {
+                before = product;
+                s * (p - product * literal(j))
+            };
+            product = p;
             r += 1;
         }
         if l.measure {

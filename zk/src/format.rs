@@ -193,5 +193,10 @@ mod tests {
         assert_eq!(capacity(1 << 20), (1 << 20) - (1 << 16) - 2);
         assert_eq!(trace_length_for(capacity(1 << 20)), Some(1 << 20));
         assert_eq!(trace_length_for(capacity(MAX_TRACE_LENGTH) + 1), None);
+        // Every trace length's counted rows end on a whole window of the squares' range checks.
+        for log in 12..=22 {
+            let n = 1usize << log;
+            assert!((n - random_rows(n)).is_multiple_of(SQUARES_WINDOW) && n - random_rows(n) > SQUARES_WINDOW);
+        }
     }
 }

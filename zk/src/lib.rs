@@ -3,7 +3,7 @@
 //!
 //! - [`format`]: the versioned dataset commitment a node publishes before any proof exists, and the fixed
 //!   proof parameters it implies.
-//! - [`air`]: the algebraic statement (the patients whose committed rows meet a conjunction of criteria,
+//! - [`air`]: the algebraic statement (the patients whose committed rows meet criteria in clauses,
 //!   or the count and sum of a measure's values over them), shared by prover and verifier.
 //! - [`verify`]: the verifier; it links no prover code (the `prover` feature is off for the hub).
 //! - `prove` (feature `prover`): snapshots, their commitments, and proofs.

@@ -1,9 +1,9 @@
 //! Snapshots, their commitments, and proofs (the node's side; feature `prover`).
 
-use crate::air::{squares_weight, squares_window_bit, AuxLayout, CohortAir, Criterion, PublicInputs};
+use crate::air::{check_criteria, squares_weight, squares_window_bit, AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
     proof_budget, proof_options, random_rows, trace_length_for, Commitment, FIRST, FORMAT_VERSION, MAIN_WIDTH,
-    MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_LO_BITS,
+    MAX_CODE, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_LO_BITS,
     ZK_QUOTIENT_SLACK,
 };
 use crate::lde::{CachedTraceLde, MainLde};
@@ -47,7 +47,7 @@ pub type Block = Vec<Row>;
 /// threshold (0 for none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
-    /// The criteria, at most [`MAX_CRITERIA`], at least one not negated.
+    /// The criteria ([`crate::air::check_criteria`]): at most [`crate::format::MAX_CRITERIA`], in clauses, one of them not negated.
     pub criteria: Vec<Criterion>,
     /// The measure's row code.
     pub measure: Option<u64>,
@@ -183,7 +183,9 @@ impl Snapshot {
         for block in &self.blocks {
             let mut has = vec![0u32; criteria.len()];
             let mut measured = false;
-            let meets = |has: &[u32]| criteria.iter().zip(has).all(|(c, h)| (*h == 1) != c.negated);
+            let meets = |has: &[u32]| {
+                crate::air::meets(criteria, |code| criteria.iter().zip(has).any(|(c, h)| c.code == code && *h == 1))
+            };
             for row in block {
                 for (h, c) in has.iter_mut().zip(criteria) {
                     *h += u32::from(row.code == c.code);
@@ -224,12 +226,7 @@ impl Snapshot {
         if *threshold > MAX_THRESHOLD {
             return Err(ZkError::Prover(format!("threshold {threshold} above {MAX_THRESHOLD}")));
         }
-        if criteria.is_empty() || criteria.len() > MAX_CRITERIA || criteria.iter().all(|c| c.negated) {
-            return Err(ZkError::Prover(format!(
-                "{} criteria: 1 to {MAX_CRITERIA}, at least one not negated",
-                criteria.len()
-            )));
-        }
+        check_criteria(criteria).map_err(ZkError::Prover)?;
         if let Some(code) = criteria.iter().map(|c| c.code).chain(*measure).find(|c| *c > MAX_CODE) {
             return Err(ZkError::Prover(format!("code {code} above the format's {MAX_CODE}")));
         }
@@ -468,8 +465,8 @@ impl Prover for CohortProver {
         let last = n - random_rows(n) - 1;
         let l = self.inputs.layout();
         let main = &main_trace.main;
-        let criteria: Vec<(BaseElement, bool)> =
-            self.inputs.criteria.iter().map(|c| (BaseElement::new(c.code), c.negated)).collect();
+        let criteria: Vec<(BaseElement, bool, bool)> =
+            self.inputs.criteria.iter().map(|c| (BaseElement::new(c.code), c.negated, c.or_previous)).collect();
         let measure = BaseElement::new(self.inputs.measure.unwrap_or(0));
         let mut columns = vec![vec![E::ZERO; n]; l.width()];
         let is_zero = |d: BaseElement| if d == BaseElement::ZERO { E::ONE } else { E::ZERO };
@@ -478,7 +475,7 @@ impl Prover for CohortProver {
             let d: Vec<BaseElement> = (0..=last).map(|i| main.get(0, i) - c).collect();
             winter_math::batch_inversion(&d)
         };
-        let inv_criteria: Vec<Vec<BaseElement>> = criteria.iter().map(|(c, _)| inverses(*c)).collect();
+        let inv_criteria: Vec<Vec<BaseElement>> = criteria.iter().map(|(c, ..)| inverses(*c)).collect();
         let inv_measure = if l.measure { inverses(measure) } else { Vec::new() };
         let mut has = vec![E::ZERO; criteria.len()];
         let mut has_measure = E::ZERO;
@@ -488,8 +485,9 @@ impl Prover for CohortProver {
         for i in 0..=last {
             let code = main.get(0, i);
             let first = main.get(FIRST, i) == BaseElement::ONE;
-            let mut product = E::ONE;
-            for (k, (c, negated)) in criteria.iter().enumerate() {
+            // As the AIR's `p_j`: a clause's literals or-ed, the clauses and-ed.
+            let (mut product, mut before) = (E::ONE, E::ONE);
+            for (k, (c, negated, joins)) in criteria.iter().enumerate() {
                 let d = code - *c;
                 let eq = is_zero(d);
                 // Row 0 is padding: c_k[0] = 0 (asserted); each block starts over.
@@ -497,7 +495,13 @@ impl Prover for CohortProver {
                 columns[l.inv(k)][i] = E::from(inv_criteria[k][i]);
                 columns[l.eq(k)][i] = eq;
                 columns[l.has(k)][i] = has[k];
-                product *= if *negated { E::ONE - has[k] } else { has[k] };
+                let literal = if *negated { E::ONE - has[k] } else { has[k] };
+                if *joins {
+                    product += (before - product) * literal;
+                } else {
+                    before = product;
+                    product *= literal;
+                }
                 if k >= 1 {
                     columns[l.product(k)][i] = product;
                 }
@@ -561,11 +565,152 @@ impl Prover for CohortProver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::CARRY_BITS;
     use winter_air::Air;
     use winter_math::fields::QuadExtension;
     use winter_math::polynom;
+    use winter_math::StarkField;
 
     type E = QuadExtension<BaseElement>;
+
+    /// The auxiliary transition constraints a trace breaks, as `(row, constraint)`: evaluated from the
+    /// AIR on every step `row → row + 1`, independently of winterfell's prover.
+    fn broken(air: &CohortAir, main: &ColMatrix<BaseElement>, aux: &ColMatrix<BaseElement>) -> Vec<(usize, usize)> {
+        let n = main.num_rows();
+        let periodic = air.get_periodic_column_values();
+        let rand = AuxRandElements::new(vec![BaseElement::ZERO]);
+        let mut result = vec![BaseElement::ZERO; air.context().num_aux_transition_constraints()];
+        let mut out = Vec::new();
+        let row = |m: &ColMatrix<BaseElement>, i: usize| (0..m.num_cols()).map(|c| m.get(c, i)).collect::<Vec<_>>();
+        for i in 0..n - 1 {
+            let main_frame = EvaluationFrame::from_rows(row(main, i), row(main, i + 1));
+            let aux_frame = EvaluationFrame::from_rows(row(aux, i), row(aux, i + 1));
+            let values: Vec<BaseElement> = periodic.iter().map(|c| c[i % c.len()]).collect();
+            air.evaluate_aux_transition(&main_frame, &aux_frame, &values, &rand, &mut result);
+            out.extend(result.iter().enumerate().filter(|(_, r)| **r != BaseElement::ZERO).map(|(j, _)| (i, j)));
+        }
+        out
+    }
+
+    /// The AIR, main segment and auxiliary segment of `inputs` over `snapshot`, the latter as an honest
+    /// prover builds it (for the statement's true values, whatever `inputs` claim).
+    fn traces(
+        snapshot: &Snapshot,
+        inputs: PublicInputs,
+    ) -> (CohortAir, ColMatrix<BaseElement>, ColMatrix<BaseElement>) {
+        let n = snapshot.trace.info.length();
+        let info = TraceInfo::new_multi_segment(MAIN_WIDTH, inputs.layout().width(), 1, n, vec![]);
+        let air = CohortAir::new(info.clone(), inputs.clone(), proof_options());
+        let prover =
+            CohortProver { lde: snapshot.lde.clone(), options: proof_options(), inputs, gap: 0, seed: [1; 32] };
+        let trace = SnapshotTrace { info, main: snapshot.trace.main.clone() };
+        let aux = prover.build_aux_trace::<BaseElement>(&trace, &AuxRandElements::new(vec![BaseElement::ZERO]));
+        (air, (*snapshot.trace.main).clone(), aux)
+    }
+
+    fn inputs(
+        snapshot: &Snapshot,
+        criteria: Vec<Criterion>,
+        measure: Option<u64>,
+        o: Outputs,
+        squares: bool,
+    ) -> PublicInputs {
+        PublicInputs {
+            commitment: snapshot.root(),
+            query: [0; 32],
+            criteria,
+            measure,
+            count: o.count,
+            sum: o.sum,
+            sum_sq: squares.then_some(o.sum_sq),
+            suppressed_below: 0,
+        }
+    }
+
+    /// The range checks are what stop a sum of squares forged by a multiple of the modulus: the three
+    /// links only fix `L + 2^32·H` modulo `p`, so a claim `S + p` satisfies every constraint but the
+    /// carry's range check, with the carry the links then require (a field element far above 2^23).
+    #[test]
+    fn a_sum_of_squares_forged_by_the_modulus_breaks_only_the_range_check() {
+        let blocks: Vec<Block> =
+            (0..3u32).map(|i| vec![Row::attribute(1), Row { code: 2, value: (1 << 31) + 977 * i }]).collect();
+        let snapshot = Snapshot::build(blocks, [3; 32]).unwrap();
+        let honest = snapshot.evaluate(&[Criterion::has(1)], Some(2)).unwrap();
+        let expected: u128 = (0..3u128).map(|i| ((1u128 << 31) + 977 * i).pow(2)).sum();
+        assert_eq!(honest.sum_sq, expected);
+        let (air, main, aux) = traces(&snapshot, inputs(&snapshot, vec![Criterion::has(1)], Some(2), honest, true));
+        assert_eq!(broken(&air, &main, &aux), vec![], "the honest trace meets every constraint");
+
+        let p = u128::from(BaseElement::MODULUS);
+        let forged = Outputs { sum_sq: honest.sum_sq + p, ..honest };
+        assert!(forged.sum_sq <= 3 * u128::from(u32::MAX).pow(2), "within the verifier's bound");
+        let (air, main, mut aux) = traces(&snapshot, inputs(&snapshot, vec![Criterion::has(1)], Some(2), forged, true));
+        let n = main.num_rows();
+        let last = n - random_rows(n) - 1;
+        let l = air.layout;
+        let [_, _, s_ll, s_lh, _, bit, a_ylo, _, a_c] = l.squares_columns();
+        let links = air.context().num_aux_transition_constraints() - 3;
+        // With the honest witnesses, the low word's and the high word's links fail.
+        assert_eq!(broken(&air, &main, &aux), vec![(last - 1, links + 1), (last - 1, links + 2)]);
+        // The carry that satisfies it is a field element, not a 23-bit number: only the carry's
+        // accumulator breaks (the step into the window's last row).
+        let (low, _) = crate::air::split_squares(forged.sum_sq);
+        let x = aux.get(s_ll, last);
+        let y_lo = aux.get(a_ylo, last);
+        assert_eq!(y_lo.as_int(), aux.get(s_lh, last).as_int() % (1 << Y_LO_BITS));
+        let carry = (x + BaseElement::new(1 << 17) * y_lo - low) / BaseElement::new(1 << 32);
+        assert!(carry.as_int() >= 1 << CARRY_BITS);
+        // Written as the carry's accumulator value, it breaks that accumulator's step.
+        let mut set_carry = aux.clone();
+        set_carry.set(a_c, last, carry);
+        assert_eq!(broken(&air, &main, &set_carry), vec![(last - 1, links - 1)]);
+        // Written as bits in the window, as many as the range check has, the accumulators are consistent
+        // but hold only the carry's low bits: the links break again. (With the range wide enough for
+        // any field element, this forgery would meet every constraint.)
+        let y_hi = aux.get(a_ylo + 1, last);
+        let start = last + 1 - SQUARES_WINDOW;
+        let mut acc = [0u64; 3];
+        for pos in 0..SQUARES_WINDOW {
+            let b = squares_window_bit(pos, [y_lo.as_int(), y_hi.as_int(), carry.as_int()]);
+            aux.set(bit, start + pos, BaseElement::new(b));
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a += b * squares_weight(j, pos);
+                aux.set(a_ylo + j, start + pos, BaseElement::new(*a));
+            }
+        }
+        assert_eq!(aux.get(a_c, last).as_int(), carry.as_int() % (1 << CARRY_BITS));
+        assert_eq!(broken(&air, &main, &aux), vec![(last - 1, links + 1), (last - 1, links + 2)]);
+    }
+
+    /// A prover undercounting an `any of` cohort must break the join constraint of `p_j`: lowering the
+    /// block's verdict and every count after it leaves that constraint, and only it, broken.
+    #[test]
+    fn an_any_of_verdict_lowered_breaks_its_join_constraint() {
+        // Patients with code 5, 6, both, neither; the cohort is 5 or 6.
+        let blocks: Vec<Block> = [vec![5], vec![6], vec![5, 6], vec![]]
+            .into_iter()
+            .map(|codes| std::iter::once(Row::attribute(1)).chain(codes.into_iter().map(Row::attribute)).collect())
+            .collect();
+        let snapshot = Snapshot::build(blocks, [4; 32]).unwrap();
+        let criteria = vec![Criterion::has(5), Criterion::has(6).or_previous()];
+        let honest = snapshot.evaluate(&criteria, None).unwrap();
+        assert_eq!(honest.count, 3);
+        let (air, main, aux) = traces(&snapshot, inputs(&snapshot, criteria.clone(), None, honest, false));
+        assert_eq!(broken(&air, &main, &aux), vec![]);
+
+        let lower = Outputs { count: 2, ..honest };
+        let (air, main, mut aux) = traces(&snapshot, inputs(&snapshot, criteria, None, lower, false));
+        let l = air.layout;
+        // The second patient (rows 3 and 4: the person row, code 6) meets the cohort on its last row.
+        assert_eq!(aux.get(l.product(1), 4), BaseElement::ONE);
+        aux.set(l.product(1), 4, BaseElement::ZERO);
+        let n = main.num_rows();
+        for i in 5..n - random_rows(n) {
+            aux.set(l.cnt(), i, aux.get(l.cnt(), i) - BaseElement::ONE);
+        }
+        let join = 4 * l.criteria; // after each criterion's four constraints
+        assert_eq!(broken(&air, &main, &aux), vec![(4, join)]);
+    }
 
     /// The hidden segments still recombine to `H` with the patched verifier's step, each stays below
     /// the trace length in degree, none equals the plain split, and the extra column is random.

@@ -1,9 +1,8 @@
 //! Checking an answer's proof against a published commitment. Links no prover code.
 
-use crate::air::{AuxLayout, CohortAir, Criterion, PublicInputs};
+use crate::air::{check_criteria, AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
-    capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD,
-    MIN_TRACE_LENGTH,
+    capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_CODE, MAX_THRESHOLD, MIN_TRACE_LENGTH,
 };
 use crate::ZkError;
 use winter_air::proof::{Context, Proof};
@@ -25,7 +24,7 @@ pub const MAX_PROOF_BYTES: usize = 1 << 20;
 pub struct Claim {
     /// The digest of the query answered.
     pub query: [u8; 32],
-    /// The cohort: every criterion holds for a counted patient block.
+    /// The cohort: a counted patient block meets a criterion of every clause.
     pub criteria: Vec<Criterion>,
     /// The measure's row code, when its values are counted and summed over the cohort.
     pub measure: Option<u64>,
@@ -54,12 +53,7 @@ impl Claim {
     /// Checks what the format can state before any proof is read.
     fn check(&self, max_rows: u64) -> Result<(), ZkError> {
         let refuse = |why: String| Err(ZkError::Rejected(why));
-        if self.criteria.is_empty() || self.criteria.len() > MAX_CRITERIA {
-            return refuse(format!("{} criteria (1 to {MAX_CRITERIA})", self.criteria.len()));
-        }
-        if self.criteria.iter().all(|c| c.negated) {
-            return refuse("every criterion is negated: a cohort needs one the patient meets".into());
-        }
+        check_criteria(&self.criteria).map_err(ZkError::Rejected)?;
         if let Some(code) = self.criteria.iter().map(|c| c.code).chain(self.measure).find(|c| *c > MAX_CODE) {
             return refuse(format!("code {code} is above the format's {MAX_CODE}"));
         }

@@ -37,13 +37,26 @@ fn patients(n: usize, seed: u64) -> Vec<Block> {
         .collect()
 }
 
-/// Patients meeting every criterion, or the count and sum of their measure values: computed here from
+/// Whether a block's codes meet the criteria: split into clauses (a criterion with `or_previous` joins
+/// the clause before it), every clause has a criterion met.
+fn in_cohort(codes: &std::collections::HashSet<u64>, criteria: &[Criterion]) -> bool {
+    let mut clauses: Vec<Vec<&Criterion>> = Vec::new();
+    for c in criteria {
+        match clauses.last_mut() {
+            Some(clause) if c.or_previous => clause.push(c),
+            _ => clauses.push(vec![c]),
+        }
+    }
+    clauses.iter().all(|clause| clause.iter().any(|c| codes.contains(&c.code) != c.negated))
+}
+
+/// Patients meeting the criteria, or the count and sum of their measure values: computed here from
 /// each block's set of codes, not by the crate.
 fn expected(blocks: &[Block], criteria: &[Criterion], measure: Option<u64>) -> (u64, u64) {
     let (mut count, mut sum) = (0, 0);
     for block in blocks {
         let codes: std::collections::HashSet<u64> = block.iter().map(|r| r.code).collect();
-        if !criteria.iter().all(|c| codes.contains(&c.code) != c.negated) {
+        if !in_cohort(&codes, criteria) {
             continue;
         }
         match measure {
@@ -79,6 +92,10 @@ fn honest_answers_verify_and_equal_an_independent_count() {
         count_of(vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::has(1)]),
         count_of(vec![Criterion::has(PERSON), Criterion::has(MALE), Criterion::lacks(1), Criterion::has(4)]),
         count_of(vec![Criterion::lacks(2), Criterion::has(PERSON)]),
+        // Disjunctions: 1 or 2; female and (1 or not 2); (not 1 or 3) and the person.
+        count_of(vec![Criterion::has(1), Criterion::has(2).or_previous()]),
+        count_of(vec![Criterion::has(FEMALE), Criterion::has(1), Criterion::lacks(2).or_previous()]),
+        count_of(vec![Criterion::lacks(1), Criterion::has(3).or_previous(), Criterion::has(PERSON)]),
         Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), squares: false, threshold: 0 },
         Statement {
             criteria: vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::lacks(0)],
@@ -162,10 +179,7 @@ fn a_criterion_after_the_measure_cannot_be_counted() {
 fn expected_squares(blocks: &[Block], criteria: &[Criterion]) -> u128 {
     blocks
         .iter()
-        .filter(|b| {
-            let codes: std::collections::HashSet<u64> = b.iter().map(|r| r.code).collect();
-            criteria.iter().all(|c| codes.contains(&c.code) != c.negated)
-        })
+        .filter(|b| in_cohort(&b.iter().map(|r| r.code).collect(), criteria))
         .flatten()
         .filter(|r| r.code == MEASURE)
         .map(|r| u128::from(r.value) * u128::from(r.value))
@@ -246,7 +260,11 @@ fn a_criterion_twice_in_one_block_is_refused_before_proving() {
     let e = snapshot.prove([0; 32], &with(2)).unwrap_err();
     assert!(e.to_string().contains("twice in one patient's block"), "{e}");
     // Statements the format cannot make.
-    for criteria in [vec![], vec![Criterion::lacks(PERSON)], vec![Criterion::has(PERSON); 5]] {
+    let only_negated_clause = vec![Criterion::lacks(1), Criterion::has(2).or_previous()];
+    let or_first = vec![Criterion::has(PERSON).or_previous()];
+    for criteria in
+        [vec![], vec![Criterion::lacks(PERSON)], vec![Criterion::has(PERSON); 5], only_negated_clause, or_first]
+    {
         assert!(snapshot.prove([0; 32], &count_of(criteria)).is_err());
     }
 }
@@ -306,7 +324,7 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
         &commitment,
         &proof,
     );
-    assert!(e.to_string().contains("every criterion is negated"), "{e}");
+    assert!(e.to_string().contains("every clause has a negated criterion"), "{e}");
     let e = rejected(&Claim { criteria: vec![Criterion::has(PERSON); 5], ..claim.clone() }, &commitment, &proof);
     assert!(e.to_string().contains("5 criteria"), "{e}");
 
@@ -390,7 +408,7 @@ proptest! {
             (any::<bool>(), prop::collection::btree_set(0u64..4, 0..4), prop::option::of(any::<u32>())),
             0..40,
         ),
-        criteria in prop::collection::vec((0u64..5, any::<bool>()), 0..3),
+        criteria in prop::collection::vec((0u64..5, any::<bool>(), any::<bool>()), 0..3),
         measure in any::<bool>(),
         delta_count in 1u64..1000,
         delta_sum in 1u64..u32::MAX as u64,
@@ -405,7 +423,9 @@ proptest! {
             })
             .collect();
         let mut all = vec![Criterion::has(PERSON)];
-        all.extend(criteria.into_iter().map(|(code, negated)| Criterion { code, negated }));
+        all.extend(criteria.into_iter().map(|(code, negated, or_previous)| Criterion { code, negated, or_previous }));
+        // The person joined by a negated criterion in an or leaves no clause met only by rows held.
+        prop_assume!(agora_zk::air::check_criteria(&all).is_ok());
         // A criterion's code twice in one statement is fine; twice in a block is not (no such data here).
         let statement = Statement { criteria: all, measure: measure.then_some(MEASURE), squares: false, threshold: 0 };
         let snapshot = Snapshot::build(data.clone(), [1; 32]).unwrap();
@@ -422,13 +442,18 @@ proptest! {
             let other_sum = Claim { sum: claim.sum + delta_sum, ..claim.clone() };
             prop_assert!(verify_claim(snapshot.commitment(), &other_sum, &proof).is_err());
         }
-        // The same claim with one criterion's polarity flipped (same layout: only the negation differs).
+        // The same claim with one criterion's polarity flipped, or its clause (and for or), when that is
+        // still a statement the format can make (same layout: only the criterion differs).
         if claim.criteria.len() > 1 {
-            let mut flipped = claim.clone();
-            let last = flipped.criteria.len() - 1;
-            flipped.criteria[last].negated ^= true;
-            let e = verify_claim(snapshot.commitment(), &flipped, &proof).unwrap_err();
-            prop_assert!(matches!(e, ZkError::Rejected(_)), "{}", e);
+            let last = claim.criteria.len() - 1;
+            for flip in [|c: &mut Criterion| c.negated ^= true, |c: &mut Criterion| c.or_previous ^= true] {
+                let mut flipped = claim.clone();
+                flip(&mut flipped.criteria[last]);
+                if agora_zk::air::check_criteria(&flipped.criteria).is_ok() {
+                    let e = verify_claim(snapshot.commitment(), &flipped, &proof).unwrap_err();
+                    prop_assert!(matches!(e, ZkError::Rejected(_)), "{}", e);
+                }
+            }
         }
     }
 }

@@ -91,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", result.to_table());
         println!("  (round trip {:.1} ms)\n", t.elapsed().as_secs_f64() * 1000.0);
     }
-    proven_example(&client).await?;
+    proven_examples(&client).await?;
     let wallet = consent_walkthrough(&net, &client).await?;
     if cli.keep_running {
         println!("The network keeps running. Try:");
@@ -179,16 +179,39 @@ async fn consent_walkthrough(
     Ok(granted.swap_remove(11))
 }
 
-/// A cohort of two criteria grouped by sex, each node's cells with zero-knowledge STARK proofs: the
-/// answer comes first, the proofs follow and the hub verifies them against each node's commitment
-/// before the result says "proven".
-async fn proven_example(client: &agora_hub::client::HubClient) -> anyhow::Result<()> {
-    println!(
-        "== Proven: patients with essential hypertension (ICD-10-CM I10) and without type 2 diabetes (E11.9), by sex; \
-         each node's cells with STARK proofs"
-    );
-    let args = ["--condition", "icd10cm:I10", "--without-condition", "icd10cm:E11.9", "--by-sex"];
-    let query = example("", &args).1.to_query()?;
+/// Queries whose every cell carries a zero-knowledge STARK proof: a cohort of two criteria grouped by
+/// sex, and the mean and standard deviation of a measure over an `any of` cohort. The answer comes
+/// first, the proofs follow and the hub verifies them against each node's commitment before the result
+/// says "proven".
+async fn proven_examples(client: &agora_hub::client::HubClient) -> anyhow::Result<()> {
+    let examples: [(&str, &[&str]); 2] = [
+        (
+            "patients with essential hypertension (ICD-10-CM I10) and without type 2 diabetes (E11.9), by sex",
+            &["--condition", "icd10cm:I10", "--without-condition", "icd10cm:E11.9", "--by-sex"],
+        ),
+        (
+            "latest HbA1c (LOINC 4548-4) of patients with type 1 or type 2 diabetes (any of E10*, E11*), mean and sd",
+            &[
+                "--any-condition",
+                "icd10cm:E10*",
+                "--any-condition",
+                "icd10cm:E11*",
+                "--measure",
+                "loinc:4548-4",
+                "--aggregate",
+                "count,mean,sd",
+            ],
+        ),
+    ];
+    for (title, args) in examples {
+        println!("== Proven: {title}; each node's cells with STARK proofs");
+        proven_example(client, args).await?;
+    }
+    Ok(())
+}
+
+async fn proven_example(client: &agora_hub::client::HubClient, args: &[&str]) -> anyhow::Result<()> {
+    let query = example("", args).1.to_query()?;
     let t = Instant::now();
     let id = client.submit(query, Some("demo".into())).await?;
     let first = client.wait(id, Duration::from_secs(30)).await?;
