@@ -546,16 +546,19 @@ impl Prover for CohortProver {
         if l.squares {
             self.squares_window(&mut columns, last, squares);
         }
+        // The masking rows are uniform base-field elements, as the main segment's: every auxiliary value
+        // is then in the base field, which the auxiliary segment's extension relies on (`crate::lde`).
         let mut rng = ChaCha20Rng::from_seed(self.seed);
+        let mut random = || E::from(random_element::<BaseElement>(&mut rng));
         for column in &mut columns[..l.gap()] {
             for cell in &mut column[last + 1..] {
-                *cell = random_element(&mut rng);
+                *cell = random();
             }
         }
         // The gap bits matter on row last-1 only; every other row of those columns is random.
         for (j, column) in columns[l.gap()..].iter_mut().enumerate() {
             for (i, cell) in column.iter_mut().enumerate() {
-                *cell = if i + 1 == last { E::from(((self.gap >> j) & 1) as u32) } else { random_element(&mut rng) };
+                *cell = if i + 1 == last { E::from(((self.gap >> j) & 1) as u32) } else { random() };
             }
         }
         ColMatrix::new(columns)
