@@ -12,7 +12,7 @@ use crate::store::{Store, StoreError};
 use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    committed_prefixes, committed_value, latest_code, plan_or_reason, prefix_code, query_digest, row_code,
+    committed_prefixes, committed_value, latest_code, plan_or_reason, prefix_code, query_digest, row_code, value_code,
     DatasetCommitment, Expected, Literal, Outputs, ProofMessage, ProofOutcome, ProvenCell,
 };
 use agora_protocol::NodeAnswer;
@@ -49,13 +49,17 @@ pub struct SnapshotData {
     pub blocks: Vec<Block>,
     /// Row codes of measures not committed.
     pub uncommitted_measures: BTreeSet<u64>,
+    /// Row codes of every-value rows ([`value_code`]): left out together when the snapshot with them
+    /// would exceed the node's `prover_max_rows` and without them would not.
+    pub value_codes: BTreeSet<u64>,
 }
 
 /// The patient blocks of the snapshot, in one read transaction: per person (in person id order) the
 /// person row, the sex (as the query engine reads it: anything but a FHIR gender code is `unknown`),
 /// each distinct condition and medication code, then the person's latest plausible value of each LOINC
 /// measure (latest by time, ties by the greatest measurement id, as the query engine takes it; offset
-/// into an unsigned value by [`committed_value`]).
+/// into an unsigned value by [`committed_value`]), then every plausible value of each measure (in time
+/// order), under the measure's [`value_code`].
 pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
     let tx = store.conn_mut().transaction()?;
     let version: Option<String> =
@@ -64,6 +68,7 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
     let person = row_code(&["person"]);
     let mut blocks: BTreeMap<i64, Block> = BTreeMap::new();
     let mut uncommitted = BTreeSet::new();
+    let mut value_codes = BTreeSet::new();
     {
         let mut stmt = tx.prepare("SELECT person_id, sex FROM person")?;
         let mut it = stmt.query([])?;
@@ -112,6 +117,18 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
             let (id, code, value): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
             measures.push((id, latest_code("loinc", &code), value));
         }
+        // Every plausible value, as the engine's `all` selection reads them.
+        let mut stmt = tx.prepare(
+            "SELECT person_id, code, value_e3 FROM measurement WHERE system = 'loinc' AND implausible = 0
+             ORDER BY person_id, code, measured_at, measurement_id",
+        )?;
+        let mut it = stmt.query([])?;
+        while let Some(r) = it.next()? {
+            let (id, code, value): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let code = value_code("loinc", &code);
+            value_codes.insert(code);
+            measures.push((id, code, value));
+        }
         for (_, code, value) in &measures {
             if committed_value(*value).is_none() {
                 uncommitted.insert(*code);
@@ -126,7 +143,12 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
         }
     }
     tx.commit()?;
-    Ok(SnapshotData { data_version, blocks: blocks.into_values().collect(), uncommitted_measures: uncommitted })
+    Ok(SnapshotData {
+        data_version,
+        blocks: blocks.into_values().collect(),
+        uncommitted_measures: uncommitted,
+        value_codes,
+    })
 }
 
 fn criterion(l: &Literal) -> Criterion {
@@ -138,6 +160,8 @@ struct Committed {
     snapshot: Arc<Snapshot>,
     commitment: DatasetCommitment,
     uncommitted_measures: Arc<BTreeSet<u64>>,
+    /// The rows the snapshot would have held with every value of the measures, when they were left out.
+    values_left_out: Option<usize>,
 }
 
 /// How a node proves.
@@ -248,9 +272,21 @@ impl Prover {
         let max_rows = self.max_rows;
         let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
             let mut store = Store::open(&path).map_err(|e| e.to_string())?;
-            let SnapshotData { data_version: version, blocks, uncommitted_measures } =
+            let SnapshotData { data_version: version, mut blocks, mut uncommitted_measures, value_codes } =
                 snapshot_blocks(&mut store).map_err(|e| e.to_string())?;
-            let n: usize = blocks.iter().map(Vec::len).sum();
+            let mut n: usize = blocks.iter().map(Vec::len).sum();
+            let values: usize = blocks.iter().flatten().filter(|r| value_codes.contains(&r.code)).count();
+            let mut values_left_out = None;
+            if n > max_rows && n - values <= max_rows {
+                // Every value of the measures does not fit; each patient's latest value does.
+                for block in &mut blocks {
+                    block.retain(|r| !value_codes.contains(&r.code));
+                }
+                warn!(target: "node::proof", rows = n, max_rows, "every-value rows left out of the snapshot");
+                values_left_out = Some(n);
+                n -= values;
+                uncommitted_measures.extend(value_codes);
+            }
             if n > max_rows {
                 return Err(format!(
                     "the snapshot would hold {n} rows, above this node's prover_max_rows ({max_rows}): \
@@ -274,6 +310,7 @@ impl Prover {
                 snapshot: Arc::new(snapshot),
                 commitment,
                 uncommitted_measures: Arc::new(uncommitted_measures),
+                values_left_out,
             })
         })
         .await
@@ -335,6 +372,15 @@ impl Prover {
         // snapshot spent by concurrent proofs midway is replaced once and the answer proven again.
         let mut committed = self.snapshot_at(Some(answer.data_version), None).await?;
         if plan.measure.is_some_and(|m| committed.uncommitted_measures.contains(&m)) {
+            if let (Some(rows), Some(agora_protocol::query::Selection::All)) =
+                (committed.values_left_out, query.measure.as_ref().map(|m| m.selection))
+            {
+                return Err(format!(
+                    "every value of the measures would take the snapshot to {rows} rows, above this node's \
+                     prover_max_rows ({}): only each patient's latest value is committed",
+                    self.max_rows
+                ));
+            }
             return Err("the measure has values outside the committable range (±2^31 thousandths of its unit)".into());
         }
         for _ in 0..2 {
@@ -458,7 +504,7 @@ mod tests {
         assert_eq!(second[2..], expected[..]);
         assert_eq!(codes(&blocks[2]), vec![person, female]);
         // Each person's latest plausible value of each LOINC measure, after the attributes, offset by 2^31;
-        // a measure with a value outside the committable range is left out whole.
+        // a measure with a value outside the committable range is left out whole (both forms).
         store
             .conn()
             .execute_batch(
@@ -468,11 +514,26 @@ mod tests {
                      (3, 'loinc', '8480-6', 100, 120000, 'mm[Hg]', 0, 1), (3, 'loinc', '8480-6', 200, 3000000000, 'mm[Hg]', 0, 1);",
             )
             .unwrap();
-        let SnapshotData { blocks, uncommitted_measures, .. } = snapshot_blocks(&mut store).unwrap();
-        let glucose = latest_code("loinc", "2345-7");
-        assert_eq!(blocks[0].last(), Some(&Row { code: glucose, value: (1 << 31) + 95_000 }));
-        assert_eq!(blocks[1].last(), Some(&Row { code: glucose, value: (1 << 31) - 5 }));
+        let SnapshotData { blocks, uncommitted_measures, value_codes, .. } = snapshot_blocks(&mut store).unwrap();
+        let (glucose, every_glucose) = (latest_code("loinc", "2345-7"), value_code("loinc", "2345-7"));
+        // Then every plausible value, in time order, under the measure's value code.
+        let offset = |v: i64| u32::try_from(v + (1 << 31)).unwrap();
+        let tail = |b: &Block, k: usize| b[b.len() - k..].to_vec();
+        assert_eq!(
+            tail(&blocks[0], 3),
+            [
+                Row { code: glucose, value: offset(95_000) },
+                Row { code: every_glucose, value: offset(90_000) },
+                Row { code: every_glucose, value: offset(95_000) }
+            ]
+        );
+        assert_eq!(
+            tail(&blocks[1], 2),
+            [Row { code: glucose, value: offset(-5) }, Row { code: every_glucose, value: offset(-5) }]
+        );
         assert_eq!(codes(&blocks[2]), vec![person, female]);
-        assert_eq!(uncommitted_measures, BTreeSet::from([latest_code("loinc", "8480-6")]));
+        let blood_pressure = [latest_code("loinc", "8480-6"), value_code("loinc", "8480-6")];
+        assert_eq!(uncommitted_measures, BTreeSet::from(blood_pressure));
+        assert_eq!(value_codes, BTreeSet::from([every_glucose, blood_pressure[1]]));
     }
 }

@@ -17,9 +17,9 @@ use uuid::Uuid;
 
 const CODES: [&str; 4] = ["E11.9", "I10", "J45", "N18.3"];
 
-/// One person as written: female or not, which of [`CODES`] they have, and their latest plausible
-/// glucose value (thousandths), if any.
-type Person = (bool, [bool; 4], Option<i64>);
+/// One person as written: female or not, which of [`CODES`] they have, their latest plausible glucose
+/// value (thousandths), if any, and every plausible glucose value.
+type Person = (bool, [bool; 4], Option<i64>, Vec<i64>);
 
 /// Writes `persons` persons with random sexes and conditions; returns, per condition code and per sex,
 /// the number of distinct persons, and each person (the truth the proofs must agree with).
@@ -59,6 +59,7 @@ fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2], Vec
         // 0 to 3 glucose values at distinct times, some implausible (never aggregated); values may be
         // negative (a test of the committed offset).
         let mut latest: Option<(i64, i64)> = None;
+        let mut values = Vec::new();
         for _ in 0..rng.gen_range(0..4) {
             let at = rng.gen_range(1_600_000_000i64..1_700_000_000);
             let value = rng.gen_range(-50_000i64..400_000);
@@ -70,11 +71,14 @@ fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2], Vec
                     rusqlite::params![p, at, value, implausible],
                 )
                 .unwrap();
-            if inserted == 1 && !implausible && latest.is_none_or(|(t, _)| at > t) {
-                latest = Some((at, value));
+            if inserted == 1 && !implausible {
+                values.push(value);
+                if latest.is_none_or(|(t, _)| at > t) {
+                    latest = Some((at, value));
+                }
             }
         }
-        people.push((female, has, latest.map(|(_, v)| v)));
+        people.push((female, has, latest.map(|(_, v)| v), values));
     }
     Store::bump_data_version(&tx).unwrap();
     tx.commit().unwrap();
@@ -202,7 +206,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     assert!(matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("consenting")));
     // A node whose snapshot would exceed its prover_max_rows proves nothing, and says why.
     let small = ProverSettings { max_rows: 100, ..settings };
-    let capped = Prover::start(path.clone(), key, small, CancellationToken::new());
+    let capped = Prover::start(path.clone(), key.clone(), small, CancellationToken::new());
     let msg = capped.prove(id2, &q, &answer, true).await.verify().unwrap().payload;
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("prover_max_rows (100)")));
     assert!(capped.commitment().is_none());
@@ -218,7 +222,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let mut grouped = count(e11_not_i10);
     grouped.group_by.sex = true;
     let truth = |female: Option<bool>| {
-        people.iter().filter(|(f, has, _)| has[0] && !has[1] && female.is_none_or(|w| w == *f)).count() as u64
+        people.iter().filter(|(f, has, ..)| has[0] && !has[1] && female.is_none_or(|w| w == *f)).count() as u64
     };
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &grouped, id, 10).unwrap();
@@ -247,8 +251,8 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let moments = |female: Option<bool>| {
         let values: Vec<i64> = people
             .iter()
-            .filter(|(f, has, _)| !has[2] && female.is_none_or(|w| w == *f))
-            .filter_map(|(_, _, v)| *v)
+            .filter(|(f, has, ..)| !has[2] && female.is_none_or(|w| w == *f))
+            .filter_map(|(_, _, v, _)| *v)
             .collect();
         let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
         (values.len() as u64, values.iter().sum::<i64>(), squares)
@@ -297,8 +301,8 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let member = |has: &[bool; 4]| (has[2] || !has[3]) && has[1];
     let truth = |female: Option<bool>| {
         let members: Vec<&Person> =
-            people.iter().filter(|(f, has, _)| member(has) && female.is_none_or(|w| w == *f)).collect();
-        let values: Vec<i64> = members.iter().filter_map(|(_, _, v)| *v).collect();
+            people.iter().filter(|(f, has, ..)| member(has) && female.is_none_or(|w| w == *f)).collect();
+        let values: Vec<i64> = members.iter().filter_map(|(_, _, v, _)| *v).collect();
         let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
         (members.len() as u64, values.len() as u64, values.iter().sum::<i64>(), squares)
     };
@@ -319,12 +323,53 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     forged.rows[1].patients = Cell::Value(truth(Some(true)).0 - 1);
     assert!(verify(&msg, id, &either, &forged).is_err());
 
+    // Every plausible value, not each patient's latest: the mean and sd of all glucose values of
+    // patients without J45, proven over the committed value rows.
+    let every = Query {
+        measure: Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::All }),
+        group_by: GroupBy::default(),
+        ..mean.clone()
+    };
+    let values: Vec<i64> = people.iter().filter(|(_, has, ..)| !has[2]).flat_map(|p| p.3.clone()).collect();
+    assert!(values.len() > people.iter().filter(|(_, has, v, _)| !has[2] && v.is_some()).count());
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &every, id, 10).unwrap();
+    let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
+    let expected = Moments::Released { n: values.len() as u64, sum: values.iter().sum(), sum_sq: squares };
+    assert_eq!(answer.rows[0].moments, Some(expected));
+    let msg = prover.prove(id, &every, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &every, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+    let mut forged = answer.clone();
+    if let Some(Moments::Released { n, .. }) = &mut forged.rows[0].moments {
+        *n -= 1;
+    }
+    assert!(verify(&msg, id, &every, &forged).is_err());
+    // A node whose prover_max_rows fits its snapshot only without every value: each patient's latest
+    // value is still proven, and an every-value answer says why it is not.
+    let data = agora_node::proofs::snapshot_blocks(&mut store).unwrap();
+    let with: usize = data.blocks.iter().map(Vec::len).sum();
+    let without = with - data.blocks.iter().flatten().filter(|r| data.value_codes.contains(&r.code)).count();
+    assert!(without < with);
+    let capped = ProverSettings { max_rows: without, ..settings };
+    let latest_only = Prover::start(path.clone(), key.clone(), capped, CancellationToken::new());
+    let msg = latest_only.prove(id, &every, &answer, true).await.verify().unwrap().payload;
+    let why = format!("every value of the measures would take the snapshot to {with} rows");
+    assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(&why)), "{:?}", msg.outcome);
+    let latest = Query {
+        measure: Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest }),
+        ..every.clone()
+    };
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &latest, id, 10).unwrap();
+    let msg = latest_only.prove(id, &latest, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &latest, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+
     // A conjunction inside an `any of`: (J45 and I10) or E11.9, proven as (J45 or E11.9) and (I10 or
     // E11.9).
     let mixed =
         Cohort::Any { of: vec![Cohort::All { of: vec![condition("J45"), condition("I10")] }, condition("E11.9")] };
     let q = count(mixed);
-    let truth = people.iter().filter(|(_, has, _)| (has[2] && has[1]) || has[0]).count() as u64;
+    let truth = people.iter().filter(|(_, has, ..)| (has[2] && has[1]) || has[0]).count() as u64;
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &q, id, 10).unwrap();
     assert_eq!(answer.rows[0].patients, Cell::Value(truth));

@@ -4,12 +4,12 @@
 //! A node commits to a *snapshot* of its store (agora-zk's format v3): one block of rows per patient,
 //! holding a person row (code [`row_code`]`("person")`), the patient's sex, one row per distinct
 //! condition and medication code and per distinct prefix of those codes ([`committed_prefixes`]), and
-//! the patient's latest value of each measure. A proof counts the blocks that meet clauses of
+//! the patient's latest value and every value of each measure. A proof counts the blocks that meet clauses of
 //! [`Literal`]s (the block has, or lacks, a row of a code; every clause has a literal met), evaluated
 //! inside the proof, or the number, sum and sum of squares of a measure's values in them. [`plan`] says
 //! whether a query is of that kind (conjunctions of sexes, condition and medication codes and code
 //! prefixes, their negations, and `any of` them; counts, sums, means and standard deviations of latest
-//! values) and how its cells are proven: the whole cohort, and with a grouping by sex each released sex
+//! values or of every value) and how its cells are proven: the whole cohort, and with a grouping by sex each released sex
 //! group (the cohort's literals and the group's sex). The hub computes the same plan itself and never
 //! takes the criteria from the node.
 //!
@@ -124,7 +124,8 @@ pub const MAX_LITERALS: usize = 4;
 pub struct Plan {
     /// The cohort's literals (none for everyone).
     pub cohort: Vec<Literal>,
-    /// The row code of each patient's latest value of the measure, when the answer has moments.
+    /// The row code of the measure's committed values (each patient's latest, or every value), when the
+    /// answer has moments.
     pub measure: Option<u64>,
     /// Whether the moments' sums of squares are proven (the query asks for a standard deviation).
     pub squares: bool,
@@ -243,6 +244,11 @@ pub fn latest_code(system: &str, code: &str) -> u64 {
     row_code(&["latest", system, code])
 }
 
+/// The row code of every value of a measure (one row per plausible value of the patient's).
+pub fn value_code(system: &str, code: &str) -> u64 {
+    row_code(&["value", system, code])
+}
+
 /// A cohort in conjunctive normal form: clauses of `(code, negated)` literals, every clause needing one
 /// literal met. No clauses is everyone; an empty clause is no one.
 type Cnf = Vec<Vec<(u64, bool)>>;
@@ -359,12 +365,10 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
         }
     }
     let measure = match &query.measure {
-        Some(m) if query.wants_moments() => {
-            if m.selection != crate::query::Selection::Latest {
-                return Err("every value of a measure (each patient's latest value is)");
-            }
-            Some(latest_code(m.code.system.short(), &m.code.code))
-        }
+        Some(m) if query.wants_moments() => Some(match m.selection {
+            crate::query::Selection::Latest => latest_code(m.code.system.short(), &m.code.code),
+            crate::query::Selection::All => value_code(m.code.system.short(), &m.code.code),
+        }),
         None if query.wants_moments() => return Err("a sum, mean or standard deviation without a measure"),
         _ => None,
     };
@@ -782,10 +786,10 @@ mod tests {
         let p = plan(&q).unwrap();
         assert_eq!(p.measure, Some(row_code(&["latest", "loinc", "2345-7"])));
         assert!(!p.squares);
-        // Every value or a histogram: not yet.
+        // Every value: the rows committed per value, under their own code; a histogram: not yet.
         let mut all = q.clone();
         all.measure = Some(Measure { selection: Selection::All, ..glucose.clone() });
-        assert!(plan(&all).is_none());
+        assert_eq!(plan(&all).unwrap().measure, Some(row_code(&["value", "loinc", "2345-7"])));
         let histogram = Aggregate::Histogram { edges: vec![5.0] };
         assert!(plan(&Query { aggregates: vec![Aggregate::Mean, histogram], ..q.clone() }).is_none());
         // A measure with counts only proves counts.

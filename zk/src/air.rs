@@ -15,7 +15,7 @@
 //! | `cnt` | `cnt' = cnt + first'·p`: a block is counted on its last row, if it meets the criteria |
 //! | (measure) `inv_m`, `eq_m` | as for a criterion, with the measure's code `m` |
 //! | (measure) `w`, `n`, `sum` | `w = eq_m·p`, `n' = n + w`, `sum' = sum + w·value` |
-//! | (measure) `c_m` | `c_m' = (1 - first')·c_m + eq_m'`, `c_m·(c_m - 1) = 0`, and `c_m·eq_k = 0` for every `k` |
+//! | (measure) `c_m` | `c_m' = (1 - first')·c_m + eq_m'` and `c_m·eq_k = 0` for every `k` |
 //! | (squares) `u_lo`, `u_hi` | `u_lo = w·lo`, `u_hi = w·hi`, for the value's 16-bit halves `lo`, `hi` (from its bits) |
 //! | (squares) `s_ll`, `s_lh`, `s_hh` | `s_ll' = s_ll + u_lo·lo`, `s_lh' = s_lh + u_lo·hi`, `s_hh' = s_hh + u_hi·hi` |
 //! | (squares) `bit` | `bit'·(bit' - 1) = 0` |
@@ -24,8 +24,9 @@
 //! | `gap_0..5` (suppressed) | on row n-k-2 only: boolean, and `T - 1 - q' = Σ gap_j·2^j` |
 //!
 //! `p` is the running verdict of the criteria (`p_{K-1}`, or `l_0` for one criterion), and `c_m` makes the layout that reading it at the measure
-//! row needs part of the statement: a block holds at most one row of the measure, and no criterion row
-//! after it, so `p` there is the block's final verdict. `q` is `cnt`, or `n` with a measure. A disclosed answer
+//! row needs part of the statement: no criterion row follows a block's first row of the measure, so
+//! `p` at every measure row is the block's final verdict (a block may hold many values of a measure:
+//! each patient's latest, or every value). `q` is `cnt`, or `n` with a measure. A disclosed answer
 //! asserts `q` (and `sum`) at row n-k-1; a suppressed one proves `q ≤ T - 1` for the node's threshold
 //! `T ≤ 64` and discloses neither. Row 0 is padding (asserted), so `c_k[0] = 0` is asserted too.
 //!
@@ -350,7 +351,7 @@ impl Air for CohortAir {
         main.extend([d(2), d(2), d(2), d(3)]);
         let mut aux = vec![d(3); 4 * layout.criteria + layout.criteria - 1];
         if layout.measure {
-            aux.extend([d(3), d(3), d(3), d(2), d(3), d(3), d(3)]);
+            aux.extend([d(3), d(3), d(3), d(2), d(3), d(3)]);
             aux.extend(vec![d(3); layout.criteria]);
         } else {
             aux.push(d(3));
@@ -491,10 +492,10 @@ impl Air for CohortAir {
             result[r + 2] = s * (a[w] - a[eq] * product);
             result[r + 3] = s * (next[n] - a[n] - a[w]);
             result[r + 4] = s * (next[sum] - a[sum] - a[w] * value);
-            // At most one measure row per block, and no criterion row after it.
+            // No criterion row after the block's first measure row: `c_m` counts the block's measure rows
+            // so far (below the modulus, so nonzero once one was seen).
             result[r + 5] = s * (next[has_m] - (E::ONE - first_next) * a[has_m] - next[eq]);
-            result[r + 6] = s * a[has_m] * (a[has_m] - E::ONE);
-            r += 7;
+            r += 6;
             for k in 0..l.criteria {
                 result[r] = s * a[has_m] * a[l.eq(k)];
                 r += 1;

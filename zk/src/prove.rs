@@ -176,8 +176,8 @@ impl Snapshot {
     /// What `statement` counts over this snapshot, as the proof computes it: the blocks meeting every
     /// criterion (or, with a measure, the measure rows of such blocks) and the sum of those rows'
     /// values. Blocks the statement cannot be made over are refused: a criterion's code twice in one
-    /// block (the format holds each attribute once per patient), or with a measure, two rows of it in
-    /// one block or a criterion's row after it.
+    /// block (the format holds each attribute once per patient), or with a measure, a criterion's row
+    /// after its first row (a block may hold many rows of the measure).
     pub fn evaluate(&self, criteria: &[Criterion], measure: Option<u64>) -> Result<Outputs, ZkError> {
         let mut out = Outputs::default();
         for block in &self.blocks {
@@ -196,12 +196,7 @@ impl Snapshot {
                         return Err(ZkError::Prover(format!("code {} follows the measure in a block", c.code)));
                     }
                 }
-                if measure == Some(row.code) {
-                    if measured {
-                        return Err(ZkError::Prover("the measure appears twice in one patient's block".into()));
-                    }
-                    measured = true;
-                }
+                measured |= measure == Some(row.code);
                 if measure == Some(row.code) && meets(&has) {
                     out.count += 1;
                     out.sum += u64::from(row.value);

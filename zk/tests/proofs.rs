@@ -166,11 +166,17 @@ fn a_criterion_after_the_measure_cannot_be_counted() {
         Ok(Ok((claim, proof))) => assert!(verify_claim(snapshot.commitment(), &claim, &proof).is_err()),
         Ok(Err(e)) => panic!("refused for another reason: {e}"),
     }
-    // Two values of the measure in one block: refused too; the measure may not be a criterion.
+    // Values of the measure in one block: each counted; a criterion's row between them is refused.
     let mut twice = data.clone();
-    twice[0] = vec![Row::attribute(PERSON), Row { code: MEASURE, value: 1 }, Row { code: MEASURE, value: 2 }];
+    twice[0] = vec![Row::attribute(FEMALE), Row { code: MEASURE, value: 1 }, Row { code: MEASURE, value: 2 }];
+    let snapshot_twice = Snapshot::build(twice.clone(), [3; 32]).unwrap();
+    let (claim, proof) = snapshot_twice.prove([0; 32], &statement).unwrap();
+    assert_eq!((claim.count, claim.sum), expected(&twice, &statement.criteria, Some(MEASURE)));
+    verify_claim(snapshot_twice.commitment(), &claim, &proof).unwrap();
+    twice[0].insert(2, Row::attribute(5));
     let e = Snapshot::build(twice, [3; 32]).unwrap().prove([0; 32], &statement).unwrap_err();
-    assert!(e.to_string().contains("twice"), "{e}");
+    assert!(e.to_string().contains("follows the measure"), "{e}");
+    // The measure may not be a criterion.
     let measured = Statement { criteria: vec![Criterion::has(MEASURE)], ..statement };
     assert!(snapshot.prove([0; 32], &measured).is_err());
 }
@@ -405,7 +411,7 @@ proptest! {
     #[test]
     fn honest_proofs_verify_and_dishonest_outputs_never_do(
         data in prop::collection::vec(
-            (any::<bool>(), prop::collection::btree_set(0u64..4, 0..4), prop::option::of(any::<u32>())),
+            (any::<bool>(), prop::collection::btree_set(0u64..4, 0..4), prop::collection::vec(any::<u32>(), 0..3)),
             0..40,
         ),
         criteria in prop::collection::vec((0u64..5, any::<bool>(), any::<bool>()), 0..3),

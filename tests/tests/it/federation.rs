@@ -632,9 +632,23 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
         a.verify().unwrap();
     }
 
-    // Every value of a measure is not provable yet, and says so without a pending proof.
-    let mean = query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean], false);
-    let r = run(&net, mean).await;
+    // Every value of a measure, with its standard deviation, is proven too (the number of values, their
+    // sum and their sum of squares) and agrees with every glucose value in the FHIR files.
+    let every =
+        query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean, Aggregate::StdDev], false);
+    let id = client.submit(every, Some("demo".into())).await.unwrap();
+    client.wait(id, Duration::from_secs(30)).await.unwrap();
+    let r = settled_proofs(&net, id).await;
+    assert_eq!((r.proofs.proven, r.proofs.failed), (2, 0), "{}", r.to_table());
+    let all: Vec<f64> = per_node.iter().flat_map(|(_, ps)| ps.values().flat_map(|p| p.values_of("2345-7"))).collect();
+    let (n, mean, sd) = expected::stats(&all);
+    assert_eq!(r.rows[0].n.unwrap().released, n as u64, "{}", r.to_table());
+    assert!((r.rows[0].mean.unwrap() - mean).abs() < 1e-3, "mean {} vs {mean}", r.rows[0].mean.unwrap());
+    assert!((r.rows[0].sd.unwrap() - sd).abs() < 1e-3, "sd {} vs {sd}", r.rows[0].sd.unwrap());
+
+    // A histogram is not provable yet, and says so without a pending proof.
+    let edges = vec![Aggregate::Histogram { edges: vec![100.0] }];
+    let r = run(&net, query(Cohort::Everyone, Some("2345-7"), Selection::All, edges, false)).await;
     assert_eq!((r.proofs.unproven, r.proofs.pending), (2, 0), "{}", r.to_table());
     // Asking for proven answers only leaves nothing to combine here.
     let only = client.result_proven_only(r.query_id).await.unwrap();
