@@ -3,7 +3,9 @@
 //!
 //! The snapshot holds one block per person: a person row, the person's sex, a row per distinct
 //! condition and medication code of the person and per distinct prefix of those codes, then the
-//! person's latest value of each LOINC measure, each coded by [`row_code`]; nothing of it leaves the
+//! person's latest value of each LOINC measure and every plausible value of it ([`value_code`]; left
+//! out when only they would take the snapshot above `prover_max_rows`), each coded by [`row_code`];
+//! nothing of it leaves the
 //! node but its commitment. It is rebuilt (with a fresh secret seed) when the data version moves or when its
 //! masking budget is spent. Proving runs on agora-zk's bounded [`ProverPool`], never on the answering
 //! path: the answer goes out first, and its [`ProofMessage`] follows.
@@ -289,8 +291,9 @@ impl Prover {
             }
             if n > max_rows {
                 return Err(format!(
-                    "the snapshot would hold {n} rows, above this node's prover_max_rows ({max_rows}): \
-                     proving is off for this data (memory; see BENCHMARKS.md)"
+                    "the snapshot would hold {n} rows ({} without every value of the measures), above this \
+                     node's prover_max_rows ({max_rows}): proving is off for this data (memory; see BENCHMARKS.md)",
+                    n - values
                 ));
             }
             let mut seed = [0u8; 32];

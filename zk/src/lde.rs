@@ -83,7 +83,10 @@ fn base_columns<E: FieldElement<BaseField = BaseElement>>(columns: &ColMatrix<E>
                     .get_column(c)
                     .iter()
                     .map(|v| {
-                        debug_assert!((1..E::EXTENSION_DEGREE).all(|i| v.base_element(i) == BaseElement::ZERO));
+                        assert!(
+                            (1..E::EXTENSION_DEGREE).all(|i| v.base_element(i) == BaseElement::ZERO),
+                            "an auxiliary value outside the base field"
+                        );
                         v.base_element(0)
                     })
                     .collect()
@@ -95,20 +98,15 @@ fn base_columns<E: FieldElement<BaseField = BaseElement>>(columns: &ColMatrix<E>
 /// The Merkle tree over the rows of `lde` read as elements of `E` (winterfell hashes a row as the
 /// bytes of its elements; partitions are not used by format v3's options).
 fn commit_rows<E: FieldElement<BaseField = BaseElement>>(lde: &RowMatrix<BaseElement>) -> Vc {
-    let rows = lde.num_rows();
-    let mut hashes = vec![<Hash as Hasher>::Digest::default(); rows];
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = rows.div_ceil(workers);
-    std::thread::scope(|scope| {
-        for (i, part) in hashes.chunks_mut(chunk).enumerate() {
-            scope.spawn(move || {
-                let mut row = Vec::with_capacity(lde.num_cols());
-                for (j, hash) in part.iter_mut().enumerate() {
-                    row.clear();
-                    row.extend(lde.row(i * chunk + j).iter().map(|v| E::from(*v)));
-                    *hash = <Hash as winter_crypto::ElementHasher>::hash_elements(&row);
-                }
-            });
+    use rayon::prelude::*;
+    const CHUNK: usize = 1024;
+    let mut hashes = vec![<Hash as Hasher>::Digest::default(); lde.num_rows()];
+    hashes.par_chunks_mut(CHUNK).enumerate().for_each(|(i, part)| {
+        let mut row = Vec::with_capacity(lde.num_cols());
+        for (j, hash) in part.iter_mut().enumerate() {
+            row.clear();
+            row.extend(lde.row(i * CHUNK + j).iter().map(|v| E::from(*v)));
+            *hash = <Hash as winter_crypto::ElementHasher>::hash_elements(&row);
         }
     });
     Vc::new(hashes).expect("a power-of-two number of rows")
