@@ -45,6 +45,10 @@ pub struct Config {
     /// grows with it: about 1.2 GB at the default 245,758 (a 2^18-row trace), 4.6 GB at 983,036
     /// (BENCHMARKS.md).
     pub prover_max_rows: usize,
+    /// Commit every plausible value of each measure (not only each patient's latest), so that answers
+    /// over every value are proven too; the rows make every proof over the snapshot slower (a larger
+    /// trace), so a node may turn them off.
+    pub prover_every_value: bool,
     /// The hospital's query policy and disclosure control.
     pub policy: PolicyConfig,
 }
@@ -65,6 +69,7 @@ impl Default for Config {
             prover_workers: 1,
             prover_queue: 16,
             prover_max_rows: 245_758,
+            prover_every_value: true,
             policy: PolicyConfig::default(),
         }
     }

@@ -178,6 +178,8 @@ pub struct ProverSettings {
     /// The most snapshot rows the node commits to: memory grows with the trace (BENCHMARKS.md: about
     /// 1.1–1.3 GB at 245,758 rows, 5 GB at 983,036); above it the node proves nothing and says why.
     pub max_rows: usize,
+    /// Whether every plausible value of each measure is committed (else each patient's latest only).
+    pub every_value: bool,
 }
 
 /// The node's prover: its current snapshot and the proving pool.
@@ -186,6 +188,7 @@ pub struct Prover {
     key: Keypair,
     threshold: u32,
     max_rows: usize,
+    every_value: bool,
     pool: ProverPool,
     current: Mutex<Option<Committed>>,
     failed: Mutex<Option<(u64, String)>>,
@@ -213,6 +216,7 @@ impl Prover {
             key,
             threshold: settings.threshold,
             max_rows: settings.max_rows,
+            every_value: settings.every_value,
             pool,
             current: Mutex::new(None),
             failed: Mutex::new(None),
@@ -272,6 +276,7 @@ impl Prover {
         }
         let path = self.store_path.clone();
         let max_rows = self.max_rows;
+        let every_value = self.every_value;
         let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
             let mut store = Store::open(&path).map_err(|e| e.to_string())?;
             let SnapshotData { data_version: version, mut blocks, mut uncommitted_measures, value_codes } =
@@ -279,12 +284,14 @@ impl Prover {
             let mut n: usize = blocks.iter().map(Vec::len).sum();
             let values: usize = blocks.iter().flatten().filter(|r| value_codes.contains(&r.code)).count();
             let mut values_left_out = None;
-            if n > max_rows && n - values <= max_rows {
-                // Every value of the measures does not fit; each patient's latest value does.
+            if !every_value || (n > max_rows && n - values <= max_rows) {
+                // Not wanted, or every value of the measures does not fit and each patient's latest does.
                 for block in &mut blocks {
                     block.retain(|r| !value_codes.contains(&r.code));
                 }
-                warn!(target: "node::proof", rows = n, max_rows, "every-value rows left out of the snapshot");
+                if every_value {
+                    warn!(target: "node::proof", rows = n, max_rows, "every-value rows left out of the snapshot");
+                }
                 values_left_out = Some(n);
                 n -= values;
                 uncommitted_measures.extend(value_codes);
@@ -378,6 +385,11 @@ impl Prover {
             if let (Some(rows), Some(agora_protocol::query::Selection::All)) =
                 (committed.values_left_out, query.measure.as_ref().map(|m| m.selection))
             {
+                if !self.every_value {
+                    return Err(
+                        "this node commits each patient's latest value only (prover_every_value = false)".into()
+                    );
+                }
                 return Err(format!(
                     "every value of the measures would take the snapshot to {rows} rows, above this node's \
                      prover_max_rows ({}): only each patient's latest value is committed",

@@ -146,7 +146,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let (by_code, by_sex, people) = write(&mut store, 300, 7);
     assert!(people.iter().any(|p| p.2.is_some_and(|v| v < 0)), "some latest values are negative");
     let key = libp2p::identity::Keypair::generate_ed25519();
-    let settings = ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows: 10_000 };
+    let settings = ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows: 10_000, every_value: true };
     let prover = Prover::start(path.clone(), key.clone(), settings, CancellationToken::new());
 
     let mut roots = Vec::new();
@@ -361,6 +361,16 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     };
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &latest, id, 10).unwrap();
+    let msg = latest_only.prove(id, &latest, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &latest, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+    // A node that does not commit every value says so.
+    let off = ProverSettings { every_value: false, ..settings };
+    let latest_only = Prover::start(path.clone(), key.clone(), off, CancellationToken::new());
+    let every_id = Uuid::new_v4();
+    let every_answer = query::execute(&store, &every, every_id, 10).unwrap();
+    let msg = latest_only.prove(every_id, &every, &every_answer, true).await.verify().unwrap().payload;
+    let why = "latest value only (prover_every_value = false)";
+    assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(why)), "{:?}", msg.outcome);
     let msg = latest_only.prove(id, &latest, &answer, true).await.verify().unwrap().payload;
     verify(&msg, id, &latest, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
 
