@@ -5,7 +5,9 @@
 //!
 //! # Primary suppression
 //! A count below the threshold — a group's patient count, a histogram bin, or the number of values `n`
-//! behind a group's moments — is [`Cell::Suppressed`]. Zero is below every threshold of at least 1 and is
+//! behind a group's moments — is [`Cell::Suppressed`], and so is a count of values that come from fewer
+//! patients than the threshold (every value of a measure: one patient's many values would otherwise
+//! release that patient's mean, spread or distribution). Zero is below every threshold of at least 1 and is
 //! suppressed too: an empty cell is as telling as a cell of one. When `n` is suppressed the moments are
 //! [`Moments::Suppressed`] as a whole, so neither the sum nor the sum of squares is released.
 //!
@@ -53,6 +55,8 @@ pub struct ExactMoments {
     pub sum: i64,
     /// Sum of the squared values, in millionths of the unit squared.
     pub sum_sq: i128,
+    /// Patients the values come from (every value of a measure: fewer than `n`).
+    pub patients: u64,
 }
 
 /// One row of an exact result. Node-internal: never serialised, never logged.
@@ -66,6 +70,8 @@ pub struct ExactRow {
     pub moments: Option<ExactMoments>,
     /// Histogram bins (underflow, one per interval, overflow), when asked for.
     pub histogram: Option<Vec<u64>>,
+    /// Patients with a value in each bin.
+    pub bin_patients: Option<Vec<u64>>,
 }
 
 /// The exact result of a query: the whole-cohort row first, then one row per group. Node-internal: the only
@@ -86,6 +92,8 @@ struct Family {
 /// Where each row's counts sit in the flat list.
 struct Layout {
     values: Vec<u64>,
+    /// Per count, the patients behind it (a count of values may come from fewer patients).
+    contributors: Vec<u64>,
     patients: Vec<usize>,
     n: Vec<Option<usize>>,
     bins: Vec<Option<Vec<usize>>>,
@@ -93,20 +101,30 @@ struct Layout {
 
 impl Layout {
     fn of(exact: &ExactAnswer) -> Layout {
-        let mut layout = Layout { values: Vec::new(), patients: Vec::new(), n: Vec::new(), bins: Vec::new() };
+        let mut layout = Layout {
+            values: Vec::new(),
+            contributors: Vec::new(),
+            patients: Vec::new(),
+            n: Vec::new(),
+            bins: Vec::new(),
+        };
         for row in &exact.rows {
-            let idx = layout.push(row.patients);
+            let idx = layout.push(row.patients, row.patients);
             layout.patients.push(idx);
-            let n = row.moments.map(|m| layout.push(m.n));
+            let n = row.moments.map(|m| layout.push(m.n, m.patients));
             layout.n.push(n);
-            let bins = row.histogram.as_ref().map(|h| h.iter().map(|&b| layout.push(b)).collect());
+            let bins = row.histogram.as_ref().map(|h| {
+                let patients = row.bin_patients.as_deref().unwrap_or(h);
+                h.iter().zip(patients).map(|(&b, &p)| layout.push(b, p)).collect()
+            });
             layout.bins.push(bins);
         }
         layout
     }
 
-    fn push(&mut self, value: u64) -> usize {
+    fn push(&mut self, value: u64, contributors: u64) -> usize {
         self.values.push(value);
+        self.contributors.push(contributors);
         self.values.len() - 1
     }
 
@@ -144,7 +162,7 @@ impl Layout {
 /// order of `exact.rows`.
 pub fn protect(exact: &ExactAnswer, threshold: u32) -> Vec<AnswerRow> {
     let layout = Layout::of(exact);
-    let suppressed = suppress(&layout.values, &layout.families(), threshold);
+    let suppressed = suppress(&layout.values, &layout.contributors, &layout.families(), threshold);
     let cell = |idx: usize| if suppressed[idx] { Cell::Suppressed } else { Cell::Value(layout.values[idx]) };
     exact
         .rows
@@ -162,10 +180,11 @@ pub fn protect(exact: &ExactAnswer, threshold: u32) -> Vec<AnswerRow> {
         .collect()
 }
 
-/// Which counts to suppress: those below the threshold, then complements until no family has exactly one
-/// suppressed member.
-fn suppress(values: &[u64], families: &[Family], threshold: u32) -> Vec<bool> {
-    let mut suppressed: Vec<bool> = values.iter().map(|&v| v < u64::from(threshold)).collect();
+/// Which counts to suppress: those below the threshold or from fewer patients than it, then complements
+/// until no family has exactly one suppressed member.
+fn suppress(values: &[u64], contributors: &[u64], families: &[Family], threshold: u32) -> Vec<bool> {
+    let t = u64::from(threshold);
+    let mut suppressed: Vec<bool> = values.iter().zip(contributors).map(|(&v, &p)| v < t || p < t).collect();
     loop {
         let mut changed = false;
         for family in families {
@@ -196,13 +215,9 @@ mod tests {
 
     /// An answer of patient counts only: the total, then the groups.
     fn counts(total: u64, groups: &[u64]) -> ExactAnswer {
-        let mut rows = vec![ExactRow { group: GroupKey::TOTAL, patients: total, moments: None, histogram: None }];
-        rows.extend(groups.iter().enumerate().map(|(i, &p)| ExactRow {
-            group: group(i),
-            patients: p,
-            moments: None,
-            histogram: None,
-        }));
+        let row = |group, patients| ExactRow { group, patients, moments: None, histogram: None, bin_patients: None };
+        let mut rows = vec![row(GroupKey::TOTAL, total)];
+        rows.extend(groups.iter().enumerate().map(|(i, &p)| row(group(i), p)));
         ExactAnswer { rows }
     }
 
@@ -238,8 +253,9 @@ mod tests {
         let row = |group, n, sum| ExactRow {
             group,
             patients: n,
-            moments: Some(ExactMoments { n, sum, sum_sq: i128::from(sum) * 7 }),
+            moments: Some(ExactMoments { n, sum, sum_sq: i128::from(sum) * 7, patients: n }),
             histogram: None,
+            bin_patients: None,
         };
         let exact =
             ExactAnswer { rows: vec![row(GroupKey::TOTAL, 40, 4000), row(group(0), 4, 400), row(group(1), 36, 3600)] };
@@ -250,13 +266,46 @@ mod tests {
         assert_eq!(rows[2].moments, Some(Moments::Suppressed));
     }
 
+    /// Every value of a measure: one patient's twelve values are as telling as one value, so their moments
+    /// and the bins they fill are suppressed (and complemented), though the counts of values reach the
+    /// threshold.
+    #[test]
+    fn counts_of_values_from_few_patients_are_suppressed() {
+        let row = |group, patients: u64, n: u64, bins: Vec<u64>, bin_patients: Vec<u64>| ExactRow {
+            group,
+            patients,
+            moments: Some(ExactMoments { n, sum: 7 * n as i64, sum_sq: 49 * i128::from(n), patients }),
+            histogram: Some(bins),
+            bin_patients: Some(bin_patients),
+        };
+        let exact = ExactAnswer {
+            rows: vec![
+                row(GroupKey::TOTAL, 31, 72, vec![40, 32], vec![20, 15]),
+                row(group(0), 1, 12, vec![0, 12], vec![0, 1]),
+                row(group(1), 30, 60, vec![40, 20], vec![20, 14]),
+            ],
+        };
+        let rows = protect(&exact, 10);
+        // Group 0: one patient's twelve values; its n, and group 1's n that would give it back.
+        assert_eq!(rows[1].patients, Cell::Suppressed);
+        assert_eq!(rows[1].moments, Some(Moments::Suppressed));
+        assert_eq!(rows[2].moments, Some(Moments::Suppressed));
+        assert_eq!(rows[0].moments, Some(Moments::Released { n: 72, sum: 504, sum_sq: 3528 }));
+        // Its bin of twelve values from one patient is suppressed, and so is every bin that would
+        // give it back.
+        let bins = rows[1].histogram.as_ref().unwrap();
+        assert_eq!(bins[1], Cell::Suppressed);
+        assert!(rows[2].histogram.as_ref().unwrap().contains(&Cell::Suppressed));
+    }
+
     #[test]
     fn a_complemented_count_is_protected_in_its_other_families() {
         // Group 1's n is suppressed to complement group 0's; its histogram would give it back (bins add up to
         // n), so one of its bins goes, and then the same bin of another group (family d).
         let row = |group, bins: Vec<u64>| {
             let n: u64 = bins.iter().sum();
-            ExactRow { group, patients: n, moments: Some(ExactMoments { n, sum: 0, sum_sq: 0 }), histogram: Some(bins) }
+            let moments = Some(ExactMoments { n, sum: 0, sum_sq: 0, patients: n });
+            ExactRow { group, patients: n, moments, bin_patients: Some(bins.clone()), histogram: Some(bins) }
         };
         let exact = ExactAnswer {
             rows: vec![
@@ -327,7 +376,9 @@ mod tests {
                             n,
                             sum: mean * n as i64,
                             sum_sq: i128::from(mean * mean) * i128::from(n),
+                            patients: n,
                         }),
+                        bin_patients: with_hist.then(|| bins.clone()),
                         histogram: with_hist.then_some(bins),
                     }
                 };

@@ -443,7 +443,7 @@ impl Prover {
                 Ok(_) => {
                     warn!(target: "node::proof", %query_id, %cell, "the proven cell differs from the answer's; not sent");
                     return Err(ZkError::Prover(format!(
-                        "{cell}: the proven value differs from the answer (suppressed to protect another cell)"
+                        "{cell}: the proven value differs from the answer (suppressed to protect another cell, or its values come from fewer patients than the threshold)"
                     )));
                 }
                 Err(e) => return Err(ZkError::Prover(format!("{cell}: {e}"))),

@@ -201,7 +201,7 @@ impl MeasureScan<'_> {
             let (Some(idx), Some(value)) = (self.space.index(row.get(0)?), row.get::<_, Option<i64>>(1)?) else {
                 continue;
             };
-            acc.value(self.groups.of(idx), value);
+            acc.value(idx, self.groups.of(idx), value);
         }
         Ok(())
     }
@@ -218,7 +218,7 @@ impl MeasureScan<'_> {
             Selection::All => {
                 while let Some(row) = rows.next()? {
                     if let Some(idx) = member(row.get(0)?) {
-                        acc.value(self.groups.of(idx), row.get(3)?);
+                        acc.value(idx, self.groups.of(idx), row.get(3)?);
                     }
                 }
             }
@@ -236,7 +236,7 @@ impl MeasureScan<'_> {
                 }
                 for (idx, slot) in latest.iter().enumerate() {
                     if let Some((_, _, value)) = slot {
-                        acc.value(self.groups.of(idx), *value);
+                        acc.value(idx, self.groups.of(idx), *value);
                     }
                 }
             }
@@ -637,6 +637,12 @@ struct Accumulators {
     moments: Option<Vec<(u64, i128, i128)>>,
     /// Histogram edges in thousandths, and the bins of each row.
     histogram: Option<(Vec<i64>, Vec<Vec<u64>>)>,
+    /// Per row, the patients with a value, and with a value in each bin: a cell of many values from
+    /// few patients is suppressed by them (`disclosure`).
+    value_patients: Vec<u64>,
+    bin_patients: Vec<Vec<u64>>,
+    /// The persons (and, with their bin, the person-bin pairs) already counted there.
+    seen: std::collections::HashSet<(usize, usize)>,
 }
 
 impl Accumulators {
@@ -647,10 +653,14 @@ impl Accumulators {
             let n_bins = edges_e3.len() + 1;
             (edges_e3, vec![vec![0; n_bins]; n_rows])
         });
+        let n_bins = histogram.as_ref().map_or(0, |(edges, _)| edges.len() + 1);
         Accumulators {
             patients: vec![0; n_rows],
             moments: query.wants_moments().then(|| vec![(0, 0, 0); n_rows]),
             histogram,
+            value_patients: vec![0; n_rows],
+            bin_patients: vec![vec![0; n_bins]; n_rows],
+            seen: std::collections::HashSet::new(),
         }
     }
 
@@ -661,9 +671,18 @@ impl Accumulators {
         }
     }
 
-    fn value(&mut self, group: Option<usize>, value_e3: i64) {
+    /// A value of person `idx` (in `group`).
+    fn value(&mut self, idx: usize, group: Option<usize>, value_e3: i64) {
         let bin = self.histogram.as_ref().map(|(edges, _)| edges.partition_point(|&e| e <= value_e3));
+        // A person is in the whole cohort's row and in at most one group's: (person, 0) marks their
+        // first value, (person, 1 + bin) their first in a bin.
+        let first_value = self.seen.insert((idx, 0));
+        let first_in_bin = bin.is_some_and(|b| self.seen.insert((idx, 1 + b)));
         for row in std::iter::once(0).chain(group.map(|g| g + 1)) {
+            self.value_patients[row] += u64::from(first_value);
+            if let (Some(b), true) = (bin, first_in_bin) {
+                self.bin_patients[row][b] += 1;
+            }
             if let Some(moments) = &mut self.moments {
                 let m = &mut moments[row];
                 m.0 += 1;
@@ -685,12 +704,14 @@ impl Accumulators {
                 let moments = match &self.moments {
                     Some(m) => {
                         let (n, sum, sum_sq) = m[row_idx];
-                        Some(ExactMoments { n, sum: i64::try_from(sum).map_err(|_| ExecError::Overflow)?, sum_sq })
+                        let sum = i64::try_from(sum).map_err(|_| ExecError::Overflow)?;
+                        Some(ExactMoments { n, sum, sum_sq, patients: self.value_patients[row_idx] })
                     }
                     None => None,
                 };
                 let histogram = histograms.as_mut().and_then(Iterator::next);
-                Ok(ExactRow { group, patients: self.patients[row_idx], moments, histogram })
+                let bin_patients = histogram.is_some().then(|| self.bin_patients[row_idx].clone());
+                Ok(ExactRow { group, patients: self.patients[row_idx], moments, histogram, bin_patients })
             })
             .collect::<Result<Vec<_>, ExecError>>()?;
         Ok(ExactAnswer { rows })

@@ -310,10 +310,13 @@ impl<'a> Model<'a> {
                         })
                     })
                     .collect();
-                let values: Vec<i64> = match &q.measure {
-                    Some(m) => members.iter().flat_map(|p| self.measure_values(m, p)).collect(),
+                // Each member's values, to count the patients behind each count of values too.
+                let per_member: Vec<Vec<i64>> = match &q.measure {
+                    Some(m) => members.iter().map(|p| self.measure_values(m, p)).collect(),
                     None => Vec::new(),
                 };
+                let values: Vec<i64> = per_member.iter().flatten().copied().collect();
+                let bin_of = |edges: &[f64], v: i64| edges.iter().filter(|&&e| Self::unit_value(v) >= e).count();
                 ExactRow {
                     group: *key,
                     patients: members.len() as u64,
@@ -321,13 +324,21 @@ impl<'a> Model<'a> {
                         n: values.len() as u64,
                         sum: values.iter().sum(),
                         sum_sq: values.iter().map(|&v| i128::from(v) * i128::from(v)).sum(),
+                        patients: per_member.iter().filter(|v| !v.is_empty()).count() as u64,
                     }),
                     histogram: edges.as_ref().map(|edges| {
                         let mut bins = vec![0u64; edges.len() + 1];
                         for &v in &values {
-                            bins[edges.iter().filter(|&&e| Self::unit_value(v) >= e).count()] += 1;
+                            bins[bin_of(edges, v)] += 1;
                         }
                         bins
+                    }),
+                    bin_patients: edges.as_ref().map(|edges| {
+                        (0..=edges.len())
+                            .map(|b| {
+                                per_member.iter().filter(|vs| vs.iter().any(|&v| bin_of(edges, v) == b)).count() as u64
+                            })
+                            .collect()
                     }),
                 }
             })
