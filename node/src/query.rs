@@ -133,7 +133,7 @@ pub fn evaluate_within(store: &Store, query: &Query, population: Population<'_>)
         cohort.intersect(&consented);
     }
     let groups = if query.group_by.is_grouped() { Groups::new(query, evaluator.persons()?) } else { Groups::none() };
-    let mut acc = Accumulators::new(query, groups.keys.len());
+    let mut acc = Accumulators::new(query, groups.keys.len(), space.len());
     let mut n_cohort = 0;
     for idx in cohort.iter() {
         acc.patient(groups.of(idx));
@@ -641,12 +641,13 @@ struct Accumulators {
     /// few patients is suppressed by them (`disclosure`).
     value_patients: Vec<u64>,
     bin_patients: Vec<Vec<u64>>,
-    /// The persons (and, with their bin, the person-bin pairs) already counted there.
-    seen: std::collections::HashSet<(usize, usize)>,
+    /// The persons with a value counted already, and (with a histogram) the person-bin pairs.
+    seen: Vec<bool>,
+    seen_in_bin: std::collections::HashSet<(usize, usize)>,
 }
 
 impl Accumulators {
-    fn new(query: &Query, n_groups: usize) -> Accumulators {
+    fn new(query: &Query, n_groups: usize, n_persons: usize) -> Accumulators {
         let n_rows = n_groups + 1;
         let histogram = query.histogram_edges().map(|edges| {
             let edges_e3: Vec<i64> = edges.iter().map(|&e| lower_e3(e)).collect();
@@ -660,7 +661,8 @@ impl Accumulators {
             histogram,
             value_patients: vec![0; n_rows],
             bin_patients: vec![vec![0; n_bins]; n_rows],
-            seen: std::collections::HashSet::new(),
+            seen: if query.measure.is_some() { vec![false; n_persons] } else { Vec::new() },
+            seen_in_bin: std::collections::HashSet::new(),
         }
     }
 
@@ -674,10 +676,10 @@ impl Accumulators {
     /// A value of person `idx` (in `group`).
     fn value(&mut self, idx: usize, group: Option<usize>, value_e3: i64) {
         let bin = self.histogram.as_ref().map(|(edges, _)| edges.partition_point(|&e| e <= value_e3));
-        // A person is in the whole cohort's row and in at most one group's: (person, 0) marks their
-        // first value, (person, 1 + bin) their first in a bin.
-        let first_value = self.seen.insert((idx, 0));
-        let first_in_bin = bin.is_some_and(|b| self.seen.insert((idx, 1 + b)));
+        // A person is in the whole cohort's row and in at most one group's: count them once per row, and
+        // once per bin of that row.
+        let first_value = !std::mem::replace(&mut self.seen[idx], true);
+        let first_in_bin = bin.is_some_and(|b| self.seen_in_bin.insert((idx, b)));
         for row in std::iter::once(0).chain(group.map(|g| g + 1)) {
             self.value_patients[row] += u64::from(first_value);
             if let (Some(b), true) = (bin, first_in_bin) {

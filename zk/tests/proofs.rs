@@ -76,6 +76,11 @@ fn count_of(criteria: Vec<Criterion>) -> Statement {
     Statement { criteria, measure: None, squares: false, threshold: 0 }
 }
 
+/// The count and sum of the measure's values over a cohort.
+fn mean_of(criteria: Vec<Criterion>) -> Statement {
+    Statement { criteria, measure: Some(MEASURE), squares: false, threshold: 0 }
+}
+
 fn with(code: u64) -> Statement {
     count_of(vec![Criterion::has(PERSON), Criterion::has(code)])
 }
@@ -96,13 +101,8 @@ fn honest_answers_verify_and_equal_an_independent_count() {
         count_of(vec![Criterion::has(1), Criterion::has(2).or_previous()]),
         count_of(vec![Criterion::has(FEMALE), Criterion::has(1), Criterion::lacks(2).or_previous()]),
         count_of(vec![Criterion::lacks(1), Criterion::has(3).or_previous(), Criterion::has(PERSON)]),
-        Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), squares: false, threshold: 0 },
-        Statement {
-            criteria: vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::lacks(0)],
-            measure: Some(MEASURE),
-            squares: false,
-            threshold: 0,
-        },
+        mean_of(vec![Criterion::has(PERSON)]),
+        mean_of(vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::lacks(0)]),
     ];
     // Five proofs over one commitment, the rest over a second commitment of the same data.
     let again = Snapshot::build(data.clone(), [10; 32]).unwrap();
@@ -148,12 +148,7 @@ fn a_criterion_after_the_measure_cannot_be_counted() {
     // Patient 0: female, a glucose value, then condition 5 after it.
     data[0] = vec![Row::attribute(PERSON), Row::attribute(FEMALE), Row { code: MEASURE, value: 7 }, Row::attribute(5)];
     let snapshot = Snapshot::build(data.clone(), [3; 32]).unwrap();
-    let statement = Statement {
-        criteria: vec![Criterion::has(FEMALE), Criterion::lacks(5)],
-        measure: Some(MEASURE),
-        squares: false,
-        threshold: 0,
-    };
+    let statement = mean_of(vec![Criterion::has(FEMALE), Criterion::lacks(5)]);
     let e = snapshot.prove([0; 32], &statement).unwrap_err();
     assert!(e.to_string().contains("follows the measure"), "{e}");
     // Forced through (outputs as the measure row sees them: patient 0 counted), the trace breaks
@@ -193,7 +188,7 @@ fn expected_squares(blocks: &[Block], criteria: &[Criterion]) -> u128 {
 }
 
 fn squares_of(criteria: Vec<Criterion>) -> Statement {
-    Statement { criteria, measure: Some(MEASURE), squares: true, threshold: 0 }
+    Statement { squares: true, ..mean_of(criteria) }
 }
 
 /// Sums of squares (for standard deviations) are exact far beyond the field's modulus: values near
@@ -280,12 +275,7 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     let data = patients(80, 7);
     let snapshot = Snapshot::build(data.clone(), [3; 32]).unwrap();
     let commitment = snapshot.commitment().clone();
-    let statement = Statement {
-        criteria: vec![Criterion::has(PERSON), Criterion::has(2)],
-        measure: Some(MEASURE),
-        squares: false,
-        threshold: 0,
-    };
+    let statement = mean_of(vec![Criterion::has(PERSON), Criterion::has(2)]);
     let (claim, proof) = snapshot.prove([1; 32], &statement).unwrap();
     assert!(claim.count > 0 && claim.sum > 0);
     verify_claim(&commitment, &claim, &proof).unwrap();
@@ -394,8 +384,7 @@ fn a_full_snapshot_and_an_empty_one() {
         .collect();
     let snapshot = Snapshot::build(full.clone(), [0; 32]).unwrap();
     assert_eq!(snapshot.commitment().trace_length, 4096);
-    let statement =
-        Statement { criteria: vec![Criterion::has(PERSON)], measure: Some(MEASURE), squares: false, threshold: 0 };
+    let statement = mean_of(vec![Criterion::has(PERSON)]);
     let (claim, proof) = snapshot.prove([0; 32], &statement).unwrap();
     assert_eq!((claim.count, claim.sum), expected(&full, &statement.criteria, Some(MEASURE)));
     verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
@@ -469,12 +458,7 @@ fn archived_answers_verify_offline_with_the_cli() {
     use agora_zk::archive::ArchivedAnswer;
     let data = patients(40, 5);
     let snapshot = Snapshot::build(data.clone(), [4; 32]).unwrap();
-    let statement = Statement {
-        criteria: vec![Criterion::has(PERSON), Criterion::has(3)],
-        measure: Some(MEASURE),
-        squares: false,
-        threshold: 0,
-    };
+    let statement = mean_of(vec![Criterion::has(PERSON), Criterion::has(3)]);
     let (claim, proof) = snapshot.prove([6; 32], &statement).unwrap();
     let good = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
     let (count, sum) = expected(&data, &statement.criteria, Some(MEASURE));
@@ -558,12 +542,7 @@ fn a_suppressed_cell_is_proven_below_the_threshold_and_discloses_nothing_else() 
     assert_eq!(none.suppressed_below, Some(10));
     verify_claim(commitment, &none, &none_proof).unwrap();
     // A measure's values under the threshold: neither their number nor their sum is disclosed.
-    let few = Statement {
-        criteria: vec![Criterion::has(PERSON), Criterion::has(9)],
-        measure: Some(MEASURE),
-        squares: false,
-        threshold: 10,
-    };
+    let few = Statement { threshold: 10, ..mean_of(vec![Criterion::has(PERSON), Criterion::has(9)]) };
     let (hidden, hidden_proof) = snapshot.prove([1; 32], &few).unwrap();
     assert_eq!((hidden.count, hidden.sum, hidden.suppressed_below), (0, 0, Some(10)));
     verify_claim(commitment, &hidden, &hidden_proof).unwrap();
@@ -598,7 +577,7 @@ async fn the_prover_pool_never_blocks_and_bounds_its_queue() {
         (0..8u8).map(|i| Arc::new(Snapshot::build(data.clone(), [i; 32]).unwrap())).collect();
     let mut accepted = Vec::new();
     let mut busy = 0;
-    let statement = Statement { squares: false, threshold: 10, ..with(2) };
+    let statement = Statement { threshold: 10, ..with(2) };
     for (i, s) in snapshots.iter().enumerate() {
         match pool.try_submit(s.clone(), [i as u8; 32], statement.clone()) {
             Ok(rx) => accepted.push((s.clone(), rx)),

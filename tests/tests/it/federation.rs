@@ -441,6 +441,16 @@ async fn settled_proofs(net: &TestNet, id: Uuid) -> CombinedResult {
     }
 }
 
+/// Submits `q`, waits for its answers and their proofs, and checks that both nodes' proofs verified.
+async fn run_proven(net: &TestNet, q: Query) -> (Uuid, CombinedResult) {
+    let client = net.client().await.unwrap();
+    let id = client.submit(q, Some("demo".into())).await.unwrap();
+    client.wait(id, Duration::from_secs(30)).await.unwrap();
+    let r = settled_proofs(net, id).await;
+    assert_eq!((r.proofs.proven, r.proofs.failed), (2, 0), "{}", r.to_table());
+    (id, r)
+}
+
 /// The next proof message the node sends; hellos on the way are acknowledged.
 async fn next_proof(
     hub: &mut FakeHub,
@@ -571,10 +581,7 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
         vec![Aggregate::Count],
         true,
     );
-    let id = client.submit(by_sex.clone(), Some("demo".into())).await.unwrap();
-    client.wait(id, Duration::from_secs(30)).await.unwrap();
-    let r = settled_proofs(&net, id).await;
-    assert_eq!(r.proofs.proven, 2, "{}", r.to_table());
+    let (id, r) = run_proven(&net, by_sex.clone()).await;
     let lacks = |p: &expected::Patient| !p.conditions.iter().any(|(s, c)| s == "icd10cm" && *c == code);
     let count = |sex: Option<&str>| -> u64 {
         per_node
@@ -611,10 +618,7 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     // sum, per node); it agrees with the latest values in the FHIR files.
     let latest =
         query(Cohort::Everyone, Some("2345-7"), Selection::Latest, vec![Aggregate::Count, Aggregate::Mean], false);
-    let id = client.submit(latest, Some("demo".into())).await.unwrap();
-    client.wait(id, Duration::from_secs(30)).await.unwrap();
-    let r = settled_proofs(&net, id).await;
-    assert_eq!((r.proofs.proven, r.proofs.failed), (2, 0), "{}", r.to_table());
+    let (id, r) = run_proven(&net, latest).await;
     let values: Vec<f64> = per_node
         .iter()
         .flat_map(|(_, t)| t.values())
@@ -636,10 +640,7 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     // sum and their sum of squares) and agrees with every glucose value in the FHIR files.
     let every =
         query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean, Aggregate::StdDev], false);
-    let id = client.submit(every, Some("demo".into())).await.unwrap();
-    client.wait(id, Duration::from_secs(30)).await.unwrap();
-    let r = settled_proofs(&net, id).await;
-    assert_eq!((r.proofs.proven, r.proofs.failed), (2, 0), "{}", r.to_table());
+    let (_, r) = run_proven(&net, every).await;
     let all: Vec<f64> = per_node.iter().flat_map(|(_, ps)| ps.values().flat_map(|p| p.values_of("2345-7"))).collect();
     let (n, mean, sd) = expected::stats(&all);
     assert_eq!(r.rows[0].n.unwrap().released, n as u64, "{}", r.to_table());
