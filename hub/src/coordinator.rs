@@ -598,9 +598,14 @@ fn check_answer(
     })
 }
 
+/// The proof criterion of a plan's literal (the hub derives every claim's criteria from its own plan).
+pub fn criterion(l: &agora_protocol::proof::Literal) -> Criterion {
+    Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous, min: l.min, max: l.max }
+}
+
 /// The largest proof message accepted: up to `MAX_PROOFS_PER_ANSWER` proofs of at most 250 KB (the
 /// format's target; ~160 KB at 2^20 rows), each a third larger in base64, below the wire's 4 MiB frame.
-pub const MAX_PROOF_MESSAGE: usize = 3584 << 10;
+pub const MAX_PROOF_MESSAGE: usize = 3648 << 10;
 
 /// Checks a node's proofs of its answer: one per target of the hub's own plan of the query, each
 /// against the claim the answer itself makes, over the commitment the node signed.
@@ -684,11 +689,7 @@ fn claims(
         .map(|target| {
             let claim = target.outputs().map(|outputs| Claim {
                 query: digest,
-                criteria: target
-                    .criteria
-                    .iter()
-                    .map(|l| Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous })
-                    .collect(),
+                criteria: target.criteria.iter().map(criterion).collect(),
                 measure: target.measure,
                 count: outputs.map_or(0, |o| o.count),
                 sum: outputs.map_or(0, |o| o.sum),

@@ -9,7 +9,6 @@ use agora_protocol::combined::{NodeState, ResultStatus};
 use agora_protocol::proof::{plan, query_digest, row_code, DatasetCommitment, ProofState, ProvenCell};
 use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, GroupBy, Query, Sex};
 use agora_zk::prove::{Row, Snapshot, Statement};
-use agora_zk::Criterion;
 use base64::Engine;
 use uuid::Uuid;
 
@@ -73,11 +72,7 @@ fn prove(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<Pr
         .targets(answer)
         .into_iter()
         .map(|t| {
-            let criteria = t
-                .criteria
-                .iter()
-                .map(|l| Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous })
-                .collect();
+            let criteria = t.criteria.iter().map(agora_hub::coordinator::criterion).collect();
             let statement = Statement { criteria, measure: t.measure, squares: false, threshold: 10 };
             let (_, proof) = s.prove(query_digest(query_id, q), &statement).unwrap();
             ProvenCell { part: t.part, group: t.group, proof: base64::engine::general_purpose::STANDARD.encode(proof) }

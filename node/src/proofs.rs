@@ -14,8 +14,9 @@ use crate::store::{Store, StoreError};
 use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    committed_prefixes, committed_value, latest_code, plan_or_reason, prefix_code, query_digest, row_code, value_code,
-    DatasetCommitment, Expected, Literal, Outputs, ProofMessage, ProofOutcome, ProvenCell,
+    birth_month, birth_month_code, committed_prefixes, committed_value, latest_code, plan_or_reason, prefix_code,
+    query_digest, row_code, value_code, DatasetCommitment, Expected, Literal, Outputs, ProofMessage, ProofOutcome,
+    ProvenCell,
 };
 use agora_protocol::NodeAnswer;
 use agora_zk::pool::ProverPool;
@@ -72,12 +73,19 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
     let mut uncommitted = BTreeSet::new();
     let mut value_codes = BTreeSet::new();
     {
-        let mut stmt = tx.prepare("SELECT person_id, sex FROM person")?;
+        let mut stmt = tx.prepare("SELECT person_id, sex, year_of_birth, month_of_birth FROM person")?;
         let mut it = stmt.query([])?;
+        let birth = birth_month_code();
         while let Some(r) = it.next()? {
             let (id, sex): (i64, String) = (r.get(0)?, r.get(1)?);
             let sex = Sex::from_fhir(&sex).unwrap_or(Sex::Unknown);
-            blocks.insert(id, vec![Row::attribute(person), Row::attribute(row_code(&["sex", sex.as_str()]))]);
+            let mut block = vec![Row::attribute(person), Row::attribute(row_code(&["sex", sex.as_str()]))];
+            // The birth month (an age criterion's row), when the year of birth is known.
+            let (year, month): (Option<i64>, Option<i64>) = (r.get(2)?, r.get(3)?);
+            if let Some(value) = year.and_then(|y| birth_month(y, month)) {
+                block.push(Row { code: birth, value });
+            }
+            blocks.insert(id, block);
         }
         for (kind, sql) in [
             ("condition", "SELECT DISTINCT person_id, system, code FROM condition_occurrence"),
@@ -153,8 +161,9 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
     })
 }
 
-fn criterion(l: &Literal) -> Criterion {
-    Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous }
+/// The proof criterion of a plan's literal.
+pub fn criterion(l: &Literal) -> Criterion {
+    Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous, min: l.min, max: l.max }
 }
 
 #[derive(Clone)]
@@ -486,7 +495,7 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO source_record (source_id, resource_type, fhir_id, job_id) VALUES (1, 'Bundle', 't', 't');
              INSERT INTO person (person_id, pseudonym, sex, year_of_birth, month_of_birth, source_id) VALUES
-                 (1, 'a', 'female', 1970, 1, 1), (2, 'b', 'male', 1980, 2, 1), (3, 'c', 'female', 1990, 3, 1);
+                 (1, 'a', 'female', 1970, 1, 1), (2, 'b', 'male', 1980, 2, 1), (3, 'c', 'female', NULL, 3, 1);
              INSERT INTO condition_occurrence (person_id, system, code, start_at, source_id) VALUES
                  (1, 'icd10cm', 'E11.9', 1600000000, 1), (1, 'icd10cm', 'E11.9', 1600000001, 1),
                  (2, 'icd10cm', 'E11.9', 1600000000, 1), (2, 'icd10cm', 'I10', 1600000000, 1);",
@@ -502,21 +511,26 @@ mod tests {
         let (female, male) = (row_code(&["sex", "female"]), row_code(&["sex", "male"]));
         let prefix = |p: &str| row_code(&["condition-prefix", "icd10cm", p]);
         // Person 1 has E11.9 twice: one row, and one row per prefix of at least three characters.
-        // Blocks in person order, attributes each once.
+        // Blocks in person order, attributes each once; the birth month (12·year + month - 1) after
+        // the sex, for a person with a year of birth.
+        let birth = row_code(&["birth-month"]);
         assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[0][2], Row { code: birth, value: 23_640 });
+        assert_eq!(blocks[1][2], Row { code: birth, value: 23_761 });
         let mut first = codes(&blocks[0]);
-        first[3..].sort_unstable();
+        first[4..].sort_unstable();
         let mut prefixes = [prefix("E11"), prefix("E11."), prefix("E11.9")];
         prefixes.sort_unstable();
-        assert_eq!(first[..3], [person, female, e11]);
-        assert_eq!(first[3..], prefixes);
+        assert_eq!(first[..4], [person, female, birth, e11]);
+        assert_eq!(first[4..], prefixes);
         // Person 2: E11.9 and I10 (its prefix I10 is the whole code).
         let mut second = codes(&blocks[1]);
-        second[2..].sort_unstable();
+        second[3..].sort_unstable();
         let mut expected = [e11, i10, prefix("E11"), prefix("E11."), prefix("E11.9"), prefix("I10")];
         expected.sort_unstable();
-        assert_eq!(second[..2], [person, male]);
-        assert_eq!(second[2..], expected[..]);
+        assert_eq!(second[..3], [person, male, birth]);
+        assert_eq!(second[3..], expected[..]);
+        // Person 3 has no year of birth: no age, no birth month row.
         assert_eq!(codes(&blocks[2]), vec![person, female]);
         // Each person's latest plausible value of each LOINC measure, after the attributes, offset by 2^31;
         // a measure with a value outside the committable range is left out whole (both forms).

@@ -18,8 +18,9 @@ use uuid::Uuid;
 const CODES: [&str; 4] = ["E11.9", "I10", "J45", "N18.3"];
 
 /// One person as written: female or not, which of [`CODES`] they have, their latest plausible glucose
-/// value (thousandths), if any, and every plausible glucose value.
-type Person = (bool, [bool; 4], Option<i64>, Vec<i64>);
+/// value (thousandths), if any, every plausible glucose value, and their age at 2026-01-01 (none
+/// without a year of birth).
+type Person = (bool, [bool; 4], Option<i64>, Vec<i64>, Option<u32>);
 
 /// Writes `persons` persons with random sexes and conditions; returns, per condition code and per sex,
 /// the number of distinct persons, and each person (the truth the proofs must agree with).
@@ -31,14 +32,20 @@ fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2], Vec
     let mut by_code = vec![0u64; CODES.len()];
     let mut by_sex = [0u64; 2];
     let mut people = Vec::new();
+    // Births from their own generator: one in twenty without a year, one in ten without a month.
+    let mut births = rand::rngs::StdRng::seed_from_u64(seed + 1);
     for p in 1..=persons {
         let female = rng.gen_bool(0.5);
         by_sex[usize::from(!female)] += 1;
         let mut has = [false; 4];
+        let year = (!births.gen_bool(0.05)).then(|| births.gen_range(1930i64..2016));
+        let month = (!births.gen_bool(0.1)).then(|| births.gen_range(1i64..=12));
+        // Completed years at 2026-01-01, the birthday on the 1st of the month (January when unknown).
+        let age = year.map(|y| 2026 - y - i64::from(month.unwrap_or(1) > 1)).and_then(|a| u32::try_from(a).ok());
         tx.execute(
             "INSERT INTO person (person_id, pseudonym, sex, year_of_birth, month_of_birth, source_id)
-             VALUES (?1, ?2, ?3, 1960, 1, 1)",
-            rusqlite::params![p, format!("p{p}"), if female { "female" } else { "male" }],
+             VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+            rusqlite::params![p, format!("p{p}"), if female { "female" } else { "male" }, year, month],
         )
         .unwrap();
         for (i, code) in CODES.iter().enumerate() {
@@ -78,7 +85,7 @@ fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2], Vec
                 }
             }
         }
-        people.push((female, has, latest.map(|(_, v)| v), values));
+        people.push((female, has, latest.map(|(_, v)| v), values, age));
     }
     Store::bump_data_version(&tx).unwrap();
     tx.commit().unwrap();
@@ -118,11 +125,7 @@ fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Resul
     for (target, cell) in targets.iter().zip(cells) {
         assert_eq!(target.group, cell.group);
         let outputs = target.outputs()?;
-        let criteria = target.criteria.iter().map(|l| agora_zk::Criterion {
-            code: l.code,
-            negated: l.negated,
-            or_previous: l.or_previous,
-        });
+        let criteria = target.criteria.iter().map(agora_node::proofs::criterion);
         let claim = agora_zk::Claim {
             query: query_digest(id, q),
             criteria: criteria.collect(),
@@ -252,7 +255,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         let values: Vec<i64> = people
             .iter()
             .filter(|(f, has, ..)| !has[2] && female.is_none_or(|w| w == *f))
-            .filter_map(|(_, _, v, _)| *v)
+            .filter_map(|(_, _, v, ..)| *v)
             .collect();
         let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
         (values.len() as u64, values.iter().sum::<i64>(), squares)
@@ -302,7 +305,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let truth = |female: Option<bool>| {
         let members: Vec<&Person> =
             people.iter().filter(|(f, has, ..)| member(has) && female.is_none_or(|w| w == *f)).collect();
-        let values: Vec<i64> = members.iter().filter_map(|(_, _, v, _)| *v).collect();
+        let values: Vec<i64> = members.iter().filter_map(|(_, _, v, ..)| *v).collect();
         let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
         (members.len() as u64, values.len() as u64, values.iter().sum::<i64>(), squares)
     };
@@ -331,7 +334,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         ..mean.clone()
     };
     let values: Vec<i64> = people.iter().filter(|(_, has, ..)| !has[2]).flat_map(|p| p.3.clone()).collect();
-    assert!(values.len() > people.iter().filter(|(_, has, v, _)| !has[2] && v.is_some()).count());
+    assert!(values.len() > people.iter().filter(|(_, has, v, ..)| !has[2] && v.is_some()).count());
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &every, id, 10).unwrap();
     let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
@@ -380,6 +383,47 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         Cohort::Any { of: vec![Cohort::All { of: vec![condition("J45"), condition("I10")] }, condition("E11.9")] };
     let q = count(mixed);
     let truth = people.iter().filter(|(_, has, ..)| (has[2] && has[1]) || has[0]).count() as u64;
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &q, id, 10).unwrap();
+    assert_eq!(answer.rows[0].patients, Cell::Value(truth));
+    let msg = prover.prove(id, &q, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+
+    // Ages: patients aged 30 and over, by age band (30-49, 50-64, 65+), with the mean and sd of their
+    // latest glucose; each band's cells are proven over the committed birth months.
+    let mut aged = count(Cohort::Age { min: Some(30), max: None });
+    aged.aggregates = vec![Aggregate::Count, Aggregate::Mean, Aggregate::StdDev];
+    aged.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
+    aged.group_by.age_bands = Some(vec![50, 65]);
+    let band_truth = |lo: u32, hi: u32| {
+        let members: Vec<&Person> = people.iter().filter(|p| p.4.is_some_and(|a| a >= lo && a < hi)).collect();
+        let values: Vec<i64> = members.iter().filter_map(|p| p.2).collect();
+        let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
+        (members.len() as u64, values.len() as u64, values.iter().sum::<i64>(), squares)
+    };
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &aged, id, 10).unwrap();
+    assert_eq!(answer.rows.len(), 4, "the whole cohort and three bands (0-49 holds the 30-49s)");
+    for (row, (lo, hi)) in [(30, u32::MAX), (30, 50), (50, 65), (65, u32::MAX)].into_iter().enumerate() {
+        let (patients, n, sum, squares) = band_truth(lo, hi);
+        assert!(patients >= 10 && n >= 10, "released: {patients} patients, {n} values");
+        assert_eq!(answer.rows[row].patients, Cell::Value(patients), "{}", answer.rows[row].group);
+        assert_eq!(answer.rows[row].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
+    }
+    let msg = prover.prove(id, &aged, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &aged, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+    let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
+    assert_eq!(cells.len(), 8, "patients and moments of the cohort and of each band");
+    // A patient moved between bands is refused.
+    let mut forged = answer.clone();
+    forged.rows[1].patients = Cell::Value(band_truth(30, 50).0 + 1);
+    forged.rows[2].patients = Cell::Value(band_truth(50, 65).0 - 1);
+    assert!(verify(&msg, id, &aged, &forged).unwrap_err().contains("does not verify"));
+
+    // Not aged 18 to 64: those outside, and those without an age (the negation holds for them).
+    let q = count(Cohort::Not { of: Box::new(Cohort::Age { min: Some(18), max: Some(64) }) });
+    let truth = people.iter().filter(|p| !p.4.is_some_and(|a| (18..=64).contains(&a))).count() as u64;
+    assert!(people.iter().any(|p| p.4.is_none()), "some persons have no age");
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &q, id, 10).unwrap();
     assert_eq!(answer.rows[0].patients, Cell::Value(truth));

@@ -2,15 +2,17 @@
 //! carries the proofs after the answer.
 //!
 //! A node commits to a *snapshot* of its store (agora-zk's format v3): one block of rows per patient,
-//! holding a person row (code [`row_code`]`("person")`), the patient's sex, one row per distinct
+//! holding a person row (code [`row_code`]`("person")`), the patient's sex, their birth month
+//! ([`birth_month_code`], when the year of birth is known), one row per distinct
 //! condition and medication code and per distinct prefix of those codes ([`committed_prefixes`]), and
 //! the patient's latest value and every value of each measure. A proof counts the blocks that meet clauses of
-//! [`Literal`]s (the block has, or lacks, a row of a code; every clause has a literal met), evaluated
+//! [`Literal`]s (the block has, or lacks, a row of a code, or of a code with a value in a range; every
+//! clause has a literal met), evaluated
 //! inside the proof, or the number, sum and sum of squares of a measure's values in them. [`plan`] says
 //! whether a query is of that kind (conjunctions of sexes, condition and medication codes and code
-//! prefixes, their negations, and `any of` them; counts, sums, means and standard deviations of latest
-//! values or of every value) and how its cells are proven: the whole cohort, and with a grouping by sex each released sex
-//! group (the cohort's literals and the group's sex). The hub computes the same plan itself and never
+//! prefixes, ages, their negations, and `any of` them; counts, sums, means and standard deviations of latest
+//! values or of every value) and how its cells are proven: the whole cohort, and with a grouping by sex,
+//! age band or both each released group (the cohort's literals, the group's sex and its age band's). The hub computes the same plan itself and never
 //! takes the criteria from the node.
 //!
 //! The proof follows the answer ([`ProofMessage`], signed by the node); until it arrives the hub shows
@@ -88,12 +90,52 @@ pub struct Literal {
     /// Whether it joins the previous literal's clause (or) instead of starting one (and).
     #[serde(default)]
     pub or_previous: bool,
+    /// With `min` or `max`, a *ranged* literal: the patient has a row of `code` whose value is at least
+    /// `min` (inclusive) and at most `max` (an age: the birth month's row, [`birth_month`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    /// The highest value of a ranged literal (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
 }
 
 impl Literal {
     fn has(code: u64) -> Literal {
-        Literal { code, negated: false, or_previous: false }
+        Literal { code, negated: false, or_previous: false, min: None, max: None }
     }
+}
+
+/// The row code of a patient's birth month, whose value is [`birth_month`]; a patient without a year
+/// of birth has none (no age: never in an age criterion or band).
+pub fn birth_month_code() -> u64 {
+    row_code(&["birth-month"])
+}
+
+/// The committed value of a birth month: `12·year + month - 1`, the month January when unknown (as the
+/// engine takes it); `None` for a month outside 1 to 12 or a year outside what a value holds.
+pub fn birth_month(year: i64, month: Option<i64>) -> Option<u32> {
+    let month = month.unwrap_or(1);
+    if !(1..=12).contains(&month) {
+        return None;
+    }
+    u32::try_from(year.checked_mul(12)?.checked_add(month - 1)?).ok()
+}
+
+/// The literal of ages `[min, max]` in completed years at `reference`, the birthday taken as the 1st of
+/// the birth month: with `R = 12·year + month - 1` of the reference date and `b` the birth month's value,
+/// the age is `⌊(R - b) / 12⌋` when `b ≤ R` (and none after), so `age ≥ a` exactly when `b ≤ R - 12·a` and
+/// `age ≤ c` exactly when `b ≥ R - 12·c - 11`.
+fn age_literal(reference: time::Date, min: Option<u32>, max: Option<u32>) -> Literal {
+    let r = 12 * i64::from(reference.year()) + i64::from(u8::from(reference.month())) - 1;
+    let highest = r - 12 * i64::from(min.unwrap_or(0));
+    let lowest = max.map(|c| r - 12 * i64::from(c) - 11);
+    let (min, max) = match u32::try_from(highest) {
+        // A lower bound at or below 0 bounds nothing.
+        Ok(h) => (lowest.filter(|l| *l > 0).map(|l| u32::try_from(l).unwrap_or(u32::MAX)), Some(h)),
+        // Born before year 0: no one.
+        Err(_) => (Some(1), Some(0)),
+    };
+    Literal { min, max, ..Literal::has(birth_month_code()) }
 }
 
 /// Whether some clause of `literals` has no negated literal (a patient meets it only by rows the
@@ -112,8 +154,10 @@ fn has_positive_clause(literals: &[Literal]) -> bool {
     clause_positive
 }
 
-/// The most proofs one answer needs: the patients and the moments of the whole cohort and of each sex.
-pub const MAX_PROOFS_PER_ANSWER: usize = 2 * (1 + crate::codes::Sex::ALL.len());
+/// The most proofs one answer may need: what the smallest snapshot serves (agora-zk: 11 at 4,096 rows).
+/// Enough for the patients and the moments of the whole cohort and of each sex (8), or of four age
+/// bands (10); a plan that could need more is refused.
+pub const MAX_PROOFS_PER_ANSWER: usize = 11;
 
 /// The most literals one proof tests (agora-zk format v3's `MAX_CRITERIA`): the person, and three more.
 pub const MAX_LITERALS: usize = 4;
@@ -131,6 +175,9 @@ pub struct Plan {
     pub squares: bool,
     /// Whether the answer is grouped by sex (each released group cell is proven).
     pub by_sex: bool,
+    /// The age bands the answer is grouped by (none when it is not), each with its literal at the
+    /// query's reference date.
+    pub age_bands: Vec<(crate::AgeBand, Literal)>,
 }
 
 /// One proof target of an answer: which cell of which row, counted over which literals.
@@ -249,18 +296,21 @@ pub fn value_code(system: &str, code: &str) -> u64 {
     row_code(&["value", system, code])
 }
 
-/// A cohort in conjunctive normal form: clauses of `(code, negated)` literals, every clause needing one
-/// literal met. No clauses is everyone; an empty clause is no one.
-type Cnf = Vec<Vec<(u64, bool)>>;
+/// A cohort in conjunctive normal form: clauses of literals (`or_previous` not yet set), every clause
+/// needing one literal met. No clauses is everyone; an empty clause is no one.
+type Cnf = Vec<Vec<Literal>>;
 
 /// Literals past which normalising stops (the result must fit [`MAX_LITERALS`] anyway).
 const CNF_LIMIT: usize = 64;
 
 const TOO_MANY: &str = "more than four criteria (a sex group counts as one)";
 
-/// The row code a leaf criterion tests, or what in it is not provable.
-fn leaf_code(c: &Cohort) -> Result<u64, &'static str> {
-    Ok(match c {
+/// The literal of a leaf criterion at the reference date, or what in it is not provable.
+fn leaf(c: &Cohort, reference: time::Date) -> Result<Literal, &'static str> {
+    if let Cohort::Age { min, max } = c {
+        return Ok(age_literal(reference, *min, *max));
+    }
+    Ok(Literal::has(match c {
         Cohort::Sex { sex } => sex_code(*sex),
         Cohort::Condition { code } if !code.prefix => row_code(&["condition", code.system.short(), &code.code]),
         Cohort::Medication { code } if !code.prefix => row_code(&["medication", code.system.short(), &code.code]),
@@ -271,23 +321,22 @@ fn leaf_code(c: &Cohort) -> Result<u64, &'static str> {
             prefix_code("medication", code.system.short(), &code.code)
         }
         Cohort::Condition { .. } | Cohort::Medication { .. } => return Err("code prefixes under 3 characters"),
-        Cohort::Age { .. } => return Err("age criteria"),
         Cohort::Observation { .. } => return Err("observation value criteria"),
-        Cohort::Everyone | Cohort::All { .. } | Cohort::Any { .. } | Cohort::Not { .. } => {
+        Cohort::Age { .. } | Cohort::Everyone | Cohort::All { .. } | Cohort::Any { .. } | Cohort::Not { .. } => {
             unreachable!("not a leaf")
         }
-    })
+    }))
 }
 
 /// `cohort` (negated when `negate`) in conjunctive normal form: negations pushed to the leaves (De
 /// Morgan), `any of` distributed over `all of`.
-fn cnf(cohort: &Cohort, negate: bool) -> Result<Cnf, &'static str> {
+fn cnf(cohort: &Cohort, negate: bool, reference: time::Date) -> Result<Cnf, &'static str> {
     let size = |f: &Cnf| f.iter().map(Vec::len).sum::<usize>();
     // The conjunction, or (negated) the disjunction, of the parts.
     let and = |parts: &[Cohort], negate: bool| -> Result<Cnf, &'static str> {
         let mut out = Cnf::new();
         for p in parts {
-            out.extend(cnf(p, negate)?);
+            out.extend(cnf(p, negate, reference)?);
             if size(&out) > CNF_LIMIT {
                 return Err(TOO_MANY);
             }
@@ -297,7 +346,7 @@ fn cnf(cohort: &Cohort, negate: bool) -> Result<Cnf, &'static str> {
     let or = |parts: &[Cohort], negate: bool| -> Result<Cnf, &'static str> {
         let mut out: Cnf = vec![vec![]]; // no one
         for p in parts {
-            let part = cnf(p, negate)?;
+            let part = cnf(p, negate, reference)?;
             if part.is_empty() || out.is_empty() {
                 out = Cnf::new(); // everyone
                 continue;
@@ -312,25 +361,25 @@ fn cnf(cohort: &Cohort, negate: bool) -> Result<Cnf, &'static str> {
     match cohort {
         Cohort::Everyone if negate => Ok(vec![vec![]]),
         Cohort::Everyone => Ok(Cnf::new()),
-        Cohort::Not { of } => cnf(of, !negate),
+        Cohort::Not { of } => cnf(of, !negate, reference),
         Cohort::All { of } if negate => or(of, true),
         Cohort::All { of } => and(of, false),
         Cohort::Any { of } if negate => and(of, true),
         Cohort::Any { of } => or(of, false),
-        leaf => Ok(vec![vec![(leaf_code(leaf)?, negate)]]),
+        leaf => Ok(vec![vec![Literal { negated: negate, ..self::leaf(leaf, reference)? }]]),
     }
 }
 
 /// The literals of a cohort of provable criteria combined by `all of`, `any of` and `not` (in
 /// conjunctive normal form: one clause after another, each clause's literals after its first joining
 /// it), appended to `out`; or what in it is not provable.
-fn literals(cohort: &Cohort, out: &mut Vec<Literal>) -> Result<(), &'static str> {
-    for clause in cnf(cohort, false)? {
+fn literals(cohort: &Cohort, reference: time::Date, out: &mut Vec<Literal>) -> Result<(), &'static str> {
+    for clause in cnf(cohort, false, reference)? {
         if clause.is_empty() {
             return Err("a cohort no patient can meet (an empty `any of` or not everyone)");
         }
-        for (i, (code, negated)) in clause.into_iter().enumerate() {
-            out.push(Literal { code, negated, or_previous: i > 0 });
+        for (i, literal) in clause.into_iter().enumerate() {
+            out.push(Literal { or_previous: i > 0, ..literal });
         }
     }
     if out.len() > MAX_LITERALS {
@@ -351,9 +400,6 @@ pub fn plan_or_reason(query: &Query) -> Result<Plan, String> {
 }
 
 fn planned(query: &Query) -> Result<Plan, &'static str> {
-    if query.group_by.age_bands.is_some() {
-        return Err("age bands");
-    }
     if query.aggregates.is_empty() {
         return Err("a query without aggregates");
     }
@@ -373,24 +419,49 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
         _ => None,
     };
     let mut cohort = Vec::new();
-    literals(&query.cohort, &mut cohort)?;
+    literals(&query.cohort, query.reference_date, &mut cohort)?;
     let squares = query.aggregates.contains(&Aggregate::StdDev);
-    let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex };
-    let group = GroupKey { sex: plan.by_sex.then_some(crate::codes::Sex::Female), age_band: None };
+    let age_bands: Vec<_> = query
+        .group_by
+        .age_bands
+        .as_deref()
+        .map(crate::AgeBand::from_edges)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|b| (b, age_literal(query.reference_date, Some(b.lo), b.hi.map(|h| h - 1))))
+        .collect();
+    let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex, age_bands };
+    let group = GroupKey {
+        sex: plan.by_sex.then_some(crate::codes::Sex::Female),
+        age_band: plan.age_bands.first().map(|(b, _)| *b),
+    };
     let widest = plan.criteria(&GroupKey::TOTAL).len().max(plan.criteria(&group).len());
     if widest > MAX_LITERALS {
         return Err(TOO_MANY);
+    }
+    // Every released cell is proven over one snapshot: the whole cohort's and each group's.
+    let sexes = if plan.by_sex { crate::codes::Sex::ALL.len() } else { 1 };
+    let groups = if plan.grouped() { sexes * plan.age_bands.len().max(1) } else { 0 };
+    if (1 + groups) * (1 + usize::from(plan.measure.is_some())) > MAX_PROOFS_PER_ANSWER {
+        return Err("more cells than one snapshot proves (at most 11 proofs per answer: fewer groups)");
     }
     Ok(plan)
 }
 
 impl Plan {
+    /// Whether the answer has group rows (by sex, age band or both).
+    pub fn grouped(&self) -> bool {
+        self.by_sex || !self.age_bands.is_empty()
+    }
+
     /// The literals of one row of the answer: the cohort's and the group's sex, after the person when
     /// none of them is one the patient must have (a proof counts patient blocks that hold at least one
     /// required row; every patient's block holds the person row).
     pub fn criteria(&self, group: &GroupKey) -> Vec<Literal> {
         let mut out = self.cohort.clone();
         out.extend(group.sex.map(|s| Literal::has(sex_code(s))));
+        let band = group.age_band.and_then(|b| self.age_bands.iter().find(|(x, _)| *x == b));
+        out.extend(band.map(|(_, literal)| *literal));
         if !has_positive_clause(&out) {
             out.insert(0, Literal::has(row_code(&["person"])));
         }
@@ -405,7 +476,7 @@ impl Plan {
         let mut out = Vec::new();
         for row in &answer.rows {
             let total = row.group.is_total();
-            if !total && !self.by_sex {
+            if !total && !self.grouped() {
                 continue;
             }
             let criteria = self.criteria(&row.group);
@@ -544,6 +615,7 @@ mod tests {
     use super::*;
     use crate::codes::{CodeMatch, CodeSystem, Sex};
     use crate::query::GroupBy;
+    use crate::AgeBand;
 
     fn query(cohort: Cohort, aggregates: Vec<Aggregate>) -> Query {
         Query {
@@ -574,7 +646,16 @@ mod tests {
         let diabetes = row_code(&["condition", "icd10cm", "E11.9"]);
         let female = row_code(&["sex", "female"]);
         let p = plan(&query(Cohort::Condition { code: e11.clone() }, vec![Aggregate::Count])).unwrap();
-        assert_eq!(p, Plan { cohort: vec![Literal::has(diabetes)], measure: None, squares: false, by_sex: false });
+        assert_eq!(
+            p,
+            Plan {
+                cohort: vec![Literal::has(diabetes)],
+                measure: None,
+                squares: false,
+                by_sex: false,
+                age_bands: vec![]
+            }
+        );
         assert_eq!(p.criteria(&GroupKey::TOTAL), vec![Literal::has(diabetes)]);
         let p = plan(&query(Cohort::Sex { sex: Sex::Female }, vec![Aggregate::Count])).unwrap();
         assert_eq!(p.cohort[0].code, female);
@@ -585,7 +666,7 @@ mod tests {
         let p = plan(&query(not_female, vec![Aggregate::Count])).unwrap();
         assert_eq!(
             p.criteria(&GroupKey::TOTAL),
-            vec![person, Literal { code: female, negated: true, or_previous: false }]
+            vec![person, Literal { code: female, negated: true, or_previous: false, min: None, max: None }]
         );
         // All of, with negations and nested conjunctions; Everyone adds nothing.
         let cohort = Cohort::All {
@@ -596,7 +677,13 @@ mod tests {
             ],
         };
         let p = plan(&query(cohort.clone(), vec![Aggregate::Count])).unwrap();
-        assert_eq!(p.cohort, vec![Literal::has(diabetes), Literal { code: female, negated: true, or_previous: false }]);
+        assert_eq!(
+            p.cohort,
+            vec![
+                Literal::has(diabetes),
+                Literal { code: female, negated: true, or_previous: false, min: None, max: None }
+            ]
+        );
         // Grouped by sex: each group's literals add its sex; at most four literals in all.
         let mut grouped = query(cohort, vec![Aggregate::Count]);
         grouped.group_by.sex = true;
@@ -643,13 +730,8 @@ mod tests {
         assert_eq!(anyone.criteria(&GroupKey::TOTAL), vec![Literal::has(row_code(&["person"]))]);
         let no_one = Cohort::Not { of: Box::new(Cohort::Everyone) };
         assert!(plan(&query(no_one, vec![Aggregate::Count])).is_none());
-        assert!(plan(&query(Cohort::Age { min: Some(40), max: None }, vec![Aggregate::Count])).is_none());
-        let mut banded = query(Cohort::Everyone, vec![Aggregate::Count]);
-        banded.group_by.age_bands = Some(vec![40]);
-        assert!(plan(&banded).is_none());
         // Each refusal names what is not provable.
         let why = |q: &Query| plan_or_reason(q).unwrap_err();
-        assert_eq!(why(&banded), "not provable yet: age bands");
         assert_eq!(
             why(&query(Cohort::Everyone, vec![Aggregate::StdDev])),
             "not provable yet: a sum, mean or standard deviation without a measure"
@@ -659,8 +741,61 @@ mod tests {
             why(&query(empty, vec![Aggregate::Count])),
             "not provable yet: a cohort no patient can meet (an empty `any of` or not everyone)"
         );
+        let hba1c = crate::codes::Code { system: CodeSystem::Loinc, code: "4548-4".into() };
+        let valued = Cohort::Observation { code: hba1c, min: Some(5.0), max: None };
+        assert_eq!(why(&query(valued, vec![Aggregate::Count])), "not provable yet: observation value criteria");
+    }
+
+    /// Ages from birth months, computed here by the engine's rule (`year - birth year`, less one
+    /// before the birth month), for every birth month of 130 years around a reference date.
+    #[test]
+    fn age_literals_select_exactly_the_birth_months_of_their_ages() {
+        let reference = time::macros::date!(2026 - 03 - 15);
+        let age = |year: i64, month: i64| {
+            let a = 2026 - year - i64::from(3 < month);
+            (a >= 0).then_some(a as u32)
+        };
+        for (min, max) in [(None, None), (Some(40), None), (None, Some(17)), (Some(18), Some(64)), (Some(0), Some(0))] {
+            let l = age_literal(reference, min, max);
+            assert_eq!(l.code, birth_month_code());
+            for year in 1900..2030 {
+                for month in 1..=12 {
+                    let b = birth_month(year, Some(month)).unwrap();
+                    let inside = l.min.is_none_or(|m| b >= m) && l.max.is_none_or(|m| b <= m);
+                    let expected =
+                        age(year, month).is_some_and(|a| min.is_none_or(|m| a >= m) && max.is_none_or(|m| a <= m));
+                    assert_eq!(inside, expected, "born {year}-{month}, ages {min:?} to {max:?}");
+                }
+            }
+        }
+        assert_eq!(birth_month(1970, None), Some(1970 * 12));
+        assert_eq!(birth_month(1970, Some(13)), None);
+        assert_eq!(birth_month(-1, Some(1)), None);
+
+        // An age criterion is a ranged literal; age bands add their band's to each group row.
+        let e11 = CodeMatch { system: CodeSystem::Icd10Cm, code: "E11.9".into(), prefix: false };
         let aged = Cohort::All { of: vec![e11_cohort(&e11), Cohort::Age { min: Some(40), max: None }] };
-        assert_eq!(why(&query(aged, vec![Aggregate::Count])), "not provable yet: age criteria");
+        let mut q = query(aged, vec![Aggregate::Count]);
+        q.reference_date = reference;
+        let p = plan(&q).unwrap();
+        assert_eq!(p.cohort[1], age_literal(reference, Some(40), None));
+        assert_eq!(p.cohort[1].max, Some(12 * 1986 + 2));
+        q.group_by.age_bands = Some(vec![50, 65]);
+        let p = plan(&q).unwrap();
+        let bands: Vec<AgeBand> = p.age_bands.iter().map(|(b, _)| *b).collect();
+        assert_eq!(bands, AgeBand::from_edges(&[50, 65]));
+        let band = GroupKey { sex: None, age_band: Some(AgeBand { lo: 50, hi: Some(65) }) };
+        assert_eq!(p.criteria(&band).last(), Some(&age_literal(reference, Some(50), Some(64))));
+        assert_eq!(p.criteria(&GroupKey::TOTAL).len(), 2);
+        // By sex and three bands, with moments: 2 × (1 + 9) proofs, more than a snapshot serves.
+        q.group_by.sex = true;
+        let hba1c = crate::codes::Code { system: CodeSystem::Loinc, code: "4548-4".into() };
+        q.measure = Some(crate::query::Measure { code: hba1c, selection: crate::query::Selection::Latest });
+        q.aggregates = vec![Aggregate::Mean];
+        assert_eq!(
+            plan_or_reason(&q).unwrap_err(),
+            "not provable yet: more cells than one snapshot proves (at most 11 proofs per answer: fewer groups)"
+        );
     }
 
     #[test]
@@ -672,6 +807,8 @@ mod tests {
             code: row_code(&["condition", "icd10cm", c]),
             negated,
             or_previous,
+            min: None,
+            max: None,
         };
         let not = |c: &str| Cohort::Not { of: Box::new(code(c)) };
         // (I10 or not E11.9 or J45) and N18.3: one clause of three, one of one; nested `any of`s flatten.

@@ -47,6 +47,7 @@ use crate::format::{
     random_rows, CARRY_BITS, FIRST, GAP_BITS, MAIN_WIDTH, MAX_CRITERIA, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS,
     Y_HI_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
 };
+use crate::range::AtMost;
 use winter_air::{
     Air, AirContext, Assertion, AuxRandElements, EvaluationFrame, ProofOptions, TraceInfo, TransitionConstraintDegree,
 };
@@ -69,27 +70,95 @@ pub struct Criterion {
     /// Whether it joins the previous criterion's clause (or), instead of starting a clause (and).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub or_previous: bool,
+    /// With `min` or `max`, a *ranged* criterion: only rows of `code` whose value is at least `min`
+    /// (inclusive) count, and a block may hold many rows of `code` (it meets the criterion when one of
+    /// them is within the range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    /// The highest value counted (inclusive), for a ranged criterion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
 }
 
 impl Criterion {
     /// The block holds a row of `code`.
     pub fn has(code: u64) -> Criterion {
-        Criterion { code, negated: false, or_previous: false }
+        Criterion { code, negated: false, or_previous: false, min: None, max: None }
     }
 
     /// The block holds no row of `code`.
     pub fn lacks(code: u64) -> Criterion {
-        Criterion { code, negated: true, or_previous: false }
+        Criterion { code, negated: true, or_previous: false, min: None, max: None }
+    }
+
+    /// The same criterion, counting only rows whose value is within `[min, max]` (inclusive; `None`
+    /// for no bound on that side).
+    pub fn within(self, min: Option<u32>, max: Option<u32>) -> Criterion {
+        Criterion { min, max, ..self }
+    }
+
+    /// The value range, for a ranged criterion.
+    pub fn range(&self) -> Option<Range> {
+        (self.min.is_some() || self.max.is_some()).then_some(Range { min: self.min, max: self.max })
+    }
+
+    /// Whether a row of this criterion's code with `value` counts for it.
+    pub fn admits(&self, value: u32) -> bool {
+        self.range().is_none_or(|r| r.admits(value))
     }
 
     /// The same criterion, joining the previous criterion's clause.
     pub fn or_previous(self) -> Criterion {
         Criterion { or_previous: true, ..self }
     }
+
+    /// The same criterion, negated.
+    pub fn negated(self) -> Criterion {
+        Criterion { negated: !self.negated, ..self }
+    }
 }
 
-/// Whether a block meets `criteria` (clauses as [`Criterion`] says), given which codes it holds.
-pub fn meets(criteria: &[Criterion], holds: impl Fn(u64) -> bool) -> bool {
+/// The value range of a ranged criterion, and the columns that decide it inside the proof: a bound
+/// `value ≥ min` is the negation of [`AtMost`]`(min - 1)` (none for `min = 0`), `value ≤ max` is
+/// `AtMost(max)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    /// The lowest value (inclusive).
+    pub min: Option<u32>,
+    /// The highest value (inclusive).
+    pub max: Option<u32>,
+}
+
+impl Range {
+    /// Whether `value` is within the range.
+    pub fn admits(&self, value: u32) -> bool {
+        self.min.is_none_or(|m| value >= m) && self.max.is_none_or(|m| value <= m)
+    }
+
+    /// The gadget of the lower bound (`value ≤ min - 1`, negated), when it can fail.
+    pub fn lower(&self) -> Option<AtMost> {
+        self.min.filter(|m| *m > 0).map(|m| AtMost::new(m - 1))
+    }
+
+    /// The gadget of the upper bound.
+    pub fn upper(&self) -> Option<AtMost> {
+        self.max.map(AtMost::new)
+    }
+
+    /// Whether both bounds have a gadget (their verdicts then multiply into a column).
+    pub fn both(&self) -> bool {
+        self.lower().is_some() && self.upper().is_some()
+    }
+
+    /// Auxiliary columns: `t`, the match `mt`, the range verdict `r` (both bounds), then the bounds'.
+    pub fn width(&self) -> usize {
+        2 + usize::from(self.both()) + self.lower().map_or(0, |g| g.width()) + self.upper().map_or(0, |g| g.width())
+    }
+}
+
+/// Whether a block meets `criteria` (clauses as [`Criterion`] says), given which of them it meets
+/// one by one (by index).
+pub fn meets(criteria: &[Criterion], holds: impl Fn(usize) -> bool) -> bool {
     let mut all = true;
     let mut clause = false;
     for (i, c) in criteria.iter().enumerate() {
@@ -97,7 +166,7 @@ pub fn meets(criteria: &[Criterion], holds: impl Fn(u64) -> bool) -> bool {
             all &= clause;
             clause = false;
         }
-        clause |= holds(c.code) != c.negated;
+        clause |= holds(i) != c.negated;
     }
     all && clause
 }
@@ -140,9 +209,20 @@ pub struct AuxLayout {
     pub squares: bool,
     /// Whether the answer is suppressed (gap bits).
     pub suppressed: bool,
+    /// Each criterion's value range, for ranged criteria.
+    pub ranges: [Option<Range>; MAX_CRITERIA],
 }
 
 impl AuxLayout {
+    /// The layout of a statement over `criteria` (at most [`MAX_CRITERIA`]).
+    pub fn new(criteria: &[Criterion], measure: bool, squares: bool, suppressed: bool) -> AuxLayout {
+        let mut ranges = [None; MAX_CRITERIA];
+        for (r, c) in ranges.iter_mut().zip(criteria) {
+            *r = c.range();
+        }
+        AuxLayout { criteria: criteria.len(), measure, squares, suppressed, ranges }
+    }
+
     /// `inv_k`.
     pub fn inv(&self, k: usize) -> usize {
         3 * k
@@ -184,9 +264,16 @@ impl AuxLayout {
         let b = self.after_products() + 6;
         std::array::from_fn(|i| b + i)
     }
+    fn after_squares(&self) -> usize {
+        self.after_products() + if self.measure { 6 } else { 1 } + if self.squares { 9 } else { 0 }
+    }
+    /// The first of a ranged criterion `k`'s columns (`t`, `mt`, then as [`Range::width`] says).
+    pub fn range_columns(&self, k: usize) -> usize {
+        self.after_squares() + self.ranges[..k].iter().flatten().map(Range::width).sum::<usize>()
+    }
     /// The first gap bit (suppressed).
     pub fn gap(&self) -> usize {
-        self.after_products() + if self.measure { 6 } else { 1 } + if self.squares { 9 } else { 0 }
+        self.range_columns(MAX_CRITERIA)
     }
     /// Columns in all.
     pub fn width(&self) -> usize {
@@ -221,7 +308,12 @@ impl PublicInputs {
         PublicInputs {
             commitment: [0; 32],
             query: [0; 32],
-            criteria: vec![Criterion::has(0); layout.criteria],
+            criteria: (0..layout.criteria)
+                .map(|k| {
+                    let range = layout.ranges[k];
+                    Criterion::has(0).within(range.and_then(|r| r.min), range.and_then(|r| r.max))
+                })
+                .collect(),
             measure: layout.measure.then_some(0),
             count: 0,
             sum: 0,
@@ -232,12 +324,7 @@ impl PublicInputs {
 
     /// The auxiliary layout these inputs imply.
     pub fn layout(&self) -> AuxLayout {
-        AuxLayout {
-            criteria: self.criteria.len(),
-            measure: self.measure.is_some(),
-            squares: self.sum_sq.is_some(),
-            suppressed: self.suppressed_below != 0,
-        }
+        AuxLayout::new(&self.criteria, self.measure.is_some(), self.sum_sq.is_some(), self.suppressed_below != 0)
     }
 }
 
@@ -295,7 +382,13 @@ impl ToElements<BaseElement> for PublicInputs {
         out.push(BaseElement::new(self.criteria.len() as u64));
         for c in &self.criteria {
             out.push(BaseElement::new(c.code));
-            out.push(BaseElement::from(u32::from(c.negated) + 2 * u32::from(c.or_previous)));
+            // A criterion without a range encodes as before ranges existed.
+            let flags = u32::from(c.negated)
+                + 2 * u32::from(c.or_previous)
+                + 4 * u32::from(c.min.is_some())
+                + 8 * u32::from(c.max.is_some());
+            out.push(BaseElement::from(flags));
+            out.extend(c.min.into_iter().chain(c.max).map(BaseElement::from));
         }
         out.push(BaseElement::from(u32::from(self.measure.is_some())));
         out.push(BaseElement::new(self.measure.unwrap_or(0)));
@@ -361,6 +454,17 @@ impl Air for CohortAir {
             aux.extend(vec![d(3); 6]);
             aux.extend(vec![TransitionConstraintDegree::with_cycles(2, vec![SQUARES_WINDOW]); 3]);
             aux.extend(vec![d(2); 3]);
+        }
+        for range in layout.ranges.iter().flatten() {
+            // The match `mt = eq·r` (`r = 1` without a bound), the verdict of two bounds, the bounds'.
+            let bounded = range.lower().is_some() || range.upper().is_some();
+            aux.push(d(if bounded { 3 } else { 2 }));
+            if range.both() {
+                aux.push(d(3));
+            }
+            for gadget in range.lower().iter().chain(&range.upper()) {
+                aux.extend(gadget.degrees().into_iter().map(|g| d(g + 1)));
+            }
         }
         if layout.suppressed {
             aux.push(d(2));
@@ -463,8 +567,16 @@ impl Air for CohortAir {
             let c = a[l.has(k)];
             result[r] = s * (d * a[l.inv(k)] + a[l.eq(k)] - E::ONE);
             result[r + 1] = s * d * a[l.eq(k)];
-            result[r + 2] = s * (next[l.has(k)] - (E::ONE - first_next) * c - next[l.eq(k)]);
-            result[r + 3] = s * c * (c - E::ONE);
+            if l.ranges[k].is_some() {
+                // A ranged criterion's flag ors its matches over the block (`t` is the flag before the
+                // row, 0 on a block's first): `c' = t' + mt' - t'·mt'`, boolean by construction.
+                let (t, mt) = (l.range_columns(k), l.range_columns(k) + 1);
+                result[r + 2] = s * (next[t] - (E::ONE - first_next) * c);
+                result[r + 3] = s * (next[l.has(k)] - next[t] - next[mt] + next[t] * next[mt]);
+            } else {
+                result[r + 2] = s * (next[l.has(k)] - (E::ONE - first_next) * c - next[l.eq(k)]);
+                result[r + 3] = s * c * (c - E::ONE);
+            }
             r += 4;
         }
         // `p_j`: the clauses before criterion j's, and its clause so far. A criterion that starts a
@@ -538,6 +650,38 @@ impl Air for CohortAir {
             result[r + 10] = at_end * (next[s_ll] + two(17) * next[a_ylo] - two(32) * next[a_c] - E::from(low));
             result[r + 11] = at_end * (next[a_c] + next[a_yhi] + next[s_hh] - E::from(high));
             r += 12;
+        }
+        if l.ranges.iter().any(Option::is_some) {
+            let bits: [E; VALUE_BITS] = std::array::from_fn(|j| m[2 + j].into());
+            for (k, range) in l.ranges.iter().enumerate() {
+                let Some(range) = range else { continue };
+                let base = l.range_columns(k);
+                let both = usize::from(range.both());
+                let (mut col, mut at) = (base + 2 + both, r + 1 + both);
+                // Each bound's gadget constraints, and its verdict.
+                let mut bound = |gadget: AtMost| -> E {
+                    let width = gadget.width();
+                    let out = &mut result[at..at + width];
+                    gadget.evaluate(&bits, &a[col..col + width], out);
+                    for o in out.iter_mut() {
+                        *o *= s;
+                    }
+                    at += width;
+                    col += width;
+                    a[col - 1]
+                };
+                let above = range.lower().map(|g| E::ONE - bound(g));
+                let below = range.upper().map(&mut bound);
+                let inside = match (above, below) {
+                    (Some(x), Some(y)) => {
+                        result[r + 1] = s * (a[base + 2] - x * y);
+                        a[base + 2]
+                    }
+                    (x, y) => x.or(y).unwrap_or(E::ONE),
+                };
+                result[r] = s * (a[base + 1] - a[l.eq(k)] * inside);
+                r = at;
+            }
         }
         if !l.suppressed {
             return;

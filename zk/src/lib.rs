@@ -20,6 +20,7 @@ mod lde;
 pub mod pool;
 #[cfg(feature = "prover")]
 pub mod prove;
+pub mod range;
 mod reader;
 pub mod verify;
 

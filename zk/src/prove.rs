@@ -183,12 +183,15 @@ impl Snapshot {
         for block in &self.blocks {
             let mut has = vec![0u32; criteria.len()];
             let mut measured = false;
-            let meets = |has: &[u32]| {
-                crate::air::meets(criteria, |code| criteria.iter().zip(has).any(|(c, h)| c.code == code && *h == 1))
-            };
+            let meets = |has: &[u32]| crate::air::meets(criteria, |k| has[k] == 1);
             for row in block {
                 for (h, c) in has.iter_mut().zip(criteria) {
-                    *h += u32::from(row.code == c.code);
+                    if c.range().is_some() {
+                        // Any row of the code within the range.
+                        *h |= u32::from(row.code == c.code && c.admits(row.value));
+                    } else {
+                        *h += u32::from(row.code == c.code);
+                    }
                     if *h > 1 {
                         return Err(ZkError::Prover(format!("code {} appears twice in one patient's block", c.code)));
                     }
@@ -289,7 +292,7 @@ impl Snapshot {
 
 /// The layout of the simplest statement (one criterion, disclosed), for what does not depend on it.
 fn plain_layout() -> AuxLayout {
-    AuxLayout { criteria: 1, measure: false, squares: false, suppressed: false }
+    AuxLayout::new(&[Criterion::has(0)], false, false, false)
 }
 
 /// The main segment's extension over the domain winterfell's prover uses for this trace length.
@@ -396,6 +399,36 @@ impl CohortProver {
     }
 }
 
+/// Writes a ranged criterion `k`'s range columns on row `i` for the row's `value` (the match and `t`
+/// are the caller's); returns whether the value is within the range.
+fn range_columns<E: FieldElement<BaseField = BaseElement>>(
+    l: &AuxLayout,
+    k: usize,
+    range: &crate::air::Range,
+    value: u32,
+    columns: &mut [Vec<E>],
+    i: usize,
+) -> bool {
+    let base = l.range_columns(k);
+    let mut col = base + 2 + usize::from(range.both());
+    let mut cells = [BaseElement::ZERO; 40];
+    let mut bound = |gadget: crate::range::AtMost| {
+        let width = gadget.width();
+        let verdict = gadget.fill(value, &mut cells[..width]);
+        for (j, cell) in cells[..width].iter().enumerate() {
+            columns[col + j][i] = E::from(*cell);
+        }
+        col += width;
+        verdict
+    };
+    let above = range.lower().is_none_or(|g| !bound(g));
+    let below = range.upper().is_none_or(&mut bound);
+    if range.both() {
+        columns[base + 2][i] = E::from(u32::from(above && below));
+    }
+    above && below
+}
+
 impl Prover for CohortProver {
     type BaseField = BaseElement;
     type Air = CohortAir;
@@ -485,8 +518,18 @@ impl Prover for CohortProver {
             for (k, (c, negated, joins)) in criteria.iter().enumerate() {
                 let d = code - *c;
                 let eq = is_zero(d);
-                // Row 0 is padding: c_k[0] = 0 (asserted); each block starts over.
-                has[k] = if first { eq } else { has[k] + eq };
+                if let Some(range) = l.ranges[k] {
+                    // `t`: the flag before this row (0 on a block's first); the match; or-ed in.
+                    let t = if first { E::ZERO } else { has[k] };
+                    let inside = range_columns(&l, k, &range, main.get(1, i).as_int() as u32, &mut columns, i);
+                    let matched = eq * E::from(u32::from(inside));
+                    columns[l.range_columns(k)][i] = t;
+                    columns[l.range_columns(k) + 1][i] = matched;
+                    has[k] = t + matched - t * matched;
+                } else {
+                    // Row 0 is padding: c_k[0] = 0 (asserted); each block starts over.
+                    has[k] = if first { eq } else { has[k] + eq };
+                }
                 columns[l.inv(k)][i] = E::from(inv_criteria[k][i]);
                 columns[l.eq(k)][i] = eq;
                 columns[l.has(k)][i] = has[k];
@@ -708,6 +751,50 @@ mod tests {
         }
         let join = 4 * l.criteria; // after each criterion's four constraints
         assert_eq!(broken(&air, &main, &aux), vec![(4, join)]);
+    }
+
+    /// A prover counting a patient whose value is outside a ranged criterion's range must break a
+    /// constraint on that row: the match (when the range's verdict is honest), or the bound's gadget
+    /// (when its verdict is forged too).
+    #[test]
+    fn a_value_outside_the_range_counted_breaks_the_range_constraints() {
+        // Birth values 60 and 100; the range is [50, 99].
+        let blocks: Vec<Block> =
+            [60, 100].into_iter().map(|value| vec![Row::attribute(1), Row { code: 7, value }]).collect();
+        let snapshot = Snapshot::build(blocks, [6; 32]).unwrap();
+        let criteria = vec![Criterion::has(7).within(Some(50), Some(99))];
+        let honest = snapshot.evaluate(&criteria, None).unwrap();
+        assert_eq!(honest.count, 1);
+        let (air, main, aux) = traces(&snapshot, inputs(&snapshot, criteria.clone(), None, honest, false));
+        assert_eq!(broken(&air, &main, &aux), vec![]);
+
+        let more = Outputs { count: 2, ..honest };
+        let (air, main, honest_aux) = traces(&snapshot, inputs(&snapshot, criteria, None, more, false));
+        let l = air.layout;
+        let range = l.ranges[0].unwrap();
+        let (lower, upper) = (range.lower().unwrap().width(), range.upper().unwrap().width());
+        let base = l.range_columns(0);
+        let (mt, r, verdict) = (base + 1, base + 2, base + 3 + lower + upper - 1);
+        // The second patient's value row is row 4; count it (its flag, and the count after its block).
+        let n = main.num_rows();
+        let count_it = |aux: &mut ColMatrix<BaseElement>| {
+            aux.set(mt, 4, BaseElement::ONE);
+            aux.set(l.has(0), 4, BaseElement::ONE);
+            for i in 5..n - random_rows(n) {
+                aux.set(l.cnt(), i, aux.get(l.cnt(), i) + BaseElement::ONE);
+            }
+        };
+        assert_eq!(honest_aux.get(verdict, 4), BaseElement::ZERO);
+        // Constraints: four of the criterion, the count, then the match, the range's verdict, the
+        // lower bound's gadget and the upper's (its verdict last).
+        let match_constraint = 5;
+        let mut aux = honest_aux.clone();
+        count_it(&mut aux);
+        assert_eq!(broken(&air, &main, &aux), vec![(4, match_constraint)]);
+        aux.set(r, 4, BaseElement::ONE);
+        assert_eq!(broken(&air, &main, &aux), vec![(4, match_constraint + 1)]);
+        aux.set(verdict, 4, BaseElement::ONE);
+        assert_eq!(broken(&air, &main, &aux), vec![(4, match_constraint + 1 + lower + upper)]);
     }
 
     /// The hidden segments still recombine to `H` with the patched verifier's step, each stays below

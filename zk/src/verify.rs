@@ -42,12 +42,7 @@ pub struct Claim {
 impl Claim {
     /// The auxiliary layout of this claim's proof.
     pub fn layout(&self) -> AuxLayout {
-        AuxLayout {
-            criteria: self.criteria.len(),
-            measure: self.measure.is_some(),
-            squares: self.sum_sq.is_some(),
-            suppressed: self.suppressed_below.is_some(),
-        }
+        AuxLayout::new(&self.criteria, self.measure.is_some(), self.sum_sq.is_some(), self.suppressed_below.is_some())
     }
 
     /// Checks what the format can state before any proof is read.

@@ -37,9 +37,10 @@ fn patients(n: usize, seed: u64) -> Vec<Block> {
         .collect()
 }
 
-/// Whether a block's codes meet the criteria: split into clauses (a criterion with `or_previous` joins
-/// the clause before it), every clause has a criterion met.
-fn in_cohort(codes: &std::collections::HashSet<u64>, criteria: &[Criterion]) -> bool {
+/// Whether a block's rows meet the criteria: split into clauses (a criterion with `or_previous` joins
+/// the clause before it), every clause has a criterion met; a criterion is met when the block has a row
+/// of its code (with a range: one whose value is within it), or, negated, has none.
+fn in_cohort(block: &[Row], criteria: &[Criterion]) -> bool {
     let mut clauses: Vec<Vec<&Criterion>> = Vec::new();
     for c in criteria {
         match clauses.last_mut() {
@@ -47,7 +48,12 @@ fn in_cohort(codes: &std::collections::HashSet<u64>, criteria: &[Criterion]) -> 
             _ => clauses.push(vec![c]),
         }
     }
-    clauses.iter().all(|clause| clause.iter().any(|c| codes.contains(&c.code) != c.negated))
+    let has = |c: &Criterion| {
+        block
+            .iter()
+            .any(|r| r.code == c.code && c.min.is_none_or(|m| r.value >= m) && c.max.is_none_or(|m| r.value <= m))
+    };
+    clauses.iter().all(|clause| clause.iter().any(|c| has(c) != c.negated))
 }
 
 /// Patients meeting the criteria, or the count and sum of their measure values: computed here from
@@ -55,8 +61,7 @@ fn in_cohort(codes: &std::collections::HashSet<u64>, criteria: &[Criterion]) -> 
 fn expected(blocks: &[Block], criteria: &[Criterion], measure: Option<u64>) -> (u64, u64) {
     let (mut count, mut sum) = (0, 0);
     for block in blocks {
-        let codes: std::collections::HashSet<u64> = block.iter().map(|r| r.code).collect();
-        if !in_cohort(&codes, criteria) {
+        if !in_cohort(block, criteria) {
             continue;
         }
         match measure {
@@ -180,7 +185,7 @@ fn a_criterion_after_the_measure_cannot_be_counted() {
 fn expected_squares(blocks: &[Block], criteria: &[Criterion]) -> u128 {
     blocks
         .iter()
-        .filter(|b| in_cohort(&b.iter().map(|r| r.code).collect(), criteria))
+        .filter(|b| in_cohort(b, criteria))
         .flatten()
         .filter(|r| r.code == MEASURE)
         .map(|r| u128::from(r.value) * u128::from(r.value))
@@ -418,7 +423,9 @@ proptest! {
             })
             .collect();
         let mut all = vec![Criterion::has(PERSON)];
-        all.extend(criteria.into_iter().map(|(code, negated, or_previous)| Criterion { code, negated, or_previous }));
+        all.extend(
+            criteria.into_iter().map(|(code, negated, or_previous)| Criterion { negated, or_previous, ..Criterion::has(code) }),
+        );
         // The person joined by a negated criterion in an or leaves no clause met only by rows held.
         prop_assume!(agora_zk::air::check_criteria(&all).is_ok());
         // A criterion's code twice in one statement is fine; twice in a block is not (no such data here).
@@ -451,6 +458,138 @@ proptest! {
             }
         }
     }
+}
+
+const BIRTH: u64 = 300;
+const OBSERVED: u64 = 301;
+
+/// Patients with a birth month (`12·year + month - 1`, nine in ten), a sex, conditions among 0..3, and
+/// up to three values of an observation (any 32-bit value, or near a bound), then measure values.
+fn dated_patients(n: usize, seed: u64) -> Vec<Block> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            let mut block = vec![Row::attribute(PERSON)];
+            if !xorshift(&mut x).is_multiple_of(10) {
+                block.push(Row { code: BIRTH, value: 12 * 1900 + (xorshift(&mut x) % (12 * 126)) as u32 });
+            }
+            block.push(Row::attribute(if xorshift(&mut x).is_multiple_of(2) { FEMALE } else { MALE }));
+            let conditions = xorshift(&mut x);
+            block.extend((0..3).filter(|c| conditions >> c & 1 == 1).map(Row::attribute));
+            for _ in 0..xorshift(&mut x) % 4 {
+                let value = match xorshift(&mut x) % 3 {
+                    0 => xorshift(&mut x) as u32,
+                    1 => (1 << 31) + (xorshift(&mut x) % 20_000) as u32,
+                    _ => (1 << 31) - (xorshift(&mut x) % 20_000) as u32,
+                };
+                block.push(Row { code: OBSERVED, value });
+            }
+            for _ in 0..xorshift(&mut x) % 3 {
+                block.push(Row { code: MEASURE, value: (1 << 31) + (xorshift(&mut x) % 10_000) as u32 });
+            }
+            block
+        })
+        .collect()
+}
+
+/// The birth months of ages `[min, max]` at a reference month `r` (`12·year + month - 1`): an age in
+/// completed years, the birthday taken as the 1st of the birth month.
+fn ages(r: u32, min: Option<u32>, max: Option<u32>) -> Criterion {
+    Criterion::has(BIRTH).within(max.map(|a| r - 12 * a - 11), Some(r - 12 * min.unwrap_or(0)))
+}
+
+#[test]
+fn ranged_criteria_count_rows_within_their_range() {
+    let data = dated_patients(300, 7);
+    let snapshot = Snapshot::build(data.clone(), [4; 32]).unwrap();
+    let r = 12 * 2026;
+    let statements = [
+        // Aged 40 to 64; 65 and over; under 18 (no birth month: no age, never counted).
+        count_of(vec![ages(r, Some(40), Some(64))]),
+        count_of(vec![ages(r, Some(65), None)]),
+        count_of(vec![ages(r, None, Some(17)), Criterion::has(FEMALE)]),
+        // Not aged 40 to 64, among everyone; with condition 1 or aged 80 and over.
+        count_of(vec![Criterion::has(PERSON), ages(r, Some(40), Some(64)).negated()]),
+        count_of(vec![Criterion::has(1), ages(r, Some(80), None).or_previous()]),
+        // Some value of the observation in [2^31 - 5000, 2^31 + 5000] (many rows per patient), or above
+        // 2^31 + 15,000; none at or above 2^31.
+        count_of(vec![Criterion::has(OBSERVED).within(Some((1 << 31) - 5000), Some((1 << 31) + 5000))]),
+        count_of(vec![Criterion::has(OBSERVED).within(Some((1 << 31) + 15_000), None), Criterion::has(MALE)]),
+        count_of(vec![Criterion::has(PERSON), Criterion::has(OBSERVED).within(Some(1 << 31), None).negated()]),
+        // The mean of the measure by age band, and an empty range.
+        mean_of(vec![ages(r, Some(18), Some(39)), Criterion::has(OBSERVED).within(None, Some(1 << 31))]),
+        count_of(vec![Criterion::has(BIRTH).within(Some(5), Some(4))]),
+    ];
+    let mut nonzero = 0;
+    for (i, statement) in statements.iter().enumerate() {
+        let (claim, proof) = snapshot.prove([i as u8; 32], statement).unwrap();
+        assert_eq!((claim.count, claim.sum), expected(&data, &statement.criteria, statement.measure), "{statement:?}");
+        nonzero += usize::from(claim.count > 0);
+        verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+        // One more or one less, or the range moved by one where that changes the count: refused.
+        for count in [claim.count + 1, claim.count.wrapping_sub(1)] {
+            let forged = Claim { count, ..claim.clone() };
+            assert!(verify_claim(snapshot.commitment(), &forged, &proof).is_err(), "{forged:?}");
+        }
+        for k in 0..claim.criteria.len() {
+            for shift in [-1i64, 1] {
+                let mut moved = claim.clone();
+                let c = &mut moved.criteria[k];
+                let Some(max) = c.max else { continue };
+                c.max = u32::try_from(i64::from(max) + shift).ok();
+                if expected(&data, &moved.criteria, moved.measure) != (claim.count, claim.sum) {
+                    assert!(verify_claim(snapshot.commitment(), &moved, &proof).is_err(), "{moved:?}");
+                }
+            }
+        }
+    }
+    assert!(nonzero >= 8, "the statements select patients");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, .. ProptestConfig::default() })]
+
+    #[test]
+    fn ranged_proofs_verify_and_dishonest_ranges_never_do(
+        seed in any::<u64>(),
+        patients in 0usize..60,
+        ranged in prop::collection::vec(
+            (any::<bool>(), prop::option::of(bound()), prop::option::of(bound()), any::<bool>(), any::<bool>()),
+            1..3,
+        ),
+        measure in any::<bool>(),
+    ) {
+        let data = dated_patients(patients, seed);
+        let mut all = vec![Criterion::has(PERSON)];
+        for (birth, min, max, negated, or_previous) in ranged {
+            let code = if birth { BIRTH } else { OBSERVED };
+            // Ranged (a block holds many observation rows): no bound at all is `min = 0`.
+            let min = min.or(max.is_none().then_some(0));
+            all.push(Criterion { negated, or_previous, ..Criterion::has(code).within(min, max) });
+        }
+        prop_assume!(agora_zk::air::check_criteria(&all).is_ok());
+        let statement = Statement { criteria: all, measure: measure.then_some(MEASURE), squares: false, threshold: 0 };
+        let snapshot = Snapshot::build(data.clone(), [2; 32]).unwrap();
+        let (claim, proof) = snapshot.prove([3; 32], &statement).unwrap();
+        prop_assert_eq!((claim.count, claim.sum), expected(&data, &statement.criteria, statement.measure));
+        prop_assert!(verify_claim(snapshot.commitment(), &claim, &proof).is_ok());
+        let more = Claim { count: claim.count + 1, ..claim.clone() };
+        prop_assert!(verify_claim(snapshot.commitment(), &more, &proof).is_err());
+        // Any other range on the last criterion that selects other rows is refused.
+        let last = claim.criteria.len() - 1;
+        for (min, max) in [(None, None), (Some(12 * 1950), None), (None, Some(1 << 31)), (Some(0), Some(u32::MAX))] {
+            let mut other = claim.clone();
+            other.criteria[last] = other.criteria[last].within(min, max);
+            if expected(&data, &other.criteria, other.measure) != (claim.count, claim.sum) {
+                prop_assert!(verify_claim(snapshot.commitment(), &other, &proof).is_err());
+            }
+        }
+    }
+}
+
+/// A bound near the data: a birth month, a value near `2^31`, or any.
+fn bound() -> impl Strategy<Value = u32> {
+    prop_oneof![12 * 1900..12 * 2027u32, (1u32 << 31) - 25_000..(1 << 31) + 25_000, any::<u32>()]
 }
 
 #[test]

@@ -180,11 +180,12 @@ async fn consent_walkthrough(
 }
 
 /// Queries whose every cell carries a zero-knowledge STARK proof: a cohort of two criteria grouped by
-/// sex, and the mean and standard deviation of a measure over an `any of` cohort. The answer comes
+/// sex, the mean and standard deviation of a measure over an `any of` cohort, and a cohort with an age
+/// criterion grouped by age band (ages compared with the committed birth months inside the proofs). The answer comes
 /// first, the proofs follow and the hub verifies them against each node's commitment before the result
 /// says "proven".
 async fn proven_examples(client: &agora_hub::client::HubClient) -> anyhow::Result<()> {
-    let examples: [(&str, &[&str]); 2] = [
+    let examples: [(&str, &[&str]); 3] = [
         (
             "patients with essential hypertension (ICD-10-CM I10) and without type 2 diabetes (E11.9), by sex",
             &["--condition", "icd10cm:I10", "--without-condition", "icd10cm:E11.9", "--by-sex"],
@@ -201,6 +202,10 @@ async fn proven_examples(client: &agora_hub::client::HubClient) -> anyhow::Resul
                 "--aggregate",
                 "count,mean,sd",
             ],
+        ),
+        (
+            "patients aged 40 and over with essential hypertension (I10), by age band",
+            &["--condition", "icd10cm:I10", "--age-min", "40", "--age-bands", "65,80"],
         ),
     ];
     for (title, args) in examples {

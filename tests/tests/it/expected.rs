@@ -9,6 +9,8 @@ use std::path::Path;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Patient {
     pub(crate) sex: String,
+    /// The FHIR birthDate (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`), if any.
+    pub(crate) birth_date: Option<String>,
     pub(crate) conditions: Vec<(String, String)>,
     pub(crate) medications: Vec<(String, String)>,
     /// (loinc code, time, value in the canonical unit)
@@ -53,12 +55,28 @@ fn canonical(code: &str, value: f64, unit: &str) -> f64 {
     }
 }
 
+impl Patient {
+    /// Age in completed years on 1 January 2026, the birthday taken as the 1st of the birth month
+    /// (January when the date has no month); none without a birth date or when born later.
+    pub(crate) fn age_on_new_year_2026(&self) -> Option<u32> {
+        let date = self.birth_date.as_deref()?;
+        let mut parts = date.split('-');
+        let year: i64 = parts.next()?.parse().ok()?;
+        let month: i64 = parts.next().map_or(Some(1), |m| m.parse().ok())?;
+        u32::try_from(2026 - year - i64::from(month > 1)).ok()
+    }
+}
+
 /// Reads every patient of a synthetic NDJSON directory.
 pub(crate) fn patients(dir: &Path) -> HashMap<String, Patient> {
     let mut by_id: HashMap<String, Patient> = HashMap::new();
     let all = lines(dir);
     for r in all.iter().filter(|r| r["resourceType"] == "Patient") {
-        let p = Patient { sex: r["gender"].as_str().unwrap_or("unknown").to_string(), ..Patient::default() };
+        let p = Patient {
+            sex: r["gender"].as_str().unwrap_or("unknown").to_string(),
+            birth_date: r["birthDate"].as_str().map(str::to_string),
+            ..Patient::default()
+        };
         by_id.insert(r["id"].as_str().unwrap().to_string(), p);
     }
     for r in &all {

@@ -7,7 +7,9 @@ use crate::fake_hub::{self, FakeHub};
 use agora_protocol::combined::{CombinedResult, NodeState, ResultStatus};
 use agora_protocol::envelope::Signed;
 use agora_protocol::wire::{Outcome, RejectionCode, WireRequest, WireResponse};
-use agora_protocol::{Aggregate, Cell, Code, CodeSystem, Cohort, GroupBy, Measure, Moments, Query, Selection, Sex};
+use agora_protocol::{
+    AgeBand, Aggregate, Cell, Code, CodeSystem, Cohort, GroupBy, Measure, Moments, Query, Selection, Sex,
+};
 use agora_tests::{NetOptions, TestNet};
 use std::time::Duration;
 use uuid::Uuid;
@@ -646,6 +648,28 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     assert_eq!(r.rows[0].n.unwrap().released, n as u64, "{}", r.to_table());
     assert!((r.rows[0].mean.unwrap() - mean).abs() < 1e-3, "mean {} vs {mean}", r.rows[0].mean.unwrap());
     assert!((r.rows[0].sd.unwrap() - sd).abs() < 1e-3, "sd {} vs {sd}", r.rows[0].sd.unwrap());
+
+    // Ages: patients aged 40 and over by age band (40-64, 65+), computed from the FHIR birth dates
+    // and proven over each node's committed birth months.
+    let mut aged =
+        query(Cohort::Age { min: Some(40), max: None }, None, Selection::Latest, vec![Aggregate::Count], false);
+    aged.group_by.age_bands = Some(vec![65]);
+    let (_, r) = run_proven(&net, aged).await;
+    for (band, lo, hi) in [
+        (None, 40, u32::MAX),
+        (Some(AgeBand { lo: 0, hi: Some(65) }), 40, 65),
+        (Some(AgeBand { lo: 65, hi: None }), 65, u32::MAX),
+    ] {
+        let per: Vec<u64> = per_node
+            .iter()
+            .map(|(_, t)| {
+                t.values().filter(|p| p.age_on_new_year_2026().is_some_and(|a| a >= lo && a < hi)).count() as u64
+            })
+            .collect();
+        assert!(per.iter().all(|n| *n >= 10), "every cell released: {per:?}");
+        let row = r.rows.iter().find(|x| x.group.age_band == band && x.group.sex.is_none()).unwrap();
+        assert_eq!(row.patients.released, per.iter().sum::<u64>(), "{band:?}: {}", r.to_table());
+    }
 
     // A histogram is not provable yet, and says so without a pending proof.
     let edges = vec![Aggregate::Histogram { edges: vec![100.0] }];
