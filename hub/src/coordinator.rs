@@ -662,10 +662,11 @@ pub fn check_proofs(
 }
 
 /// How a proven part is named in reasons.
-fn part_name(part: ProvenPart) -> &'static str {
+fn part_name(part: ProvenPart) -> String {
     match part {
-        ProvenPart::Patients => "patients",
-        ProvenPart::Moments => "moments",
+        ProvenPart::Patients => "patients".into(),
+        ProvenPart::Moments => "moments".into(),
+        ProvenPart::Bin(i) => format!("histogram bin {i}"),
     }
 }
 

@@ -261,11 +261,19 @@ fn answers_whose_proof_failed_leave_the_combination() {
     assert!(only.proven_only && only.to_table().contains("combining proven answers only"));
 
     // A query of a kind not provable yet: every answer counts and says why it has no proof.
-    let mean = Query { aggregates: vec![Aggregate::Histogram { edges: vec![1.0] }], ..record.query.clone() };
+    let glucose = agora_protocol::Measure {
+        code: agora_protocol::Code::new(agora_protocol::CodeSystem::Loinc, "2345-7"),
+        selection: agora_protocol::Selection::All,
+    };
+    let mean = Query {
+        aggregates: vec![Aggregate::Histogram { edges: vec![1.0] }],
+        measure: Some(glucose),
+        ..record.query.clone()
+    };
     let result = assemble(QueryRecord { query: mean, ..record }, vec![part("a", 23, None)]);
     assert_eq!(result.proofs.unproven, 1);
     assert!(
-        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason == "not provable yet: histograms")
+        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason == "not provable yet: histograms of every value")
     );
 }
 

@@ -390,10 +390,10 @@ impl Prover {
         // Every cell of one answer goes over one snapshot, with enough of its masking budget left; a
         // snapshot spent by concurrent proofs midway is replaced once and the answer proven again.
         let mut committed = self.snapshot_at(Some(answer.data_version), None).await?;
-        if plan.measure.is_some_and(|m| committed.uncommitted_measures.contains(&m)) {
-            if let (Some(rows), Some(agora_protocol::query::Selection::All)) =
-                (committed.values_left_out, query.measure.as_ref().map(|m| m.selection))
-            {
+        if plan.codes().any(|c| committed.uncommitted_measures.contains(&c)) {
+            let every = plan.reads_every_value()
+                || query.measure.as_ref().is_some_and(|m| m.selection == agora_protocol::query::Selection::All);
+            if let Some(rows) = committed.values_left_out.filter(|_| every) {
                 if !self.every_value {
                     return Err(
                         "this node commits each patient's latest value only (prover_every_value = false)".into()

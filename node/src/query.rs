@@ -31,6 +31,7 @@
 
 use crate::disclosure::{self, ExactAnswer, ExactMoments, ExactRow};
 use crate::store::{Store, StoreError};
+use agora_protocol::query::{lower_e3, upper_e3};
 use agora_protocol::{AgeBand, CodeMatch, Cohort, GroupKey, NodeAnswer, Query, QueryError, Selection, Sex};
 use rusqlite::{params, Connection};
 use std::cell::OnceCell;
@@ -560,31 +561,6 @@ fn prefix_upper_bound(prefix: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// How far a scaled bound may be from an integer and still be taken as that integer.
-const SCALE_TOLERANCE: f64 = 1e-6;
-
-/// A lower bound (or histogram edge) in thousandths: the least `value_e3` that is at or above it.
-fn lower_e3(value: f64) -> i64 {
-    let scaled = value * agora_protocol::VALUE_SCALE as f64;
-    let nearest = scaled.round();
-    if (scaled - nearest).abs() <= SCALE_TOLERANCE {
-        nearest as i64
-    } else {
-        scaled.ceil() as i64
-    }
-}
-
-/// An upper bound in thousandths: the greatest `value_e3` that is at or below it.
-fn upper_e3(value: f64) -> i64 {
-    let scaled = value * agora_protocol::VALUE_SCALE as f64;
-    let nearest = scaled.round();
-    if (scaled - nearest).abs() <= SCALE_TOLERANCE {
-        nearest as i64
-    } else {
-        scaled.floor() as i64
-    }
 }
 
 /// The grouping of a query: the group keys and the group of each person.

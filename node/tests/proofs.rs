@@ -420,6 +420,48 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     forged.rows[2].patients = Cell::Value(band_truth(50, 65).0 - 1);
     assert!(verify(&msg, id, &aged, &forged).unwrap_err().contains("does not verify"));
 
+    // A histogram of each patient's latest glucose (edges 50, 150, 250 mg/dL): each released bin is
+    // proven as the patients whose committed latest value is in it.
+    let mut histogram = count(Cohort::Everyone);
+    histogram.aggregates = vec![Aggregate::Count, Aggregate::Histogram { edges: vec![50.0, 150.0, 250.0] }];
+    histogram.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
+    let edges = [i64::MIN, 50_000, 150_000, 250_000, i64::MAX];
+    let bins: Vec<u64> = edges
+        .windows(2)
+        .map(|w| people.iter().filter(|p| p.2.is_some_and(|v| v >= w[0] && v < w[1])).count() as u64)
+        .collect();
+    assert!(bins.iter().all(|n| *n >= 10), "{bins:?}");
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &histogram, id, 10).unwrap();
+    assert_eq!(answer.rows[0].histogram, Some(bins.iter().map(|n| Cell::Value(*n)).collect()));
+    let msg = prover.prove(id, &histogram, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &histogram, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+    let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
+    assert_eq!(cells.len(), 5, "the patients and four bins");
+    // A value moved between bins is refused.
+    let mut forged = answer.clone();
+    forged.rows[0].histogram =
+        Some(vec![Cell::Value(bins[0] + 1), Cell::Value(bins[1] - 1), Cell::Value(bins[2]), Cell::Value(bins[3])]);
+    assert!(verify(&msg, id, &histogram, &forged).unwrap_err().contains("does not verify"));
+
+    // Observation criteria: some plausible glucose value at or above 300 mg/dL; none in [0, 100]; some
+    // below -10 (every value of the measure, committed under its own code).
+    let glucose = Code::new(CodeSystem::Loinc, "2345-7");
+    let observed = |min: Option<f64>, max: Option<f64>| Cohort::Observation { code: glucose.clone(), min, max };
+    let some = |lo: i64, hi: i64| people.iter().filter(|p| p.3.iter().any(|v| (lo..=hi).contains(v))).count() as u64;
+    for (cohort, truth) in [
+        (observed(Some(300.0), None), some(300_000, i64::MAX)),
+        (Cohort::Not { of: Box::new(observed(Some(0.0), Some(100.0))) }, 300 - some(0, 100_000)),
+        (observed(None, Some(-10.0)), some(i64::MIN, -10_000)),
+    ] {
+        let q = count(cohort);
+        let id = Uuid::new_v4();
+        let answer = query::execute(&store, &q, id, 10).unwrap();
+        assert_eq!(answer.rows[0].patients, Cell::Value(truth), "{q}");
+        let msg = prover.prove(id, &q, &answer, true).await.verify().unwrap().payload;
+        verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{q}: {e}: {:?}", msg.outcome));
+    }
+
     // Not aged 18 to 64: those outside, and those without an age (the negation holds for them).
     let q = count(Cohort::Not { of: Box::new(Cohort::Age { min: Some(18), max: Some(64) }) });
     let truth = people.iter().filter(|p| !p.4.is_some_and(|a| (18..=64).contains(&a))).count() as u64;

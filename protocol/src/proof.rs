@@ -10,9 +10,10 @@
 //! clause has a literal met), evaluated
 //! inside the proof, or the number, sum and sum of squares of a measure's values in them. [`plan`] says
 //! whether a query is of that kind (conjunctions of sexes, condition and medication codes and code
-//! prefixes, ages, their negations, and `any of` them; counts, sums, means and standard deviations of latest
-//! values or of every value) and how its cells are proven: the whole cohort, and with a grouping by sex,
-//! age band or both each released group (the cohort's literals, the group's sex and its age band's). The hub computes the same plan itself and never
+//! prefixes, ages, observation values, their negations, and `any of` them; counts, sums, means and standard
+//! deviations of latest values or of every value, histograms of latest values) and how its cells are
+//! proven: the whole cohort, and with a grouping by sex, age band or both each released group (the
+//! cohort's literals, the group's sex and its age band's), and each released histogram bin. The hub computes the same plan itself and never
 //! takes the criteria from the node.
 //!
 //! The proof follows the answer ([`ProofMessage`], signed by the node); until it arrives the hub shows
@@ -64,6 +65,9 @@ pub enum ProvenPart {
     /// A row's moments of the measure: the number of values, their sum, and when the query asks for a
     /// standard deviation, their sum of squares.
     Moments,
+    /// A row's released histogram bin (its index, underflow first): the patients whose latest value
+    /// falls in it.
+    Bin(u16),
 }
 
 /// Committed measure values are offset by this (thousandths of the canonical unit) into agora-zk's
@@ -178,6 +182,28 @@ pub struct Plan {
     /// The age bands the answer is grouped by (none when it is not), each with its literal at the
     /// query's reference date.
     pub age_bands: Vec<(crate::AgeBand, Literal)>,
+    /// The histogram's bins (underflow first), each the literal "the latest value of the measure is in
+    /// the bin" (none without a histogram).
+    pub bins: Vec<Literal>,
+}
+
+/// The literal "a row of `code` whose value, in thousandths, is within `[lo, hi]`" (either side open),
+/// over committed (offset) values: a bound beyond what a committed value holds bounds nothing, or leaves
+/// the range empty. Always ranged (a block may hold many rows of `code`).
+fn value_range(code: u64, lo: Option<i64>, hi: Option<i64>) -> Literal {
+    let committed = |v: i64| v.saturating_add(MEASURE_OFFSET);
+    let empty = Literal { min: Some(1), max: Some(0), ..Literal::has(code) };
+    let min = match lo.map(committed) {
+        Some(l) if l > i64::from(u32::MAX) => return empty,
+        Some(l) if l > 0 => Some(l as u32),
+        _ => None,
+    };
+    let max = match hi.map(committed) {
+        Some(h) if h < 0 => return empty,
+        Some(h) if h < i64::from(u32::MAX) => Some(h as u32),
+        _ => None,
+    };
+    Literal { min: min.or(max.is_none().then_some(0)), max, ..Literal::has(code) }
 }
 
 /// One proof target of an answer: which cell of which row, counted over which literals.
@@ -321,7 +347,11 @@ fn leaf(c: &Cohort, reference: time::Date) -> Result<Literal, &'static str> {
             prefix_code("medication", code.system.short(), &code.code)
         }
         Cohort::Condition { .. } | Cohort::Medication { .. } => return Err("code prefixes under 3 characters"),
-        Cohort::Observation { .. } => return Err("observation value criteria"),
+        Cohort::Observation { code, min, max } if code.system == crate::codes::CodeSystem::Loinc => {
+            let code = value_code(code.system.short(), &code.code);
+            return Ok(value_range(code, min.map(crate::query::lower_e3), max.map(crate::query::upper_e3)));
+        }
+        Cohort::Observation { .. } => return Err("observation value criteria outside LOINC"),
         Cohort::Age { .. } | Cohort::Everyone | Cohort::All { .. } | Cohort::Any { .. } | Cohort::Not { .. } => {
             unreachable!("not a leaf")
         }
@@ -403,12 +433,10 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
     if query.aggregates.is_empty() {
         return Err("a query without aggregates");
     }
-    for a in &query.aggregates {
-        match a {
-            Aggregate::Count | Aggregate::Sum | Aggregate::Mean => {}
-            Aggregate::StdDev => {}
-            Aggregate::Histogram { .. } => return Err("histograms"),
-        }
+    if query.histogram_edges().is_some()
+        && query.measure.as_ref().is_some_and(|m| m.selection == crate::query::Selection::All)
+    {
+        return Err("histograms of every value");
     }
     let measure = match &query.measure {
         Some(m) if query.wants_moments() => Some(match m.selection {
@@ -420,6 +448,21 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
     };
     let mut cohort = Vec::new();
     literals(&query.cohort, query.reference_date, &mut cohort)?;
+    // A criterion's rows must precede the measure's in a block: every-value rows follow latest ones.
+    let bins = match (query.histogram_edges(), &query.measure) {
+        (Some(edges), Some(m)) => {
+            let code = latest_code(m.code.system.short(), &m.code.code);
+            let edges: Vec<i64> = edges.iter().map(|e| crate::query::lower_e3(*e)).collect();
+            // Bin i holds the values v with edges[i-1] <= v < edges[i] (thousandths).
+            (0..=edges.len())
+                .map(|i| {
+                    let lo = i.checked_sub(1).map(|j| edges[j]);
+                    value_range(code, lo, edges.get(i).map(|e| e - 1))
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     let squares = query.aggregates.contains(&Aggregate::StdDev);
     let age_bands: Vec<_> = query
         .group_by
@@ -430,25 +473,39 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
         .into_iter()
         .map(|b| (b, age_literal(query.reference_date, Some(b.lo), b.hi.map(|h| h - 1))))
         .collect();
-    let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex, age_bands };
+    let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex, age_bands, bins };
+    // A criterion's rows must precede the measure's in a block, and every-value rows follow latest ones.
+    if plan.measure.is_some() && plan.reads_every_value() {
+        return Err("observation value criteria with a sum, mean or standard deviation");
+    }
     let group = GroupKey {
         sex: plan.by_sex.then_some(crate::codes::Sex::Female),
         age_band: plan.age_bands.first().map(|(b, _)| *b),
     };
     let widest = plan.criteria(&GroupKey::TOTAL).len().max(plan.criteria(&group).len());
-    if widest > MAX_LITERALS {
+    if widest + usize::from(!plan.bins.is_empty()) > MAX_LITERALS {
         return Err(TOO_MANY);
     }
     // Every released cell is proven over one snapshot: the whole cohort's and each group's.
     let sexes = if plan.by_sex { crate::codes::Sex::ALL.len() } else { 1 };
     let groups = if plan.grouped() { sexes * plan.age_bands.len().max(1) } else { 0 };
-    if (1 + groups) * (1 + usize::from(plan.measure.is_some())) > MAX_PROOFS_PER_ANSWER {
+    if (1 + groups) * (1 + usize::from(plan.measure.is_some()) + plan.bins.len()) > MAX_PROOFS_PER_ANSWER {
         return Err("more cells than one snapshot proves (at most 11 proofs per answer: fewer groups)");
     }
     Ok(plan)
 }
 
 impl Plan {
+    /// Every row code the plan's proofs read: the cohort's literals, the bins' and the measure.
+    pub fn codes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.cohort.iter().chain(&self.bins).map(|l| l.code).chain(self.measure)
+    }
+
+    /// Whether the cohort tests observation values (every value of a measure, under its value code).
+    pub fn reads_every_value(&self) -> bool {
+        self.cohort.iter().any(|l| (l.min.is_some() || l.max.is_some()) && l.code != birth_month_code())
+    }
+
     /// Whether the answer has group rows (by sex, age band or both).
     pub fn grouped(&self) -> bool {
         self.by_sex || !self.age_bands.is_empty()
@@ -487,6 +544,17 @@ impl Plan {
             if let Some(cell) = patients {
                 let (group, criteria) = (row.group, criteria.clone());
                 out.push(Target { part: ProvenPart::Patients, group, criteria, measure: None, cell });
+            }
+            // Each released bin: the row's patients whose latest value is in it (a suppressed bin
+            // carries no proof, as a suppressed group).
+            let bins = row.histogram.iter().flatten().zip(&self.bins).enumerate();
+            for (i, (cell, bin)) in bins {
+                if let Cell::Value(n) = cell {
+                    let mut criteria = criteria.clone();
+                    criteria.push(*bin);
+                    let part = ProvenPart::Bin(i as u16);
+                    out.push(Target { part, group: row.group, criteria, measure: None, cell: Expected::Count(*n) });
+                }
             }
             let Some(measure) = self.measure else { continue };
             let moments = match row.moments {
@@ -653,7 +721,8 @@ mod tests {
                 measure: None,
                 squares: false,
                 by_sex: false,
-                age_bands: vec![]
+                age_bands: vec![],
+                bins: vec![]
             }
         );
         assert_eq!(p.criteria(&GroupKey::TOTAL), vec![Literal::has(diabetes)]);
@@ -741,9 +810,92 @@ mod tests {
             why(&query(empty, vec![Aggregate::Count])),
             "not provable yet: a cohort no patient can meet (an empty `any of` or not everyone)"
         );
-        let hba1c = crate::codes::Code { system: CodeSystem::Loinc, code: "4548-4".into() };
-        let valued = Cohort::Observation { code: hba1c, min: Some(5.0), max: None };
-        assert_eq!(why(&query(valued, vec![Aggregate::Count])), "not provable yet: observation value criteria");
+        let snomed = crate::codes::Code { system: CodeSystem::SnomedCt, code: "271649006".into() };
+        let valued = Cohort::Observation { code: snomed, min: Some(5.0), max: None };
+        assert_eq!(
+            why(&query(valued, vec![Aggregate::Count])),
+            "not provable yet: observation value criteria outside LOINC"
+        );
+    }
+
+    /// Histogram bins of latest values and observation criteria are ranged literals over committed
+    /// (offset) values, the bounds worked out here by hand from the edges in thousandths.
+    #[test]
+    fn histogram_bins_and_observation_criteria_are_ranges_of_committed_values() {
+        use crate::query::{Measure, Selection};
+        use crate::AnswerRow;
+        let glucose =
+            Measure { code: crate::codes::Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest };
+        let mut q = query(Cohort::Everyone, vec![Aggregate::Count, Aggregate::Histogram { edges: vec![70.0, 100.5] }]);
+        q.measure = Some(glucose.clone());
+        let p = plan(&q).unwrap();
+        let latest = row_code(&["latest", "loinc", "2345-7"]);
+        let offset = 1u32 << 31;
+        let range = |min, max| Literal { min, max, ..Literal::has(latest) };
+        // (-inf, 70.000), [70.000, 100.500), [100.500, inf): 70,000 and 100,500 thousandths.
+        assert_eq!(
+            p.bins,
+            vec![
+                range(None, Some(offset + 69_999)),
+                range(Some(offset + 70_000), Some(offset + 100_499)),
+                range(Some(offset + 100_500), None)
+            ]
+        );
+        assert_eq!(p.measure, None, "counts and bins only");
+        // Targets: the patients, then each released bin with its literal; a suppressed bin has none.
+        let row = AnswerRow {
+            group: GroupKey::TOTAL,
+            patients: Cell::Value(40),
+            moments: None,
+            histogram: Some(vec![Cell::Value(12), Cell::Suppressed, Cell::Value(21)]),
+        };
+        let answer = NodeAnswer {
+            query_id: Uuid::nil(),
+            threshold: 10,
+            unit: None,
+            data_version: 1,
+            rows: vec![row],
+            exec_micros: 0,
+        };
+        let t = p.targets(&answer);
+        let parts: Vec<(ProvenPart, Expected)> = t.iter().map(|t| (t.part, t.cell)).collect();
+        assert_eq!(
+            parts,
+            [
+                (ProvenPart::Patients, Expected::Count(40)),
+                (ProvenPart::Bin(0), Expected::Count(12)),
+                (ProvenPart::Bin(2), Expected::Count(21))
+            ]
+        );
+        assert_eq!(t[2].criteria, vec![Literal::has(row_code(&["person"])), p.bins[2]]);
+        // An edge below what a committed value holds leaves its underflow bin empty; the rest unbounded below.
+        q.aggregates = vec![Aggregate::Histogram { edges: vec![-3_000_000.0] }];
+        let p = plan(&q).unwrap();
+        assert_eq!(p.bins, vec![range(Some(1), Some(0)), range(Some(0), None)]);
+        // Ten bins and the patients: 11 proofs; by sex, too many.
+        let edges: Vec<f64> = (1..10).map(|e| f64::from(e) * 10.0).collect();
+        q.aggregates = vec![Aggregate::Count, Aggregate::Histogram { edges }];
+        assert!(plan(&q).is_some());
+        q.group_by.sex = true;
+        assert!(plan_or_reason(&q).unwrap_err().contains("at most 11 proofs"));
+
+        // Some value of HbA1c at or above 6.5 %: every value's code, [6,500 thousandths, inf).
+        let hba1c = crate::codes::Code::new(CodeSystem::Loinc, "4548-4");
+        let high = Cohort::Observation { code: hba1c.clone(), min: Some(6.5), max: None };
+        let p = plan(&query(high.clone(), vec![Aggregate::Count])).unwrap();
+        let every = row_code(&["value", "loinc", "4548-4"]);
+        assert_eq!(p.cohort, vec![Literal { min: Some(offset + 6_500), max: None, ..Literal::has(every) }]);
+        assert!(p.reads_every_value());
+        let between = Cohort::Observation { code: hba1c, min: Some(5.7), max: Some(6.4) };
+        let p = plan(&query(between, vec![Aggregate::Count])).unwrap();
+        assert_eq!((p.cohort[0].min, p.cohort[0].max), (Some(offset + 5_700), Some(offset + 6_400)));
+        // With moments, an observation criterion's every-value rows would follow the measure's.
+        let mut mean = query(high, vec![Aggregate::Mean]);
+        mean.measure = Some(glucose);
+        assert_eq!(
+            plan_or_reason(&mean).unwrap_err(),
+            "not provable yet: observation value criteria with a sum, mean or standard deviation"
+        );
     }
 
     /// Ages from birth months, computed here by the engine's rule (`year - birth year`, less one
@@ -923,12 +1075,15 @@ mod tests {
         let p = plan(&q).unwrap();
         assert_eq!(p.measure, Some(row_code(&["latest", "loinc", "2345-7"])));
         assert!(!p.squares);
-        // Every value: the rows committed per value, under their own code; a histogram: not yet.
+        // Every value: the rows committed per value, under their own code; a histogram of them: not yet.
         let mut all = q.clone();
         all.measure = Some(Measure { selection: Selection::All, ..glucose.clone() });
         assert_eq!(plan(&all).unwrap().measure, Some(row_code(&["value", "loinc", "2345-7"])));
         let histogram = Aggregate::Histogram { edges: vec![5.0] };
-        assert!(plan(&Query { aggregates: vec![Aggregate::Mean, histogram], ..q.clone() }).is_none());
+        assert_eq!(
+            plan_or_reason(&Query { aggregates: vec![Aggregate::Mean, histogram], ..all.clone() }).unwrap_err(),
+            "not provable yet: histograms of every value"
+        );
         // A measure with counts only proves counts.
         assert_eq!(plan(&Query { aggregates: vec![Aggregate::Count], ..q.clone() }).unwrap().measure, None);
 

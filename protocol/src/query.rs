@@ -96,6 +96,30 @@ pub enum Cohort {
     },
 }
 
+/// How far a scaled bound may be from an integer and still be taken as that integer.
+pub const SCALE_TOLERANCE: f64 = 1e-6;
+
+/// A lower bound (or histogram edge) in thousandths: the least `value_e3` that is at or above it.
+pub fn lower_e3(value: f64) -> i64 {
+    to_e3(value, f64::ceil)
+}
+
+/// An upper bound in thousandths: the greatest `value_e3` that is at or below it.
+pub fn upper_e3(value: f64) -> i64 {
+    to_e3(value, f64::floor)
+}
+
+/// `value` in thousandths: the nearest integer when within [`SCALE_TOLERANCE`] of one, else `round`ed.
+fn to_e3(value: f64, round: fn(f64) -> f64) -> i64 {
+    let scaled = value * crate::VALUE_SCALE as f64;
+    let nearest = scaled.round();
+    if (scaled - nearest).abs() <= SCALE_TOLERANCE {
+        nearest as i64
+    } else {
+        round(scaled) as i64
+    }
+}
+
 /// The variable summarised over the cohort.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Measure {

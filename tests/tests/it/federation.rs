@@ -671,7 +671,24 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
         assert_eq!(row.patients.released, per.iter().sum::<u64>(), "{band:?}: {}", r.to_table());
     }
 
-    // A histogram is not provable yet, and says so without a pending proof.
+    // A histogram of each patient's latest glucose is proven bin by bin and agrees with the FHIR files
+    // (every node's bins above its threshold here).
+    let edges = vec![Aggregate::Count, Aggregate::Histogram { edges: vec![100.0] }];
+    let (_, r) = run_proven(&net, query(Cohort::Everyone, Some("2345-7"), Selection::Latest, edges, false)).await;
+    let latest_of = |p: &expected::Patient| {
+        p.values.iter().filter(|(c, _, _)| c == "2345-7").max_by(|a, b| a.1.cmp(&b.1)).map(|(_, _, v)| *v)
+    };
+    let bins = r.rows[0].histogram.clone().unwrap();
+    for (i, (lo, hi)) in [(f64::NEG_INFINITY, 100.0), (100.0, f64::INFINITY)].into_iter().enumerate() {
+        let per: Vec<u64> = per_node
+            .iter()
+            .map(|(_, t)| t.values().filter(|p| latest_of(p).is_some_and(|v| v >= lo && v < hi)).count() as u64)
+            .collect();
+        assert!(per.iter().all(|n| *n >= 10), "bin {i}: {per:?}");
+        assert_eq!(bins[i].released, per.iter().sum::<u64>(), "bin {i}: {}", r.to_table());
+    }
+
+    // A histogram of every value is not provable yet, and says so without a pending proof.
     let edges = vec![Aggregate::Histogram { edges: vec![100.0] }];
     let r = run(&net, query(Cohort::Everyone, Some("2345-7"), Selection::All, edges, false)).await;
     assert_eq!((r.proofs.unproven, r.proofs.pending), (2, 0), "{}", r.to_table());
