@@ -543,6 +543,7 @@ impl Coordinator {
                     count: claim.count,
                     sum: claim.sum,
                     sum_sq: claim.sum_sq,
+                    measure_range: claim.measure_range,
                     suppressed_below: claim.suppressed_below,
                     proof: cell.proof.clone(),
                 });
@@ -604,7 +605,8 @@ pub fn criterion(l: &agora_protocol::proof::Literal) -> Criterion {
 }
 
 /// The largest proof message accepted: up to `MAX_PROOFS_PER_ANSWER` proofs of at most 250 KB (the
-/// format's target; ~160 KB at 2^20 rows), each a third larger in base64, below the wire's 4 MiB frame.
+/// format's target; 150–175 KB at 2^20 rows, and `agora_zk::format::MAX_AUX_WIDTH` keeps the widest
+/// statement under it), each a third larger in base64, below the wire's 4 MiB frame.
 pub const MAX_PROOF_MESSAGE: usize = 3648 << 10;
 
 /// Checks a node's proofs of its answer: one per target of the hub's own plan of the query, each
@@ -695,6 +697,7 @@ fn claims(
                 count: outputs.map_or(0, |o| o.count),
                 sum: outputs.map_or(0, |o| o.sum),
                 sum_sq: outputs.and_then(|o| o.sum_sq),
+                measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
                 suppressed_below: outputs.is_none().then_some(answer.threshold),
             });
             (target, claim)

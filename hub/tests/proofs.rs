@@ -73,7 +73,8 @@ fn prove(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<Pr
         .into_iter()
         .map(|t| {
             let criteria = t.criteria.iter().map(agora_hub::coordinator::criterion).collect();
-            let statement = Statement { criteria, measure: t.measure, squares: false, threshold: 10 };
+            let statement =
+                Statement { measure_range: None, criteria, measure: t.measure, squares: false, threshold: 10 };
             let (_, proof) = s.prove(query_digest(query_id, q), &statement).unwrap();
             ProvenCell { part: t.part, group: t.group, proof: base64::engine::general_purpose::STANDARD.encode(proof) }
         })
@@ -261,19 +262,15 @@ fn answers_whose_proof_failed_leave_the_combination() {
     assert!(only.proven_only && only.to_table().contains("combining proven answers only"));
 
     // A query of a kind not provable yet: every answer counts and says why it has no proof.
-    let glucose = agora_protocol::Measure {
-        code: agora_protocol::Code::new(agora_protocol::CodeSystem::Loinc, "2345-7"),
-        selection: agora_protocol::Selection::All,
-    };
+    let snomed = agora_protocol::Code::new(agora_protocol::CodeSystem::SnomedCt, "271649006");
     let mean = Query {
-        aggregates: vec![Aggregate::Histogram { edges: vec![1.0] }],
-        measure: Some(glucose),
+        cohort: agora_protocol::Cohort::Observation { code: snomed, min: Some(1.0), max: None },
         ..record.query.clone()
     };
     let result = assemble(QueryRecord { query: mean, ..record }, vec![part("a", 23, None)]);
     assert_eq!(result.proofs.unproven, 1);
     assert!(
-        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason == "not provable yet: histograms of every value")
+        matches!(&result.nodes[0].proof, Some(ProofState::Unproven { reason }) if reason == "not provable yet: observation value criteria outside LOINC")
     );
 }
 

@@ -112,8 +112,9 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
                 }
             }
         }
-        // Measure rows last in each block: a proof counts a value when the block's criteria rows
-        // precede it.
+        // Measure rows last in each block, every value before the latest: a proof counts a value when
+        // the block's criteria rows precede it, and an observation criterion (some value in a range)
+        // reads every-value rows, so it may stand beside moments of latest values.
         let mut stmt = tx.prepare(
             "SELECT person_id, code, value_e3 FROM (
                  SELECT person_id, code, value_e3, ROW_NUMBER() OVER (
@@ -122,11 +123,12 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
              WHERE latest = 1",
         )?;
         let mut it = stmt.query([])?;
-        let mut measures: Vec<(i64, u64, i64)> = Vec::new();
+        let mut latest: Vec<(i64, u64, i64)> = Vec::new();
         while let Some(r) = it.next()? {
             let (id, code, value): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            measures.push((id, latest_code("loinc", &code), value));
+            latest.push((id, latest_code("loinc", &code), value));
         }
+        let mut measures: Vec<(i64, u64, i64)> = Vec::new();
         // Every plausible value, as the engine's `all` selection reads them.
         let mut stmt = tx.prepare(
             "SELECT person_id, code, value_e3 FROM measurement WHERE system = 'loinc' AND implausible = 0
@@ -139,6 +141,7 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
             value_codes.insert(code);
             measures.push((id, code, value));
         }
+        measures.extend(latest);
         for (_, code, value) in &measures {
             if committed_value(*value).is_none() {
                 uncommitted.insert(*code);
@@ -437,6 +440,7 @@ impl Prover {
                 criteria: target.criteria.iter().map(criterion).collect(),
                 measure: target.measure,
                 squares: matches!(target.cell, Expected::Moments { sum_sq: Some(_), .. }),
+                measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
                 threshold: self.threshold,
             };
             let rx = self.pool.try_submit(committed.snapshot.clone(), digest, statement)?;
@@ -545,20 +549,20 @@ mod tests {
             .unwrap();
         let SnapshotData { blocks, uncommitted_measures, value_codes, .. } = snapshot_blocks(&mut store).unwrap();
         let (glucose, every_glucose) = (latest_code("loinc", "2345-7"), value_code("loinc", "2345-7"));
-        // Then every plausible value, in time order, under the measure's value code.
+        // Every plausible value, in time order, under the measure's value code, before the latest.
         let offset = |v: i64| u32::try_from(v + (1 << 31)).unwrap();
         let tail = |b: &Block, k: usize| b[b.len() - k..].to_vec();
         assert_eq!(
             tail(&blocks[0], 3),
             [
-                Row { code: glucose, value: offset(95_000) },
                 Row { code: every_glucose, value: offset(90_000) },
-                Row { code: every_glucose, value: offset(95_000) }
+                Row { code: every_glucose, value: offset(95_000) },
+                Row { code: glucose, value: offset(95_000) }
             ]
         );
         assert_eq!(
             tail(&blocks[1], 2),
-            [Row { code: glucose, value: offset(-5) }, Row { code: every_glucose, value: offset(-5) }]
+            [Row { code: every_glucose, value: offset(-5) }, Row { code: glucose, value: offset(-5) }]
         );
         assert_eq!(codes(&blocks[2]), vec![person, female]);
         let blood_pressure = [latest_code("loinc", "8480-6"), value_code("loinc", "8480-6")];

@@ -341,9 +341,12 @@ fn sex_index(stored: &str) -> u8 {
 }
 
 /// Age in completed years at `reference`, the birthday taken as the 1st of the birth month (January when
-/// the month is unknown); `None` without a year of birth or for a birth after the reference date.
+/// the month is unknown); `None` without a year of birth, for a birth after the reference date, or for a
+/// birth month the proofs cannot commit (`agora_protocol::proof::birth_month`: the same persons have no
+/// age in the engine and in a node's snapshot).
 fn age_at(reference: Date, year_of_birth: Option<i64>, month_of_birth: Option<i64>) -> Option<u32> {
     let year = year_of_birth?;
+    agora_protocol::proof::birth_month(year, month_of_birth)?;
     let before_birthday = i64::from(u8::from(reference.month())) < month_of_birth.unwrap_or(1);
     let age = i64::from(reference.year()) - year - i64::from(before_birthday);
     u32::try_from(age).ok()

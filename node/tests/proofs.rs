@@ -133,6 +133,7 @@ fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Resul
             count: outputs.map_or(0, |o| o.count),
             sum: outputs.map_or(0, |o| o.sum),
             sum_sq: outputs.and_then(|o| o.sum_sq),
+            measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
             suppressed_below: outputs.is_none().then_some(answer.threshold),
         };
         let proof = base64::engine::general_purpose::STANDARD.decode(&cell.proof).unwrap();
@@ -443,6 +444,25 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     forged.rows[0].histogram =
         Some(vec![Cell::Value(bins[0] + 1), Cell::Value(bins[1] - 1), Cell::Value(bins[2]), Cell::Value(bins[3])]);
     assert!(verify(&msg, id, &histogram, &forged).unwrap_err().contains("does not verify"));
+
+    // A histogram of every glucose value (edges 100, 250 mg/dL): each bin counts the values in it,
+    // proven as a range of the measure's every-value rows with no sum stated.
+    let mut every_bins = histogram.clone();
+    every_bins.aggregates = vec![Aggregate::Count, Aggregate::Histogram { edges: vec![100.0, 250.0] }];
+    every_bins.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::All });
+    let edges = [i64::MIN, 100_000, 250_000, i64::MAX];
+    let bins: Vec<u64> = edges
+        .windows(2)
+        .map(|w| people.iter().flat_map(|p| p.3.iter()).filter(|v| **v >= w[0] && **v < w[1]).count() as u64)
+        .collect();
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &every_bins, id, 10).unwrap();
+    assert_eq!(answer.rows[0].histogram, Some(bins.iter().map(|n| Cell::Value(*n)).collect()));
+    let msg = prover.prove(id, &every_bins, &answer, true).await.verify().unwrap().payload;
+    verify(&msg, id, &every_bins, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+    let mut forged = answer.clone();
+    forged.rows[0].histogram = Some(vec![Cell::Value(bins[0] - 1), Cell::Value(bins[1] + 1), Cell::Value(bins[2])]);
+    assert!(verify(&msg, id, &every_bins, &forged).unwrap_err().contains("does not verify"));
 
     // Observation criteria: some plausible glucose value at or above 300 mg/dL; none in [0, 100]; some
     // below -10 (every value of the measure, committed under its own code).

@@ -5,7 +5,7 @@
 //! holding a person row (code [`row_code`]`("person")`), the patient's sex, their birth month
 //! ([`birth_month_code`], when the year of birth is known), one row per distinct
 //! condition and medication code and per distinct prefix of those codes ([`committed_prefixes`]), and
-//! the patient's latest value and every value of each measure. A proof counts the blocks that meet clauses of
+//! every value of each measure and the patient's latest value of it. A proof counts the blocks that meet clauses of
 //! [`Literal`]s (the block has, or lacks, a row of a code, or of a code with a value in a range; every
 //! clause has a literal met), evaluated
 //! inside the proof, or the number, sum and sum of squares of a measure's values in them. [`plan`] says
@@ -183,8 +183,12 @@ pub struct Plan {
     /// query's reference date.
     pub age_bands: Vec<(crate::AgeBand, Literal)>,
     /// The histogram's bins (underflow first), each the literal "the latest value of the measure is in
-    /// the bin" (none without a histogram).
+    /// the bin", or with `every_value_bins` the range of the measure's every-value rows counted (none
+    /// without a histogram).
     pub bins: Vec<Literal>,
+    /// Whether the histogram is of every value: each bin counts the measure's every-value rows within
+    /// its range (a range on the measure, not a literal of the cohort).
+    pub every_value_bins: bool,
 }
 
 /// The literal "a row of `code` whose value, in thousandths, is within `[lo, hi]`" (either side open),
@@ -215,8 +219,11 @@ pub struct Target {
     pub group: GroupKey,
     /// The literals a patient of the cell meets.
     pub criteria: Vec<Literal>,
-    /// The measure's row code (moments only).
+    /// The measure's row code (moments, and bins of every value).
     pub measure: Option<u64>,
+    /// The range of the measure's values counted, as `(min, max)` over committed values (a bin of every
+    /// value: its values are counted, and no sum is proven).
+    pub measure_range: Option<(Option<u32>, Option<u32>)>,
     /// The cell as the answer gives it.
     pub cell: Expected,
 }
@@ -433,11 +440,7 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
     if query.aggregates.is_empty() {
         return Err("a query without aggregates");
     }
-    if query.histogram_edges().is_some()
-        && query.measure.as_ref().is_some_and(|m| m.selection == crate::query::Selection::All)
-    {
-        return Err("histograms of every value");
-    }
+
     let measure = match &query.measure {
         Some(m) if query.wants_moments() => Some(match m.selection {
             crate::query::Selection::Latest => latest_code(m.code.system.short(), &m.code.code),
@@ -448,16 +451,21 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
     };
     let mut cohort = Vec::new();
     literals(&query.cohort, query.reference_date, &mut cohort)?;
-    // A criterion's rows must precede the measure's in a block: every-value rows follow latest ones.
+    let every_value = query.measure.as_ref().is_some_and(|m| m.selection == crate::query::Selection::All);
     let bins = match (query.histogram_edges(), &query.measure) {
         (Some(edges), Some(m)) => {
-            let code = latest_code(m.code.system.short(), &m.code.code);
+            let code = if every_value {
+                value_code(m.code.system.short(), &m.code.code)
+            } else {
+                latest_code(m.code.system.short(), &m.code.code)
+            };
             let edges: Vec<i64> = edges.iter().map(|e| crate::query::lower_e3(*e)).collect();
             // Bin i holds the values v with edges[i-1] <= v < edges[i] (thousandths).
             (0..=edges.len())
                 .map(|i| {
                     let lo = i.checked_sub(1).map(|j| edges[j]);
-                    value_range(code, lo, edges.get(i).map(|e| e - 1))
+                    // An edge at i64::MIN (saturated) leaves bin i empty.
+                    value_range(code, lo, edges.get(i).map(|e| e.saturating_sub(1)))
                 })
                 .collect()
         }
@@ -473,17 +481,24 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
         .into_iter()
         .map(|b| (b, age_literal(query.reference_date, Some(b.lo), b.hi.map(|h| h - 1))))
         .collect();
-    let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex, age_bands, bins };
-    // A criterion's rows must precede the measure's in a block, and every-value rows follow latest ones.
-    if plan.measure.is_some() && plan.reads_every_value() {
-        return Err("observation value criteria with a sum, mean or standard deviation");
+    let every_value_bins = every_value && !bins.is_empty();
+    let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex, age_bands, bins, every_value_bins };
+    // A criterion's rows must precede the measure's in a block: every-value rows precede latest ones,
+    // and of two every-value codes either may come first.
+    if (plan.measure.is_some() || every_value_bins) && every_value && plan.reads_every_value() {
+        return Err("observation value criteria beside every value of a measure");
     }
     let group = GroupKey {
         sex: plan.by_sex.then_some(crate::codes::Sex::Female),
         age_band: plan.age_bands.first().map(|(b, _)| *b),
     };
-    let widest = plan.criteria(&GroupKey::TOTAL).len().max(plan.criteria(&group).len());
-    if widest + usize::from(!plan.bins.is_empty()) > MAX_LITERALS {
+    let bin = plan.bins.first().filter(|_| !plan.every_value_bins).copied();
+    let widest = [GroupKey::TOTAL, group]
+        .iter()
+        .flat_map(|g| [plan.criteria(g).len(), plan.criteria_and(g, bin).len()])
+        .max()
+        .unwrap_or(0);
+    if widest > MAX_LITERALS {
         return Err(TOO_MANY);
     }
     // Every released cell is proven over one snapshot: the whole cohort's and each group's.
@@ -515,10 +530,17 @@ impl Plan {
     /// none of them is one the patient must have (a proof counts patient blocks that hold at least one
     /// required row; every patient's block holds the person row).
     pub fn criteria(&self, group: &GroupKey) -> Vec<Literal> {
+        self.criteria_and(group, None)
+    }
+
+    /// As [`Plan::criteria`], with one more literal (a histogram bin of latest values) before the
+    /// person is added where needed.
+    fn criteria_and(&self, group: &GroupKey, extra: Option<Literal>) -> Vec<Literal> {
         let mut out = self.cohort.clone();
         out.extend(group.sex.map(|s| Literal::has(sex_code(s))));
         let band = group.age_band.and_then(|b| self.age_bands.iter().find(|(x, _)| *x == b));
         out.extend(band.map(|(_, literal)| *literal));
+        out.extend(extra);
         if !has_positive_clause(&out) {
             out.insert(0, Literal::has(row_code(&["person"])));
         }
@@ -543,18 +565,34 @@ impl Plan {
             };
             if let Some(cell) = patients {
                 let (group, criteria) = (row.group, criteria.clone());
-                out.push(Target { part: ProvenPart::Patients, group, criteria, measure: None, cell });
+                out.push(Target {
+                    part: ProvenPart::Patients,
+                    group,
+                    criteria,
+                    measure: None,
+                    measure_range: None,
+                    cell,
+                });
             }
-            // Each released bin: the row's patients whose latest value is in it (a suppressed bin
-            // carries no proof, as a suppressed group).
+            // Each released bin: the row's patients whose latest value is in it, or its values in it (a
+            // suppressed bin carries no proof, as a suppressed group).
             let bins = row.histogram.iter().flatten().zip(&self.bins).enumerate();
             for (i, (cell, bin)) in bins {
-                if let Cell::Value(n) = cell {
-                    let mut criteria = criteria.clone();
-                    criteria.push(*bin);
-                    let part = ProvenPart::Bin(i as u16);
-                    out.push(Target { part, group: row.group, criteria, measure: None, cell: Expected::Count(*n) });
+                let Cell::Value(n) = cell else { continue };
+                let mut target = Target {
+                    part: ProvenPart::Bin(i as u16),
+                    group: row.group,
+                    criteria: criteria.clone(),
+                    measure: None,
+                    measure_range: None,
+                    cell: Expected::Count(*n),
+                };
+                if self.every_value_bins {
+                    (target.measure, target.measure_range) = (Some(bin.code), Some((bin.min, bin.max)));
+                } else {
+                    target.criteria = self.criteria_and(&row.group, Some(*bin));
                 }
+                out.push(target);
             }
             let Some(measure) = self.measure else { continue };
             let moments = match row.moments {
@@ -569,6 +607,7 @@ impl Plan {
                     group: row.group,
                     criteria,
                     measure: Some(measure),
+                    measure_range: None,
                     cell,
                 });
             }
@@ -722,7 +761,8 @@ mod tests {
                 squares: false,
                 by_sex: false,
                 age_bands: vec![],
-                bins: vec![]
+                bins: vec![],
+                every_value_bins: false
             }
         );
         assert_eq!(p.criteria(&GroupKey::TOTAL), vec![Literal::has(diabetes)]);
@@ -867,7 +907,8 @@ mod tests {
                 (ProvenPart::Bin(2), Expected::Count(21))
             ]
         );
-        assert_eq!(t[2].criteria, vec![Literal::has(row_code(&["person"])), p.bins[2]]);
+        // The bin is met only by a row held: no person row needed.
+        assert_eq!(t[2].criteria, vec![p.bins[2]]);
         // An edge below what a committed value holds leaves its underflow bin empty; the rest unbounded below.
         q.aggregates = vec![Aggregate::Histogram { edges: vec![-3_000_000.0] }];
         let p = plan(&q).unwrap();
@@ -889,13 +930,17 @@ mod tests {
         let between = Cohort::Observation { code: hba1c, min: Some(5.7), max: Some(6.4) };
         let p = plan(&query(between, vec![Aggregate::Count])).unwrap();
         assert_eq!((p.cohort[0].min, p.cohort[0].max), (Some(offset + 5_700), Some(offset + 6_400)));
-        // With moments, an observation criterion's every-value rows would follow the measure's.
+        // With moments of latest values (whose rows follow every value's); not of every value.
         let mut mean = query(high, vec![Aggregate::Mean]);
-        mean.measure = Some(glucose);
+        mean.measure = Some(glucose.clone());
+        assert_eq!(plan(&mean).unwrap().measure, Some(latest));
+        mean.measure = Some(Measure { selection: Selection::All, ..glucose });
         assert_eq!(
             plan_or_reason(&mean).unwrap_err(),
-            "not provable yet: observation value criteria with a sum, mean or standard deviation"
+            "not provable yet: observation value criteria beside every value of a measure"
         );
+        mean.aggregates = vec![Aggregate::Count, Aggregate::Histogram { edges: vec![100.0] }];
+        assert!(plan(&mean).is_none(), "nor beside a histogram of every value");
     }
 
     /// Ages from birth months, computed here by the engine's rule (`year - birth year`, less one
@@ -1079,11 +1124,14 @@ mod tests {
         let mut all = q.clone();
         all.measure = Some(Measure { selection: Selection::All, ..glucose.clone() });
         assert_eq!(plan(&all).unwrap().measure, Some(row_code(&["value", "loinc", "2345-7"])));
+        // A histogram of every value: each bin a range of the every-value rows, counted as the measure's.
         let histogram = Aggregate::Histogram { edges: vec![5.0] };
-        assert_eq!(
-            plan_or_reason(&Query { aggregates: vec![Aggregate::Mean, histogram], ..all.clone() }).unwrap_err(),
-            "not provable yet: histograms of every value"
-        );
+        let p = plan(&Query { aggregates: vec![Aggregate::Mean, histogram], ..all.clone() }).unwrap();
+        let every = row_code(&["value", "loinc", "2345-7"]);
+        let offset = 1u32 << 31;
+        assert!(p.every_value_bins);
+        assert_eq!(p.bins[0], Literal { min: None, max: Some(offset + 4_999), ..Literal::has(every) });
+        assert_eq!(p.bins[1], Literal { min: Some(offset + 5_000), max: None, ..Literal::has(every) });
         // A measure with counts only proves counts.
         assert_eq!(plan(&Query { aggregates: vec![Aggregate::Count], ..q.clone() }).unwrap().measure, None);
 

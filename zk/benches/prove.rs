@@ -6,8 +6,9 @@
 //! The snapshot is full (the format's capacity for that trace length): patient blocks of four rows (a
 //! person row, a sex, one of eight condition codes, a measure's value). Timed: the count of a
 //! one-criterion cohort (a condition: the common case), of a three-criterion cohort (a sex, a condition,
-//! and not another), the measure's count and sum over a two-criterion cohort, the same with the sum of squares, and a
-//! suppressed cell.
+//! and not another), the measure's count and sum over a two-criterion cohort, the same with the sum of squares, a
+//! suppressed cell, and last (its peak memory reported apart) an age-band-like cohort: a sex, a condition and a
+//! value within a two-sided range of 15-bit bounds (as a birth month's), decided inside the proof.
 
 #![allow(missing_docs)]
 
@@ -47,11 +48,44 @@ fn main() {
     let t = Instant::now();
     let snapshot = Snapshot::build(blocks, [7; 32]).unwrap();
     let commit_s = t.elapsed().as_secs_f64();
-    let one = Statement { criteria: vec![Criterion::has(2)], measure: None, squares: false, threshold: 10 };
+    if args.iter().any(|a| a == "--widest") {
+        // Near the format's widest statement: a two-sided range of bounds below 2^31 (long chains), an
+        // age-band-like range, and a sex.
+        let widest = Statement {
+            criteria: vec![
+                Criterion::has(200).within(Some(0x7fff_fff0), Some(0x7fff_fffa)),
+                Criterion::has(200).within(Some(12_000), Some(23_999)).or_previous(),
+                Criterion::has(101),
+            ],
+            measure: None,
+            squares: false,
+            measure_range: None,
+            threshold: 10,
+        };
+        let t = Instant::now();
+        let (claim, proof) = snapshot.prove([9; 32], &widest).unwrap();
+        let prove_s = t.elapsed().as_secs_f64();
+        verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+        println!(
+            "2^{log} widest statement: {} aux columns, prove {prove_s:.2} s, proof {:.1} KB, peak RSS {:.0} MB",
+            claim.layout().width(),
+            proof.len() as f64 / 1024.0,
+            peak_rss_mb()
+        );
+        return;
+    }
+    let one = Statement {
+        measure_range: None,
+        criteria: vec![Criterion::has(2)],
+        measure: None,
+        squares: false,
+        threshold: 10,
+    };
     let t = Instant::now();
     let (claim, proof) = snapshot.prove([1; 32], &one).unwrap();
     let prove_s = t.elapsed().as_secs_f64();
     let three = Statement {
+        measure_range: None,
         criteria: vec![Criterion::has(101), Criterion::has(2), Criterion::lacks(3)],
         measure: None,
         squares: false,
@@ -62,6 +96,7 @@ fn main() {
     let three_s = t.elapsed().as_secs_f64();
     verify_claim(snapshot.commitment(), &three_claim, &three_proof).unwrap();
     let measure = Statement {
+        measure_range: None,
         criteria: vec![Criterion::has(100), Criterion::lacks(3)],
         measure: Some(200),
         squares: false,
@@ -78,7 +113,13 @@ fn main() {
     let t = Instant::now();
     verify_claim(snapshot.commitment(), &sq, &sq_proof).unwrap();
     let squares_verify_ms = t.elapsed().as_secs_f64() * 1e3;
-    let rare = Statement { criteria: vec![Criterion::has(9)], measure: None, squares: false, threshold: 10 };
+    let rare = Statement {
+        measure_range: None,
+        criteria: vec![Criterion::has(9)],
+        measure: None,
+        squares: false,
+        threshold: 10,
+    };
     let t = Instant::now();
     let (small, small_proof) = snapshot.prove([3; 32], &rare).unwrap();
     let suppressed_s = t.elapsed().as_secs_f64();
@@ -91,6 +132,20 @@ fn main() {
         verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     verify_ms.sort_by(f64::total_cmp);
+    let peak_before_range = peak_rss_mb();
+    let banded = Statement {
+        measure_range: None,
+        criteria: vec![Criterion::has(101), Criterion::has(2), Criterion::has(200).within(Some(12_000), Some(23_999))],
+        measure: None,
+        squares: false,
+        threshold: 10,
+    };
+    let t = Instant::now();
+    let (band, band_proof) = snapshot.prove([6; 32], &banded).unwrap();
+    let band_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    verify_claim(snapshot.commitment(), &band, &band_proof).unwrap();
+    let band_verify_ms = t.elapsed().as_secs_f64() * 1e3;
     let parsed = winter_air::proof::Proof::from_bytes(&proof).unwrap();
     let security = parsed.conjectured_security::<agora_zk::verify::Hash>();
     let proven = parsed.proven_security::<agora_zk::verify::Hash>();
@@ -99,7 +154,8 @@ fn main() {
         "2^{log} trace rows ({data_rows} data rows): commit {commit_s:.2} s, prove (1 criterion) {prove_s:.2} s = {:.0} data rows/s, \
          3 criteria {three_s:.2} s = {:.0} rows/s ({:.1} KB), measure sum {measure_s:.2} s ({:.1} KB), \
          with sum of squares {squares_s:.2} s ({:.1} KB, verify {squares_verify_ms:.2} ms), suppressed cell {suppressed_s:.2} s ({:.1} KB), \
-         verify p50 {:.2} ms, proof {:.1} KB, peak RSS {:.0} MB, conjectured {} bits, proven {} bits (list decoding; unique decoding {}), options {:?}",
+         verify p50 {:.2} ms, proof {:.1} KB, peak RSS {peak_before_range:.0} MB; ranged (age band) {band_s:.2} s = {:.0} rows/s \
+         ({:.1} KB, {} aux columns, verify {band_verify_ms:.2} ms), peak RSS then {:.0} MB; conjectured {} bits, proven {} bits (list decoding; unique decoding {}), options {:?}",
         data_rows as f64 / prove_s,
         data_rows as f64 / three_s,
         three_proof.len() as f64 / 1024.0,
@@ -108,6 +164,9 @@ fn main() {
         small_proof.len() as f64 / 1024.0,
         verify_ms[verify_ms.len() / 2],
         proof.len() as f64 / 1024.0,
+        data_rows as f64 / band_s,
+        band_proof.len() as f64 / 1024.0,
+        band.layout().width(),
         peak_rss_mb(),
         security.bits(),
         proven.ldr_bits(),

@@ -1,7 +1,7 @@
 //! The statement: over the committed patient blocks, `count` blocks satisfy the criteria (each: the
-//! block holds a row of code `c`, or holds none; in clauses, every clause needing one criterion met); or, with a measure, the blocks satisfying
+//! block holds a row of code `c`, or with a range one whose value is within it, or holds none; in clauses, every clause needing one criterion met); or, with a measure, the blocks satisfying
 //! it hold `count` rows of the measure's code whose values sum to `sum` (and, with squares, whose
-//! squares sum to `sum_sq`).
+//! squares sum to `sum_sq`; with a range on the measure, `count` of its rows within it, no sum).
 //!
 //! Main segment (the committed data, [`crate::format`]): every value's 32 bits are boolean and
 //! recompose the value, `first` is boolean, and the selector is pinned. Auxiliary segment (built per
@@ -10,24 +10,25 @@
 //! | columns | constraint on rows `0 ..= n-k-2` (each multiplied by the selector) |
 //! |---|---|
 //! | `inv_k`, `eq_k` | `(code - c_k)·inv_k + eq_k - 1 = 0`, `(code - c_k)·eq_k = 0`: `eq_k = [code = c_k]` |
-//! | `c_k` | `c_k' = (1 - first')·c_k + eq_k'` and `c_k·(c_k - 1) = 0`: the block so far holds `c_k` |
+//! | `c_k` | `c_k' = (1 - first')·c_k + eq_k'` and `c_k·(c_k - 1) = 0`: the block so far holds `c_k` (a ranged criterion: `t_k' = (1 - first')·c_k` and `c_k' = t_k' + mt_k' - t_k'·mt_k'`, the or of its matches) |
 //! | `p_1 .. p_{K-1}` | `p_j = p_{j-1}·l_j` (criterion j starts a clause) or `p_j = p_{j-1} + (b_j - p_{j-1})·l_j` (it joins the previous one's clause, `b_j` the `p` before that clause began, or 1), with `p_0 = l_0`, `l_k = c_k` or `1 - c_k` (a negated criterion) |
 //! | `cnt` | `cnt' = cnt + first'·p`: a block is counted on its last row, if it meets the criteria |
 //! | (measure) `inv_m`, `eq_m` | as for a criterion, with the measure's code `m` |
-//! | (measure) `w`, `n`, `sum` | `w = eq_m·p`, `n' = n + w`, `sum' = sum + w·value` |
+//! | (measure) `w`, `n`, `sum` | `w = eq_m·p` (with a range on the measure, `w = mm·p`), `n' = n + w`, `sum' = sum + w·value` |
 //! | (measure) `c_m` | `c_m' = (1 - first')·c_m + eq_m'` and `c_m·eq_k = 0` for every `k` |
 //! | (squares) `u_lo`, `u_hi` | `u_lo = w·lo`, `u_hi = w·hi`, for the value's 16-bit halves `lo`, `hi` (from its bits) |
 //! | (squares) `s_ll`, `s_lh`, `s_hh` | `s_ll' = s_ll + u_lo·lo`, `s_lh' = s_lh + u_lo·hi`, `s_hh' = s_hh + u_hi·hi` |
 //! | (squares) `bit` | `bit'·(bit' - 1) = 0` |
 //! | (squares) `a_ylo`, `a_yhi`, `a_c` | `a' = (1 - start')·a + bit'·weight'` (periodic, every 128 rows) |
 //! | (squares) links | on row n-k-2 only: `s_lh' = a_ylo' + 2^15·a_yhi'`, `s_ll' + 2^17·a_ylo' = L + 2^32·a_c'`, `a_c' + a_yhi' + s_hh' = H` |
+//! | (per range: a ranged criterion's, then the measure's) `t_k` (criteria only), `mt`, `r`, bounds | `mt = eq·r` (`mm` for the measure), `r = (1 - le_lo)·le_hi` with two bounds (else the one bound's, or 1), and each bound's [`AtMost`] columns and constraints (`crate::range`) |
 //! | `gap_0..5` (suppressed) | on row n-k-2 only: boolean, and `T - 1 - q' = Σ gap_j·2^j` |
 //!
 //! `p` is the running verdict of the criteria (`p_{K-1}`, or `l_0` for one criterion), and `c_m` makes the layout that reading it at the measure
 //! row needs part of the statement: no criterion row follows a block's first row of the measure, so
 //! `p` at every measure row is the block's final verdict (a block may hold many values of a measure:
 //! each patient's latest, or every value). `q` is `cnt`, or `n` with a measure. A disclosed answer
-//! asserts `q` (and `sum`) at row n-k-1; a suppressed one proves `q ≤ T - 1` for the node's threshold
+//! asserts `q` (and `sum`, unless the measure has a range) at row n-k-1; a suppressed one proves `q ≤ T - 1` for the node's threshold
 //! `T ≤ 64` and discloses neither. Row 0 is padding (asserted), so `c_k[0] = 0` is asserted too.
 //!
 //! A sum of squares `Σ v²` (up to `2^86`) does not fit the field. With `v = lo + 2^16·hi` it is
@@ -121,11 +122,14 @@ impl Criterion {
 /// The value range of a ranged criterion, and the columns that decide it inside the proof: a bound
 /// `value ≥ min` is the negation of [`AtMost`]`(min - 1)` (none for `min = 0`), `value ≤ max` is
 /// `AtMost(max)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Range {
     /// The lowest value (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<u32>,
     /// The highest value (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<u32>,
 }
 
@@ -150,9 +154,10 @@ impl Range {
         self.lower().is_some() && self.upper().is_some()
     }
 
-    /// Auxiliary columns: `t`, the match `mt`, the range verdict `r` (both bounds), then the bounds'.
+    /// Auxiliary columns: the match `mt`, the range verdict `r` (both bounds), then the bounds' (a
+    /// criterion's flag before the row, `t`, comes first and is not counted here).
     pub fn width(&self) -> usize {
-        2 + usize::from(self.both()) + self.lower().map_or(0, |g| g.width()) + self.upper().map_or(0, |g| g.width())
+        1 + usize::from(self.both()) + self.lower().map_or(0, |g| g.width()) + self.upper().map_or(0, |g| g.width())
     }
 }
 
@@ -197,6 +202,18 @@ pub fn check_criteria(criteria: &[Criterion]) -> Result<(), String> {
     }
 }
 
+/// Checks that a statement's auxiliary segment fits the format ([`crate::format::MAX_AUX_WIDTH`]).
+pub fn check_width(layout: AuxLayout) -> Result<(), String> {
+    let width = layout.width();
+    if width > crate::format::MAX_AUX_WIDTH {
+        return Err(format!(
+            "the statement needs {width} auxiliary columns, at most {} (fewer or narrower value ranges)",
+            crate::format::MAX_AUX_WIDTH
+        ));
+    }
+    Ok(())
+}
+
 /// Where each auxiliary column sits, for `criteria` criteria, with or without a measure, disclosed or
 /// suppressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,18 +226,30 @@ pub struct AuxLayout {
     pub squares: bool,
     /// Whether the answer is suppressed (gap bits).
     pub suppressed: bool,
-    /// Each criterion's value range, for ranged criteria.
-    pub ranges: [Option<Range>; MAX_CRITERIA],
+    /// Each criterion's value range, for ranged criteria, then ([`MAX_CRITERIA`]) the measure's: only
+    /// its rows within it are counted, and their sum is not disclosed (a histogram bin of every value).
+    pub ranges: [Option<Range>; MAX_CRITERIA + 1],
 }
 
 impl AuxLayout {
     /// The layout of a statement over `criteria` (at most [`MAX_CRITERIA`]).
     pub fn new(criteria: &[Criterion], measure: bool, squares: bool, suppressed: bool) -> AuxLayout {
-        let mut ranges = [None; MAX_CRITERIA];
+        let mut ranges = [None; MAX_CRITERIA + 1];
         for (r, c) in ranges.iter_mut().zip(criteria) {
             *r = c.range();
         }
         AuxLayout { criteria: criteria.len(), measure, squares, suppressed, ranges }
+    }
+
+    /// The same layout with the measure's rows counted only within `range` (with a measure).
+    pub fn with_measure_range(mut self, range: Option<Range>) -> AuxLayout {
+        self.ranges[MAX_CRITERIA] = range;
+        self
+    }
+
+    /// The measure's range, when only its rows within it are counted.
+    pub fn measure_range(&self) -> Option<Range> {
+        self.ranges[MAX_CRITERIA]
     }
 
     /// `inv_k`.
@@ -267,13 +296,22 @@ impl AuxLayout {
     fn after_squares(&self) -> usize {
         self.after_products() + if self.measure { 6 } else { 1 } + if self.squares { 9 } else { 0 }
     }
-    /// The first of a ranged criterion `k`'s columns (`t`, `mt`, then as [`Range::width`] says).
+    /// Columns of range slot `k` (a criterion's: `t` and [`Range::width`]; the measure's, `k =
+    /// MAX_CRITERIA`: no `t`).
+    fn slot_width(&self, k: usize) -> usize {
+        self.ranges[k].map_or(0, |r| r.width() + usize::from(k < MAX_CRITERIA))
+    }
+    /// The first of range slot `k`'s columns (a criterion's `t`, or the measure's match).
     pub fn range_columns(&self, k: usize) -> usize {
-        self.after_squares() + self.ranges[..k].iter().flatten().map(Range::width).sum::<usize>()
+        self.after_squares() + (0..k).map(|j| self.slot_width(j)).sum::<usize>()
+    }
+    /// The match column of range slot `k` (`mt = eq·r`), then `r` (with two bounds), then the bounds'.
+    pub fn match_column(&self, k: usize) -> usize {
+        self.range_columns(k) + usize::from(k < MAX_CRITERIA)
     }
     /// The first gap bit (suppressed).
     pub fn gap(&self) -> usize {
-        self.range_columns(MAX_CRITERIA)
+        self.range_columns(MAX_CRITERIA + 1)
     }
     /// Columns in all.
     pub fn width(&self) -> usize {
@@ -298,6 +336,8 @@ pub struct PublicInputs {
     pub sum: u64,
     /// Sum of the squares of the measure rows' values, when proven.
     pub sum_sq: Option<u128>,
+    /// With a measure: only its rows within this range are counted, and their sum is not stated (0).
+    pub measure_range: Option<Range>,
     /// 0 for a disclosed count and sum; else the threshold the hidden count is below.
     pub suppressed_below: u32,
 }
@@ -318,6 +358,7 @@ impl PublicInputs {
             count: 0,
             sum: 0,
             sum_sq: layout.squares.then_some(0),
+            measure_range: layout.measure_range(),
             suppressed_below: u32::from(layout.suppressed),
         }
     }
@@ -325,6 +366,7 @@ impl PublicInputs {
     /// The auxiliary layout these inputs imply.
     pub fn layout(&self) -> AuxLayout {
         AuxLayout::new(&self.criteria, self.measure.is_some(), self.sum_sq.is_some(), self.suppressed_below != 0)
+            .with_measure_range(self.measure_range)
     }
 }
 
@@ -390,8 +432,12 @@ impl ToElements<BaseElement> for PublicInputs {
             out.push(BaseElement::from(flags));
             out.extend(c.min.into_iter().chain(c.max).map(BaseElement::from));
         }
-        out.push(BaseElement::from(u32::from(self.measure.is_some())));
+        // A measure without a range encodes as before ranges existed.
+        let (min, max) = self.measure_range.map_or((None, None), |r| (r.min, r.max));
+        let flags = u32::from(self.measure.is_some()) + 2 * u32::from(min.is_some()) + 4 * u32::from(max.is_some());
+        out.push(BaseElement::from(flags));
         out.push(BaseElement::new(self.measure.unwrap_or(0)));
+        out.extend(min.into_iter().chain(max).map(BaseElement::from));
         // Both below the modulus whenever the statement can hold; a larger claim maps to another element
         // and simply fails.
         out.push(BaseElement::new(self.count));
@@ -475,7 +521,7 @@ impl Air for CohortAir {
             + if layout.suppressed {
                 0
             } else if layout.measure {
-                2
+                1 + usize::from(layout.measure_range().is_none())
             } else {
                 1
             };
@@ -601,7 +647,9 @@ impl Air for CohortAir {
             let value: E = m[1].into();
             result[r] = s * (d * a[inv] + a[eq] - E::ONE);
             result[r + 1] = s * d * a[eq];
-            result[r + 2] = s * (a[w] - a[eq] * product);
+            // With a range, only the measure rows within it: `w = mm·p`, `mm = eq_m·r`.
+            let counted = if l.measure_range().is_some() { a[l.match_column(MAX_CRITERIA)] } else { a[eq] };
+            result[r + 2] = s * (a[w] - counted * product);
             result[r + 3] = s * (next[n] - a[n] - a[w]);
             result[r + 4] = s * (next[sum] - a[sum] - a[w] * value);
             // No criterion row after the block's first measure row: `c_m` counts the block's measure rows
@@ -655,9 +703,9 @@ impl Air for CohortAir {
             let bits: [E; VALUE_BITS] = std::array::from_fn(|j| m[2 + j].into());
             for (k, range) in l.ranges.iter().enumerate() {
                 let Some(range) = range else { continue };
-                let base = l.range_columns(k);
+                let matched = l.match_column(k);
                 let both = usize::from(range.both());
-                let (mut col, mut at) = (base + 2 + both, r + 1 + both);
+                let (mut col, mut at) = (matched + 1 + both, r + 1 + both);
                 // Each bound's gadget constraints, and its verdict.
                 let mut bound = |gadget: AtMost| -> E {
                     let width = gadget.width();
@@ -674,12 +722,13 @@ impl Air for CohortAir {
                 let below = range.upper().map(&mut bound);
                 let inside = match (above, below) {
                     (Some(x), Some(y)) => {
-                        result[r + 1] = s * (a[base + 2] - x * y);
-                        a[base + 2]
+                        result[r + 1] = s * (a[matched + 1] - x * y);
+                        a[matched + 1]
                     }
                     (x, y) => x.or(y).unwrap_or(E::ONE),
                 };
-                result[r] = s * (a[base + 1] - a[l.eq(k)] * inside);
+                let eq = if k < MAX_CRITERIA { a[l.eq(k)] } else { a[l.measure_columns()[1]] };
+                result[r] = s * (a[matched] - eq * inside);
                 r = at;
             }
         }
@@ -715,7 +764,9 @@ impl Air for CohortAir {
             }
             if !l.suppressed {
                 out.push(Assertion::single(n, self.last, E::from(self.count)));
-                out.push(Assertion::single(sum, self.last, E::from(self.sum)));
+                if l.measure_range().is_none() {
+                    out.push(Assertion::single(sum, self.last, E::from(self.sum)));
+                }
             }
         } else {
             out.push(Assertion::single(l.cnt(), 0, E::ZERO));

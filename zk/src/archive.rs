@@ -35,6 +35,9 @@ pub struct ArchivedAnswer {
     /// The sum of squares claimed, when proven.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sum_sq: Option<u128>,
+    /// The range of the measure's values counted (a histogram bin of every value; no sum claimed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure_range: Option<crate::air::Range>,
     /// Set when the count is suppressed: the threshold it is proven below (count and sum are then 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_below: Option<u32>,
@@ -54,6 +57,7 @@ impl ArchivedAnswer {
             count: claim.count,
             sum: claim.sum,
             sum_sq: claim.sum_sq,
+            measure_range: claim.measure_range,
             suppressed_below: claim.suppressed_below,
             proof: base64::engine::general_purpose::STANDARD.encode(proof),
         }
@@ -72,6 +76,7 @@ impl ArchivedAnswer {
             count: self.count,
             sum: self.sum,
             sum_sq: self.sum_sq,
+            measure_range: self.measure_range,
             suppressed_below: self.suppressed_below,
         })
     }

@@ -45,6 +45,13 @@ pub const FIRST: usize = 2 + VALUE_BITS;
 pub const SELECTOR: usize = 3 + VALUE_BITS;
 /// The most criteria one statement tests (the person itself, and three more).
 pub const MAX_CRITERIA: usize = 4;
+/// The widest auxiliary segment a statement may have (ranged criteria cost up to 69 columns each,
+/// `crate::range`): each column adds about 0.8 KB to a proof (42 openings of an extension-field
+/// value) and its extension to the prover's memory, so 128 keeps a proof at 2^20 rows under the
+/// 250 KB per answer the hub's message limit assumes (winterfell itself reads at most 254 columns in
+/// all). An age band with a histogram bin and two more criteria needs about 90.
+pub const MAX_AUX_WIDTH: usize = 128;
+const _: () = assert!(MAIN_WIDTH + MAX_AUX_WIDTH <= 254);
 /// Bits of the gap `threshold - 1 - count` that proves a suppressed count below its threshold.
 pub const GAP_BITS: usize = 6;
 /// The highest disclosure threshold a suppressed cell can be proven below.

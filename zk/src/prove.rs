@@ -3,7 +3,7 @@
 use crate::air::{check_criteria, squares_weight, squares_window_bit, AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
     proof_budget, proof_options, random_rows, trace_length_for, Commitment, FIRST, FORMAT_VERSION, MAIN_WIDTH,
-    MAX_CODE, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_LO_BITS,
+    MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_LO_BITS,
     ZK_QUOTIENT_SLACK,
 };
 use crate::lde::{CachedTraceLde, MainLde};
@@ -53,6 +53,9 @@ pub struct Statement {
     pub measure: Option<u64>,
     /// Whether the sum of the measure's squares is proven too (for a standard deviation).
     pub squares: bool,
+    /// With a measure: only its values within this range are counted, and their sum is not stated (a
+    /// histogram bin of every value).
+    pub measure_range: Option<crate::air::Range>,
     /// A count below it is suppressed, and proven below it.
     pub threshold: u32,
 }
@@ -179,6 +182,16 @@ impl Snapshot {
     /// block (the format holds each attribute once per patient), or with a measure, a criterion's row
     /// after its first row (a block may hold many rows of the measure).
     pub fn evaluate(&self, criteria: &[Criterion], measure: Option<u64>) -> Result<Outputs, ZkError> {
+        self.evaluate_within(criteria, measure, None)
+    }
+
+    /// As [`Snapshot::evaluate`], counting only the measure's values within `range` (when given).
+    pub fn evaluate_within(
+        &self,
+        criteria: &[Criterion],
+        measure: Option<u64>,
+        range: Option<crate::air::Range>,
+    ) -> Result<Outputs, ZkError> {
         let mut out = Outputs::default();
         for block in &self.blocks {
             let mut has = vec![0u32; criteria.len()];
@@ -200,7 +213,8 @@ impl Snapshot {
                     }
                 }
                 measured |= measure == Some(row.code);
-                if measure == Some(row.code) && meets(&has) {
+                let within = range.is_none_or(|r| r.admits(row.value));
+                if measure == Some(row.code) && within && meets(&has) {
                     out.count += 1;
                     out.sum += u64::from(row.value);
                     out.sum_sq += u128::from(row.value) * u128::from(row.value);
@@ -217,9 +231,12 @@ impl Snapshot {
     /// below the statement's threshold (≤ [`MAX_THRESHOLD`]; 0 for none) is disclosed neither with its
     /// sum, and the proof shows only that it is below the threshold.
     pub fn prove(&self, query: [u8; 32], statement: &Statement) -> Result<(Claim, Vec<u8>), ZkError> {
-        let Statement { criteria, measure, squares, threshold } = statement;
+        let Statement { criteria, measure, squares, measure_range, threshold } = statement;
         if *squares && measure.is_none() {
             return Err(ZkError::Prover("a sum of squares needs a measure".into()));
+        }
+        if measure_range.is_some() && (measure.is_none() || *squares) {
+            return Err(ZkError::Prover("a measure's range needs a measure, and proves no squares".into()));
         }
         if *threshold > MAX_THRESHOLD {
             return Err(ZkError::Prover(format!("threshold {threshold} above {MAX_THRESHOLD}")));
@@ -231,7 +248,7 @@ impl Snapshot {
         if measure.is_some_and(|m| criteria.iter().any(|c| c.code == m)) {
             return Err(ZkError::Prover("the measure's code is also a criterion".into()));
         }
-        let outputs = self.evaluate(criteria, *measure)?;
+        let outputs = self.evaluate_within(criteria, *measure, *measure_range)?;
         self.prove_outputs(query, statement, outputs)
     }
 
@@ -245,8 +262,11 @@ impl Snapshot {
         statement: &Statement,
         outputs: Outputs,
     ) -> Result<(Claim, Vec<u8>), ZkError> {
-        let Statement { criteria, measure, squares, threshold } = statement;
+        let Statement { criteria, measure, squares, measure_range, threshold } = statement;
         let Outputs { count, sum, sum_sq } = outputs;
+        let layout = AuxLayout::new(criteria, measure.is_some(), *squares, count < u64::from(*threshold))
+            .with_measure_range(*measure_range);
+        crate::air::check_width(layout).map_err(ZkError::Prover)?;
         let budget = proof_budget(self.commitment.trace_length);
         if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
             return Err(ZkError::BudgetExhausted(budget));
@@ -257,8 +277,10 @@ impl Snapshot {
             criteria: criteria.clone(),
             measure: *measure,
             count: if suppressed { 0 } else { count },
-            sum: if suppressed { 0 } else { sum },
+            // A measure's range counts values only.
+            sum: if suppressed || measure_range.is_some() { 0 } else { sum },
             sum_sq: (*squares && !suppressed).then_some(sum_sq),
+            measure_range: *measure_range,
             suppressed_below: suppressed.then_some(*threshold),
         };
         let bound = if suppressed { u64::from(*threshold) } else { count + 1 };
@@ -272,6 +294,7 @@ impl Snapshot {
             count: claim.count,
             sum: claim.sum,
             sum_sq: claim.sum_sq,
+            measure_range: claim.measure_range,
             suppressed_below: claim.suppressed_below.unwrap_or(0),
         };
         let layout = inputs.layout();
@@ -399,7 +422,7 @@ impl CohortProver {
     }
 }
 
-/// Writes a ranged criterion `k`'s range columns on row `i` for the row's `value` (the match and `t`
+/// Writes range slot `k`'s columns on row `i` for the row's `value` (the match, and a criterion's `t`,
 /// are the caller's); returns whether the value is within the range.
 fn range_columns<E: FieldElement<BaseField = BaseElement>>(
     l: &AuxLayout,
@@ -409,8 +432,8 @@ fn range_columns<E: FieldElement<BaseField = BaseElement>>(
     columns: &mut [Vec<E>],
     i: usize,
 ) -> bool {
-    let base = l.range_columns(k);
-    let mut col = base + 2 + usize::from(range.both());
+    let matched = l.match_column(k);
+    let mut col = matched + 1 + usize::from(range.both());
     let mut cells = [BaseElement::ZERO; 40];
     let mut bound = |gadget: crate::range::AtMost| {
         let width = gadget.width();
@@ -424,7 +447,7 @@ fn range_columns<E: FieldElement<BaseField = BaseElement>>(
     let above = range.lower().is_none_or(|g| !bound(g));
     let below = range.upper().is_none_or(&mut bound);
     if range.both() {
-        columns[base + 2][i] = E::from(u32::from(above && below));
+        columns[matched + 1][i] = E::from(u32::from(above && below));
     }
     above && below
 }
@@ -548,7 +571,18 @@ impl Prover for CohortProver {
                 let [inv, eq_col, w_col, n_col, sum_col, has_col] = l.measure_columns();
                 let d = code - measure;
                 let eq = is_zero(d);
-                let w = eq * product;
+                // With a range, only the measure's rows within it count.
+                let counted = match l.measure_range() {
+                    Some(range) => {
+                        let inside =
+                            range_columns(&l, MAX_CRITERIA, &range, main.get(1, i).as_int() as u32, &mut columns, i);
+                        let matched = eq * E::from(u32::from(inside));
+                        columns[l.match_column(MAX_CRITERIA)][i] = matched;
+                        matched
+                    }
+                    None => eq,
+                };
+                let w = counted * product;
                 has_measure = if first { eq } else { has_measure + eq };
                 columns[has_col][i] = has_measure;
                 columns[inv][i] = E::from(inv_measure[i]);
@@ -664,6 +698,7 @@ mod tests {
             count: o.count,
             sum: o.sum,
             sum_sq: squares.then_some(o.sum_sq),
+            measure_range: None,
             suppressed_below: 0,
         }
     }
@@ -795,6 +830,49 @@ mod tests {
         assert_eq!(broken(&air, &main, &aux), vec![(4, match_constraint + 1)]);
         aux.set(verdict, 4, BaseElement::ONE);
         assert_eq!(broken(&air, &main, &aux), vec![(4, match_constraint + 1 + lower + upper)]);
+    }
+
+    /// A measure's range: counting a value outside it breaks the count's weight (`w = mm·p`), then the
+    /// match, then the bound's gadget, as the prover forges each in turn.
+    #[test]
+    fn a_measure_value_outside_its_range_counted_breaks_the_range_constraints() {
+        let blocks: Vec<Block> =
+            [60, 100].into_iter().map(|value| vec![Row::attribute(1), Row { code: 2, value }]).collect();
+        let snapshot = Snapshot::build(blocks, [7; 32]).unwrap();
+        let range = crate::air::Range { min: Some(50), max: Some(99) };
+        let honest = snapshot.evaluate_within(&[Criterion::has(1)], Some(2), Some(range)).unwrap();
+        assert_eq!(honest.count, 1);
+        let inputs = |o: Outputs| PublicInputs {
+            measure_range: Some(range),
+            sum: 0,
+            ..inputs(&snapshot, vec![Criterion::has(1)], Some(2), o, false)
+        };
+        let (air, main, aux) = traces(&snapshot, inputs(honest));
+        assert_eq!(broken(&air, &main, &aux), vec![]);
+
+        let (air, main, mut aux) = traces(&snapshot, inputs(Outputs { count: 2, ..honest }));
+        let l = air.layout;
+        let [_, _, w, n_col, sum_col, _] = l.measure_columns();
+        let matched = l.match_column(MAX_CRITERIA);
+        let upper = range.upper().unwrap();
+        let verdict = matched + 2 + range.lower().unwrap().width() + upper.width() - 1;
+        // Row 4 holds the second patient's value (100); count it.
+        aux.set(w, 4, BaseElement::ONE);
+        let n = main.num_rows();
+        for i in 5..n - random_rows(n) {
+            aux.set(n_col, i, aux.get(n_col, i) + BaseElement::ONE);
+            aux.set(sum_col, i, aux.get(sum_col, i) + BaseElement::new(100));
+        }
+        // Constraints: four of the criterion, six of the measure and one `c_m·eq`, then the range's.
+        let weight = 4 + 2;
+        let range_start = 4 + 6 + 1;
+        assert_eq!(broken(&air, &main, &aux), vec![(4, weight)]);
+        aux.set(matched, 4, BaseElement::ONE);
+        assert_eq!(broken(&air, &main, &aux), vec![(4, range_start)]);
+        aux.set(matched + 1, 4, BaseElement::ONE);
+        aux.set(verdict, 4, BaseElement::ONE);
+        let last = range_start + 1 + range.lower().unwrap().width() + upper.width();
+        assert_eq!(broken(&air, &main, &aux), vec![(4, last)]);
     }
 
     /// The hidden segments still recombine to `H` with the patched verifier's step, each stays below

@@ -9,9 +9,9 @@
 //! is `1 - v_j + v_j·le_j` where `w`'s bit `j` is 1 and `(1 - v_j)·le_j` where it is 0. It starts after
 //! `w`'s trailing ones (where it is 1) and its first step is linear in the bits, so a bound costs
 //! `M - t - 1` chain columns (`t` trailing ones), an inverse and a flag for the top's is-zero, and the
-//! verdict: every constraint has degree 2 before the selector. A birth month (`12·year + month`, 15
-//! bits) costs at most 17 columns; a measure's bound (offset by `2^31`) near `2^31 + x`, about
-//! `bits(x) + 2`.
+//! verdict: every constraint has degree at most 2 before the selector. A birth month (`12·year +
+//! month`, 15 bits) costs at most 17 columns; a measure's bound (offset by `2^31`) at `2^31 + x` for
+//! `x ≥ 0`, about `bits(x) + 2`; a bound below `2^31` (a negative value), up to 33.
 
 use winter_math::fields::f64::BaseElement;
 use winter_math::FieldElement;

@@ -1,6 +1,6 @@
 //! Checking an answer's proof against a published commitment. Links no prover code.
 
-use crate::air::{check_criteria, AuxLayout, CohortAir, Criterion, PublicInputs};
+use crate::air::{check_criteria, check_width, AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
     capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_CODE, MAX_THRESHOLD, MIN_TRACE_LENGTH,
 };
@@ -35,6 +35,8 @@ pub struct Claim {
     /// Sum of the squares of the measure's values, when the statement proves it (disclosed cells of a
     /// measure only).
     pub sum_sq: Option<u128>,
+    /// With a measure: only its values within this range are counted, and no sum is claimed (0).
+    pub measure_range: Option<crate::air::Range>,
     /// `Some(T)`: the count is suppressed, and proven below the node's threshold `T`.
     pub suppressed_below: Option<u32>,
 }
@@ -43,12 +45,14 @@ impl Claim {
     /// The auxiliary layout of this claim's proof.
     pub fn layout(&self) -> AuxLayout {
         AuxLayout::new(&self.criteria, self.measure.is_some(), self.sum_sq.is_some(), self.suppressed_below.is_some())
+            .with_measure_range(self.measure_range)
     }
 
     /// Checks what the format can state before any proof is read.
     fn check(&self, max_rows: u64) -> Result<(), ZkError> {
         let refuse = |why: String| Err(ZkError::Rejected(why));
         check_criteria(&self.criteria).map_err(ZkError::Rejected)?;
+        check_width(self.layout()).map_err(ZkError::Rejected)?;
         if let Some(code) = self.criteria.iter().map(|c| c.code).chain(self.measure).find(|c| *c > MAX_CODE) {
             return refuse(format!("code {code} is above the format's {MAX_CODE}"));
         }
@@ -60,6 +64,9 @@ impl Claim {
         }
         if self.measure.is_none() && self.sum != 0 {
             return refuse("a sum without a measure".into());
+        }
+        if self.measure_range.is_some() && (self.measure.is_none() || self.sum != 0 || self.sum_sq.is_some()) {
+            return refuse("a measure's range needs a measure and claims no sum or sum of squares".into());
         }
         if self.sum > self.count * u64::from(u32::MAX) {
             return refuse(format!("sum {} exceeds count × 2^32", self.sum));
@@ -183,6 +190,7 @@ pub fn verify_claim(commitment: &Commitment, claim: &Claim, proof: &[u8]) -> Res
         count: claim.count,
         sum: claim.sum,
         sum_sq: claim.sum_sq,
+        measure_range: claim.measure_range,
         suppressed_below: claim.suppressed_below.unwrap_or(0),
     };
     let acceptable = AcceptableOptions::OptionSet(vec![proof_options()]);

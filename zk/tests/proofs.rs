@@ -78,12 +78,12 @@ fn expected(blocks: &[Block], criteria: &[Criterion], measure: Option<u64>) -> (
 }
 
 fn count_of(criteria: Vec<Criterion>) -> Statement {
-    Statement { criteria, measure: None, squares: false, threshold: 0 }
+    Statement { criteria, measure: None, squares: false, measure_range: None, threshold: 0 }
 }
 
 /// The count and sum of the measure's values over a cohort.
 fn mean_of(criteria: Vec<Criterion>) -> Statement {
-    Statement { criteria, measure: Some(MEASURE), squares: false, threshold: 0 }
+    Statement { criteria, measure: Some(MEASURE), squares: false, measure_range: None, threshold: 0 }
 }
 
 fn with(code: u64) -> Statement {
@@ -429,7 +429,7 @@ proptest! {
         // The person joined by a negated criterion in an or leaves no clause met only by rows held.
         prop_assume!(agora_zk::air::check_criteria(&all).is_ok());
         // A criterion's code twice in one statement is fine; twice in a block is not (no such data here).
-        let statement = Statement { criteria: all, measure: measure.then_some(MEASURE), squares: false, threshold: 0 };
+        let statement = Statement { measure_range: None, criteria: all, measure: measure.then_some(MEASURE), squares: false, threshold: 0 };
         let snapshot = Snapshot::build(data.clone(), [1; 32]).unwrap();
         let (claim, proof) = snapshot.prove([8; 32], &statement).unwrap();
         prop_assert_eq!((claim.count, claim.sum), expected(&data, &statement.criteria, statement.measure));
@@ -568,7 +568,7 @@ proptest! {
             all.push(Criterion { negated, or_previous, ..Criterion::has(code).within(min, max) });
         }
         prop_assume!(agora_zk::air::check_criteria(&all).is_ok());
-        let statement = Statement { criteria: all, measure: measure.then_some(MEASURE), squares: false, threshold: 0 };
+        let statement = Statement { measure_range: None, criteria: all, measure: measure.then_some(MEASURE), squares: false, threshold: 0 };
         let snapshot = Snapshot::build(data.clone(), [2; 32]).unwrap();
         let (claim, proof) = snapshot.prove([3; 32], &statement).unwrap();
         prop_assert_eq!((claim.count, claim.sum), expected(&data, &statement.criteria, statement.measure));
@@ -585,6 +585,76 @@ proptest! {
             }
         }
     }
+}
+
+/// A histogram bin of every value: the measure's values within a range are counted (with any
+/// number per patient), their sum is not stated, and a claim of another count, of a sum, or of another
+/// range is refused.
+#[test]
+fn a_measure_range_counts_values_within_it_without_their_sum() {
+    let data = dated_patients(200, 11);
+    let snapshot = Snapshot::build(data.clone(), [5; 32]).unwrap();
+    let bins = [
+        (None, Some((1 << 31) + 2_999)),
+        (Some((1 << 31) + 3_000), Some((1 << 31) + 6_999)),
+        (Some((1 << 31) + 7_000), None),
+    ];
+    let mut total = 0;
+    for (i, (min, max)) in bins.into_iter().enumerate() {
+        let range = agora_zk::air::Range { min, max };
+        let statement = Statement {
+            criteria: vec![Criterion::has(PERSON), Criterion::lacks(1)],
+            measure: Some(MEASURE),
+            squares: false,
+            measure_range: Some(range),
+            threshold: 0,
+        };
+        // Counted here from the rows: values of the measure within the range, of patients without 1.
+        let truth = data
+            .iter()
+            .filter(|b| !b.iter().any(|r| r.code == 1))
+            .flat_map(|b| b.iter().filter(|r| r.code == MEASURE && range.admits(r.value)))
+            .count() as u64;
+        total += truth;
+        let (claim, proof) = snapshot.prove([i as u8; 32], &statement).unwrap();
+        assert_eq!((claim.count, claim.sum, claim.measure_range), (truth, 0, Some(range)));
+        assert!(truth >= 10, "bin {i}: {truth}");
+        verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+        for forged in [
+            Claim { count: truth + 1, ..claim.clone() },
+            Claim { count: truth - 1, ..claim.clone() },
+            // Another range (its bounds are public inputs), with the same count or not.
+            Claim {
+                measure_range: Some(agora_zk::air::Range { min: min.map(|m| m + 1), max: max.map(|m| m - 1) }),
+                ..claim.clone()
+            },
+        ] {
+            assert!(verify_claim(snapshot.commitment(), &forged, &proof).is_err(), "{forged:?}");
+        }
+        let summed = Claim { sum: 5, ..claim.clone() };
+        let e = verify_claim(snapshot.commitment(), &summed, &proof).unwrap_err();
+        assert!(e.to_string().contains("claims no sum"), "{e}");
+    }
+    let (all, _) = expected(&data, &[Criterion::has(PERSON), Criterion::lacks(1)], Some(MEASURE));
+    assert_eq!(total, all, "the bins partition the values");
+}
+
+/// A statement wider than the format's traces (ranges whose bounds need long comparison chains) is
+/// refused before any proof is spent, and a claim of one is refused before any proof is read.
+#[test]
+fn a_statement_too_wide_for_the_format_is_refused_with_its_reason() {
+    let snapshot = Snapshot::build(dated_patients(20, 3), [8; 32]).unwrap();
+    let wide = Criterion::has(OBSERVED).within(Some(0x7fff_fff0), Some(0x7fff_fffa));
+    let statement = count_of(vec![wide; 4]);
+    let budget = snapshot.remaining_proofs();
+    let e = snapshot.prove([1; 32], &statement).unwrap_err();
+    assert!(e.to_string().contains("auxiliary columns, at most 128"), "{e}");
+    assert_eq!(snapshot.remaining_proofs(), budget, "nothing spent");
+    let (claim, proof) = snapshot.prove([1; 32], &count_of(vec![wide])).unwrap();
+    verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+    let claim = Claim { criteria: vec![wide; 4], ..claim };
+    let e = verify_claim(snapshot.commitment(), &claim, &proof).unwrap_err();
+    assert!(matches!(&e, ZkError::Rejected(why) if why.contains("auxiliary columns")), "{e}");
 }
 
 /// A bound near the data: a birth month, a value near `2^31`, or any.

@@ -688,9 +688,16 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
         assert_eq!(bins[i].released, per.iter().sum::<u64>(), "bin {i}: {}", r.to_table());
     }
 
-    // A histogram of every value is not provable yet, and says so without a pending proof.
-    let edges = vec![Aggregate::Histogram { edges: vec![100.0] }];
-    let r = run(&net, query(Cohort::Everyone, Some("2345-7"), Selection::All, edges, false)).await;
+    // A histogram of every value is proven too (each bin counts the values in it).
+    let edges = vec![Aggregate::Count, Aggregate::Histogram { edges: vec![100.0] }];
+    let (_, r) = run_proven(&net, query(Cohort::Everyone, Some("2345-7"), Selection::All, edges, false)).await;
+    let below = all.iter().filter(|v| **v < 100.0).count() as u64;
+    let bins = r.rows[0].histogram.clone().unwrap();
+    assert_eq!((bins[0].released, bins[1].released), (below, all.len() as u64 - below), "{}", r.to_table());
+
+    // An observation criterion outside LOINC is not provable yet, and says so without a pending proof.
+    let snomed = Cohort::Observation { code: Code::new(CodeSystem::SnomedCt, "271649006"), min: Some(1.0), max: None };
+    let r = run(&net, query(snomed, None, Selection::Latest, vec![Aggregate::Count], false)).await;
     assert_eq!((r.proofs.unproven, r.proofs.pending), (2, 0), "{}", r.to_table());
     // Asking for proven answers only leaves nothing to combine here.
     let only = client.result_proven_only(r.query_id).await.unwrap();

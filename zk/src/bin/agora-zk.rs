@@ -66,6 +66,7 @@ fn example(patients: usize, code: u64, threshold: u32, out: &std::path::Path) ->
     let snapshot = Snapshot::build(blocks, seed)?;
     let query: [u8; 32] = sha2::Sha256::digest(format!("example: code {code}")).into();
     let statement = Statement {
+        measure_range: None,
         criteria: vec![Criterion::has(100), Criterion::has(code)],
         measure: None,
         squares: false,
