@@ -35,13 +35,19 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     let measure = (head[6] & 2 == 2).then_some(u64::from(head[5]));
+    // A range on the measure (a histogram bin of every value): its values counted, no sum.
+    let measure_range = (measure.is_some() && head[8] & 1 == 1).then(|| agora_zk::air::Range {
+        min: (head[8] & 2 == 2).then_some(u32::from(head[4]) << 20),
+        max: (head[8] & 4 == 4).then_some(u32::from(head[7]) << 24),
+    });
     let claim = Claim {
         query: [head[2]; 32],
         criteria,
         measure,
         count: u64::from(head[4]),
-        sum: if measure.is_some() { u64::from(head[5]) << 8 } else { 0 },
-        sum_sq: (measure.is_some() && head[6] & 4 == 4).then_some(u128::from(head[5]) << 16),
+        sum: if measure.is_some() && measure_range.is_none() { u64::from(head[5]) << 8 } else { 0 },
+        sum_sq: (measure.is_some() && measure_range.is_none() && head[6] & 4 == 4).then_some(u128::from(head[5]) << 16),
+        measure_range,
         suppressed_below: (head[6] % 2 == 1).then_some(u32::from(head[7] % 70)),
     };
     let _ = verify_claim(&commitment, &claim, proof);

@@ -73,8 +73,13 @@ fn prove(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<Pr
         .into_iter()
         .map(|t| {
             let criteria = t.criteria.iter().map(agora_hub::coordinator::criterion).collect();
-            let statement =
-                Statement { measure_range: None, criteria, measure: t.measure, squares: false, threshold: 10 };
+            let statement = Statement {
+                criteria,
+                measure: t.measure,
+                squares: false,
+                measure_range: t.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
+                threshold: 10,
+            };
             let (_, proof) = s.prove(query_digest(query_id, q), &statement).unwrap();
             ProvenCell { part: t.part, group: t.group, proof: base64::engine::general_purpose::STANDARD.encode(proof) }
         })

@@ -40,8 +40,9 @@ pub struct Config {
     /// Proofs waiting for a worker; when full, an answer goes out with "prover busy" instead.
     pub prover_queue: usize,
     /// The most rows the node's snapshot may hold (per patient: the patient, their sex, each distinct
-    /// condition and medication code and code prefix, each measure's latest value, then every plausible
-    /// value of each measure, which are left out, and not proven, when only they exceed it); peak memory
+    /// condition and medication code and code prefix, their birth month, every plausible value of each
+    /// measure, which are left out, and not proven, when only they exceed it, and each measure's latest
+    /// value); peak memory
     /// grows with it: about 1.2 GB at the default 245,758 (a 2^18-row trace), 4.6 GB at 983,036
     /// (BENCHMARKS.md).
     pub prover_max_rows: usize,

@@ -59,10 +59,11 @@ pub struct SnapshotData {
 
 /// The patient blocks of the snapshot, in one read transaction: per person (in person id order) the
 /// person row, the sex (as the query engine reads it: anything but a FHIR gender code is `unknown`),
-/// each distinct condition and medication code, then the person's latest plausible value of each LOINC
-/// measure (latest by time, ties by the greatest measurement id, as the query engine takes it; offset
-/// into an unsigned value by [`committed_value`]), then every plausible value of each measure (in time
-/// order), under the measure's [`value_code`].
+/// the birth month (when the year of birth is known), each distinct condition and medication code and
+/// code prefix, then every plausible value of each LOINC measure (in time order, under the measure's
+/// [`value_code`]; offset into an unsigned value by [`committed_value`]), then the person's latest
+/// plausible value of each (latest by time, ties by the greatest measurement id, as the query engine
+/// takes it), under its [`latest_code`].
 pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
     let tx = store.conn_mut().transaction()?;
     let version: Option<String> =
@@ -162,6 +163,17 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
         uncommitted_measures: uncommitted,
         value_codes,
     })
+}
+
+/// The statement a node proves for one target of its answer.
+fn statement(target: &agora_protocol::proof::Target, threshold: u32) -> Statement {
+    Statement {
+        criteria: target.criteria.iter().map(criterion).collect(),
+        measure: target.measure,
+        squares: matches!(target.cell, Expected::Moments { sum_sq: Some(_), .. }),
+        measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
+        threshold,
+    }
 }
 
 /// The proof criterion of a plan's literal.
@@ -434,15 +446,13 @@ impl Prover {
         targets: &[agora_protocol::proof::Target],
         committed: &Committed,
     ) -> Result<Vec<ProvenCell>, ZkError> {
+        let statements: Vec<Statement> = targets.iter().map(|t| statement(t, self.threshold)).collect();
+        // Every cell's statement fits the format before any proof spends the snapshot's budget.
+        for s in &statements {
+            s.check_width()?;
+        }
         let mut cells = Vec::with_capacity(targets.len());
-        for target in targets {
-            let statement = Statement {
-                criteria: target.criteria.iter().map(criterion).collect(),
-                measure: target.measure,
-                squares: matches!(target.cell, Expected::Moments { sum_sq: Some(_), .. }),
-                measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
-                threshold: self.threshold,
-            };
+        for (target, statement) in targets.iter().zip(statements) {
             let rx = self.pool.try_submit(committed.snapshot.clone(), digest, statement)?;
             let (claim, proof) = rx.await.map_err(|_| ZkError::Stopped)??;
             let proven = claim.suppressed_below.is_none().then_some(Outputs {

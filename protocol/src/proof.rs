@@ -11,7 +11,7 @@
 //! inside the proof, or the number, sum and sum of squares of a measure's values in them. [`plan`] says
 //! whether a query is of that kind (conjunctions of sexes, condition and medication codes and code
 //! prefixes, ages, observation values, their negations, and `any of` them; counts, sums, means and standard
-//! deviations of latest values or of every value, histograms of latest values) and how its cells are
+//! deviations of latest values or of every value, histograms of either) and how its cells are
 //! proven: the whole cohort, and with a grouping by sex, age band or both each released group (the
 //! cohort's literals, the group's sex and its age band's), and each released histogram bin. The hub computes the same plan itself and never
 //! takes the criteria from the node.
@@ -66,7 +66,7 @@ pub enum ProvenPart {
     /// standard deviation, their sum of squares.
     Moments,
     /// A row's released histogram bin (its index, underflow first): the patients whose latest value
-    /// falls in it.
+    /// falls in it, or (a histogram of every value) the values in it.
     Bin(u16),
 }
 
@@ -431,7 +431,8 @@ pub fn plan(query: &Query) -> Option<Plan> {
 }
 
 /// The proof plan of a query, or why its kind is not provable yet: a reason that starts with
-/// [`NOT_PROVABLE`] and names what is not provable, e.g. "not provable yet: histograms".
+/// [`NOT_PROVABLE`] and names what is not provable, e.g. "not provable yet: age bands by sex with more
+/// cells than one snapshot proves".
 pub fn plan_or_reason(query: &Query) -> Result<Plan, String> {
     planned(query).map_err(|what| format!("{NOT_PROVABLE}{what}"))
 }

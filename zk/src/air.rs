@@ -119,7 +119,8 @@ impl Criterion {
     }
 }
 
-/// The value range of a ranged criterion, and the columns that decide it inside the proof: a bound
+/// The value range of a ranged criterion or of the measure, and the columns that decide it inside the
+/// proof: a bound
 /// `value ≥ min` is the negation of [`AtMost`]`(min - 1)` (none for `min = 0`), `value ≤ max` is
 /// `AtMost(max)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -202,13 +203,13 @@ pub fn check_criteria(criteria: &[Criterion]) -> Result<(), String> {
     }
 }
 
-/// Checks that a statement's auxiliary segment fits the format ([`crate::format::MAX_AUX_WIDTH`]).
-pub fn check_width(layout: AuxLayout) -> Result<(), String> {
+/// Checks that a statement's auxiliary segment is at most `most` columns: the prover's
+/// [`crate::format::MAX_AUX_WIDTH`], or the verifier's [`crate::format::READABLE_AUX_WIDTH`].
+pub fn check_width(layout: AuxLayout, most: usize) -> Result<(), String> {
     let width = layout.width();
-    if width > crate::format::MAX_AUX_WIDTH {
+    if width > most {
         return Err(format!(
-            "the statement needs {width} auxiliary columns, at most {} (fewer or narrower value ranges)",
-            crate::format::MAX_AUX_WIDTH
+            "the statement needs {width} auxiliary columns, at most {most} (fewer or narrower value ranges)"
         ));
     }
     Ok(())
@@ -332,7 +333,7 @@ pub struct PublicInputs {
     pub measure: Option<u64>,
     /// Blocks counted, or measure rows with one (0 when suppressed).
     pub count: u64,
-    /// Sum of the measure rows' values (0 without a measure or when suppressed).
+    /// Sum of the measure rows' values (0 without a measure, with a range on it, or when suppressed).
     pub sum: u64,
     /// Sum of the squares of the measure rows' values, when proven.
     pub sum_sq: Option<u128>,

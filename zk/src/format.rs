@@ -46,12 +46,17 @@ pub const SELECTOR: usize = 3 + VALUE_BITS;
 /// The most criteria one statement tests (the person itself, and three more).
 pub const MAX_CRITERIA: usize = 4;
 /// The widest auxiliary segment a statement may have (ranged criteria cost up to 69 columns each,
-/// `crate::range`): each column adds about 0.8 KB to a proof (42 openings of an extension-field
+/// `crate::range`): each column adds about 0.7 KB to a proof (42 openings of an extension-field
 /// value) and its extension to the prover's memory, so 128 keeps a proof at 2^20 rows under the
-/// 250 KB per answer the hub's message limit assumes (winterfell itself reads at most 254 columns in
-/// all). An age band with a histogram bin and two more criteria needs about 90.
+/// 250 KB per answer the hub's message limit assumes (estimated from measured sizes, BENCHMARKS.md;
+/// larger traces add a few KB per doubling). An age band, a histogram bin and a sex need about 90;
+/// several ranges with bounds below 2^31 can exceed it (the node then refuses the answer's proofs).
 pub const MAX_AUX_WIDTH: usize = 128;
-const _: () = assert!(MAIN_WIDTH + MAX_AUX_WIDTH <= 254);
+/// The widest auxiliary segment a proof can have at all (winterfell reads at most 254 columns in all):
+/// the verifier's bound, above the prover's [`MAX_AUX_WIDTH`] so that a proof made under a wider
+/// policy still verifies.
+pub const READABLE_AUX_WIDTH: usize = 254 - MAIN_WIDTH;
+const _: () = assert!(MAX_AUX_WIDTH <= READABLE_AUX_WIDTH);
 /// Bits of the gap `threshold - 1 - count` that proves a suppressed count below its threshold.
 pub const GAP_BITS: usize = 6;
 /// The highest disclosure threshold a suppressed cell can be proven below.

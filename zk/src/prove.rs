@@ -3,8 +3,8 @@
 use crate::air::{check_criteria, squares_weight, squares_window_bit, AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
     proof_budget, proof_options, random_rows, trace_length_for, Commitment, FIRST, FORMAT_VERSION, MAIN_WIDTH,
-    MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_LO_BITS,
-    ZK_QUOTIENT_SLACK,
+    MAX_AUX_WIDTH, MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW,
+    VALUE_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
 };
 use crate::lde::{CachedTraceLde, MainLde};
 use crate::verify::{Claim, Hash};
@@ -58,6 +58,20 @@ pub struct Statement {
     pub measure_range: Option<crate::air::Range>,
     /// A count below it is suppressed, and proven below it.
     pub threshold: u32,
+}
+
+impl Statement {
+    /// Checks that every proof of this statement, disclosed or suppressed, fits the prover's
+    /// [`MAX_AUX_WIDTH`]: for a node to refuse a whole answer before proving any of its cells.
+    pub fn check_width(&self) -> Result<(), ZkError> {
+        for suppressed in [false, true] {
+            let layout =
+                AuxLayout::new(&self.criteria, self.measure.is_some(), self.squares && !suppressed, suppressed)
+                    .with_measure_range(self.measure_range);
+            crate::air::check_width(layout, MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
+        }
+        Ok(())
+    }
 }
 
 /// What a statement counts over a snapshot.
@@ -264,13 +278,6 @@ impl Snapshot {
     ) -> Result<(Claim, Vec<u8>), ZkError> {
         let Statement { criteria, measure, squares, measure_range, threshold } = statement;
         let Outputs { count, sum, sum_sq } = outputs;
-        let layout = AuxLayout::new(criteria, measure.is_some(), *squares, count < u64::from(*threshold))
-            .with_measure_range(*measure_range);
-        crate::air::check_width(layout).map_err(ZkError::Prover)?;
-        let budget = proof_budget(self.commitment.trace_length);
-        if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
-            return Err(ZkError::BudgetExhausted(budget));
-        }
         let suppressed = count < u64::from(*threshold);
         let claim = Claim {
             query,
@@ -283,6 +290,12 @@ impl Snapshot {
             measure_range: *measure_range,
             suppressed_below: suppressed.then_some(*threshold),
         };
+        // The proof's own layout, checked before any of the snapshot's budget is spent.
+        crate::air::check_width(claim.layout(), MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
+        let budget = proof_budget(self.commitment.trace_length);
+        if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
+            return Err(ZkError::BudgetExhausted(budget));
+        }
         let bound = if suppressed { u64::from(*threshold) } else { count + 1 };
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);

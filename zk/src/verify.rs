@@ -3,6 +3,7 @@
 use crate::air::{check_criteria, check_width, AuxLayout, CohortAir, Criterion, PublicInputs};
 use crate::format::{
     capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_CODE, MAX_THRESHOLD, MIN_TRACE_LENGTH,
+    READABLE_AUX_WIDTH,
 };
 use crate::ZkError;
 use winter_air::proof::{Context, Proof};
@@ -30,7 +31,8 @@ pub struct Claim {
     pub measure: Option<u64>,
     /// Patients of the cohort, or with a measure its values (0 when suppressed: not disclosed).
     pub count: u64,
-    /// Sum of the measure's values (0 without a measure, or when suppressed: not disclosed).
+    /// Sum of the measure's values (0 without a measure, with a range on it, or when suppressed: not
+    /// disclosed).
     pub sum: u64,
     /// Sum of the squares of the measure's values, when the statement proves it (disclosed cells of a
     /// measure only).
@@ -52,7 +54,7 @@ impl Claim {
     fn check(&self, max_rows: u64) -> Result<(), ZkError> {
         let refuse = |why: String| Err(ZkError::Rejected(why));
         check_criteria(&self.criteria).map_err(ZkError::Rejected)?;
-        check_width(self.layout()).map_err(ZkError::Rejected)?;
+        check_width(self.layout(), READABLE_AUX_WIDTH).map_err(ZkError::Rejected)?;
         if let Some(code) = self.criteria.iter().map(|c| c.code).chain(self.measure).find(|c| *c > MAX_CODE) {
             return refuse(format!("code {code} is above the format's {MAX_CODE}"));
         }
@@ -67,6 +69,9 @@ impl Claim {
         }
         if self.measure_range.is_some() && (self.measure.is_none() || self.sum != 0 || self.sum_sq.is_some()) {
             return refuse("a measure's range needs a measure and claims no sum or sum of squares".into());
+        }
+        if self.measure_range.is_some_and(|r| r.min.is_none() && r.max.is_none()) {
+            return refuse("a measure's range bounds nothing (give min 0 for every value)".into());
         }
         if self.sum > self.count * u64::from(u32::MAX) {
             return refuse(format!("sum {} exceeds count × 2^32", self.sum));
@@ -98,6 +103,7 @@ fn shape(detail: impl Into<String>) -> ZkError {
 /// Parses a proof and checks that its shape and parameters are those of the commitment's format, before
 /// anything of winterfell's verifier (which panics on some hostile shapes) sees it.
 pub fn parse_proof(commitment: &Commitment, layout: AuxLayout, bytes: &[u8]) -> Result<Proof, ZkError> {
+    check_width(layout, READABLE_AUX_WIDTH).map_err(shape)?;
     let aux = layout.width();
     if !commitment.trace_length.is_power_of_two() || commitment.trace_length < MIN_TRACE_LENGTH {
         return Err(shape(format!("commitment trace length {}", commitment.trace_length)));

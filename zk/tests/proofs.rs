@@ -646,6 +646,7 @@ fn a_statement_too_wide_for_the_format_is_refused_with_its_reason() {
     let snapshot = Snapshot::build(dated_patients(20, 3), [8; 32]).unwrap();
     let wide = Criterion::has(OBSERVED).within(Some(0x7fff_fff0), Some(0x7fff_fffa));
     let statement = count_of(vec![wide; 4]);
+    assert!(statement.check_width().is_err() && count_of(vec![wide]).check_width().is_ok());
     let budget = snapshot.remaining_proofs();
     let e = snapshot.prove([1; 32], &statement).unwrap_err();
     assert!(e.to_string().contains("auxiliary columns, at most 128"), "{e}");

@@ -105,10 +105,18 @@ fn describe(claim: &agora_zk::Claim) -> String {
         Some(m) => format!("values of {m} of the patients with {cohort}"),
         None => format!("patients with {cohort}"),
     };
-    match (claim.suppressed_below, claim.measure) {
-        (Some(t), _) => format!("the number of {what} is below {t} (suppressed; nothing else disclosed)"),
-        (None, Some(_)) => format!("{} {what}, summing to {}", claim.count, claim.sum),
-        (None, None) => format!("{} {what}", claim.count),
+    let what = match claim.measure_range {
+        Some(r) => format!(
+            "{what} within [{}, {}]",
+            r.min.map_or("-".into(), |v| v.to_string()),
+            r.max.map_or("-".into(), |v| v.to_string())
+        ),
+        None => what,
+    };
+    match (claim.suppressed_below, claim.measure, claim.measure_range) {
+        (Some(t), ..) => format!("the number of {what} is below {t} (suppressed; nothing else disclosed)"),
+        (None, Some(_), None) => format!("{} {what}, summing to {}", claim.count, claim.sum),
+        (None, ..) => format!("{} {what}", claim.count),
     }
 }
 
