@@ -407,6 +407,7 @@ pub(crate) fn squares_weight(segment: usize, pos: usize) -> u64 {
 }
 
 /// The bit at position `pos` of a squares window, for the witnesses `(y_lo, y_hi, carry)`.
+#[cfg(feature = "prover")]
 pub(crate) fn squares_window_bit(pos: usize, witnesses: [u64; 3]) -> u64 {
     SQUARE_SEGMENTS
         .iter()

@@ -707,6 +707,28 @@ fn archived_answers_verify_offline_with_the_cli() {
     let empty = dir.path().join("empty.json");
     std::fs::write(&empty, "[]").unwrap();
     assert_eq!(run(&[&empty]).status.code(), Some(1));
+    // A histogram bin of every value (a range on the measure) over a ranged cohort: the archive keeps
+    // both ranges, and the CLI says what was counted, with no sum.
+    let binned = Statement {
+        criteria: vec![Criterion::has(PERSON).within(Some(0), None)],
+        measure: Some(MEASURE),
+        squares: false,
+        measure_range: Some(agora_zk::air::Range { min: Some(10_000), max: Some(59_999) }),
+        threshold: 0,
+    };
+    let (claim, proof) = snapshot.prove([7; 32], &binned).unwrap();
+    let archived = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
+    let text = serde_json::to_string(&archived).unwrap();
+    assert!(text.contains(r#""measure_range":{"min":10000,"max":59999}"#), "{text}");
+    let path = write("bin.json", &serde_json::from_str(&text).unwrap());
+    let ok = run(&[&path]);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{out}");
+    let said = format!(
+        "verified: {} values of {MEASURE} within [10000, 59999] of the patients with {PERSON} within [0, -]",
+        claim.count
+    );
+    assert!(out.contains(&said) && !out.contains("summing"), "{out}");
 }
 
 #[test]

@@ -95,23 +95,23 @@ fn getrandom(buf: &mut [u8]) {
 
 /// What a verified claim states, in words.
 fn describe(claim: &agora_zk::Claim) -> String {
-    let cohort = claim
-        .criteria
-        .iter()
-        .map(|c| format!("{}{}", if c.negated { "no " } else { "" }, c.code))
-        .collect::<Vec<_>>()
-        .join(" and ");
-    let what = match claim.measure {
-        Some(m) => format!("values of {m} of the patients with {cohort}"),
-        None => format!("patients with {cohort}"),
-    };
-    let what = match claim.measure_range {
+    let range = |r: Option<agora_zk::air::Range>| match r {
         Some(r) => format!(
-            "{what} within [{}, {}]",
+            " within [{}, {}]",
             r.min.map_or("-".into(), |v| v.to_string()),
             r.max.map_or("-".into(), |v| v.to_string())
         ),
-        None => what,
+        None => String::new(),
+    };
+    let cohort = claim
+        .criteria
+        .iter()
+        .map(|c| format!("{}{}{}", if c.negated { "no " } else { "" }, c.code, range(c.range())))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let what = match claim.measure {
+        Some(m) => format!("values of {m}{} of the patients with {cohort}", range(claim.measure_range)),
+        None => format!("patients with {cohort}"),
     };
     match (claim.suppressed_below, claim.measure, claim.measure_range) {
         (Some(t), ..) => format!("the number of {what} is below {t} (suppressed; nothing else disclosed)"),
