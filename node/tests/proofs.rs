@@ -92,6 +92,19 @@ fn write(store: &mut Store, persons: i64, seed: u64) -> (Vec<u64>, [u64; 2], Vec
     (by_code, by_sex, people)
 }
 
+/// The patients among `members`, and the number, sum and sum of squares of their latest glucose values,
+/// counted here from the persons as written.
+fn latest_moments<'a>(members: impl Iterator<Item = &'a Person>) -> (u64, u64, i64, i128) {
+    let (mut patients, mut values, mut sum, mut squares) = (0, 0, 0, 0);
+    for p in members {
+        patients += 1;
+        if let Some(v) = p.2 {
+            (values, sum, squares) = (values + 1, sum + v, squares + i128::from(v) * i128::from(v));
+        }
+    }
+    (patients, values, sum, squares)
+}
+
 fn count(cohort: Cohort) -> Query {
     Query {
         version: 1,
@@ -304,11 +317,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     either.group_by.sex = true;
     let member = |has: &[bool; 4]| (has[2] || !has[3]) && has[1];
     let truth = |female: Option<bool>| {
-        let members: Vec<&Person> =
-            people.iter().filter(|(f, has, ..)| member(has) && female.is_none_or(|w| w == *f)).collect();
-        let values: Vec<i64> = members.iter().filter_map(|(_, _, v, ..)| *v).collect();
-        let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
-        (members.len() as u64, values.len() as u64, values.iter().sum::<i64>(), squares)
+        latest_moments(people.iter().filter(|(f, has, ..)| member(has) && female.is_none_or(|w| w == *f)))
     };
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &either, id, 10).unwrap();
@@ -396,12 +405,8 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     aged.aggregates = vec![Aggregate::Count, Aggregate::Mean, Aggregate::StdDev];
     aged.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
     aged.group_by.age_bands = Some(vec![50, 65]);
-    let band_truth = |lo: u32, hi: u32| {
-        let members: Vec<&Person> = people.iter().filter(|p| p.4.is_some_and(|a| a >= lo && a < hi)).collect();
-        let values: Vec<i64> = members.iter().filter_map(|p| p.2).collect();
-        let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
-        (members.len() as u64, values.len() as u64, values.iter().sum::<i64>(), squares)
-    };
+    let band_truth =
+        |lo: u32, hi: u32| latest_moments(people.iter().filter(|p| p.4.is_some_and(|a| a >= lo && a < hi)));
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &aged, id, 10).unwrap();
     assert_eq!(answer.rows.len(), 4, "the whole cohort and three bands (0-49 holds the 30-49s)");
