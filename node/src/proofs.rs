@@ -113,9 +113,8 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
                 }
             }
         }
-        // Measure rows last in each block, every value before the latest: a proof counts a value when
-        // the block's criteria rows precede it, and an observation criterion (some value in a range)
-        // reads every-value rows, so it may stand beside moments of latest values.
+        // Measure rows last in each block, every value before the latest (a proof counts a value by its
+        // whole block's verdict, so the order is the node's choice, not the statement's).
         let mut stmt = tx.prepare(
             "SELECT person_id, code, value_e3 FROM (
                  SELECT person_id, code, value_e3, ROW_NUMBER() OVER (

@@ -487,6 +487,34 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{q}: {e}: {:?}", msg.outcome));
     }
 
+    // An observation criterion beside every value of the same measure: the patients with some glucose
+    // at or above 200 mg/dL, the mean, sd and a histogram (edge 300) of all their values. Each value
+    // counts by its patient's whole block, whichever of their rows meets the criterion.
+    let mut beside = count(observed(Some(200.0), None));
+    beside.aggregates =
+        vec![Aggregate::Count, Aggregate::Mean, Aggregate::StdDev, Aggregate::Histogram { edges: vec![300.0] }];
+    beside.measure = Some(Measure { code: glucose.clone(), selection: Selection::All });
+    let members: Vec<&Person> = people.iter().filter(|p| p.3.iter().any(|v| *v >= 200_000)).collect();
+    let values: Vec<i64> = members.iter().flat_map(|p| p.3.iter().copied()).collect();
+    let (n, sum) = (values.len() as u64, values.iter().sum::<i64>());
+    let squares: i128 = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum();
+    let below = values.iter().filter(|v| **v < 300_000).count() as u64;
+    assert!(below >= 10 && n - below >= 10 && values.iter().any(|v| *v < 200_000), "{n} values, {below} below 300");
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &beside, id, 10).unwrap();
+    assert_eq!(answer.rows[0].patients, Cell::Value(members.len() as u64));
+    assert_eq!(answer.rows[0].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
+    assert_eq!(answer.rows[0].histogram, Some(vec![Cell::Value(below), Cell::Value(n - below)]));
+    let msg = prover.prove(id, &beside, &answer, None).await.verify().unwrap().payload;
+    verify(&msg, id, &beside, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+    let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
+    assert_eq!(cells.len(), 4, "the patients, the moments and two bins");
+    // One more value (of 150 mg/dL) claimed is refused.
+    let mut forged = answer.clone();
+    forged.rows[0].moments =
+        Some(Moments::Released { n: n + 1, sum: sum + 150_000, sum_sq: squares + 150_000i128.pow(2) });
+    assert!(verify(&msg, id, &beside, &forged).unwrap_err().contains("does not verify"));
+
     // Not aged 18 to 64: those outside, and those without an age (the negation holds for them).
     let q = count(Cohort::Not { of: Box::new(Cohort::Age { min: Some(18), max: Some(64) }) });
     let truth = people.iter().filter(|p| !p.4.is_some_and(|a| (18..=64).contains(&a))).count() as u64;

@@ -484,11 +484,6 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
         .collect();
     let every_value_bins = every_value && !bins.is_empty();
     let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex, age_bands, bins, every_value_bins };
-    // A criterion's rows must precede the measure's in a block: every-value rows precede latest ones,
-    // and of two every-value codes either may come first.
-    if (plan.measure.is_some() || every_value_bins) && every_value && plan.reads_every_value() {
-        return Err("observation value criteria beside every value of a measure");
-    }
     let group = GroupKey {
         sex: plan.by_sex.then_some(crate::codes::Sex::Female),
         age_band: plan.age_bands.first().map(|(b, _)| *b),
@@ -931,17 +926,19 @@ mod tests {
         let between = Cohort::Observation { code: hba1c, min: Some(5.7), max: Some(6.4) };
         let p = plan(&query(between, vec![Aggregate::Count])).unwrap();
         assert_eq!((p.cohort[0].min, p.cohort[0].max), (Some(offset + 5_700), Some(offset + 6_400)));
-        // With moments of latest values (whose rows follow every value's); not of every value.
+        // Beside moments of latest values, of every value, and a histogram of every value (a measure
+        // row counts by its whole block's verdict, wherever the criterion's rows are).
         let mut mean = query(high, vec![Aggregate::Mean]);
         mean.measure = Some(glucose.clone());
         assert_eq!(plan(&mean).unwrap().measure, Some(latest));
         mean.measure = Some(Measure { selection: Selection::All, ..glucose });
-        assert_eq!(
-            plan_or_reason(&mean).unwrap_err(),
-            "not provable yet: observation value criteria beside every value of a measure"
-        );
+        let glucose_every = row_code(&["value", "loinc", "2345-7"]);
+        assert_eq!(plan(&mean).unwrap().measure, Some(glucose_every));
+        assert_eq!(plan(&mean).unwrap().cohort[0].code, every);
         mean.aggregates = vec![Aggregate::Count, Aggregate::Histogram { edges: vec![100.0] }];
-        assert!(plan(&mean).is_none(), "nor beside a histogram of every value");
+        let binned = plan(&mean).unwrap();
+        assert!(binned.every_value_bins);
+        assert_eq!(binned.bins.iter().map(|b| b.code).collect::<Vec<_>>(), vec![glucose_every; 2]);
     }
 
     /// Ages from birth months, computed here by the engine's rule (`year - birth year`, less one

@@ -14,8 +14,8 @@
 //! | `p_1 .. p_{K-1}` | `p_j = p_{j-1}·l_j` (criterion j starts a clause) or `p_j = p_{j-1} + (b_j - p_{j-1})·l_j` (it joins the previous one's clause, `b_j` the `p` before that clause began, or 1), with `p_0 = l_0`, `l_k = c_k` or `1 - c_k` (a negated criterion) |
 //! | `cnt` | `cnt' = cnt + first'·p`: a block is counted on its last row, if it meets the criteria |
 //! | (measure) `inv_m`, `eq_m` | as for a criterion, with the measure's code `m` |
-//! | (measure) `w`, `n`, `sum` | `w = eq_m·p` (with a range on the measure, `w = mm·p`), `n' = n + w`, `sum' = sum + w·value` |
-//! | (measure) `c_m` | `c_m' = (1 - first')·c_m + eq_m'` and `c_m·eq_k = 0` for every `k` |
+//! | (measure) `w`, `n`, `sum` | `w = eq_m·v` (with a range on the measure, `w = mm·v`), `n' = n + w`, `sum' = sum + w·value` |
+//! | (measure) `v` | `(1 - first')·(v' - v) = 0` and `first'·(v - p) = 0`: the block's verdict on every row of it |
 //! | (squares) `u_lo`, `u_hi` | `u_lo = w·lo`, `u_hi = w·hi`, for the value's 16-bit halves `lo`, `hi` (from its bits) |
 //! | (squares) `s_ll`, `s_lh`, `s_hh` | `s_ll' = s_ll + u_lo·lo`, `s_lh' = s_lh + u_lo·hi`, `s_hh' = s_hh + u_hi·hi` |
 //! | (squares) `bit` | `bit'·(bit' - 1) = 0` |
@@ -24,10 +24,12 @@
 //! | (per range: a ranged criterion's, then the measure's) `t_k` (criteria only), `mt`, `r`, bounds | `mt = eq·r` (`mm` for the measure), `r = (1 - le_lo)·le_hi` with two bounds (else the one bound's, or 1), and each bound's [`AtMost`] columns and constraints (`crate::range`) |
 //! | `gap_0..5` (suppressed) | on row n-k-2 only: boolean, and `T - 1 - q' = Σ gap_j·2^j` |
 //!
-//! `p` is the running verdict of the criteria (`p_{K-1}`, or `l_0` for one criterion), and `c_m` makes the layout that reading it at the measure
-//! row needs part of the statement: no criterion row follows a block's first row of the measure, so
-//! `p` at every measure row is the block's final verdict (a block may hold many values of a measure:
-//! each patient's latest, or every value). `q` is `cnt`, or `n` with a measure. A disclosed answer
+//! `p` is the running verdict of the criteria (`p_{K-1}`, or `l_0` for one criterion): on a block's
+//! last row (the next row starts a block) it is the block's verdict. `v` holds that verdict on every
+//! row of the block, so a measure row counts by its block's verdict wherever it sits in the block,
+//! before or after the criteria's rows (a block may hold many values of a measure: each patient's
+//! latest, or every value, and a criterion may test the measure's own code). `q` is `cnt`, or `n` with
+//! a measure. A disclosed answer
 //! asserts `q` (and `sum`, unless the measure has a range) at row n-k-1; a suppressed one proves `q ≤ T - 1` for the node's threshold
 //! `T ≤ 64` and discloses neither. Row 0 is padding (asserted), so `c_k[0] = 0` is asserted too.
 //!
@@ -276,7 +278,7 @@ impl AuxLayout {
     pub fn cnt(&self) -> usize {
         self.after_products()
     }
-    /// `inv_m`, `eq_m`, `w`, `n`, `sum`, `c_m` (with a measure).
+    /// `inv_m`, `eq_m`, `w`, `n`, `sum`, `v` (with a measure).
     pub fn measure_columns(&self) -> [usize; 6] {
         let b = self.after_products();
         [b, b + 1, b + 2, b + 3, b + 4, b + 5]
@@ -492,8 +494,7 @@ impl Air for CohortAir {
         main.extend([d(2), d(2), d(2), d(3)]);
         let mut aux = vec![d(3); 4 * layout.criteria + layout.criteria - 1];
         if layout.measure {
-            aux.extend([d(3), d(3), d(3), d(2), d(3), d(3)]);
-            aux.extend(vec![d(3); layout.criteria]);
+            aux.extend([d(3), d(3), d(3), d(2), d(3), d(3), d(3)]);
         } else {
             aux.push(d(3));
         }
@@ -518,7 +519,7 @@ impl Air for CohortAir {
             aux.push(d(2));
             aux.extend(vec![d(3); GAP_BITS]);
         }
-        let starts = layout.criteria + if layout.measure { 3 } else { 1 } + if layout.squares { 3 } else { 0 };
+        let starts = layout.criteria + if layout.measure { 2 } else { 1 } + if layout.squares { 3 } else { 0 };
         let aux_assertions = starts
             + if layout.suppressed {
                 0
@@ -644,24 +645,21 @@ impl Air for CohortAir {
             r += 1;
         }
         if l.measure {
-            let [inv, eq, w, n, sum, has_m] = l.measure_columns();
+            let [inv, eq, w, n, sum, v] = l.measure_columns();
             let d: E = (m[0] - F::from(self.measure)).into();
             let value: E = m[1].into();
             result[r] = s * (d * a[inv] + a[eq] - E::ONE);
             result[r + 1] = s * d * a[eq];
-            // With a range, only the measure rows within it: `w = mm·p`, `mm = eq_m·r`.
+            // With a range, only the measure rows within it: `w = mm·v`, `mm = eq_m·r`.
             let counted = if l.measure_range().is_some() { a[l.match_column(MAX_CRITERIA)] } else { a[eq] };
-            result[r + 2] = s * (a[w] - counted * product);
+            result[r + 2] = s * (a[w] - counted * a[v]);
             result[r + 3] = s * (next[n] - a[n] - a[w]);
             result[r + 4] = s * (next[sum] - a[sum] - a[w] * value);
-            // No criterion row after the block's first measure row: `c_m` counts the block's measure rows
-            // so far (below the modulus, so nonzero once one was seen).
-            result[r + 5] = s * (next[has_m] - (E::ONE - first_next) * a[has_m] - next[eq]);
-            r += 6;
-            for k in 0..l.criteria {
-                result[r] = s * a[has_m] * a[l.eq(k)];
-                r += 1;
-            }
+            // `v` is constant over a block and, on its last row, its verdict: every measure row of the
+            // block reads the verdict of all its rows, whatever their order.
+            result[r + 5] = s * (E::ONE - first_next) * (next[v] - a[v]);
+            result[r + 6] = s * first_next * (a[v] - product);
+            r += 7;
         } else {
             result[r] = s * (next[l.cnt()] - a[l.cnt()] - first_next * product);
             r += 1;
@@ -756,8 +754,7 @@ impl Air for CohortAir {
         let l = &self.layout;
         let mut out: Vec<Assertion<E>> = (0..l.criteria).map(|k| Assertion::single(l.has(k), 0, E::ZERO)).collect();
         if l.measure {
-            let [_, _, _, n, sum, has_m] = l.measure_columns();
-            out.push(Assertion::single(has_m, 0, E::ZERO));
+            let [_, _, _, n, sum, _] = l.measure_columns();
             out.push(Assertion::single(n, 0, E::ZERO));
             out.push(Assertion::single(sum, 0, E::ZERO));
             if l.squares {

@@ -9,7 +9,11 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// The archive format's name and version.
-pub const ARCHIVE_FORMAT: &str = "agora-zk/cohort/3";
+pub const ARCHIVE_FORMAT: &str = "agora-zk/cohort/4";
+
+/// The previous archive format: its statements over a measure read the verdict at the measure's row
+/// (version 4 reads the whole block's), so only its counts without a measure still verify.
+pub const PREVIOUS_ARCHIVE_FORMAT: &str = "agora-zk/cohort/3";
 
 /// One proven answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +87,13 @@ impl ArchivedAnswer {
 
     /// Verifies the answer.
     pub fn verify(&self) -> Result<Claim, ZkError> {
-        if self.format != ARCHIVE_FORMAT {
+        if self.format == PREVIOUS_ARCHIVE_FORMAT && self.measure.is_some() {
+            return Err(ZkError::Malformed(format!(
+                "archive format `{PREVIOUS_ARCHIVE_FORMAT}` with a measure: its proof is of the earlier statement \
+                 (the verdict read at the measure's row), which this build no longer verifies"
+            )));
+        }
+        if self.format != ARCHIVE_FORMAT && self.format != PREVIOUS_ARCHIVE_FORMAT {
             return Err(ZkError::Malformed(format!("archive format `{}` (expected {ARCHIVE_FORMAT})", self.format)));
         }
         let claim = self.claim()?;

@@ -192,9 +192,9 @@ impl Snapshot {
 
     /// What `statement` counts over this snapshot, as the proof computes it: the blocks meeting every
     /// criterion (or, with a measure, the measure rows of such blocks) and the sum of those rows'
-    /// values. Blocks the statement cannot be made over are refused: a criterion's code twice in one
-    /// block (the format holds each attribute once per patient), or with a measure, a criterion's row
-    /// after its first row (a block may hold many rows of the measure).
+    /// values. Blocks the statement cannot be made over are refused: an unranged criterion's code twice
+    /// in one block (the format holds each attribute once per patient; a block may hold many rows of the
+    /// measure, or of a ranged criterion's code, in any order).
     pub fn evaluate(&self, criteria: &[Criterion], measure: Option<u64>) -> Result<Outputs, ZkError> {
         self.evaluate_within(criteria, measure, None)
     }
@@ -209,8 +209,6 @@ impl Snapshot {
         let mut out = Outputs::default();
         for block in &self.blocks {
             let mut has = vec![0u32; criteria.len()];
-            let mut measured = false;
-            let meets = |has: &[u32]| crate::air::meets(criteria, |k| has[k] == 1);
             for row in block {
                 for (h, c) in has.iter_mut().zip(criteria) {
                     if c.range().is_some() {
@@ -222,20 +220,20 @@ impl Snapshot {
                     if *h > 1 {
                         return Err(ZkError::Prover(format!("code {} appears twice in one patient's block", c.code)));
                     }
-                    if measured && row.code == c.code {
-                        return Err(ZkError::Prover(format!("code {} follows the measure in a block", c.code)));
-                    }
-                }
-                measured |= measure == Some(row.code);
-                let within = range.is_none_or(|r| r.admits(row.value));
-                if measure == Some(row.code) && within && meets(&has) {
-                    out.count += 1;
-                    out.sum += u64::from(row.value);
-                    out.sum_sq += u128::from(row.value) * u128::from(row.value);
                 }
             }
-            if measure.is_none() && meets(&has) {
+            // The block's verdict, over all its rows.
+            if !crate::air::meets(criteria, |k| has[k] == 1) {
+                continue;
+            }
+            let Some(measure) = measure else {
                 out.count += 1;
+                continue;
+            };
+            for row in block.iter().filter(|r| r.code == measure && range.is_none_or(|g| g.admits(r.value))) {
+                out.count += 1;
+                out.sum += u64::from(row.value);
+                out.sum_sq += u128::from(row.value) * u128::from(row.value);
             }
         }
         Ok(out)
@@ -258,9 +256,6 @@ impl Snapshot {
         check_criteria(criteria).map_err(ZkError::Prover)?;
         if let Some(code) = criteria.iter().map(|c| c.code).chain(*measure).find(|c| *c > MAX_CODE) {
             return Err(ZkError::Prover(format!("code {code} above the format's {MAX_CODE}")));
-        }
-        if measure.is_some_and(|m| criteria.iter().any(|c| c.code == m)) {
-            return Err(ZkError::Prover("the measure's code is also a criterion".into()));
         }
         let outputs = self.evaluate_within(criteria, *measure, *measure_range)?;
         self.prove_outputs(query, statement, outputs)
@@ -542,10 +537,8 @@ impl Prover for CohortProver {
         let inv_criteria: Vec<Vec<BaseElement>> = criteria.iter().map(|(c, ..)| inverses(*c)).collect();
         let inv_measure = if l.measure { inverses(measure) } else { Vec::new() };
         let mut has = vec![E::ZERO; criteria.len()];
-        let mut has_measure = E::ZERO;
-        let (mut cnt, mut count, mut sum) = (E::ZERO, E::ZERO, E::ZERO);
-        // Σ w·lo², Σ w·lo·hi, Σ w·hi² over the 16-bit halves of the values (each below 2^54).
-        let mut squares = [0u64; 3];
+        // The running verdict `p` of every row.
+        let mut products = vec![E::ZERO; last + 1];
         for i in 0..=last {
             let code = main.get(0, i);
             let first = main.get(FIRST, i) == BaseElement::ONE;
@@ -580,8 +573,22 @@ impl Prover for CohortProver {
                     columns[l.product(k)][i] = product;
                 }
             }
+            products[i] = product;
+        }
+        // `v`: each block's verdict (`p` on its last row, the next row starting a block) on all its rows.
+        let mut verdicts = products.clone();
+        for i in (0..last).rev() {
+            if main.get(FIRST, i + 1) != BaseElement::ONE {
+                verdicts[i] = verdicts[i + 1];
+            }
+        }
+        let (mut cnt, mut count, mut sum) = (E::ZERO, E::ZERO, E::ZERO);
+        // Σ w·lo², Σ w·lo·hi, Σ w·hi² over the 16-bit halves of the values (each below 2^54).
+        let mut squares = [0u64; 3];
+        for i in 0..=last {
+            let code = main.get(0, i);
             if l.measure {
-                let [inv, eq_col, w_col, n_col, sum_col, has_col] = l.measure_columns();
+                let [inv, eq_col, w_col, n_col, sum_col, v_col] = l.measure_columns();
                 let d = code - measure;
                 let eq = is_zero(d);
                 // With a range, only the measure's rows within it count.
@@ -595,9 +602,8 @@ impl Prover for CohortProver {
                     }
                     None => eq,
                 };
-                let w = counted * product;
-                has_measure = if first { eq } else { has_measure + eq };
-                columns[has_col][i] = has_measure;
+                let w = counted * verdicts[i];
+                columns[v_col][i] = verdicts[i];
                 columns[inv][i] = E::from(inv_measure[i]);
                 columns[eq_col][i] = eq;
                 columns[w_col][i] = w;
@@ -624,7 +630,7 @@ impl Prover for CohortProver {
                 // starts another.
                 columns[l.cnt()][i] = cnt;
                 if i < last && main.get(FIRST, i + 1) == BaseElement::ONE {
-                    cnt += product;
+                    cnt += products[i];
                 }
             }
         }
@@ -801,6 +807,47 @@ mod tests {
         assert_eq!(broken(&air, &main, &aux), vec![(4, join)]);
     }
 
+    /// A measure row reads its block's verdict `v`, held constant over the block and equal to `p` on
+    /// its last row: a prover counting the value of a patient whose failing criterion's row comes after
+    /// the value must break one of `v`'s two constraints, wherever its forgery stops.
+    #[test]
+    fn a_measure_row_before_a_failing_criterion_cannot_be_counted() {
+        // One patient: the person (1), a value (code 2, 9), then code 5; the cohort lacks 5.
+        let blocks: Vec<Block> = vec![vec![Row::attribute(1), Row { code: 2, value: 9 }, Row::attribute(5)]];
+        let snapshot = Snapshot::build(blocks, [5; 32]).unwrap();
+        let criteria = vec![Criterion::has(1), Criterion::lacks(5)];
+        let honest = snapshot.evaluate(&criteria, Some(2)).unwrap();
+        assert_eq!((honest.count, honest.sum), (0, 0));
+        let (air, main, aux) = traces(&snapshot, inputs(&snapshot, criteria.clone(), Some(2), honest, false));
+        assert_eq!(broken(&air, &main, &aux), vec![]);
+
+        let forged = Outputs { count: 1, sum: 9, sum_sq: 0 };
+        let (air, main, mut aux) = traces(&snapshot, inputs(&snapshot, criteria, Some(2), forged, false));
+        let l = air.layout;
+        let [_, _, w, n_col, sum_col, v] = l.measure_columns();
+        // Rows 1, 2, 3 hold the block; at row 2 (the value) `p` is still 1, the block's verdict is 0.
+        assert_eq!(aux.get(l.product(1), 2), BaseElement::ONE);
+        assert_eq!(aux.get(v, 2), BaseElement::ZERO);
+        aux.set(w, 2, BaseElement::ONE);
+        let n = main.num_rows();
+        for i in 3..n - random_rows(n) {
+            aux.set(n_col, i, BaseElement::ONE);
+            aux.set(sum_col, i, BaseElement::new(9));
+        }
+        // Constraints: four per criterion, `p_1`, then the measure's `inv`, `eq`, `w`, `n`, `sum` and
+        // `v`'s two (constant over the block, the verdict on its last row).
+        let (constant, verdict) = (4 * 2 + 1 + 5, 4 * 2 + 1 + 6);
+        // Raised on the value's row alone, `v` breaks its constancy on both sides of it.
+        aux.set(v, 2, BaseElement::ONE);
+        assert_eq!(broken(&air, &main, &aux), vec![(1, constant), (2, constant)]);
+        // Raised from the block's first row to the value's: the step to the criterion's row.
+        aux.set(v, 1, BaseElement::ONE);
+        assert_eq!(broken(&air, &main, &aux), vec![(2, constant)]);
+        // Over the whole block: its last row, where `v` must be the verdict `p` (0).
+        aux.set(v, 3, BaseElement::ONE);
+        assert_eq!(broken(&air, &main, &aux), vec![(3, verdict)]);
+    }
+
     /// A prover counting a patient whose value is outside a ranged criterion's range must break a
     /// constraint on that row: the match (when the range's verdict is honest), or the bound's gadget
     /// (when its verdict is forged too).
@@ -876,7 +923,7 @@ mod tests {
             aux.set(n_col, i, aux.get(n_col, i) + BaseElement::ONE);
             aux.set(sum_col, i, aux.get(sum_col, i) + BaseElement::new(100));
         }
-        // Constraints: four of the criterion, six of the measure and one `c_m·eq`, then the range's.
+        // Constraints: four of the criterion, seven of the measure (with `v`'s two), then the range's.
         let weight = 4 + 2;
         let range_start = 4 + 6 + 1;
         assert_eq!(broken(&air, &main, &aux), vec![(4, weight)]);

@@ -144,41 +144,62 @@ fn the_commitment_is_fixed_by_data_and_seed() {
     verify_claim(a.commitment(), &claim, &p2).unwrap();
 }
 
-/// A measure row before a criterion's row would let a negated criterion count a patient who fails it
-/// (the product of literals is read at the measure row): the layout is part of the statement, so an
-/// honest prover refuses such blocks and a dishonest trace fails the constraints.
+/// A measure row counts by its block's verdict over all the block's rows, whatever their order: a
+/// criterion's row after the measure's still decides (read at the measure row alone, a negated
+/// criterion would count a patient who fails it), and a criterion may test the measure's own code
+/// (the values of patients who have some value in a range).
 #[test]
-fn a_criterion_after_the_measure_cannot_be_counted() {
+fn a_measure_row_counts_by_its_whole_block() {
     let mut data = patients(20, 9);
-    // Patient 0: female, a glucose value, then condition 5 after it.
+    // Patient 0: female, a value of the measure, then condition 5 after it; patient 1 the same without 5.
     data[0] = vec![Row::attribute(PERSON), Row::attribute(FEMALE), Row { code: MEASURE, value: 7 }, Row::attribute(5)];
+    data[1] = vec![Row::attribute(PERSON), Row::attribute(FEMALE), Row { code: MEASURE, value: 11 }];
     let snapshot = Snapshot::build(data.clone(), [3; 32]).unwrap();
     let statement = mean_of(vec![Criterion::has(FEMALE), Criterion::lacks(5)]);
-    let e = snapshot.prove([0; 32], &statement).unwrap_err();
-    assert!(e.to_string().contains("follows the measure"), "{e}");
-    // Forced through (outputs as the measure row sees them: patient 0 counted), the trace breaks
-    // `c_m·eq_k = 0`: winterfell's debug check panics, or the proof does not verify.
-    let without_0 = expected(&data[1..], &statement.criteria, Some(MEASURE));
-    let outputs = Outputs { count: without_0.0 + 1, sum: without_0.1 + 7, sum_sq: 0 };
+    let (claim, proof) = snapshot.prove([0; 32], &statement).unwrap();
+    let honest = expected(&data, &statement.criteria, Some(MEASURE));
+    assert_eq!((claim.count, claim.sum), honest);
+    verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+    // Patient 0 counted as its measure row alone would see it: winterfell's debug check panics on the
+    // broken verdict, or the proof does not verify.
+    let outputs = Outputs { count: honest.0 + 1, sum: honest.1 + 7, sum_sq: 0 };
     let forced = std::panic::catch_unwind(|| snapshot.prove_outputs([0; 32], &statement, outputs));
     match forced {
         Err(_) => {} // winterfell's debug build found the broken constraint
         Ok(Ok((claim, proof))) => assert!(verify_claim(snapshot.commitment(), &claim, &proof).is_err()),
         Ok(Err(e)) => panic!("refused for another reason: {e}"),
     }
-    // Values of the measure in one block: each counted; a criterion's row between them is refused.
-    let mut twice = data.clone();
-    twice[0] = vec![Row::attribute(FEMALE), Row { code: MEASURE, value: 1 }, Row { code: MEASURE, value: 2 }];
-    let snapshot_twice = Snapshot::build(twice.clone(), [3; 32]).unwrap();
-    let (claim, proof) = snapshot_twice.prove([0; 32], &statement).unwrap();
-    assert_eq!((claim.count, claim.sum), expected(&twice, &statement.criteria, Some(MEASURE)));
-    verify_claim(snapshot_twice.commitment(), &claim, &proof).unwrap();
-    twice[0].insert(2, Row::attribute(5));
-    let e = Snapshot::build(twice, [3; 32]).unwrap().prove([0; 32], &statement).unwrap_err();
-    assert!(e.to_string().contains("follows the measure"), "{e}");
-    // The measure may not be a criterion.
-    let measured = Statement { criteria: vec![Criterion::has(MEASURE)], ..statement };
-    assert!(snapshot.prove([0; 32], &measured).is_err());
+    // Many values of the measure in one block, a criterion's row between them: each counted.
+    let mut many = data.clone();
+    many[2] = vec![
+        Row::attribute(FEMALE),
+        Row { code: MEASURE, value: 1 },
+        Row::attribute(3),
+        Row { code: MEASURE, value: 2 },
+        Row::attribute(PERSON),
+    ];
+    let snapshot = Snapshot::build(many.clone(), [3; 32]).unwrap();
+    for criteria in [vec![Criterion::has(FEMALE), Criterion::has(3)], vec![Criterion::has(PERSON), Criterion::lacks(3)]]
+    {
+        let statement = mean_of(criteria);
+        let (claim, proof) = snapshot.prove([1; 32], &statement).unwrap();
+        assert_eq!((claim.count, claim.sum), expected(&many, &statement.criteria, Some(MEASURE)));
+        verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+    }
+    // The measure's own code as a ranged criterion: every value of the patients with some value ≥ 5,
+    // and the values of those with none in [5, 10].
+    for criterion in
+        [Criterion::has(MEASURE).within(Some(5), None), Criterion::lacks(MEASURE).within(Some(5), Some(10))]
+    {
+        let statement = mean_of(vec![Criterion::has(PERSON), criterion]);
+        let (claim, proof) = snapshot.prove([2; 32], &statement).unwrap();
+        let want = expected(&many, &statement.criteria, Some(MEASURE));
+        assert_eq!((claim.count, claim.sum), want, "{criterion:?}");
+        verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+    }
+    // Unranged, the measure's code appears twice in a block: refused with the reason.
+    let e = snapshot.prove([0; 32], &mean_of(vec![Criterion::has(MEASURE)])).unwrap_err();
+    assert!(e.to_string().contains("appears twice"), "{e}");
 }
 
 /// The sum of squares of the measure's values over a cohort, computed here with `u128` arithmetic.
@@ -729,6 +750,25 @@ fn archived_answers_verify_offline_with_the_cli() {
         claim.count
     );
     assert!(out.contains(&said) && !out.contains("summing"), "{out}");
+    // The previous format: a count without a measure is the same statement and verifies; one with a
+    // measure was proven over the earlier statement and is refused by name.
+    let (claim, proof) = snapshot.prove([8; 32], &with(3)).unwrap();
+    let mut count_only = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
+    count_only.format = "agora-zk/cohort/3".into();
+    let mut measured = good.clone();
+    measured.format = "agora-zk/cohort/3".into();
+    let mut unknown = good.clone();
+    unknown.format = "agora-zk/cohort/9".into();
+    let (a, b, c) = (write("v3.json", &count_only), write("v3m.json", &measured), write("v9.json", &unknown));
+    let out = run(&[&a, &b, &c]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("v3.json: verified"), "{text}");
+    assert!(
+        text.contains("v3m.json: REFUSED") && text.contains("with a measure: its proof is of the earlier"),
+        "{text}"
+    );
+    assert!(text.contains("v9.json: REFUSED") && text.contains("expected agora-zk/cohort/4"), "{text}");
 }
 
 #[test]
