@@ -9,7 +9,7 @@ use crate::store::{now_ms, HubStore, NodePart, QueryRecord, Session, StoreError}
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan, plan_or_reason, query_digest, DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
+    plan_or_reason, query_digest, DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
     ProvenPart, Target,
 };
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
@@ -478,12 +478,13 @@ impl Coordinator {
                 let before_query =
                     submitted.is_some_and(|at| registered.iter().any(|(c, seen)| *c == commitment && *seen < at));
                 let answer = answer.clone();
-                let query = record.query.clone();
+                let record = record.clone();
                 let checked = commitment.clone();
                 let permit = self.inner.verifying.clone().acquire_owned().await.map_err(|e| e.to_string())?;
                 let mut state = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    check_proofs(query_id, &query, &answer, &checked, &cells)
+                    let population = Population::of(&record, &answer, now());
+                    check_proofs(query_id, &record.query, &answer, &checked, &cells, population)
                 })
                 .await
                 .map_err(|e| format!("proof check failed to run: {e}"))?;
@@ -521,7 +522,6 @@ impl Coordinator {
     pub async fn archived_proofs(&self, query_id: Uuid, researcher: &str) -> Result<Vec<ArchivedAnswer>, HubError> {
         let record = self.inner.store.query(query_id).await?.filter(|r| r.researcher == researcher);
         let record = record.ok_or(HubError::NotFound(query_id))?;
-        let Some(plan) = plan(&record.query) else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for part in self.inner.store.parts(query_id).await? {
             let (NodeState::Answered { answer }, Some(ProofState::Proven { .. })) = (&part.state, &part.proof) else {
@@ -531,6 +531,9 @@ impl Coordinator {
             let Ok(signed) = serde_json::from_str::<Signed<ProofMessage>>(&envelope) else { continue };
             let Ok(msg) = serde_json::from_str::<ProofMessage>(&signed.body) else { continue };
             let ProofOutcome::Proven { commitment, cells } = msg.outcome else { continue };
+            let Ok(plan) = Population::of(&record, answer, now()).and_then(|p| p.plan(&record.query)) else {
+                continue;
+            };
             let zk = zk_commitment(&commitment);
             for ((_, claim), cell) in claims(query_id, &record.query, answer, &plan).into_iter().zip(&cells) {
                 let Ok(claim) = claim else { continue };
@@ -609,17 +612,67 @@ pub fn criterion(l: &agora_protocol::proof::Literal) -> Criterion {
 /// statement under it), each a third larger in base64, below the wire's 4 MiB frame.
 pub const MAX_PROOF_MESSAGE: usize = 3648 << 10;
 
-/// Checks a node's proofs of its answer: one per target of the hub's own plan of the query, each
-/// against the claim the answer itself makes, over the commitment the node signed.
+/// Whom a node's answer counts, as the answer says ([`NodeAnswer::consented`]): every patient, or only
+/// those whose consent to the query's purpose was active when the node ran the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Population {
+    /// Every patient the node holds.
+    Everyone,
+    /// The patients consenting to `purpose` at `at` (Unix seconds).
+    ConsentedTo {
+        /// The query's purpose.
+        purpose: String,
+        /// When the node ran the query.
+        at: i64,
+    },
+}
+
+impl Population {
+    /// The population `answer` states for the query of `record`, checked at `now`: only the query's own
+    /// purpose, at a time between the query's submission and now (each within the allowed clock
+    /// difference), so no consent that had ended before the query was sent is counted.
+    pub fn of(record: &QueryRecord, answer: &NodeAnswer, now: i64) -> Result<Population, String> {
+        let Some(c) = &answer.consented else { return Ok(Population::Everyone) };
+        if record.purpose.as_deref() != Some(c.purpose.as_str()) {
+            return Err("the answer counts patients consenting to another purpose than the query's".into());
+        }
+        let skew = agora_protocol::envelope::CLOCK_SKEW_SECS;
+        if c.at < record.submitted_at - skew || c.at > now + skew {
+            return Err(format!(
+                "the answer counts consents active at {}, outside the query's time (submitted at {}, checked at {now})",
+                c.at, record.submitted_at
+            ));
+        }
+        Ok(Population::ConsentedTo { purpose: c.purpose.clone(), at: c.at })
+    }
+
+    /// The hub's plan of `query` over this population.
+    pub fn plan(&self, query: &agora_protocol::Query) -> Result<Plan, String> {
+        let plan = plan_or_reason(query)?;
+        match self {
+            Population::Everyone => Ok(plan),
+            Population::ConsentedTo { purpose, at } => plan.consented(purpose, *at),
+        }
+    }
+}
+
+/// Checks a node's proofs of its answer: one per target of the hub's own plan of the query (over the
+/// population the node says it counted), each against the claim the answer itself makes, over the
+/// commitment the node signed.
 pub fn check_proofs(
     query_id: Uuid,
     query: &agora_protocol::Query,
     answer: &NodeAnswer,
     commitment: &DatasetCommitment,
     cells: &[ProvenCell],
+    population: Result<Population, String>,
 ) -> ProofState {
     let failed = |reason: String| ProofState::Failed { reason };
-    let plan = match plan_or_reason(query) {
+    let population = match population {
+        Ok(p) => p,
+        Err(reason) => return failed(reason),
+    };
+    let plan = match population.plan(query) {
         Ok(plan) => plan,
         Err(reason) => return ProofState::Unproven { reason },
     };
@@ -660,6 +713,10 @@ pub fn check_proofs(
         root: commitment.root.clone(),
         data_version: commitment.data_version,
         committed_before_query: false,
+        consented_to: match population {
+            Population::Everyone => None,
+            Population::ConsentedTo { purpose, .. } => Some(purpose),
+        },
     }
 }
 

@@ -2,12 +2,14 @@
 //! forged or mismatched one fails with its reason and its answer leaves the combination. The proofs are
 //! real (agora-zk's prover over a snapshot this test lays out); expected counts are counted here.
 
-use agora_hub::coordinator::{assemble, assemble_with, check_proofs};
+use agora_hub::coordinator::{assemble, assemble_with, check_proofs, Population};
 use agora_hub::store::{NodePart, QueryRecord};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
-use agora_protocol::proof::{plan, query_digest, row_code, DatasetCommitment, ProofState, ProvenCell};
-use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, GroupBy, Query, Sex};
+use agora_protocol::proof::{
+    consent_code, plan, query_digest, row_code, DatasetCommitment, Plan, ProofState, ProvenCell,
+};
+use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, Consented, GroupBy, Query, Sex};
 use agora_zk::prove::{Row, Snapshot, Statement};
 use base64::Engine;
 use uuid::Uuid;
@@ -40,6 +42,14 @@ fn snapshot(data_version: u64, seed: u8) -> (Snapshot, DatasetCommitment) {
         if (30..35).contains(&p) {
             block.push(Row::attribute(row_code(&["condition", "icd10cm", "I10"])));
         }
+        // Even persons below 23 consent to purpose "s" until 2,000,000,000 (Unix seconds); person 1's
+        // consent ended at 100.
+        if p % 2 == 0 && p < 23 {
+            block.push(Row { code: consent_code("s"), value: 2_000_000_000 });
+        }
+        if p == 1 {
+            block.push(Row { code: consent_code("s"), value: 100 });
+        }
         // Every even person has a latest glucose of (p - 10) mg/dL, in thousandths, offset by 2^31.
         if p % 2 == 0 {
             let value = u32::try_from((p - 10) * 1000 + (1i64 << 31)).unwrap();
@@ -62,14 +72,18 @@ fn answer(query_id: Uuid, patients: Cell) -> NodeAnswer {
         data_version: 7,
         rows: vec![AnswerRow { group: GroupKey::TOTAL, patients, moments: None, histogram: None }],
         exec_micros: 1,
+        consented: None,
     }
 }
 
 /// The node's side: one proof per target of the plan, as agora-node makes them.
 fn prove(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<ProvenCell> {
-    plan(q)
-        .unwrap()
-        .targets(answer)
+    prove_plan(s, query_id, q, answer, plan(q).unwrap())
+}
+
+/// As [`prove`], for the targets of `plan`.
+fn prove_plan(s: &Snapshot, query_id: Uuid, q: &Query, answer: &NodeAnswer, plan: Plan) -> Vec<ProvenCell> {
+    plan.targets(answer)
         .into_iter()
         .map(|t| {
             let criteria = t.criteria.iter().map(agora_hub::coordinator::criterion).collect();
@@ -102,36 +116,104 @@ fn honest_proofs_are_proven_and_forged_ones_fail_with_their_reason() {
     let honest = answer(id, Cell::Value(23));
     let cells = prove(&s, id, &q, &honest);
 
-    let state = check_proofs(id, &q, &honest, &commitment, &cells);
+    let state = check_proofs(id, &q, &honest, &commitment, &cells, Ok(Population::Everyone));
     assert_eq!(
         state,
-        ProofState::Proven { root: commitment.root.clone(), data_version: 7, committed_before_query: false }
+        ProofState::Proven {
+            root: commitment.root.clone(),
+            data_version: 7,
+            committed_before_query: false,
+            consented_to: None
+        }
     );
 
     // The answer claims another count than the proof shows.
-    failed(check_proofs(id, &q, &answer(id, Cell::Value(24)), &commitment, &cells), "patients (all):");
-    failed(check_proofs(id, &q, &answer(id, Cell::Suppressed), &commitment, &cells), "patients (all):");
+    failed(
+        check_proofs(id, &q, &answer(id, Cell::Value(24)), &commitment, &cells, Ok(Population::Everyone)),
+        "patients (all):",
+    );
+    failed(
+        check_proofs(id, &q, &answer(id, Cell::Suppressed), &commitment, &cells, Ok(Population::Everyone)),
+        "patients (all):",
+    );
     // The proof was made for another query (id or cohort).
     let other = Uuid::new_v4();
-    failed(check_proofs(other, &q, &answer(other, Cell::Value(23)), &commitment, &cells), "patients (all):");
+    failed(
+        check_proofs(other, &q, &answer(other, Cell::Value(23)), &commitment, &cells, Ok(Population::Everyone)),
+        "patients (all):",
+    );
     let everyone = query(Cohort::Everyone);
-    failed(check_proofs(id, &everyone, &answer(id, Cell::Value(23)), &commitment, &cells), "patients (all):");
+    failed(
+        check_proofs(id, &everyone, &answer(id, Cell::Value(23)), &commitment, &cells, Ok(Population::Everyone)),
+        "patients (all):",
+    );
     // Against another snapshot's commitment (a fresh seed over the same rows), or stale data.
     let (_, foreign) = snapshot(7, 2);
-    failed(check_proofs(id, &q, &honest, &foreign, &cells), "not the committed");
+    failed(check_proofs(id, &q, &honest, &foreign, &cells, Ok(Population::Everyone)), "not the committed");
     let stale = DatasetCommitment { data_version: 6, ..commitment.clone() };
-    failed(check_proofs(id, &q, &honest, &stale, &cells), "data version 6");
+    failed(check_proofs(id, &q, &honest, &stale, &cells, Ok(Population::Everyone)), "data version 6");
     // Damaged or misshapen.
     let mut cut = cells.clone();
     let half = (cut[0].proof.len() / 2) & !3;
     cut[0].proof.truncate(half);
-    failed(check_proofs(id, &q, &honest, &commitment, &cut), "patients (all):");
+    failed(check_proofs(id, &q, &honest, &commitment, &cut, Ok(Population::Everyone)), "patients (all):");
     let mut garbled = cells.clone();
     garbled[0].proof.insert(5, '!');
-    failed(check_proofs(id, &q, &honest, &commitment, &garbled), "not base64");
+    failed(check_proofs(id, &q, &honest, &commitment, &garbled, Ok(Population::Everyone)), "not base64");
     let doubled = [cells.clone(), cells.clone()].concat();
-    failed(check_proofs(id, &q, &honest, &commitment, &doubled), "2 proofs for an answer with 1 cells");
-    failed(check_proofs(id, &q, &honest, &commitment, &[]), "0 proofs");
+    failed(
+        check_proofs(id, &q, &honest, &commitment, &doubled, Ok(Population::Everyone)),
+        "2 proofs for an answer with 1 cells",
+    );
+    failed(check_proofs(id, &q, &honest, &commitment, &[], Ok(Population::Everyone)), "0 proofs");
+}
+
+/// An answer over the patients consenting to the query's purpose is checked against the consent
+/// criterion at the time the hub issued the query, and only for the query's own purpose.
+#[test]
+fn consented_answers_are_checked_over_the_consenting_patients() {
+    let (s, commitment) = snapshot(7, 4);
+    let id = Uuid::new_v4();
+    let q = query(e11());
+    let at = 1_900_000_000;
+    let consented = || plan(&q).unwrap().consented("s", at).unwrap();
+    // Even persons below 23 have E11.9 and an active consent: 12; person 1's consent has ended.
+    let honest = answer(id, Cell::Value(12));
+    let cells = prove_plan(&s, id, &q, &honest, consented());
+    let population = || Ok(Population::ConsentedTo { purpose: "s".into(), at });
+    let state = check_proofs(id, &q, &honest, &commitment, &cells, population());
+    assert!(matches!(&state, ProofState::Proven { consented_to: Some(p), .. } if p == "s"), "{state:?}");
+    assert!(state.label().contains("patients consenting to s"), "{}", state.label());
+    // Another count, everyone, a later time (the consents have ended) or another purpose: refused.
+    failed(check_proofs(id, &q, &answer(id, Cell::Value(13)), &commitment, &cells, population()), "patients (all):");
+    failed(check_proofs(id, &q, &honest, &commitment, &cells, Ok(Population::Everyone)), "shape");
+    let later = Ok(Population::ConsentedTo { purpose: "s".into(), at: 2_000_000_000 });
+    failed(check_proofs(id, &q, &honest, &commitment, &cells, later), "patients (all):");
+    let other = Ok(Population::ConsentedTo { purpose: "t".into(), at });
+    failed(check_proofs(id, &q, &honest, &commitment, &cells, other), "patients (all):");
+    // The population the answer states must be the query's purpose, at a time between the query's
+    // submission and the check.
+    let record = QueryRecord {
+        query_id: id,
+        researcher: "ada".into(),
+        purpose: Some("s".into()),
+        query: q.clone(),
+        submitted_at: at - 10,
+        deadline_at: at + 60,
+        status: ResultStatus::Complete,
+    };
+    let stating = |purpose: &str, when: i64| NodeAnswer {
+        consented: Some(Consented { purpose: purpose.into(), at: when }),
+        ..honest.clone()
+    };
+    assert_eq!(Population::of(&record, &stating("s", at), at + 5), population());
+    assert_eq!(Population::of(&record, &honest, at + 5), Ok(Population::Everyone));
+    let before = Population::of(&record, &stating("s", at - 100), at + 5);
+    assert!(before.as_ref().unwrap_err().contains("outside the query's time"), "{before:?}");
+    let after = Population::of(&record, &stating("s", at + 100), at + 5);
+    assert!(after.as_ref().unwrap_err().contains("outside the query's time"), "{after:?}");
+    let foreign = Population::of(&record, &stating("t", at), at + 5);
+    failed(check_proofs(id, &q, &honest, &commitment, &cells, foreign), "another purpose than the query's");
 }
 
 #[test]
@@ -141,10 +223,13 @@ fn a_suppressed_cell_is_proven_below_the_threshold() {
     let i10 =
         query(Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: "I10".into(), prefix: false } });
     let cells = prove(&s, id, &i10, &answer(id, Cell::Suppressed));
-    let state = check_proofs(id, &i10, &answer(id, Cell::Suppressed), &commitment, &cells);
+    let state = check_proofs(id, &i10, &answer(id, Cell::Suppressed), &commitment, &cells, Ok(Population::Everyone));
     assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
     // Claiming the (true) count 5 as released does not verify against a suppressed proof.
-    failed(check_proofs(id, &i10, &answer(id, Cell::Value(5)), &commitment, &cells), "patients (all):");
+    failed(
+        check_proofs(id, &i10, &answer(id, Cell::Value(5)), &commitment, &cells, Ok(Population::Everyone)),
+        "patients (all):",
+    );
 }
 
 /// A cohort of two criteria grouped by sex: the whole cohort and each released sex group are proven;
@@ -172,23 +257,32 @@ fn conjunctions_and_sex_groups_are_proven_cell_by_cell() {
     ]);
     let cells = prove(&s, id, &q, &honest);
     assert_eq!(cells.len(), 3, "the whole cohort and two released groups");
-    assert!(matches!(check_proofs(id, &q, &honest, &commitment, &cells), ProofState::Proven { .. }));
+    assert!(matches!(
+        check_proofs(id, &q, &honest, &commitment, &cells, Ok(Population::Everyone)),
+        ProofState::Proven { .. }
+    ));
 
     let mut forged = honest.clone();
     forged.rows[1].patients = Cell::Value(13);
-    failed(check_proofs(id, &q, &forged, &commitment, &cells), "patients (female)");
+    failed(check_proofs(id, &q, &forged, &commitment, &cells, Ok(Population::Everyone)), "patients (female)");
     let swapped = vec![cells[0].clone(), cells[2].clone(), cells[1].clone()];
-    failed(check_proofs(id, &q, &honest, &commitment, &swapped), "proofs for an answer with 3 cells");
+    failed(
+        check_proofs(id, &q, &honest, &commitment, &swapped, Ok(Population::Everyone)),
+        "proofs for an answer with 3 cells",
+    );
     let mut relabelled = swapped.clone();
     relabelled[1].group = cells[1].group;
     relabelled[2].group = cells[2].group;
-    failed(check_proofs(id, &q, &honest, &commitment, &relabelled), "patients (female)");
-    failed(check_proofs(id, &q, &honest, &commitment, &cells[..2]), "2 proofs for an answer with 3 cells");
+    failed(check_proofs(id, &q, &honest, &commitment, &relabelled, Ok(Population::Everyone)), "patients (female)");
+    failed(
+        check_proofs(id, &q, &honest, &commitment, &cells[..2], Ok(Population::Everyone)),
+        "2 proofs for an answer with 3 cells",
+    );
     // A released group the node would rather not prove cannot be passed off as suppressed: the cell
     // then is not combined (and a suppressed group needs no proof).
     let mut hidden = honest.clone();
     hidden.rows[2].patients = Cell::Suppressed;
-    failed(check_proofs(id, &q, &hidden, &commitment, &cells), "2 cells");
+    failed(check_proofs(id, &q, &hidden, &commitment, &cells, Ok(Population::Everyone)), "2 cells");
 }
 
 /// The mean of a measure over a cohort: its number of values and their sum are proven; a forged sum,
@@ -210,13 +304,19 @@ fn the_moments_behind_a_mean_are_proven() {
     honest.rows[0].moments = Some(moments(values.len() as u64, values.iter().sum()));
     let cells = prove(&s, id, &q, &honest);
     assert_eq!(cells.len(), 2);
-    let state = check_proofs(id, &q, &honest, &commitment, &cells);
+    let state = check_proofs(id, &q, &honest, &commitment, &cells, Ok(Population::Everyone));
     assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
     let mut forged = honest.clone();
     forged.rows[0].moments = Some(moments(values.len() as u64, values.iter().sum::<i64>() + 1));
-    failed(check_proofs(id, &q, &forged, &commitment, &cells), "moments (all): proof does not verify");
+    failed(
+        check_proofs(id, &q, &forged, &commitment, &cells, Ok(Population::Everyone)),
+        "moments (all): proof does not verify",
+    );
     forged.rows[0].moments = Some(moments(values.len() as u64, i64::MIN));
-    failed(check_proofs(id, &q, &forged, &commitment, &cells), "outside what committed values can give");
+    failed(
+        check_proofs(id, &q, &forged, &commitment, &cells, Ok(Population::Everyone)),
+        "outside what committed values can give",
+    );
 }
 
 #[test]
@@ -237,8 +337,16 @@ fn answers_whose_proof_failed_leave_the_combination() {
         state: NodeState::Answered { answer: answer(id, Cell::Value(count)) },
         proof,
     };
+    let proven = || {
+        Some(ProofState::Proven {
+            root: "ab".into(),
+            data_version: 7,
+            committed_before_query: true,
+            consented_to: None,
+        })
+    };
     let parts = vec![
-        part("a", 23, Some(ProofState::Proven { root: "ab".into(), data_version: 7, committed_before_query: true })),
+        part("a", 23, proven()),
         part("b", 1000, Some(ProofState::Failed { reason: "patients: the count does not verify".into() })),
         part("c", 12, None),
     ];
@@ -251,18 +359,7 @@ fn answers_whose_proof_failed_leave_the_combination() {
     assert!(table.contains("proof pending"), "{table}");
 
     // Proven answers only: the pending one is listed but not added.
-    let only = assemble_with(
-        record.clone(),
-        vec![
-            part(
-                "a",
-                23,
-                Some(ProofState::Proven { root: "ab".into(), data_version: 7, committed_before_query: true }),
-            ),
-            part("c", 12, None),
-        ],
-        true,
-    );
+    let only = assemble_with(record.clone(), vec![part("a", 23, proven()), part("c", 12, None)], true);
     assert_eq!(only.rows[0].patients.released, 23);
     assert!(only.proven_only && only.to_table().contains("combining proven answers only"));
 

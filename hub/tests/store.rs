@@ -117,6 +117,7 @@ async fn exercise(store: HubStore) {
         data_version: 3,
         rows: vec![AnswerRow { group: GroupKey::TOTAL, patients: Cell::Value(42), moments: None, histogram: None }],
         exec_micros: 5,
+        consented: None,
     };
     store
         .set_node_state(id, "peer-a", &NodeState::Answered { answer: answer.clone() }, Some("{\"signed\":1}"), 1001)
@@ -151,7 +152,12 @@ async fn exercise(store: HubStore) {
     store.record_commitment("peer-a", &newer, 1005).await.unwrap();
     assert_eq!(store.nodes().await.unwrap()[0].commitment.as_ref(), Some(&newer), "the registry shows the last one");
     assert!(store.commitments("peer-b").await.unwrap().is_empty());
-    let proven = ProofState::Proven { root: commitment.root.clone(), data_version: 3, committed_before_query: true };
+    let proven = ProofState::Proven {
+        root: commitment.root.clone(),
+        data_version: 3,
+        committed_before_query: true,
+        consented_to: None,
+    };
     assert!(store.set_proof(id, "peer-a", &proven, Some("{\"proof\":1}")).await.unwrap());
     let got = store.parts(id).await.unwrap();
     assert_eq!((got[0].proof.as_ref(), got[1].proof.as_ref()), (Some(&proven), None));

@@ -302,11 +302,15 @@ impl PatientCredentials {
         let id = credential.id.clone().unwrap_or_default();
         let until = credential.valid_until.map(|t| t.unix_timestamp());
         self.with_store(|store| {
-            store.conn().execute(
+            let tx = rusqlite::Transaction::new_unchecked(store.conn(), rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
                 "INSERT INTO consent (credential_id, person_id, purpose, granted_at, valid_until) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (credential_id) DO UPDATE SET granted_at = excluded.granted_at",
                 params![id, person, purpose, now(), until],
             )?;
+            // Consents are committed with the data (a proof's consent criterion reads them).
+            Store::bump_data_version(&tx)?;
+            tx.commit()?;
             Ok(())
         })?;
         tracing::info!(target: "node::consent", "consent granted");
@@ -324,6 +328,7 @@ impl PatientCredentials {
             let tx = rusqlite::Transaction::new_unchecked(store.conn(), rusqlite::TransactionBehavior::Immediate)?;
             tx.execute("UPDATE patient_credential SET revoked_at = ?1 WHERE credential_id = ?2", params![t, id])?;
             tx.execute("UPDATE consent SET revoked_at = ?1 WHERE credential_id = ?2", params![t, id])?;
+            Store::bump_data_version(&tx)?;
             tx.commit()?;
             Ok(())
         })?;

@@ -401,9 +401,8 @@ fn follow_with_proof(
         });
         return;
     };
-    let everyone = service.counts_everyone(&request);
     tokio::spawn(async move {
-        let msg = prover.prove(query_id, &request.query, &answer, everyone).await;
+        let msg = prover.prove(query_id, &request.query, &answer).await;
         let _ = tx.send(WireRequest::Proof(msg)).await;
     });
 }

@@ -1,8 +1,9 @@
 //! Proofs of the node's answers (agora-zk): the snapshot of the store the node commits to, and the
 //! proving that follows an answer of a provable kind ([`agora_protocol::proof::plan`]).
 //!
-//! The snapshot holds one block per person: a person row, the person's sex, a row per distinct
-//! condition and medication code of the person and per distinct prefix of those codes, then the
+//! The snapshot holds one block per person: a person row, the person's sex, their birth month, a row
+//! per distinct condition and medication code of the person and per distinct prefix of those codes, a
+//! row per unrevoked consent ([`consent_code`], valued by its end), then the
 //! person's latest value of each LOINC measure and every plausible value of it ([`value_code`]; left
 //! out when only they would take the snapshot above `prover_max_rows`), each coded by [`row_code`];
 //! nothing of it leaves the
@@ -14,9 +15,9 @@ use crate::store::{Store, StoreError};
 use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    birth_month, birth_month_code, committed_prefixes, committed_value, latest_code, plan_or_reason, prefix_code,
-    query_digest, row_code, value_code, DatasetCommitment, Expected, Literal, Outputs, ProofMessage, ProofOutcome,
-    ProvenCell,
+    birth_month, birth_month_code, committed_prefixes, committed_value, consent_code, consent_until, latest_code,
+    plan_or_reason, prefix_code, query_digest, row_code, value_code, DatasetCommitment, Expected, Literal, Outputs,
+    ProofMessage, ProofOutcome, ProvenCell,
 };
 use agora_protocol::NodeAnswer;
 use agora_zk::pool::ProverPool;
@@ -60,7 +61,8 @@ pub struct SnapshotData {
 /// The patient blocks of the snapshot, in one read transaction: per person (in person id order) the
 /// person row, the sex (as the query engine reads it: anything but a FHIR gender code is `unknown`),
 /// the birth month (when the year of birth is known), each distinct condition and medication code and
-/// code prefix, then every plausible value of each LOINC measure (in time order, under the measure's
+/// code prefix, each unrevoked consent (under its purpose's [`consent_code`], valued by when it ends,
+/// [`consent_until`]), then every plausible value of each LOINC measure (in time order, under the measure's
 /// [`value_code`]; offset into an unsigned value by [`committed_value`]), then the person's latest
 /// plausible value of each (latest by time, ties by the greatest measurement id, as the query engine
 /// takes it), under its [`latest_code`].
@@ -111,6 +113,19 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
                 if let Some(block) = blocks.get_mut(&id) {
                     block.extend(mine.into_iter().map(Row::attribute));
                 }
+            }
+        }
+        // Unrevoked consents, expired ones too: whether a consent is active depends on when a query was
+        // issued, which the proof's consent criterion compares with the consent's end.
+        let mut stmt = tx.prepare(
+            "SELECT person_id, purpose, valid_until FROM consent WHERE revoked_at IS NULL
+             ORDER BY person_id, purpose, credential_id",
+        )?;
+        let mut it = stmt.query([])?;
+        while let Some(r) = it.next()? {
+            let (id, purpose, until): (i64, String, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            if let Some(block) = blocks.get_mut(&id) {
+                block.push(Row { code: consent_code(&purpose), value: consent_until(until) });
             }
         }
         // Measure rows last in each block, every value before the latest (a proof counts a value by its
@@ -366,16 +381,15 @@ impl Prover {
         Ok(built)
     }
 
-    /// Proves an answer to `query` sent earlier, or says why not. `everyone`: the answer counted every
-    /// patient (no consent restriction), as the snapshot does.
+    /// Proves an answer to `query` sent earlier, or says why not; over the population the answer states
+    /// (every patient, or those consenting to the query's purpose when it ran: [`NodeAnswer::consented`]).
     pub async fn prove(
         &self,
         query_id: Uuid,
         query: &agora_protocol::Query,
         answer: &NodeAnswer,
-        everyone: bool,
     ) -> Signed<ProofMessage> {
-        let outcome = match self.proofs(query_id, query, answer, everyone).await {
+        let outcome = match self.proofs(query_id, query, answer).await {
             Ok(outcome) => outcome,
             Err(reason) => {
                 info!(target: "node::proof", %query_id, %reason, "answer not proven");
@@ -390,11 +404,10 @@ impl Prover {
         query_id: Uuid,
         query: &agora_protocol::Query,
         answer: &NodeAnswer,
-        everyone: bool,
     ) -> Result<ProofOutcome, String> {
-        let plan = plan_or_reason(query)?;
-        if !everyone {
-            return Err("the answer counts consenting patients only; the committed snapshot holds everyone".into());
+        let mut plan = plan_or_reason(query)?;
+        if let Some(c) = &answer.consented {
+            plan = plan.consented(&c.purpose, c.at)?;
         }
         let targets = plan.targets(answer);
         if targets.first().is_none_or(|t| !t.group.is_total()) {

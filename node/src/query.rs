@@ -32,7 +32,7 @@
 use crate::disclosure::{self, ExactAnswer, ExactMoments, ExactRow};
 use crate::store::{Store, StoreError};
 use agora_protocol::query::{lower_e3, upper_e3};
-use agora_protocol::{AgeBand, CodeMatch, Cohort, GroupKey, NodeAnswer, Query, QueryError, Selection, Sex};
+use agora_protocol::{AgeBand, CodeMatch, Cohort, Consented, GroupKey, NodeAnswer, Query, QueryError, Selection, Sex};
 use rusqlite::{params, Connection};
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -82,12 +82,19 @@ pub fn execute(store: &Store, query: &Query, query_id: Uuid, threshold: u32) -> 
 pub enum Population<'a> {
     /// Every patient in the store.
     Everyone,
-    /// Only patients with active consent for this purpose (see [`crate::consent`]).
-    ConsentedTo(&'a str),
+    /// Only patients whose consent to `purpose` is active at `at` (Unix seconds: when the node runs the
+    /// query; the answer states it, [`Consented`], and its proof the same population), see
+    /// [`crate::consent`].
+    ConsentedTo {
+        /// The query's purpose.
+        purpose: &'a str,
+        /// When the query runs.
+        at: i64,
+    },
 }
 
 /// [`execute`] over a restricted population: with [`Population::ConsentedTo`], only patients whose
-/// consent for the purpose is active at the time of the query are counted.
+/// consent for the purpose is active at the given time are counted, and the answer says so.
 pub fn execute_within(
     store: &Store,
     query: &Query,
@@ -105,6 +112,10 @@ pub fn execute_within(
         data_version: evaluation.data_version,
         rows,
         exec_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        consented: match population {
+            Population::Everyone => None,
+            Population::ConsentedTo { purpose, at } => Some(Consented { purpose: purpose.to_string(), at }),
+        },
     })
 }
 
@@ -124,13 +135,12 @@ pub fn evaluate_within(store: &Store, query: &Query, population: Population<'_>)
     let space = IdSpace::load(conn)?;
     let evaluator = Evaluator { conn, space: &space, reference: query.reference_date, persons: OnceCell::new() };
     let mut cohort = evaluator.cohort(&query.cohort)?;
-    if let Population::ConsentedTo(purpose) = population {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Population::ConsentedTo { purpose, at } = population {
         let mut stmt = conn.prepare_cached(
             "SELECT person_id FROM consent WHERE purpose = ?1 AND revoked_at IS NULL
              AND (valid_until IS NULL OR valid_until > ?2)",
         )?;
-        let consented = evaluator.collect(stmt.query(params![purpose, now])?)?;
+        let consented = evaluator.collect(stmt.query(params![purpose, at])?)?;
         cohort.intersect(&consented);
     }
     let groups = if query.group_by.is_grouped() { Groups::new(query, evaluator.persons()?) } else { Groups::none() };

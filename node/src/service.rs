@@ -102,10 +102,11 @@ impl QueryService {
         self.prover.as_ref()
     }
 
-    /// Whether an answer to `request` counts every patient (no consent restriction), as the committed
-    /// snapshot does.
-    pub fn counts_everyone(&self, request: &QueryRequest) -> bool {
-        !self.gate.config().needs_consent(request.purpose.as_deref())
+    /// The purpose whose consenting patients alone an answer to `request` counts, or `None` when it
+    /// counts every patient.
+    fn consent_purpose<'a>(&self, request: &'a QueryRequest) -> Option<&'a str> {
+        let purpose = request.purpose.as_deref();
+        self.gate.config().needs_consent(purpose).then(|| purpose.unwrap_or_default())
     }
 
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> Result<T, ServiceError> {
@@ -220,11 +221,11 @@ impl QueryService {
 
     fn run(&self, store: &Store, request: &QueryRequest) -> Outcome {
         let id = request.header.query_id;
-        let purpose = request.purpose.as_deref();
-        let population = if self.gate.config().needs_consent(purpose) {
-            query::Population::ConsentedTo(purpose.unwrap_or_default())
-        } else {
-            query::Population::Everyone
+        // Consent is judged when the query runs (a held query runs when its steward approves it), and
+        // the answer says when.
+        let population = match self.consent_purpose(request) {
+            Some(purpose) => query::Population::ConsentedTo { purpose, at: now().max(request.header.issued_at) },
+            None => query::Population::Everyone,
         };
         match query::execute_within(store, &request.query, id, self.threshold, population) {
             Ok(answer) => {

@@ -1,14 +1,15 @@
 //! The node's prover over a real store: its proofs agree with the query engine's answers and verify
-//! against its commitment; a spent masking budget makes a new commitment; answers over data that has
-//! changed, or over consenting patients only, are not proven and say why. Expected counts are counted
-//! here from the rows this test writes.
+//! against its commitment (answers over consenting patients only with the consent criterion); a spent
+//! masking budget makes a new commitment; answers over data that has changed are not proven and say
+//! why. Expected counts are counted here from the rows this test writes.
 
 use agora_node::proofs::{Prover, ProverSettings};
 use agora_node::query;
 use agora_node::store::Store;
-use agora_protocol::proof::{plan, query_digest, ProofMessage, ProofOutcome};
+use agora_protocol::proof::{plan, query_digest, Plan, ProofMessage, ProofOutcome};
 use agora_protocol::{
-    Aggregate, Cell, Code, CodeMatch, CodeSystem, Cohort, GroupBy, Measure, Moments, NodeAnswer, Query, Selection, Sex,
+    Aggregate, Cell, Code, CodeMatch, CodeSystem, Cohort, Consented, GroupBy, Measure, Moments, NodeAnswer, Query,
+    Selection, Sex,
 };
 use base64::Engine;
 use rand::{Rng, SeedableRng};
@@ -123,10 +124,15 @@ fn condition(code: &str) -> Cohort {
 /// Checks a proof message as the hub does: one proof per target of the plan, each against the
 /// plan's criteria and the answer's own cell.
 fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Result<String, String> {
-    let ProofOutcome::Proven { commitment, cells } = &msg.outcome else {
+    verify_plan(msg, id, q, answer, plan(q).unwrap())
+}
+
+/// As [`verify`], against the targets of `plan`.
+fn verify_plan(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer, plan: Plan) -> Result<String, String> {
+    let ProofOutcome::Proven { commitment, cells, .. } = &msg.outcome else {
         return Err("not proven".into());
     };
-    let targets = plan(q).unwrap().targets(answer);
+    let targets = plan.targets(answer);
     if targets.len() != cells.len() {
         return Err(format!("{} proofs for {} targets", cells.len(), targets.len()));
     }
@@ -153,6 +159,85 @@ fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Resul
         agora_zk::verify_claim(&zk, &claim, &proof).map_err(|e| e.to_string())?;
     }
     Ok(commitment.root.clone())
+}
+
+/// Consents to purpose `study-a`, granted as the consent service does (a new data version): person `p`
+/// (1-based) gets, by `p mod 6`, none, one without an end, one that ended before the query (at `T`),
+/// one ending after it, one revoked, or an ended and an active one; the answers count, at `T`, those
+/// with an active consent (by the rule written here), and are proven with the consent criterion.
+async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people: &[Person]) {
+    const T: i64 = 1_780_000_000;
+    let tx = store.conn_mut().transaction().unwrap();
+    let mut n = 0;
+    let mut grant = |p: usize, until: Option<i64>, revoked: bool| {
+        n += 1;
+        let id = format!("urn:consent:{n}");
+        tx.execute(
+            "INSERT INTO patient_credential (credential_id, kind, person_id, holder, purpose, status_index, issued_at, valid_until)
+             VALUES (?1, 'consent', ?2, 'did:key:z', 'study-a', ?3, 0, ?4)",
+            rusqlite::params![id, p as i64, n, until],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO consent (credential_id, person_id, purpose, granted_at, valid_until, revoked_at) VALUES (?1, ?2, 'study-a', 0, ?3, ?4)",
+            rusqlite::params![id, p as i64, until, revoked.then_some(T - 5)],
+        )
+        .unwrap();
+    };
+    let mut active = vec![false; people.len()];
+    for p in 1..=people.len() {
+        match p % 6 {
+            1 => grant(p, None, false),
+            2 => grant(p, Some(T - 1), false),
+            3 => grant(p, Some(T + 1), false),
+            4 => grant(p, None, true),
+            5 => {
+                grant(p, Some(T), false);
+                grant(p, Some(T + 3600), false);
+            }
+            _ => continue,
+        }
+        active[p - 1] = matches!(p % 6, 1 | 3 | 5);
+    }
+    Store::bump_data_version(&tx).unwrap();
+    tx.commit().unwrap();
+    let consenting: Vec<&Person> = people.iter().zip(&active).filter(|(_, a)| **a).map(|(p, _)| p).collect();
+    let population = query::Population::ConsentedTo { purpose: "study-a", at: T };
+
+    // Consenting women, and consenting patients with J45 by sex (four literals with the consent's).
+    let mut by_sex = count(condition("J45"));
+    by_sex.group_by.sex = true;
+    for (q, truth) in [
+        (count(Cohort::Sex { sex: Sex::Female }), consenting.iter().filter(|p| p.0).count() as u64),
+        (by_sex, consenting.iter().filter(|p| p.1[2]).count() as u64),
+    ] {
+        let id = Uuid::new_v4();
+        let answer = query::execute_within(store, &q, id, 10, population).unwrap();
+        assert_eq!(answer.rows[0].patients, Cell::Value(truth), "{q}");
+        assert_eq!(answer.consented, Some(Consented { purpose: "study-a".into(), at: T }), "the answer says so");
+        let everyone = query::execute(store, &q, id, 10).unwrap();
+        assert_ne!(everyone.rows[0].patients, answer.rows[0].patients, "the population matters");
+        let msg = prover.prove(id, &q, &answer).await.verify().unwrap().payload;
+        assert!(matches!(msg.outcome, ProofOutcome::Proven { .. }), "{q}: {:?}", msg.outcome);
+        let consented = |at| plan(&q).unwrap().consented("study-a", at).unwrap();
+        verify_plan(&msg, id, &q, &answer, consented(T)).unwrap_or_else(|e| panic!("{q}: {e}"));
+        // Claimed over everyone, or at another time (persons 6k+3's consents end between): refused.
+        let e = verify_plan(&msg, id, &q, &answer, plan(&q).unwrap()).unwrap_err();
+        assert!(e.contains("shape"), "{e}");
+        assert!(verify_plan(&msg, id, &q, &answer, consented(T + 2)).unwrap_err().contains("does not verify"));
+        // The answer over everyone, stated as over consenting patients: its proof does not verify.
+        let stated = NodeAnswer { consented: answer.consented.clone(), ..everyone.clone() };
+        let msg = prover.prove(id, &q, &stated).await.verify().unwrap().payload;
+        assert!(verify_plan(&msg, id, &q, &stated, consented(T)).is_err(), "{q}: {:?}", msg.outcome);
+    }
+    // Too many literals with the consent's: not proven, and the node says why.
+    let mut wide = count(Cohort::All { of: vec![condition("J45"), condition("I10"), condition("E11.9")] });
+    wide.group_by.sex = true;
+    let id = Uuid::new_v4();
+    let answer = query::execute_within(store, &wide, id, 10, population).unwrap();
+    let msg = prover.prove(id, &wide, &answer).await.verify().unwrap().payload;
+    let why = "more than four criteria (a sex group counts as one), with the consent criterion";
+    assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(why)), "{:?}", msg.outcome);
 }
 
 #[tokio::test]
@@ -187,7 +272,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         let answer = query::execute(&store, q, id, 10).unwrap();
         let cell = answer.total().unwrap().patients;
         assert_eq!(cell, if *truth >= 10 { Cell::Value(*truth) } else { Cell::Suppressed }, "{q}");
-        let signed = prover.prove(id, q, &answer, true).await;
+        let signed = prover.prove(id, q, &answer).await;
         let msg = signed.verify().unwrap().payload;
         roots.push(verify(&msg, id, q, &answer).unwrap_or_else(|e| panic!("{q}: {e}")));
         // The proof is for this query only.
@@ -203,35 +288,35 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let tx = store.conn_mut().transaction().unwrap();
     Store::bump_data_version(&tx).unwrap();
     tx.commit().unwrap();
-    let msg = prover.prove(id, &q, &old, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &q, &old).await.verify().unwrap().payload;
     verify(&msg, id, &q, &old).unwrap();
     // ...until an answer over the new version makes the node commit to it.
     let id2 = Uuid::new_v4();
     let new = query::execute(&store, &q, id2, 10).unwrap();
     assert_eq!(new.data_version, old.data_version + 1);
-    let msg = prover.prove(id2, &q, &new, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id2, &q, &new).await.verify().unwrap().payload;
     let root = verify(&msg, id2, &q, &new).unwrap();
     assert!(!roots.contains(&root), "a new commitment for the new data version");
-    let msg = prover.prove(id, &q, &old, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &q, &old).await.verify().unwrap().payload;
     match msg.outcome {
         ProofOutcome::Unavailable { reason } => assert!(reason.contains("data changed"), "{reason}"),
         ProofOutcome::Proven { .. } => panic!("an answer over replaced data was proven"),
     }
     let answer = new;
-    // An answer over consenting patients only, or of a kind not provable yet.
-    let msg = prover.prove(id, &q, &answer, false).await.verify().unwrap().payload;
-    assert!(matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("consenting")));
     // A node whose snapshot would exceed its prover_max_rows proves nothing, and says why.
     let small = ProverSettings { max_rows: 100, ..settings };
     let capped = Prover::start(path.clone(), key.clone(), small, CancellationToken::new());
-    let msg = capped.prove(id2, &q, &answer, true).await.verify().unwrap().payload;
+    let msg = capped.prove(id2, &q, &answer).await.verify().unwrap().payload;
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("prover_max_rows (100)")));
     assert!(capped.commitment().is_none());
     let mean = Query { aggregates: vec![Aggregate::Mean], ..q.clone() };
-    let msg = prover.prove(id, &mean, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &mean, &answer).await.verify().unwrap().payload;
     assert!(
         matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason == "not provable yet: a sum, mean or standard deviation without a measure")
     );
+
+    // Answers over consenting patients only (a purpose that needs consent).
+    consented_answers_are_proven(&mut store, &prover, &people).await;
 
     // A conjunction with a negation, grouped by sex: the whole cohort and each released sex group are
     // proven, and agree with the persons as written.
@@ -248,7 +333,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let female = answer.rows.iter().find(|r| r.group.sex == Some(Sex::Female)).unwrap();
     assert_eq!(female.patients, released(truth(Some(true))));
     assert!(truth(Some(true)) >= 10 && truth(Some(false)) >= 10, "both sex groups released");
-    let msg = prover.prove(id, &grouped, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &grouped, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &grouped, &answer).unwrap();
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 3, "whole cohort, female, male (other and unknown are empty, suppressed)");
@@ -284,7 +369,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
             other => panic!("{}: {other:?}", answer.rows[row].group),
         }
     }
-    let msg = prover.prove(id, &mean, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &mean, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &mean, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 6, "patients and moments of the cohort, the women and the men");
@@ -327,7 +412,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         assert_eq!(answer.rows[row].patients, Cell::Value(patients), "{}", answer.rows[row].group);
         assert_eq!(answer.rows[row].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
     }
-    let msg = prover.prove(id, &either, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &either, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &either, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 6, "patients and moments of the cohort, the women and the men");
@@ -350,7 +435,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
     let expected = Moments::Released { n: values.len() as u64, sum: values.iter().sum(), sum_sq: squares };
     assert_eq!(answer.rows[0].moments, Some(expected));
-    let msg = prover.prove(id, &every, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &every, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &every, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let mut forged = answer.clone();
     if let Some(Moments::Released { n, .. }) = &mut forged.rows[0].moments {
@@ -365,7 +450,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     assert!(without < with);
     let capped = ProverSettings { max_rows: without, ..settings };
     let latest_only = Prover::start(path.clone(), key.clone(), capped, CancellationToken::new());
-    let msg = latest_only.prove(id, &every, &answer, true).await.verify().unwrap().payload;
+    let msg = latest_only.prove(id, &every, &answer).await.verify().unwrap().payload;
     let why = format!("every value of the measures would take the snapshot to {with} rows");
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(&why)), "{:?}", msg.outcome);
     let latest = Query {
@@ -374,17 +459,17 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     };
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &latest, id, 10).unwrap();
-    let msg = latest_only.prove(id, &latest, &answer, true).await.verify().unwrap().payload;
+    let msg = latest_only.prove(id, &latest, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &latest, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     // A node that does not commit every value says so.
     let off = ProverSettings { every_value: false, ..settings };
     let latest_only = Prover::start(path.clone(), key.clone(), off, CancellationToken::new());
     let every_id = Uuid::new_v4();
     let every_answer = query::execute(&store, &every, every_id, 10).unwrap();
-    let msg = latest_only.prove(every_id, &every, &every_answer, true).await.verify().unwrap().payload;
+    let msg = latest_only.prove(every_id, &every, &every_answer).await.verify().unwrap().payload;
     let why = "latest value only (prover_every_value = false)";
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(why)), "{:?}", msg.outcome);
-    let msg = latest_only.prove(id, &latest, &answer, true).await.verify().unwrap().payload;
+    let msg = latest_only.prove(id, &latest, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &latest, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
 
     // A conjunction inside an `any of`: (J45 and I10) or E11.9, proven as (J45 or E11.9) and (I10 or
@@ -396,7 +481,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &q, id, 10).unwrap();
     assert_eq!(answer.rows[0].patients, Cell::Value(truth));
-    let msg = prover.prove(id, &q, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &q, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
 
     // Ages: patients aged 30 and over, by age band (30-49, 50-64, 65+), with the mean and sd of their
@@ -416,7 +501,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         assert_eq!(answer.rows[row].patients, Cell::Value(patients), "{}", answer.rows[row].group);
         assert_eq!(answer.rows[row].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
     }
-    let msg = prover.prove(id, &aged, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &aged, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &aged, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 8, "patients and moments of the cohort and of each band");
@@ -440,7 +525,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &histogram, id, 10).unwrap();
     assert_eq!(answer.rows[0].histogram, Some(bins.iter().map(|n| Cell::Value(*n)).collect()));
-    let msg = prover.prove(id, &histogram, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &histogram, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &histogram, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 5, "the patients and four bins");
@@ -463,7 +548,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &every_bins, id, 10).unwrap();
     assert_eq!(answer.rows[0].histogram, Some(bins.iter().map(|n| Cell::Value(*n)).collect()));
-    let msg = prover.prove(id, &every_bins, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &every_bins, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &every_bins, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let mut forged = answer.clone();
     forged.rows[0].histogram = Some(vec![Cell::Value(bins[0] - 1), Cell::Value(bins[1] + 1), Cell::Value(bins[2])]);
@@ -483,7 +568,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         let id = Uuid::new_v4();
         let answer = query::execute(&store, &q, id, 10).unwrap();
         assert_eq!(answer.rows[0].patients, Cell::Value(truth), "{q}");
-        let msg = prover.prove(id, &q, &answer, true).await.verify().unwrap().payload;
+        let msg = prover.prove(id, &q, &answer).await.verify().unwrap().payload;
         verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{q}: {e}: {:?}", msg.outcome));
     }
 
@@ -505,7 +590,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     assert_eq!(answer.rows[0].patients, Cell::Value(members.len() as u64));
     assert_eq!(answer.rows[0].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
     assert_eq!(answer.rows[0].histogram, Some(vec![Cell::Value(below), Cell::Value(n - below)]));
-    let msg = prover.prove(id, &beside, &answer, None).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &beside, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &beside, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 4, "the patients, the moments and two bins");
@@ -522,6 +607,6 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &q, id, 10).unwrap();
     assert_eq!(answer.rows[0].patients, Cell::Value(truth));
-    let msg = prover.prove(id, &q, &answer, true).await.verify().unwrap().payload;
+    let msg = prover.prove(id, &q, &answer).await.verify().unwrap().payload;
     verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
 }

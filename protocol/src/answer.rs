@@ -180,6 +180,20 @@ pub struct NodeAnswer {
     pub rows: Vec<AnswerRow>,
     /// Time the node spent executing the query, in microseconds.
     pub exec_micros: u64,
+    /// Set when the answer counts only the patients consenting to the query's purpose (the node's
+    /// policy for that purpose), and when: its proof states the same population.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consented: Option<Consented>,
+}
+
+/// The population of an answer over consenting patients only: those whose consent to `purpose` was
+/// active (not revoked, not ended) at `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Consented {
+    /// The query's purpose.
+    pub purpose: String,
+    /// When the node ran the query (Unix seconds): a consent counts when it ends after `at`.
+    pub at: i64,
 }
 
 impl NodeAnswer {
@@ -258,6 +272,7 @@ mod tests {
             data_version: 1,
             rows,
             exec_micros: 0,
+            consented: None,
         };
         assert!(answer(vec![row(GroupKey::TOTAL, 717)]).check_shape(&q).is_ok());
         // A second whole-cohort row would be added into the combination beside the proven one.

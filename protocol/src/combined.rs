@@ -322,7 +322,15 @@ mod tests {
     use crate::answer::AnswerRow;
 
     fn answer(rows: Vec<AnswerRow>) -> NodeAnswer {
-        NodeAnswer { query_id: Uuid::nil(), threshold: 10, unit: None, data_version: 1, rows, exec_micros: 0 }
+        NodeAnswer {
+            query_id: Uuid::nil(),
+            threshold: 10,
+            unit: None,
+            data_version: 1,
+            rows,
+            exec_micros: 0,
+            consented: None,
+        }
     }
 
     fn moments(values: &[i64]) -> Moments {

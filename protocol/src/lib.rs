@@ -17,7 +17,7 @@ pub mod query;
 pub mod transport;
 pub mod wire;
 
-pub use answer::{AgeBand, AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
+pub use answer::{AgeBand, AnswerRow, Cell, Consented, GroupKey, Moments, NodeAnswer};
 pub use codes::{Code, CodeMatch, CodeSystem, Sex};
 pub use envelope::{EnvelopeError, Header, Signed, Verified};
 pub use query::{query_challenge, Aggregate, Cohort, GroupBy, Measure, Query, QueryError, Selection};

@@ -4,8 +4,9 @@
 //! A node commits to a *snapshot* of its store (agora-zk's format v3): one block of rows per patient,
 //! holding a person row (code [`row_code`]`("person")`), the patient's sex, their birth month
 //! ([`birth_month_code`], when the year of birth is known), one row per distinct
-//! condition and medication code and per distinct prefix of those codes ([`committed_prefixes`]), and
-//! every value of each measure and the patient's latest value of it. A proof counts the blocks that meet clauses of
+//! condition and medication code and per distinct prefix of those codes ([`committed_prefixes`]), one per
+//! unrevoked consent ([`consent_code`], valued by its end: an answer over consenting patients only is
+//! proven with [`Plan::consented`]), and every value of each measure and the patient's latest value of it. A proof counts the blocks that meet clauses of
 //! [`Literal`]s (the block has, or lacks, a row of a code, or of a code with a value in a range; every
 //! clause has a literal met), evaluated
 //! inside the proof, or the number, sum and sum of squares of a measure's values in them. [`plan`] says
@@ -113,6 +114,19 @@ impl Literal {
 /// of birth has none (no age: never in an age criterion or band).
 pub fn birth_month_code() -> u64 {
     row_code(&["birth-month"])
+}
+
+/// The row code of a patient's consent to `purpose` (one row per unrevoked consent, whose value is
+/// [`consent_until`]): an answer over consenting patients only is proven with the literal "a consent
+/// to the purpose ending after the query was issued" ([`Plan::consented`]).
+pub fn consent_code(purpose: &str) -> u64 {
+    row_code(&["consent", purpose])
+}
+
+/// The committed value of a consent's end: its `valid_until` (Unix seconds) within `0 ..= u32::MAX`
+/// (year 2106), `u32::MAX` for a consent without an end.
+pub fn consent_until(valid_until: Option<i64>) -> u32 {
+    valid_until.map_or(u32::MAX, |t| u32::try_from(t.max(0)).unwrap_or(u32::MAX))
 }
 
 /// The committed value of a birth month: `12·year + month - 1`, the month January when unknown (as the
@@ -484,29 +498,52 @@ fn planned(query: &Query) -> Result<Plan, &'static str> {
         .collect();
     let every_value_bins = every_value && !bins.is_empty();
     let plan = Plan { cohort, measure, squares, by_sex: query.group_by.sex, age_bands, bins, every_value_bins };
-    let group = GroupKey {
-        sex: plan.by_sex.then_some(crate::codes::Sex::Female),
-        age_band: plan.age_bands.first().map(|(b, _)| *b),
-    };
-    let bin = plan.bins.first().filter(|_| !plan.every_value_bins).copied();
-    let widest = [GroupKey::TOTAL, group]
-        .iter()
-        .flat_map(|g| [plan.criteria(g).len(), plan.criteria_and(g, bin).len()])
-        .max()
-        .unwrap_or(0);
-    if widest > MAX_LITERALS {
-        return Err(TOO_MANY);
-    }
-    // Every released cell is proven over one snapshot: the whole cohort's and each group's.
-    let sexes = if plan.by_sex { crate::codes::Sex::ALL.len() } else { 1 };
-    let groups = if plan.grouped() { sexes * plan.age_bands.len().max(1) } else { 0 };
-    if (1 + groups) * (1 + usize::from(plan.measure.is_some()) + plan.bins.len()) > MAX_PROOFS_PER_ANSWER {
-        return Err("more cells than one snapshot proves (at most 11 proofs per answer: fewer groups)");
-    }
+    plan.check_limits()?;
     Ok(plan)
 }
 
 impl Plan {
+    /// Checks that every proof of the plan fits what one proof tests ([`MAX_LITERALS`]) and that its
+    /// cells fit what one snapshot proves ([`MAX_PROOFS_PER_ANSWER`]).
+    fn check_limits(&self) -> Result<(), &'static str> {
+        let group = GroupKey {
+            sex: self.by_sex.then_some(crate::codes::Sex::Female),
+            age_band: self.age_bands.first().map(|(b, _)| *b),
+        };
+        let bin = self.bins.first().filter(|_| !self.every_value_bins).copied();
+        let widest = [GroupKey::TOTAL, group]
+            .iter()
+            .flat_map(|g| [self.criteria(g).len(), self.criteria_and(g, bin).len()])
+            .max()
+            .unwrap_or(0);
+        if widest > MAX_LITERALS {
+            return Err(TOO_MANY);
+        }
+        // Every released cell is proven over one snapshot: the whole cohort's and each group's.
+        let sexes = if self.by_sex { crate::codes::Sex::ALL.len() } else { 1 };
+        let groups = if self.grouped() { sexes * self.age_bands.len().max(1) } else { 0 };
+        if (1 + groups) * (1 + usize::from(self.measure.is_some()) + self.bins.len()) > MAX_PROOFS_PER_ANSWER {
+            return Err("more cells than one snapshot proves (at most 11 proofs per answer: fewer groups)");
+        }
+        Ok(())
+    }
+
+    /// The plan of an answer that counts only the patients whose consent to `purpose` is active at `at`
+    /// (Unix seconds: when the node ran the query, which the answer states: [`crate::Consented`]): the
+    /// cohort gains a clause, a consent row of the purpose ending after `at`
+    /// ([`consent_code`], [`consent_until`]). Refused, with the reason, when a proof would then test
+    /// more than [`MAX_LITERALS`] literals, or for a time a committed consent's end cannot be compared
+    /// with (before 1970 or from 2106 on).
+    pub fn consented(mut self, purpose: &str, at: i64) -> Result<Plan, String> {
+        let after = u32::try_from(at.saturating_add(1))
+            .ok()
+            .filter(|_| at >= 0)
+            .ok_or_else(|| format!("{NOT_PROVABLE}consent at {at} (Unix seconds; 1970 to 2106)"))?;
+        self.cohort.push(Literal { min: Some(after), ..Literal::has(consent_code(purpose)) });
+        self.check_limits().map_err(|what| format!("{NOT_PROVABLE}{what}, with the consent criterion"))?;
+        Ok(self)
+    }
+
     /// Every row code the plan's proofs read: the cohort's literals, the bins' and the measure.
     pub fn codes(&self) -> impl Iterator<Item = u64> + '_ {
         self.cohort.iter().chain(&self.bins).map(|l| l.code).chain(self.measure)
@@ -645,7 +682,8 @@ pub enum ProofOutcome {
     Proven {
         /// The snapshot the proofs are over.
         commitment: DatasetCommitment,
-        /// One proof per target of the query's plan ([`Plan::targets`]), in order.
+        /// One proof per target of the query's plan ([`Plan::targets`]; with the consent criterion,
+        /// [`Plan::consented`], when the answer counts consenting patients only), in order.
         cells: Vec<ProvenCell>,
     },
     /// The node cannot prove this answer (busy, not provable over its population, ...).
@@ -684,6 +722,9 @@ pub enum ProofState {
         /// the query was submitted; if not, the snapshot could have been made for this query.
         #[serde(default)]
         committed_before_query: bool,
+        /// Set when the answer, and its proof, count only the patients consenting to this purpose.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        consented_to: Option<String>,
     },
     /// A proof failed verification: the answer is excluded from the combination.
     Failed {
@@ -702,9 +743,10 @@ impl ProofState {
     pub fn label(&self) -> String {
         match self {
             ProofState::Pending => "proof pending".into(),
-            ProofState::Proven { root, committed_before_query, .. } => format!(
-                "proven over {}…{}",
+            ProofState::Proven { root, committed_before_query, consented_to, .. } => format!(
+                "proven over {}…{}{}",
                 &root[..root.len().min(12)],
+                consented_to.as_ref().map_or(String::new(), |p| format!(", patients consenting to {p}")),
                 if *committed_before_query { "" } else { " (commitment first seen after the query)" }
             ),
             ProofState::Failed { reason } => format!("PROOF FAILED ({reason}): excluded"),
@@ -892,6 +934,7 @@ mod tests {
             data_version: 1,
             rows: vec![row],
             exec_micros: 0,
+            consented: None,
         };
         let t = p.targets(&answer);
         let parts: Vec<(ProvenPart, Expected)> = t.iter().map(|t| (t.part, t.cell)).collect();
@@ -939,6 +982,44 @@ mod tests {
         let binned = plan(&mean).unwrap();
         assert!(binned.every_value_bins);
         assert_eq!(binned.bins.iter().map(|b| b.code).collect::<Vec<_>>(), vec![glucose_every; 2]);
+    }
+
+    /// A consent literal admits exactly the consents the engine counts: those without an end, or ending
+    /// after the query was issued (`valid_until > at`), for ends and issue times around every edge.
+    #[test]
+    fn a_consent_literal_admits_exactly_the_consents_active_when_the_query_was_issued() {
+        let q = query(Cohort::Everyone, vec![Aggregate::Count]);
+        let edges = [i64::MIN, -1, 0, 1, 1_764_000_000, i64::from(u32::MAX) - 1, i64::from(u32::MAX), 1 << 33];
+        for at in edges {
+            let Ok(p) = plan(&q).unwrap().consented("study-7", at) else {
+                assert!(!(0..i64::from(u32::MAX)).contains(&at), "refused only outside 1970 to 2106: {at}");
+                continue;
+            };
+            let literal = *p.cohort.last().unwrap();
+            assert_eq!((literal.code, literal.negated, literal.or_previous), (consent_code("study-7"), false, false));
+            let admits = |v: u32| literal.min.is_none_or(|m| v >= m) && literal.max.is_none_or(|m| v <= m);
+            for until in edges.iter().flat_map(|e| [e.saturating_sub(1), *e, e.saturating_add(1)]) {
+                assert_eq!(admits(consent_until(Some(until))), until > at, "until {until}, at {at}");
+            }
+            assert!(admits(consent_until(None)), "no end: always active");
+        }
+        // Another purpose is another code; the consent clause counts as a literal.
+        assert_ne!(consent_code("study-7"), consent_code("study-8"));
+        let condition = |code: &str| Cohort::Condition {
+            code: CodeMatch { system: CodeSystem::Icd10Cm, code: code.into(), prefix: false },
+        };
+        let mut three = query(
+            Cohort::All { of: vec![condition("E11.9"), condition("I10"), condition("J45")] },
+            vec![Aggregate::Count],
+        );
+        let p = plan(&three).unwrap();
+        assert_eq!(p.clone().consented("s", 0).unwrap().cohort.len(), 4);
+        three.group_by.sex = true;
+        let why = plan(&three).unwrap().consented("s", 0).unwrap_err();
+        assert_eq!(
+            why,
+            "not provable yet: more than four criteria (a sex group counts as one), with the consent criterion"
+        );
     }
 
     /// Ages from birth months, computed here by the engine's rule (`year - birth year`, less one
@@ -1096,6 +1177,7 @@ mod tests {
                 row(Some(Sex::Unknown), Cell::Suppressed),
             ],
             exec_micros: 0,
+            consented: None,
         };
         let t = p.targets(&answer);
         assert_eq!(t.len(), 3);
@@ -1145,6 +1227,7 @@ mod tests {
                 histogram: None,
             }],
             exec_micros: 0,
+            consented: None,
         };
         let t = p.targets(&answer(crate::Moments::Released { n: 25, sum: -4_000, sum_sq: 1 }));
         assert_eq!(t.len(), 2);
@@ -1193,6 +1276,7 @@ mod tests {
                 histogram: None,
             }],
             exec_micros: 0,
+            consented: None,
         };
         let t = p.targets(&answer);
         let expected = Outputs {

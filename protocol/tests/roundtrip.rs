@@ -105,6 +105,7 @@ fn answer() -> impl Strategy<Value = NodeAnswer> {
             data_version,
             rows,
             exec_micros,
+            consented: None,
         })
 }
 

@@ -3,6 +3,7 @@
 //! are not admitted; a hub that issues as a did:web, resolved by the nodes over HTTP.
 
 use agora_protocol::combined::ResultStatus;
+use agora_protocol::proof::ProofState;
 use agora_protocol::{Aggregate, Cell, Cohort, GroupBy, Query};
 use agora_tests::{bin, NetOptions, TestNet};
 use std::path::Path;
@@ -21,14 +22,20 @@ fn count() -> Query {
 }
 
 async fn total(net: &TestNet, purpose: &str) -> Cell {
+    total_and_proof(net, purpose).await.0
+}
+
+/// The node's count for `purpose`, and its proof once settled.
+async fn total_and_proof(net: &TestNet, purpose: &str) -> (Cell, Option<ProofState>) {
     let client = net.client().await.unwrap();
     let id = client.submit(count(), Some(purpose.into())).await.unwrap();
     let r = client.wait(id, Duration::from_secs(30)).await.unwrap();
     assert_eq!(r.status, ResultStatus::Complete, "{r:?}");
-    match &r.nodes[0].state {
+    let cell = match &r.nodes[0].state {
         agora_protocol::combined::NodeState::Answered { answer } => answer.total().unwrap().patients,
         other => panic!("{other:?}"),
-    }
+    };
+    (cell, crate::federation::settled_proofs(net, id).await.nodes[0].proof.clone())
 }
 
 fn wallet(args: &[&str]) -> std::process::Output {
@@ -101,7 +108,15 @@ async fn consent_from_wallets_changes_what_researchers_can_count() {
         assert_eq!((granted["status"].as_str(), granted["purpose"].as_str()), (Some("granted"), Some("study-7")));
         wallets.push((key, vc));
     }
-    assert_eq!(total(&net, "study-7").await, Cell::Value(12));
+    // Proven over the consenting patients: the node commits each consent with its end, and the hub
+    // checks the count against the consent criterion at the time it issued the query.
+    let (cell, proof) = total_and_proof(&net, "study-7").await;
+    assert_eq!(cell, Cell::Value(12));
+    let proven = matches!(&proof, Some(ProofState::Proven { consented_to: Some(p), .. }) if p == "study-7");
+    assert!(proven, "{proof:?}");
+    let (cell, proof) = total_and_proof(&net, "demo").await;
+    assert_eq!(cell, Cell::Value(30));
+    assert!(matches!(&proof, Some(ProofState::Proven { consented_to: None, .. })), "{proof:?}");
 
     // Three revoke: 9 is below the threshold of 10, so the count is suppressed again.
     for (key, vc) in &wallets[..3] {

@@ -431,7 +431,7 @@ async fn hub_runs_on_postgresql() {
 }
 
 /// Polls the hub until no answer of `id` waits for its proof (or 120 s pass).
-async fn settled_proofs(net: &TestNet, id: Uuid) -> CombinedResult {
+pub(crate) async fn settled_proofs(net: &TestNet, id: Uuid) -> CombinedResult {
     let client = net.client().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
