@@ -20,9 +20,9 @@ fuzz_target!(|data: &[u8]| {
         trace_length: agora_zk::format::MIN_TRACE_LENGTH << (head[0] % 4),
         root: hex::encode([head[1]; 32]),
     };
-    // 1 to 4 criteria, some negated, some joining the previous one's clause, some ranged, with or
+    // 1 to 8 criteria, some negated, some joining the previous one's clause, some ranged, with or
     // without a measure and its squares: every layout the verifier accepts.
-    let criteria = (0..=(head[3] % 4))
+    let criteria = (0..=(head[3] % 8))
         .map(|i| {
             let bound = |shift: u32| (head[7] >> i & 1 == 1).then_some(u32::from(head[4]) << (shift + u32::from(i)));
             Criterion {
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
                 negated: head[5] >> i & 1 == 1,
                 or_previous: i > 0 && head[8] >> i & 1 == 1,
                 min: bound(3),
-                max: if head[6] >> (i + 3) & 1 == 1 { bound(12) } else { None },
+                max: if head[6] >> ((i + 3) % 8) & 1 == 1 { bound(12) } else { None },
             }
         })
         .collect();

@@ -204,12 +204,18 @@ async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people
     let consenting: Vec<&Person> = people.iter().zip(&active).filter(|(_, a)| **a).map(|(p, _)| p).collect();
     let population = query::Population::ConsentedTo { purpose: "study-a", at: T };
 
-    // Consenting women, and consenting patients with J45 by sex (four literals with the consent's).
+    // Consenting women, consenting patients with J45 by sex (three literals with the consent's), and
+    // with J45 without I10 by sex (seven).
     let mut by_sex = count(condition("J45"));
     by_sex.group_by.sex = true;
+    // Seven literals: J45, without I10 and without three codes nobody has, a sex group and the consent.
+    let not = |c: &str| Cohort::Not { of: Box::new(condition(c)) };
+    let mut wide = count(Cohort::All { of: vec![condition("J45"), not("I10"), not("Z00"), not("Z01"), not("Z02")] });
+    wide.group_by.sex = true;
     for (q, truth) in [
         (count(Cohort::Sex { sex: Sex::Female }), consenting.iter().filter(|p| p.0).count() as u64),
         (by_sex, consenting.iter().filter(|p| p.1[2]).count() as u64),
+        (wide, consenting.iter().filter(|p| p.1[2] && !p.1[1]).count() as u64),
     ] {
         let id = Uuid::new_v4();
         let answer = query::execute_within(store, &q, id, 10, population).unwrap();
@@ -231,12 +237,13 @@ async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people
         assert!(verify_plan(&msg, id, &q, &stated, consented(T)).is_err(), "{q}: {:?}", msg.outcome);
     }
     // Too many literals with the consent's: not proven, and the node says why.
-    let mut wide = count(Cohort::All { of: vec![condition("J45"), condition("I10"), condition("E11.9")] });
-    wide.group_by.sex = true;
+    let seven = ["J45", "I10", "E11.9", "N18.3", "Z00", "Z01", "Z02"];
+    let mut too_wide = count(Cohort::All { of: seven.map(condition).to_vec() });
+    too_wide.group_by.sex = true;
     let id = Uuid::new_v4();
-    let answer = query::execute_within(store, &wide, id, 10, population).unwrap();
-    let msg = prover.prove(id, &wide, &answer).await.verify().unwrap().payload;
-    let why = "more than four criteria (a sex group counts as one), with the consent criterion";
+    let answer = query::execute_within(store, &too_wide, id, 10, population).unwrap();
+    let msg = prover.prove(id, &too_wide, &answer).await.verify().unwrap().payload;
+    let why = "more than eight criteria (a sex group and an age band count as one each), with the consent criterion";
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(why)), "{:?}", msg.outcome);
 }
 

@@ -177,8 +177,9 @@ fn has_positive_clause(literals: &[Literal]) -> bool {
 /// bands (10); a plan that could need more is refused.
 pub const MAX_PROOFS_PER_ANSWER: usize = 11;
 
-/// The most literals one proof tests (agora-zk format v3's `MAX_CRITERIA`): the person, and three more.
-pub const MAX_LITERALS: usize = 4;
+/// The most literals one proof tests (agora-zk's `MAX_CRITERIA`), a group's sex and age band and the
+/// consent criterion included.
+pub const MAX_LITERALS: usize = 8;
 
 /// How a query's answer is proven: the cohort as clauses of literals, the measure's row code when
 /// moments are proven, and whether its sex groups are proven too.
@@ -350,7 +351,7 @@ type Cnf = Vec<Vec<Literal>>;
 /// Literals past which normalising stops (the result must fit [`MAX_LITERALS`] anyway).
 const CNF_LIMIT: usize = 64;
 
-const TOO_MANY: &str = "more than four criteria (a sex group counts as one)";
+const TOO_MANY: &str = "more than eight criteria (a sex group and an age band count as one each)";
 
 /// The literal of a leaf criterion at the reference date, or what in it is not provable.
 fn leaf(c: &Cohort, reference: time::Date) -> Result<Literal, &'static str> {
@@ -831,7 +832,7 @@ mod tests {
                 Literal { code: female, negated: true, or_previous: false, min: None, max: None }
             ]
         );
-        // Grouped by sex: each group's literals add its sex; at most four literals in all.
+        // Grouped by sex: each group's literals add its sex; at most eight literals in all.
         let mut grouped = query(cohort, vec![Aggregate::Count]);
         grouped.group_by.sex = true;
         let p = plan(&grouped).unwrap();
@@ -843,23 +844,24 @@ mod tests {
                 code: CodeMatch { system: CodeSystem::Icd10Cm, code: code.into(), prefix: false },
             }),
         };
-        // Three negations need the person (four literals); a sex group has its sex instead.
-        let three = Cohort::All { of: vec![not("I10"), not("J45"), not("E11.9")] };
-        let mut grouped = query(three, vec![Aggregate::Count]);
+        // Seven negations need the person (eight literals); a sex group has its sex instead.
+        let codes = ["I10", "J45", "N18.3", "A00", "A01", "A02", "A03", "A04"];
+        let negations = |n: usize| codes[..n].iter().map(|c| not(c)).collect::<Vec<_>>();
+        let mut grouped = query(Cohort::All { of: negations(7) }, vec![Aggregate::Count]);
         grouped.group_by.sex = true;
         let p = plan(&grouped).unwrap();
         assert_eq!(p.criteria(&GroupKey::TOTAL)[0], person);
-        assert_eq!(p.criteria(&male).len(), 4);
-        // Four negations with the person, or four literals and a sex group: too many.
-        let four = Cohort::All { of: vec![not("I10"), not("J45"), not("E11.9"), not("N18.3")] };
-        assert!(plan(&query(four, vec![Aggregate::Count])).is_none());
-        let mut four = query(
-            Cohort::All { of: vec![not("I10"), not("J45"), not("E11.9"), e11_cohort(&e11)] },
-            vec![Aggregate::Count],
-        );
-        assert!(plan(&four).is_some());
-        four.group_by.sex = true;
-        assert!(plan(&four).is_none());
+        assert_eq!(p.criteria(&GroupKey::TOTAL).len(), 8);
+        assert_eq!(p.criteria(&male).len(), 8);
+        // Eight negations with the person, or eight literals and a sex group: too many.
+        let why = plan_or_reason(&query(Cohort::All { of: negations(8) }, vec![Aggregate::Count])).unwrap_err();
+        assert_eq!(why, format!("{NOT_PROVABLE}{TOO_MANY}"));
+        let mut eight = negations(7);
+        eight.push(e11_cohort(&e11));
+        let mut eight = query(Cohort::All { of: eight }, vec![Aggregate::Count]);
+        assert!(plan(&eight).is_some());
+        eight.group_by.sex = true;
+        assert!(plan(&eight).is_none());
 
         // A code prefix of at least three characters is its own committed row; a shorter one is not.
         let prefix = CodeMatch { prefix: true, code: "E11".into(), ..e11.clone() };
@@ -1008,18 +1010,13 @@ mod tests {
         let condition = |code: &str| Cohort::Condition {
             code: CodeMatch { system: CodeSystem::Icd10Cm, code: code.into(), prefix: false },
         };
-        let mut three = query(
-            Cohort::All { of: vec![condition("E11.9"), condition("I10"), condition("J45")] },
-            vec![Aggregate::Count],
-        );
-        let p = plan(&three).unwrap();
-        assert_eq!(p.clone().consented("s", 0).unwrap().cohort.len(), 4);
-        three.group_by.sex = true;
-        let why = plan(&three).unwrap().consented("s", 0).unwrap_err();
-        assert_eq!(
-            why,
-            "not provable yet: more than four criteria (a sex group counts as one), with the consent criterion"
-        );
+        let codes = ["E11.9", "I10", "J45", "N18.3", "A00", "A01", "A02"];
+        let mut seven = query(Cohort::All { of: codes.map(condition).to_vec() }, vec![Aggregate::Count]);
+        let p = plan(&seven).unwrap();
+        assert_eq!(p.clone().consented("s", 0).unwrap().cohort.len(), 8);
+        seven.group_by.sex = true;
+        let why = plan(&seven).unwrap().consented("s", 0).unwrap_err();
+        assert_eq!(why, format!("{NOT_PROVABLE}{TOO_MANY}, with the consent criterion"));
     }
 
     /// Ages from birth months, computed here by the engine's rule (`year - birth year`, less one
@@ -1136,17 +1133,25 @@ mod tests {
         let p = plan(&query(neither, vec![Aggregate::Count])).unwrap();
         assert_eq!(p.criteria(&GroupKey::TOTAL)[1..], [lit("I10", true, false), lit("J45", true, false)]);
         // Distributing may need more literals than a proof tests: (a and b) or (c and d) needs four
-        // clauses of two.
+        // clauses of two (eight literals, provable); (a and b and c) or (d and e and f) nine clauses of two.
         let pairs = Cohort::Any {
             of: vec![
                 Cohort::All { of: vec![code("A00"), code("A01")] },
                 Cohort::All { of: vec![code("A02"), code("A03")] },
             ],
         };
-        assert!(plan_or_reason(&query(pairs, vec![Aggregate::Count])).unwrap_err().contains("more than four"));
-        // Five literals are too many.
-        let five = Cohort::Any { of: ["A00", "A01", "A02", "A03", "A04"].map(code).to_vec() };
-        assert!(plan_or_reason(&query(five, vec![Aggregate::Count])).unwrap_err().contains("more than four"));
+        assert_eq!(plan(&query(pairs, vec![Aggregate::Count])).unwrap().cohort.len(), 8);
+        let triples = Cohort::Any {
+            of: vec![
+                Cohort::All { of: vec![code("A00"), code("A01"), code("A02")] },
+                Cohort::All { of: vec![code("A03"), code("A04"), code("A05")] },
+            ],
+        };
+        assert!(plan_or_reason(&query(triples, vec![Aggregate::Count])).unwrap_err().contains("more than eight"));
+        // Nine literals are too many.
+        let nine =
+            Cohort::Any { of: ["A00", "A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08"].map(code).to_vec() };
+        assert!(plan_or_reason(&query(nine, vec![Aggregate::Count])).unwrap_err().contains("more than eight"));
     }
 
     fn e11_cohort(code: &CodeMatch) -> Cohort {

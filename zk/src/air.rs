@@ -329,7 +329,7 @@ pub struct PublicInputs {
     pub commitment: [u8; 32],
     /// A digest of the query (binds the proof to one query).
     pub query: [u8; 32],
-    /// The cohort's criteria ([`check_criteria`]: 1 to 4, in clauses, one clause without negations).
+    /// The cohort's criteria ([`check_criteria`]: 1 to [`MAX_CRITERIA`], in clauses, one clause without negations).
     pub criteria: Vec<Criterion>,
     /// The measure's row code, when values are summed.
     pub measure: Option<u64>,

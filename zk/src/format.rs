@@ -43,8 +43,10 @@ pub const MAIN_WIDTH: usize = 4 + VALUE_BITS;
 pub const FIRST: usize = 2 + VALUE_BITS;
 /// The selector column.
 pub const SELECTOR: usize = 3 + VALUE_BITS;
-/// The most criteria one statement tests (the person itself, and three more).
-pub const MAX_CRITERIA: usize = 4;
+/// The most criteria one statement tests (eight: e.g. the person or a sex group, an age band, a
+/// consent and five of the cohort's). Each unranged criterion costs four auxiliary columns; a statement
+/// also stays within [`MAX_AUX_WIDTH`].
+pub const MAX_CRITERIA: usize = 8;
 /// The widest auxiliary segment a statement may have (ranged criteria cost up to 69 columns each,
 /// `crate::range`): each column adds about 0.7 KB to a proof (42 openings of an extension-field
 /// value) and its extension to the prover's memory, so 128 keeps a proof at 2^20 rows under the

@@ -108,6 +108,17 @@ fn honest_answers_verify_and_equal_an_independent_count() {
         count_of(vec![Criterion::lacks(1), Criterion::has(3).or_previous(), Criterion::has(PERSON)]),
         mean_of(vec![Criterion::has(PERSON)]),
         mean_of(vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::lacks(0)]),
+        // Eight criteria, the format's most: (female or 0) and not 1 and (2 or not 3) and 4 and the person.
+        mean_of(vec![
+            Criterion::has(FEMALE),
+            Criterion::has(0).or_previous(),
+            Criterion::lacks(1),
+            Criterion::has(2),
+            Criterion::lacks(3).or_previous(),
+            Criterion::has(4),
+            Criterion::lacks(5).or_previous(),
+            Criterion::has(PERSON),
+        ]),
     ];
     // Five proofs over one commitment, the rest over a second commitment of the same data.
     let again = Snapshot::build(data.clone(), [10; 32]).unwrap();
@@ -347,8 +358,8 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
         &proof,
     );
     assert!(e.to_string().contains("every clause has a negated criterion"), "{e}");
-    let e = rejected(&Claim { criteria: vec![Criterion::has(PERSON); 5], ..claim.clone() }, &commitment, &proof);
-    assert!(e.to_string().contains("5 criteria"), "{e}");
+    let e = rejected(&Claim { criteria: vec![Criterion::has(PERSON); 9], ..claim.clone() }, &commitment, &proof);
+    assert!(e.to_string().contains("9 criteria (1 to 8)"), "{e}");
 
     // A stale commitment (the node's data before one more patient) and a foreign one.
     let mut before = data.clone();
@@ -429,7 +440,8 @@ proptest! {
             (any::<bool>(), prop::collection::btree_set(0u64..4, 0..4), prop::collection::vec(any::<u32>(), 0..3)),
             0..40,
         ),
-        criteria in prop::collection::vec((0u64..5, any::<bool>(), any::<bool>()), 0..3),
+        // Up to eight criteria with the person (the format's most).
+        criteria in prop::collection::vec((0u64..5, any::<bool>(), any::<bool>()), 0..8),
         measure in any::<bool>(),
         delta_count in 1u64..1000,
         delta_sum in 1u64..u32::MAX as u64,
