@@ -1,7 +1,8 @@
 //! Proving and verifying answers over a committed snapshot, at one trace size per run (peak memory is
 //! per process):
 //!
-//! `cargo bench -p agora-zk --bench prove -- --log-rows 16`
+//! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement;
+//! `--eight`: the most criteria, with and without a consent-like ranged one)
 //!
 //! The snapshot is full (the format's capacity for that trace length): patient blocks of four rows (a
 //! person row, a sex, one of eight condition codes, a measure's value). Timed: the count of a
@@ -72,6 +73,41 @@ fn main() {
             proof.len() as f64 / 1024.0,
             peak_rss_mb()
         );
+        return;
+    }
+    if args.iter().any(|a| a == "--eight") {
+        // The format's most criteria: eight unranged ones (a sex, an or of two conditions, four
+        // conditions lacking, the person), then the same with a consent-like criterion in place of the
+        // person (a row whose value is at least a 31-bit time, as a consent's end after a query's time).
+        let plain: Vec<Criterion> = [
+            Criterion::has(101),
+            Criterion::has(0),
+            Criterion::has(1).or_previous(),
+            Criterion::lacks(2),
+            Criterion::lacks(3),
+            Criterion::lacks(4),
+            Criterion::lacks(5),
+            Criterion::has(100),
+        ]
+        .to_vec();
+        let mut consent = plain.clone();
+        consent[7] = Criterion::has(200).within(Some(1_780_000_001), None);
+        for (name, criteria) in [("eight criteria", plain), ("seven and a consent criterion", consent)] {
+            let statement = Statement { criteria, measure: None, squares: false, measure_range: None, threshold: 0 };
+            let t = Instant::now();
+            let (claim, proof) = snapshot.prove([10; 32], &statement).unwrap();
+            let prove_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+            let verify_ms = t.elapsed().as_secs_f64() * 1e3;
+            println!(
+                "2^{log} {name}: {} aux columns, prove {prove_s:.2} s ({:.0} rows/s), verify {verify_ms:.2} ms, proof {:.1} KB, peak RSS {:.0} MB",
+                claim.layout().width(),
+                capacity(n) as f64 / prove_s,
+                proof.len() as f64 / 1024.0,
+                peak_rss_mb()
+            );
+        }
         return;
     }
     let one = Statement {
