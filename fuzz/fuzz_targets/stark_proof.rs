@@ -10,10 +10,10 @@ use agora_zk::{verify_claim, Claim, Commitment, Criterion, FORMAT_VERSION};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 9 {
+    if data.len() < 11 {
         return;
     }
-    let (head, proof) = data.split_at(9);
+    let (head, proof) = data.split_at(11);
     // The current format version and its trace lengths, so that the bytes reach the proof checks.
     let commitment = Commitment {
         version: FORMAT_VERSION,
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     };
     // 1 to 8 criteria, some negated, some joining the previous one's clause, some ranged, with or
     // without a measure and its squares: every layout the verifier accepts.
-    let criteria = (0..=(head[3] % 8))
+    let criteria = (0..=(head[9] % 8))
         .map(|i| {
             let bound = |shift: u32| (head[7] >> i & 1 == 1).then_some(u32::from(head[4]) << (shift + u32::from(i)));
             Criterion {
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
                 negated: head[5] >> i & 1 == 1,
                 or_previous: i > 0 && head[8] >> i & 1 == 1,
                 min: bound(3),
-                max: if head[6] >> ((i + 3) % 8) & 1 == 1 { bound(12) } else { None },
+                max: if head[10] >> i & 1 == 1 { bound(12) } else { None },
             }
         })
         .collect();

@@ -218,7 +218,11 @@ impl Coordinator {
     async fn fan_out(&self, query_id: Uuid, signed: Signed<QueryRequest>, nodes: Vec<(PeerId, String)>) {
         let Ok(_permit) = self.inner.inflight.acquire().await else { return };
         let deadline = self.inner.cfg.deadline;
-        let query = serde_json::from_str::<QueryRequest>(&signed.body).ok().map(|r| r.query);
+        let scope = serde_json::from_str::<QueryRequest>(&signed.body).ok().map(|r| AnswerScope {
+            query: r.query,
+            purpose: r.purpose,
+            submitted_at: r.header.issued_at,
+        });
         let mut tasks = tokio::task::JoinSet::new();
         for (peer, _) in nodes {
             let net = self.inner.net.clone();
@@ -233,7 +237,7 @@ impl Coordinator {
             let (state, envelope) = match res {
                 Err(_) => (NodeState::NoAnswer { reason: format!("no answer within {} s", deadline.as_secs()) }, None),
                 Ok(Err(e)) => (NodeState::NoAnswer { reason: e.to_string() }, None),
-                Ok(Ok(WireResponse::Answer(env))) => match check_answer(&env, peer, query_id, query.as_ref()) {
+                Ok(Ok(WireResponse::Answer(env))) => match check_answer(&env, peer, query_id, scope.as_ref()) {
                     Ok(state) => (state, Some(serde_json::to_string(&env).expect("serialises"))),
                     Err(reason) => {
                         warn!(target: "hub::query", %peer, %reason, "answer refused");
@@ -394,7 +398,8 @@ impl Coordinator {
             return Err("this node's part of the query is already settled".into());
         }
         let record = self.inner.store.query(query_id).await.map_err(|e| e.to_string())?;
-        let state = check_answer(&msg, peer, query_id, record.as_ref().map(|r| &r.query))?;
+        let scope = record.map(|r| AnswerScope { query: r.query, purpose: r.purpose, submitted_at: r.submitted_at });
+        let state = check_answer(&msg, peer, query_id, scope.as_ref())?;
         self.inner
             .store
             .set_node_state(
@@ -573,11 +578,18 @@ impl Coordinator {
 }
 
 /// Checks a node's signed statement: signature, signer, query id, and the answer's own id.
+/// What an answer is checked against: the query, its purpose and when the hub sent it.
+struct AnswerScope {
+    query: Query,
+    purpose: Option<String>,
+    submitted_at: i64,
+}
+
 fn check_answer(
     env: &Signed<AnswerMessage>,
     peer: PeerId,
     query_id: Uuid,
-    query: Option<&Query>,
+    scope: Option<&AnswerScope>,
 ) -> Result<NodeState, String> {
     let v = env.verify().map_err(|e| format!("answer failed verification: {e}"))?;
     if v.signer != peer {
@@ -592,8 +604,12 @@ fn check_answer(
             if answer.query_id != query_id {
                 return Err("answer body is for another query".into());
             }
-            if let Some(query) = query {
-                answer.check_shape(query).map_err(|e| format!("answer does not fit the query: {e}"))?;
+            if let Some(scope) = scope {
+                answer.check_shape(&scope.query).map_err(|e| format!("answer does not fit the query: {e}"))?;
+                // Whom it counts: everyone, or those consenting to the query's purpose at a time between
+                // the query's sending and the answer's signing.
+                let latest = v.payload.header.issued_at;
+                Population::stated(scope.purpose.as_deref(), scope.submitted_at, &answer, latest)?;
             }
             NodeState::Answered { answer }
         }
@@ -628,19 +644,32 @@ pub enum Population {
 }
 
 impl Population {
-    /// The population `answer` states for the query of `record`, checked at `now`: only the query's own
-    /// purpose, at a time between the query's submission and now (each within the allowed clock
-    /// difference), so no consent that had ended before the query was sent is counted.
+    /// The population `answer` states for the query of `record`, checked at `now`: as
+    /// [`Population::stated`] (the answer itself was checked when it arrived, up to its own signing).
     pub fn of(record: &QueryRecord, answer: &NodeAnswer, now: i64) -> Result<Population, String> {
+        Population::stated(record.purpose.as_deref(), record.submitted_at, answer, now)
+    }
+
+    /// The population `answer` states for a query of `purpose` sent at `submitted_at`: only that
+    /// purpose, at a time between `submitted_at` and `latest` (the answer's signing, or a later check),
+    /// each within the allowed clock difference, so no consent that had ended before the query was sent
+    /// is counted and the time is the query's run.
+    pub fn stated(
+        purpose: Option<&str>,
+        submitted_at: i64,
+        answer: &NodeAnswer,
+        latest: i64,
+    ) -> Result<Population, String> {
         let Some(c) = &answer.consented else { return Ok(Population::Everyone) };
-        if record.purpose.as_deref() != Some(c.purpose.as_str()) {
+        if purpose != Some(c.purpose.as_str()) {
             return Err("the answer counts patients consenting to another purpose than the query's".into());
         }
         let skew = agora_protocol::envelope::CLOCK_SKEW_SECS;
-        if c.at < record.submitted_at - skew || c.at > now + skew {
+        if c.at < submitted_at - skew || c.at > latest + skew {
             return Err(format!(
-                "the answer counts consents active at {}, outside the query's time (submitted at {}, checked at {now})",
-                c.at, record.submitted_at
+                "the answer counts consents active at {}, outside the query's time (sent at {submitted_at}, \
+                 answered by {latest})",
+                c.at
             ));
         }
         Ok(Population::ConsentedTo { purpose: c.purpose.clone(), at: c.at })

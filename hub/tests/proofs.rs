@@ -169,7 +169,8 @@ fn honest_proofs_are_proven_and_forged_ones_fail_with_their_reason() {
 }
 
 /// An answer over the patients consenting to the query's purpose is checked against the consent
-/// criterion at the time the hub issued the query, and only for the query's own purpose.
+/// criterion at the time the answer states (between the query's sending and the answer's signing), and
+/// only for the query's own purpose.
 #[test]
 fn consented_answers_are_checked_over_the_consenting_patients() {
     let (s, commitment) = snapshot(7, 4);
@@ -214,6 +215,25 @@ fn consented_answers_are_checked_over_the_consenting_patients() {
     assert!(after.as_ref().unwrap_err().contains("outside the query's time"), "{after:?}");
     let foreign = Population::of(&record, &stating("t", at), at + 5);
     failed(check_proofs(id, &q, &honest, &commitment, &cells, foreign), "another purpose than the query's");
+    // The window's edges, each within the allowed clock difference (30 s) of the query's sending
+    // (at - 10) and of the answer's signing (here at + 5).
+    let skew = agora_protocol::envelope::CLOCK_SKEW_SECS;
+    assert_eq!(skew, 30);
+    let stated = |when: i64| Population::stated(Some("s"), at - 10, &stating("s", when), at + 5);
+    assert!(stated(at - 40).is_ok() && stated(at + 35).is_ok());
+    assert!(stated(at - 41).is_err() && stated(at + 36).is_err());
+    assert!(Population::stated(None, at - 10, &stating("s", at), at + 5).is_err(), "a query without a purpose");
+
+    // The researcher's table says whom each node counted, and notes a mix.
+    let part = |name: &str, answer: NodeAnswer| NodePart {
+        peer_id: format!("peer-{name}"),
+        node_name: name.into(),
+        state: NodeState::Answered { answer },
+        proof: None,
+    };
+    let table = assemble(record, vec![part("a", stating("s", at)), part("b", honest.clone())]).to_table();
+    assert!(table.contains("12 patients (only those consenting to s at 2030-03-17T17:46:40Z)"), "{table}");
+    assert!(table.contains("note: some nodes counted only consenting patients, others every patient"), "{table}");
 }
 
 #[test]

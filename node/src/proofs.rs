@@ -115,8 +115,8 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
                 }
             }
         }
-        // Unrevoked consents, expired ones too: whether a consent is active depends on when a query was
-        // issued, which the proof's consent criterion compares with the consent's end.
+        // Unrevoked consents, expired ones too: whether a consent is active depends on when a query
+        // runs, which the proof's consent criterion compares with the consent's end.
         let mut stmt = tx.prepare(
             "SELECT person_id, purpose, valid_until FROM consent WHERE revoked_at IS NULL
              ORDER BY person_id, purpose, credential_id",
@@ -511,6 +511,7 @@ mod tests {
     #[test]
     fn row_codes_fit_the_commitment_format() {
         assert_eq!(agora_protocol::proof::MAX_ROW_CODE, agora_zk::format::MAX_CODE);
+        assert_eq!(agora_protocol::proof::MAX_LITERALS, agora_zk::format::MAX_CRITERIA);
     }
 
     #[test]

@@ -292,8 +292,16 @@ impl CombinedResult {
             let state = match &n.state {
                 NodeState::Waiting => "waiting".to_string(),
                 NodeState::Answered { answer } => format!(
-                    "answered: {} patients, threshold {}, {} µs",
+                    "answered: {} patients{}, threshold {}, {} µs",
                     answer.total().map(|t| t.patients.display(answer.threshold)).unwrap_or_default(),
+                    answer.consented.as_ref().map_or(String::new(), |c| format!(
+                        " (only those consenting to {} at {})",
+                        c.purpose,
+                        time::OffsetDateTime::from_unix_timestamp(c.at)
+                            .ok()
+                            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                            .unwrap_or_else(|| c.at.to_string())
+                    )),
                     answer.threshold,
                     answer.exec_micros
                 ),
@@ -303,6 +311,17 @@ impl CombinedResult {
             };
             let proof = n.proof.as_ref().map(|p| format!("; {}", p.label())).unwrap_or_default();
             let _ = writeln!(out, "  node {:<16} {state}{proof}", n.name);
+        }
+        let consenting = |n: &&NodeReport| match &n.state {
+            NodeState::Answered { answer } => Some(answer.consented.is_some()),
+            _ => None,
+        };
+        let populations: Vec<bool> = self.nodes.iter().filter_map(|n| consenting(&n)).collect();
+        if populations.iter().any(|c| *c) && populations.iter().any(|c| !*c) {
+            let _ = writeln!(
+                out,
+                "  note: some nodes counted only consenting patients, others every patient (their policies differ)"
+            );
         }
         let p = self.proofs;
         if p.proven + p.pending + p.failed + p.unproven > 0 {

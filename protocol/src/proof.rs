@@ -118,7 +118,7 @@ pub fn birth_month_code() -> u64 {
 
 /// The row code of a patient's consent to `purpose` (one row per unrevoked consent, whose value is
 /// [`consent_until`]): an answer over consenting patients only is proven with the literal "a consent
-/// to the purpose ending after the query was issued" ([`Plan::consented`]).
+/// to the purpose ending after the node ran the query" ([`Plan::consented`]).
 pub fn consent_code(purpose: &str) -> u64 {
     row_code(&["consent", purpose])
 }
@@ -987,9 +987,9 @@ mod tests {
     }
 
     /// A consent literal admits exactly the consents the engine counts: those without an end, or ending
-    /// after the query was issued (`valid_until > at`), for ends and issue times around every edge.
+    /// after the query ran (`valid_until > at`), for ends and run times around every edge.
     #[test]
-    fn a_consent_literal_admits_exactly_the_consents_active_when_the_query_was_issued() {
+    fn a_consent_literal_admits_exactly_the_consents_active_when_the_query_ran() {
         let q = query(Cohort::Everyone, vec![Aggregate::Count]);
         let edges = [i64::MIN, -1, 0, 1, 1_764_000_000, i64::from(u32::MAX) - 1, i64::from(u32::MAX), 1 << 33];
         for at in edges {

@@ -97,15 +97,16 @@ fn answer() -> impl Strategy<Value = NodeAnswer> {
         any::<u64>(),
         any::<u64>(),
         proptest::option::of("[a-zA-Z/%\\[\\]]{1,8}"),
+        proptest::option::of(("[a-z0-9-]{1,12}", any::<i64>())),
     )
-        .prop_map(|(rows, threshold, data_version, exec_micros, unit)| NodeAnswer {
+        .prop_map(|(rows, threshold, data_version, exec_micros, unit, consented)| NodeAnswer {
             query_id: Uuid::from_u128(data_version as u128),
             threshold,
             unit,
             data_version,
             rows,
             exec_micros,
-            consented: None,
+            consented: consented.map(|(purpose, at)| agora_protocol::Consented { purpose, at }),
         })
 }
 
