@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Issues ConsentCredentials to twelve patients of the first hospital, has their wallets grant them, then
-/// three revoke; prints the consent-bound count after each step. Returns one wallet (key, credential) whose
+/// three revoke; prints the consent-bound count after each step, with its proof. Returns one wallet (key, credential) whose
 /// consent is still active.
 async fn consent_walkthrough(
     net: &TestNet,
@@ -126,14 +126,22 @@ async fn consent_walkthrough(
     let count = || async {
         let q = Example::parse_from(["example", "--reference-date", "2026-01-01"]).q.to_query()?;
         let id = client.submit(q, Some("study-7".into())).await?;
-        let r = client.wait(id, Duration::from_secs(30)).await?;
-        let cell = r.nodes.iter().find(|n| n.name == node.name).and_then(|n| match &n.state {
+        let t = Instant::now();
+        let mut r = client.wait(id, Duration::from_secs(30)).await?;
+        // Its proof follows: over the consenting patients (a new snapshot with each consent change).
+        while r.proofs.pending > 0 && t.elapsed() < Duration::from_secs(120) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            r = client.result(id).await?;
+        }
+        let part = r.nodes.iter().find(|n| n.name == node.name);
+        let cell = part.and_then(|n| match &n.state {
             agora_protocol::combined::NodeState::Answered { answer } => answer.total().map(|t| t.patients),
             _ => None,
         });
+        let proof = part.and_then(|n| n.proof.as_ref()).map_or(String::new(), |p| format!("; {}", p.label()));
         anyhow::Ok(match cell {
-            Some(agora_protocol::Cell::Value(n)) => n.to_string(),
-            Some(agora_protocol::Cell::Suppressed) => "suppressed (<10)".to_string(),
+            Some(agora_protocol::Cell::Value(n)) => format!("{n}{proof}"),
+            Some(agora_protocol::Cell::Suppressed) => format!("suppressed (<10){proof}"),
             None => "no answer".to_string(),
         })
     };
