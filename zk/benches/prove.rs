@@ -49,6 +49,7 @@ fn main() {
     let t = Instant::now();
     let snapshot = Snapshot::build(blocks, [7; 32]).unwrap();
     let commit_s = t.elapsed().as_secs_f64();
+    println!("2^{log} commit: {commit_s:.2} s, peak RSS {:.0} MB", peak_rss_mb());
     if args.iter().any(|a| a == "--widest") {
         // Near the format's widest statement: a two-sided range of bounds below 2^31 (long chains), an
         // age-band-like range, and a sex.

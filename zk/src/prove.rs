@@ -6,7 +6,7 @@ use crate::format::{
     MAX_AUX_WIDTH, MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW,
     VALUE_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
 };
-use crate::lde::{CachedTraceLde, MainLde};
+use crate::lde::{CachedTraceLde, MainLde, QuotientCommitment};
 use crate::verify::{Claim, Hash};
 use crate::ZkError;
 use rand::{RngCore, SeedableRng};
@@ -18,8 +18,8 @@ use winter_math::fields::f64::BaseElement;
 use winter_math::{fft, FieldElement};
 use winter_prover::matrix::ColMatrix;
 use winter_prover::{
-    CompositionPoly, CompositionPolyTrace, DefaultConstraintCommitment, DefaultConstraintEvaluator, EvaluationFrame,
-    Prover, StarkDomain, Trace, TracePolyTable,
+    CompositionPoly, CompositionPolyTrace, DefaultConstraintEvaluator, EvaluationFrame, Prover, StarkDomain, Trace,
+    TracePolyTable,
 };
 
 type Vc = MerkleTree<Hash>;
@@ -468,7 +468,7 @@ impl Prover for CohortProver {
     type VC = Vc;
     type RandomCoin = DefaultRandomCoin<Hash>;
     type TraceLde<E: FieldElement<BaseField = BaseElement>> = CachedTraceLde<E>;
-    type ConstraintCommitment<E: FieldElement<BaseField = BaseElement>> = DefaultConstraintCommitment<E, Hash, Vc>;
+    type ConstraintCommitment<E: FieldElement<BaseField = BaseElement>> = QuotientCommitment<E>;
     type ConstraintEvaluator<'a, E: FieldElement<BaseField = BaseElement>> =
         DefaultConstraintEvaluator<'a, CohortAir, E>;
 
@@ -488,7 +488,7 @@ impl Prover for CohortProver {
         partition_option: PartitionOptions,
     ) -> (Self::TraceLde<E>, TracePolyTable<E>) {
         // The snapshot's extension, computed when it was committed, of this same trace.
-        let polys = TracePolyTable::new(self.lde.polys.clone());
+        let polys = TracePolyTable::new_shared(self.lde.polys.clone());
         (CachedTraceLde::new(self.lde.clone(), trace_info.clone(), partition_option), polys)
     }
 
@@ -502,7 +502,8 @@ impl Prover for CohortProver {
         let mut rng = ChaCha20Rng::from_seed(self.seed);
         rng.set_stream(1);
         let hidden = hide_quotient(composition_poly_trace, num_constraint_composition_columns, domain, &mut rng);
-        DefaultConstraintCommitment::new(hidden, num_constraint_composition_columns, domain, partition_options)
+        assert_eq!(partition_options, PartitionOptions::default(), "format v3 hashes whole rows");
+        QuotientCommitment::new(hidden, num_constraint_composition_columns, domain)
     }
 
     fn new_evaluator<'a, E: FieldElement<BaseField = BaseElement>>(
@@ -512,6 +513,16 @@ impl Prover for CohortProver {
         composition_coefficients: ConstraintCompositionCoefficients<E>,
     ) -> Self::ConstraintEvaluator<'a, E> {
         DefaultConstraintEvaluator::new(air, aux_rand_elements, composition_coefficients)
+    }
+
+    /// Every auxiliary value is in the base field: the segment is built, extended and kept there
+    /// (the patched winter-prover, zk/vendor/README.md), half the memory of building it in `E`.
+    fn build_aux_trace_base<E: FieldElement<BaseField = BaseElement>>(
+        &self,
+        main_trace: &SnapshotTrace,
+        _aux_rand_elements: &AuxRandElements<E>,
+    ) -> Option<ColMatrix<BaseElement>> {
+        Some(self.build_aux_trace::<BaseElement>(main_trace, &AuxRandElements::new(Vec::new())))
     }
 
     #[allow(clippy::needless_range_loop)] // every column filled row by row
