@@ -50,6 +50,7 @@ impl Extension {
 
     /// Row `i` into `out` (`width` elements), each lifted to `F`.
     fn read_row<F: FieldElement<BaseField = BaseElement>>(&self, i: usize, out: &mut [F]) {
+        debug_assert_eq!(out.len(), self.width, "a whole row");
         let (wide, rest) = out.split_at_mut((self.segments.len() * SEGMENT_WIDTH).min(self.width));
         for (segment, part) in self.segments.iter().zip(wide.chunks_mut(SEGMENT_WIDTH)) {
             for (to, from) in part.iter_mut().zip(&segment[i]) {
@@ -93,7 +94,8 @@ const LOW_LEVELS: usize = 5;
 /// winterfell's Merkle tree over an extension's rows (the same root and the same batch openings), kept
 /// from `2^LOW_LEVELS` rows up: an opening hashes again the 32 rows under the stored node above it. A
 /// full tree holds two digests per row, 256 MB for 2^22 rows of the LDE domain (a 2^20-row trace); this
-/// one 8 MB, for about 1,300 row hashes per proof.
+/// one 8 MB, for about 1,300 row hashes per tree and proof (42 openings of 32 rows; a proof opens three
+/// trees).
 pub(crate) struct RowTree {
     upper: Vc,
 }
@@ -122,12 +124,18 @@ impl RowTree {
 
     /// winterfell's `MerkleTree::prove_batch` over the full tree: each position's leaf and path (the
     /// lower part recomputed from the rows, hashed as when the tree was built), compressed as
-    /// winterfell compresses them.
+    /// winterfell compresses them. The positions are distinct (winterfell's prover sorts and
+    /// deduplicates its queries; `prove_batch` refuses a repeated one, `from_single_proofs` would drop
+    /// it).
     fn open_many(
         &self,
         positions: &[usize],
         hash_rows: impl Fn(usize, &mut [Digest]),
     ) -> winter_crypto::BatchMerkleProof<Hash> {
+        debug_assert!(
+            positions.iter().collect::<std::collections::BTreeSet<_>>().len() == positions.len(),
+            "distinct positions"
+        );
         let block = 1 << LOW_LEVELS;
         let openings: Vec<(Digest, Vec<Digest>)> = positions
             .iter()
@@ -165,7 +173,12 @@ impl<E: FieldElement<BaseField = BaseElement>> QuotientCommitment<E> {
         domain: &StarkDomain<BaseElement>,
     ) -> (Self, CompositionPoly<E>) {
         let poly = CompositionPoly::new(trace, domain, columns);
+        // winterfell's `DefaultConstraintCommitment` checks.
+        assert_eq!(poly.num_columns(), columns);
+        assert_eq!(poly.column_degree(), domain.trace_length() - 1);
         let evaluations = RowMatrix::evaluate_polys_over::<SEGMENT_WIDTH>(poly.data(), domain);
+        assert_eq!(evaluations.num_cols(), columns);
+        assert_eq!(evaluations.num_rows(), domain.lde_domain_size());
         let tree = RowTree::build(evaluations.num_rows(), |start, out| hash_matrix_rows(&evaluations, start, out));
         (QuotientCommitment { evaluations, tree }, poly)
     }
@@ -348,14 +361,17 @@ mod tests {
     /// extension field), though the tree keeps only its upper levels.
     #[test]
     fn the_extension_and_its_root_are_winterfells() {
-        for width in [13, 12, 4, 8, 36] {
-            an_extension_of(width);
+        // Every remainder of eight (a four-wide tail or a padded segment), and a domain large enough for
+        // winterfell's concurrent FFT (1,024 rows and more), as every real one is.
+        for (width, n) in [(13, 64), (12, 64), (4, 64), (8, 64), (36, 64), (1, 64), (3, 64), (6, 64), (9, 64), (15, 64)]
+        {
+            an_extension_of(width, n);
         }
+        an_extension_of(11, 512);
     }
 
-    fn an_extension_of(width: usize) {
+    fn an_extension_of(width: usize, n: usize) {
         use winter_math::fields::QuadExtension;
-        let n = 64usize;
         let columns: Vec<Vec<BaseElement>> = (0..width)
             .map(|c| (0..n).map(|i| BaseElement::new((i as u64 + 1) * 7_919 + c as u64 * 1_000_003)).collect())
             .collect();
@@ -367,7 +383,7 @@ mod tests {
         for i in 0..theirs.num_rows() {
             assert_eq!(ours.row::<BaseElement>(i), theirs.row(i), "row {i}");
         }
-        let positions = [0, 1, 2, 33, 63, 64, 100, 101, 170, 255, 17, 31, 32];
+        let positions = [0, 1, 2, 33, 63, 64, 100, 101, 170, 4 * n - 1, 17, 31, 32];
         let full = theirs.commit_to_rows::<Hash, Vc>(PartitionOptions::default());
         let tree = ours.commit_rows::<BaseElement>();
         assert_eq!(tree.root(), full.commitment());

@@ -294,9 +294,18 @@ impl Snapshot {
         let bound = if suppressed { u64::from(*threshold) } else { count + 1 };
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
+        let (prover, trace) = self.prover(&claim, bound - 1 - count, seed);
+        let proof = prover.prove(trace).map_err(|e| ZkError::Prover(e.to_string()))?;
+        Ok((claim, proof.to_bytes()))
+    }
+
+    /// The prover of `claim` over this snapshot (with `gap`, `bound - 1 - count`, and the seed of its
+    /// random rows), and the trace it proves.
+    fn prover(&self, claim: &Claim, gap: u64, seed: [u8; 32]) -> (CohortProver, SnapshotTrace) {
+        let Claim { query, criteria, measure, .. } = claim;
         let inputs = PublicInputs {
             commitment: self.root(),
-            query,
+            query: *query,
             criteria: criteria.clone(),
             measure: *measure,
             count: claim.count,
@@ -306,14 +315,19 @@ impl Snapshot {
             suppressed_below: claim.suppressed_below.unwrap_or(0),
         };
         let layout = inputs.layout();
-        let prover =
-            CohortProver { lde: self.lde.clone(), options: proof_options(), inputs, gap: bound - 1 - count, seed };
+        let prover = CohortProver {
+            lde: self.lde.clone(),
+            options: proof_options(),
+            inputs,
+            gap,
+            seed,
+            aux_in_extension: false,
+        };
         let trace = SnapshotTrace {
             info: TraceInfo::new_multi_segment(MAIN_WIDTH, layout.width(), 1, self.trace.info.length(), vec![]),
             main: self.trace.main.clone(),
         };
-        let proof = prover.prove(trace).map_err(|e| ZkError::Prover(e.to_string()))?;
-        Ok((claim, proof.to_bytes()))
+        (prover, trace)
     }
 
     fn root(&self) -> [u8; 32] {
@@ -341,6 +355,9 @@ struct CohortProver {
     /// `bound - 1 - count`, proven to fit in [`GAP_BITS`] bits.
     gap: u64,
     seed: [u8; 32],
+    /// Build the auxiliary segment in the extension field, as unpatched winterfell does (a test
+    /// compares the two proofs).
+    aux_in_extension: bool,
 }
 
 fn random_element<E: FieldElement>(rng: &mut ChaCha20Rng) -> E {
@@ -522,7 +539,8 @@ impl Prover for CohortProver {
         main_trace: &SnapshotTrace,
         _aux_rand_elements: &AuxRandElements<E>,
     ) -> Option<ColMatrix<BaseElement>> {
-        Some(self.build_aux_trace::<BaseElement>(main_trace, &AuxRandElements::new(Vec::new())))
+        (!self.aux_in_extension)
+            .then(|| self.build_aux_trace::<BaseElement>(main_trace, &AuxRandElements::new(Vec::new())))
     }
 
     #[allow(clippy::needless_range_loop)] // every column filled row by row
@@ -706,8 +724,14 @@ mod tests {
         let n = snapshot.trace.info.length();
         let info = TraceInfo::new_multi_segment(MAIN_WIDTH, inputs.layout().width(), 1, n, vec![]);
         let air = CohortAir::new(info.clone(), inputs.clone(), proof_options());
-        let prover =
-            CohortProver { lde: snapshot.lde.clone(), options: proof_options(), inputs, gap: 0, seed: [1; 32] };
+        let prover = CohortProver {
+            lde: snapshot.lde.clone(),
+            options: proof_options(),
+            inputs,
+            gap: 0,
+            seed: [1; 32],
+            aux_in_extension: false,
+        };
         let trace = SnapshotTrace { info, main: snapshot.trace.main.clone() };
         let aux = prover.build_aux_trace::<BaseElement>(&trace, &AuxRandElements::new(vec![BaseElement::ZERO]));
         (air, (*snapshot.trace.main).clone(), aux)
@@ -944,6 +968,37 @@ mod tests {
         aux.set(verdict, 4, BaseElement::ONE);
         let last = range_start + 1 + range.lower().unwrap().width() + upper.width();
         assert_eq!(broken(&air, &main, &aux), vec![(4, last)]);
+    }
+
+    /// The patched prover's base-field auxiliary segment gives, byte for byte, the proof winterfell's own
+    /// path gives for the same segment built in the extension field (OOD frame, DEEP composition,
+    /// commitments and openings alike), for a statement with a range, a measure and its squares.
+    #[test]
+    fn a_base_field_auxiliary_segment_gives_the_proof_of_the_lifted_one() {
+        let blocks: Vec<Block> = (0..600u32)
+            .map(|i| {
+                let mut b = vec![Row::attribute(100), Row::attribute(101 + u64::from(i % 2))];
+                b.push(Row { code: 7, value: 20_000 + (i * 37) % 9_000 });
+                b.push(Row { code: 200, value: (i * 7_919) % 40_000 });
+                b
+            })
+            .collect();
+        let snapshot = Snapshot::build(blocks, [11; 32]).unwrap();
+        let statement = Statement {
+            criteria: vec![Criterion::has(101), Criterion::has(7).within(Some(21_000), Some(26_000))],
+            measure: Some(200),
+            squares: true,
+            measure_range: None,
+            threshold: 1,
+        };
+        let (claim, _) = snapshot.prove([9; 32], &statement).unwrap();
+        let (base, trace) = snapshot.prover(&claim, 0, [4; 32]);
+        let (mut lifted, same_trace) = snapshot.prover(&claim, 0, [4; 32]);
+        lifted.aux_in_extension = true;
+        let base = base.prove(trace).unwrap().to_bytes();
+        let lifted = lifted.prove(same_trace).unwrap().to_bytes();
+        assert!(base == lifted, "the two paths give different proofs");
+        crate::verify_claim(snapshot.commitment(), &claim, &base).unwrap();
     }
 
     /// The hidden segments still recombine to `H` with the patched verifier's step, each stays below
