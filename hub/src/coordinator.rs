@@ -472,12 +472,19 @@ impl Coordinator {
         if part.proof.is_some() {
             return Err("the proof of this answer is already settled".into());
         }
-        let state = match outcome {
-            ProofOutcome::Unavailable { reason } => {
+        // Proofs of another statement than this hub's cannot be checked here: the answer stays unproven,
+        // saying why.
+        let mismatch = match &outcome {
+            ProofOutcome::Proven { statement, .. } => statement_mismatch(statement),
+            ProofOutcome::Unavailable { .. } => None,
+        };
+        let state = match (outcome, mismatch) {
+            (_, Some(reason)) => ProofState::Unproven { reason },
+            (ProofOutcome::Unavailable { reason }, None) => {
                 let reason: String = reason.chars().filter(|c| !c.is_control()).take(300).collect();
                 ProofState::Unproven { reason: format!("the node: {reason}") }
             }
-            ProofOutcome::Proven { commitment, cells } => {
+            (ProofOutcome::Proven { commitment, cells, .. }, None) => {
                 let registered = self.inner.store.commitments(&peer.to_string()).await.map_err(|e| e.to_string())?;
                 let submitted = self.inner.store.submitted_ms(query_id).await.map_err(|e| e.to_string())?;
                 let before_query =
@@ -535,7 +542,7 @@ impl Coordinator {
             let Some(envelope) = self.inner.store.proof_envelope(query_id, &part.peer_id).await? else { continue };
             let Ok(signed) = serde_json::from_str::<Signed<ProofMessage>>(&envelope) else { continue };
             let Ok(msg) = serde_json::from_str::<ProofMessage>(&signed.body) else { continue };
-            let ProofOutcome::Proven { commitment, cells } = msg.outcome else { continue };
+            let ProofOutcome::Proven { commitment, cells, .. } = msg.outcome else { continue };
             let Ok(plan) = Population::of(&record, answer, now()).and_then(|p| p.plan(&record.query)) else {
                 continue;
             };
@@ -683,6 +690,25 @@ impl Population {
             Population::ConsentedTo { purpose, at } => plan.consented(purpose, *at),
         }
     }
+}
+
+/// Why this hub cannot check proofs of `statement` (a node's name for what its proofs state), or
+/// `None` when it is this hub's own. A node and a hub of different releases may prove and check
+/// different statements; the answer then stays unproven, saying so, rather than failing as forged.
+pub fn statement_mismatch(statement: &str) -> Option<String> {
+    let ours = agora_zk::archive::ARCHIVE_FORMAT;
+    if statement == ours {
+        return None;
+    }
+    let statement: String = statement.chars().filter(|c| !c.is_control()).take(60).collect();
+    Some(if statement.is_empty() {
+        format!(
+            "the node's proofs name no statement (a release older than this hub's, which checks {ours}): \
+             upgrade the node"
+        )
+    } else {
+        format!("the node proves {statement} and this hub checks {ours}: run the same release on both")
+    })
 }
 
 /// Checks a node's proofs of its answer: one per target of the hub's own plan of the query (over the

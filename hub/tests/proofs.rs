@@ -2,7 +2,7 @@
 //! forged or mismatched one fails with its reason and its answer leaves the combination. The proofs are
 //! real (agora-zk's prover over a snapshot this test lays out); expected counts are counted here.
 
-use agora_hub::coordinator::{assemble, assemble_with, check_proofs, Population};
+use agora_hub::coordinator::{assemble, assemble_with, check_proofs, statement_mismatch, Population};
 use agora_hub::store::{NodePart, QueryRecord};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
@@ -406,4 +406,19 @@ fn the_largest_proof_message_fits_the_limits() {
     assert!(needed <= MAX_PROOF_MESSAGE, "{needed} > {MAX_PROOF_MESSAGE}");
     // The signed envelope wraps the body (a JSON string: quotes escaped) with a signature and a key.
     assert!((MAX_PROOF_MESSAGE as u64) * 11 / 10 + 4096 <= agora_protocol::transport::MAX_REQUEST_BYTES);
+}
+
+/// A node of another release proves another statement (or names none): the hub says so and leaves the
+/// answer unproven, instead of reporting the proofs as forged; its own statement passes.
+#[test]
+fn proofs_of_another_statement_are_named_not_failed() {
+    let ours = agora_zk::archive::ARCHIVE_FORMAT;
+    assert_eq!(statement_mismatch(ours), None);
+    let older = statement_mismatch("agora-zk/cohort/3").unwrap();
+    assert!(older.contains("agora-zk/cohort/3") && older.contains(ours), "{older}");
+    let unnamed = statement_mismatch("").unwrap();
+    assert!(unnamed.contains("no statement") && unnamed.contains(ours), "{unnamed}");
+    // A hostile name is cut short and loses its control characters before it reaches the table.
+    let hostile = statement_mismatch(&format!("evil\n\u{1b}[2J{}", "x".repeat(1_000))).unwrap();
+    assert!(!hostile.chars().any(char::is_control) && hostile.len() < 200, "{hostile}");
 }

@@ -440,7 +440,13 @@ impl Prover {
                 committed = self.snapshot_at(Some(answer.data_version), Some(&spent)).await?;
             }
             match self.prove_targets(query_id, digest, &targets, &committed).await {
-                Ok(cells) => return Ok(ProofOutcome::Proven { commitment: committed.commitment, cells }),
+                Ok(cells) => {
+                    return Ok(ProofOutcome::Proven {
+                        commitment: committed.commitment,
+                        cells,
+                        statement: agora_zk::archive::ARCHIVE_FORMAT.into(),
+                    })
+                }
                 Err(ZkError::BudgetExhausted(_)) => continue,
                 Err(ZkError::Busy) => return Err("the node's prover is busy".into()),
                 Err(ZkError::Prover(reason)) => return Err(reason),

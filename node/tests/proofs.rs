@@ -129,9 +129,12 @@ fn verify(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer) -> Resul
 
 /// As [`verify`], against the targets of `plan`.
 fn verify_plan(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer, plan: Plan) -> Result<String, String> {
-    let ProofOutcome::Proven { commitment, cells, .. } = &msg.outcome else {
+    let ProofOutcome::Proven { commitment, cells, statement } = &msg.outcome else {
         return Err("not proven".into());
     };
+    if statement != agora_zk::archive::ARCHIVE_FORMAT {
+        return Err(format!("proofs of statement {statement:?}"));
+    }
     let targets = plan.targets(answer);
     if targets.len() != cells.len() {
         return Err(format!("{} proofs for {} targets", cells.len(), targets.len()));

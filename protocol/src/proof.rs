@@ -686,6 +686,11 @@ pub enum ProofOutcome {
         /// One proof per target of the query's plan ([`Plan::targets`]; with the consent criterion,
         /// [`Plan::consented`], when the answer counts consenting patients only), in order.
         cells: Vec<ProvenCell>,
+        /// The statement the proofs are of, as the node's prover names it (`agora-zk`'s archive
+        /// format, such as `agora-zk/cohort/4`): a hub checks only its own, and says so of others.
+        /// Empty from nodes older than the field.
+        #[serde(default)]
+        statement: String,
     },
     /// The node cannot prove this answer (busy, not provable over its population, ...).
     Unavailable {
@@ -1306,5 +1311,19 @@ mod tests {
         assert_ne!(query_digest(id, &q), query_digest(Uuid::from_u128(8), &q));
         let other = query(Cohort::Sex { sex: Sex::Male }, vec![Aggregate::Count]);
         assert_ne!(query_digest(id, &q), query_digest(id, &other));
+    }
+
+    /// A proof message from a node older than the `statement` field still parses (naming none, which
+    /// the hub reports), and the field round-trips.
+    #[test]
+    fn a_proven_outcome_names_its_statement_or_none() {
+        let old = r#"{"outcome":"proven","commitment":{"version":3,"trace_length":4096,"root":"ab","data_version":2},"cells":[]}"#;
+        let parsed: ProofOutcome = serde_json::from_str(old).unwrap();
+        assert!(matches!(&parsed, ProofOutcome::Proven { statement, .. } if statement.is_empty()), "{parsed:?}");
+        let ProofOutcome::Proven { commitment, cells, .. } = parsed else { unreachable!() };
+        let new = ProofOutcome::Proven { commitment, cells, statement: "agora-zk/cohort/4".into() };
+        let json = serde_json::to_string(&new).unwrap();
+        assert!(json.contains(r#""statement":"agora-zk/cohort/4""#), "{json}");
+        assert_eq!(serde_json::from_str::<ProofOutcome>(&json).unwrap(), new);
     }
 }
