@@ -356,6 +356,16 @@ impl Gate {
                 format!("researcher `{}` may not query this node", request.researcher),
             ));
         }
+        if request.purpose.as_deref().is_none_or(str::is_empty) && self.config.consent_purposes.iter().any(|p| p == "*")
+        {
+            // It would count the patients consenting to no purpose: nobody.
+            return Ok(refuse(
+                RejectionCode::NotAllowed,
+                "this node counts only patients consenting to a query's purpose, for every purpose \
+                 ([policy] consent_purposes = [\"*\"]): state the query's purpose"
+                    .to_string(),
+            ));
+        }
         for (limit, window, name) in
             [(self.config.rate_per_minute, 60, "minute"), (self.config.rate_per_10_hours, 36_000, "10 hours")]
         {

@@ -337,3 +337,20 @@ fn a_failed_credential_check_refuses_as_unauthorized_after_the_envelope_checks()
     }
     assert_eq!(rejection_counts(&node.store).unwrap().get("unauthorized"), Some(&1));
 }
+
+/// A node that counts only consenting patients for every purpose refuses a query stating none (it
+/// would count nobody, and its answer would name no purpose), saying why; a query with a purpose, or a
+/// node without the rule, is admitted.
+#[test]
+fn a_query_without_a_purpose_is_refused_where_every_purpose_needs_consent() {
+    let node = Node::new();
+    let gate = node.gate(PolicyConfig { consent_purposes: vec!["*".into()], ..PolicyConfig::default() });
+    for purpose in [None, Some(String::new())] {
+        let unstated = QueryRequest { purpose, ..request("alice", NOW) };
+        let message = refused(&gate, &node, &node.sign(&unstated), NOW, RejectionCode::NotAllowed);
+        assert!(message.contains("state the query's purpose"), "{message}");
+    }
+    gate.admit(&node.store, &node.sign(&request("alice", NOW)), NOW).unwrap();
+    let gate = node.gate(PolicyConfig { consent_purposes: vec!["study-7".into()], ..PolicyConfig::default() });
+    gate.admit(&node.store, &node.sign(&QueryRequest { purpose: None, ..request("alice", NOW) }), NOW).unwrap();
+}
