@@ -89,7 +89,21 @@ pub struct Outputs {
 #[derive(Clone)]
 pub struct SnapshotTrace {
     info: TraceInfo,
-    main: Arc<ColMatrix<BaseElement>>,
+    rows: Arc<MainRows>,
+}
+
+/// What a proof reads of the main segment beyond its extension: the columns the auxiliary segment is
+/// built from, over the rows before the mask. The segment's extension and polynomials are computed once
+/// per snapshot (`lde::MainLde`), so its 36 columns are not kept (302 MB at 2^20 rows); winterfell's
+/// debug-build validation, which alone reads them, gets them laid out again from the blocks and the
+/// mask's seed.
+struct MainRows {
+    code: Vec<BaseElement>,
+    value: Vec<BaseElement>,
+    first: Vec<bool>,
+    blocks: Arc<Vec<Block>>,
+    seed: [u8; 32],
+    full: std::sync::OnceLock<ColMatrix<BaseElement>>,
 }
 
 impl Trace for SnapshotTrace {
@@ -100,19 +114,55 @@ impl Trace for SnapshotTrace {
     }
 
     fn main_segment(&self) -> &ColMatrix<BaseElement> {
-        &self.main
+        let rows = &self.rows;
+        rows.full.get_or_init(|| main_columns(&rows.blocks, self.info.length(), rows.seed))
     }
 
     fn read_main_frame(&self, row_idx: usize, frame: &mut EvaluationFrame<BaseElement>) {
         let next = (row_idx + 1) % self.info.length();
-        self.main.read_row_into(row_idx, frame.current_mut());
-        self.main.read_row_into(next, frame.next_mut());
+        self.main_segment().read_row_into(row_idx, frame.current_mut());
+        self.main_segment().read_row_into(next, frame.next_mut());
     }
+}
+
+/// Format v3's main segment for `blocks` (non-empty) in `n` rows, masked by random rows from `seed`.
+fn main_columns(blocks: &[Block], n: usize, seed: [u8; 32]) -> ColMatrix<BaseElement> {
+    let k = random_rows(n);
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let mut columns = vec![vec![BaseElement::ZERO; n]; MAIN_WIDTH];
+    columns[0][0] = BaseElement::new(PAD_CODE);
+    columns[FIRST][0] = BaseElement::ONE;
+    let mut i = 1;
+    for block in blocks {
+        columns[FIRST][i] = BaseElement::ONE;
+        for row in block {
+            columns[0][i] = BaseElement::new(row.code);
+            columns[1][i] = BaseElement::from(row.value);
+            for j in 0..VALUE_BITS {
+                columns[2 + j][i] = BaseElement::from((row.value >> j) & 1);
+            }
+            i += 1;
+        }
+    }
+    columns[0][i..n - k].fill(BaseElement::new(PAD_CODE));
+    columns[FIRST][i..n - k].fill(BaseElement::ONE);
+    for cell in &mut columns[SELECTOR][..n - k - 1] {
+        *cell = BaseElement::ONE;
+    }
+    for (c, column) in columns.iter_mut().enumerate() {
+        if c == SELECTOR {
+            continue;
+        }
+        for cell in &mut column[n - k..] {
+            *cell = random_element::<BaseElement>(&mut rng);
+        }
+    }
+    ColMatrix::new(columns)
 }
 
 /// A versioned snapshot of a node's patient blocks with its commitment.
 pub struct Snapshot {
-    blocks: Vec<Block>,
+    blocks: Arc<Vec<Block>>,
     trace: SnapshotTrace,
     lde: Arc<MainLde>,
     commitment: Commitment,
@@ -128,47 +178,27 @@ impl Snapshot {
         let rows: usize = blocks.iter().map(Vec::len).sum();
         let n =
             trace_length_for(rows).ok_or(ZkError::TooLarge { rows, max: crate::format::capacity(MAX_TRACE_LENGTH) })?;
-        let k = random_rows(n);
         if let Some(row) = blocks.iter().flatten().find(|r| r.code > MAX_CODE) {
             return Err(ZkError::Prover(format!("code {} above the format's {MAX_CODE}", row.code)));
         }
-        let mut rng = ChaCha20Rng::from_seed(seed);
-        let mut columns = vec![vec![BaseElement::ZERO; n]; MAIN_WIDTH];
-        columns[0][0] = BaseElement::new(PAD_CODE);
-        columns[FIRST][0] = BaseElement::ONE;
-        let mut i = 1;
-        for block in &blocks {
-            columns[FIRST][i] = BaseElement::ONE;
-            for row in block {
-                columns[0][i] = BaseElement::new(row.code);
-                columns[1][i] = BaseElement::from(row.value);
-                for j in 0..VALUE_BITS {
-                    columns[2 + j][i] = BaseElement::from((row.value >> j) & 1);
-                }
-                i += 1;
-            }
-        }
-        columns[0][i..n - k].fill(BaseElement::new(PAD_CODE));
-        columns[FIRST][i..n - k].fill(BaseElement::ONE);
-        for cell in &mut columns[SELECTOR][..n - k - 1] {
-            *cell = BaseElement::ONE;
-        }
-        for (c, column) in columns.iter_mut().enumerate() {
-            if c == SELECTOR {
-                continue;
-            }
-            for cell in &mut column[n - k..] {
-                *cell = random_element::<BaseElement>(&mut rng);
-            }
-        }
         let info = TraceInfo::new_multi_segment(MAIN_WIDTH, plain_layout().width(), 1, n, vec![]);
-        let main = ColMatrix::new(columns);
+        let main = main_columns(&blocks, n, seed);
         let lde = Arc::new(main_lde(&info, &main));
         let commitment =
             Commitment { version: FORMAT_VERSION, trace_length: n, root: hex::encode(lde.root().as_bytes()) };
+        let counted = n - random_rows(n);
+        let blocks = Arc::new(blocks);
+        let rows = MainRows {
+            code: main.get_column(0)[..counted].to_vec(),
+            value: main.get_column(1)[..counted].to_vec(),
+            first: main.get_column(FIRST)[..counted].iter().map(|f| *f == BaseElement::ONE).collect(),
+            blocks: blocks.clone(),
+            seed,
+            full: Default::default(),
+        };
         Ok(Snapshot {
             blocks,
-            trace: SnapshotTrace { info, main: Arc::new(main) },
+            trace: SnapshotTrace { info, rows: Arc::new(rows) },
             lde,
             commitment,
             proofs: Default::default(),
@@ -207,7 +237,7 @@ impl Snapshot {
         range: Option<crate::air::Range>,
     ) -> Result<Outputs, ZkError> {
         let mut out = Outputs::default();
-        for block in &self.blocks {
+        for block in self.blocks.iter() {
             let mut has = vec![0u32; criteria.len()];
             for row in block {
                 for (h, c) in has.iter_mut().zip(criteria) {
@@ -325,7 +355,7 @@ impl Snapshot {
         };
         let trace = SnapshotTrace {
             info: TraceInfo::new_multi_segment(MAIN_WIDTH, layout.width(), 1, self.trace.info.length(), vec![]),
-            main: self.trace.main.clone(),
+            rows: self.trace.rows.clone(),
         };
         (prover, trace)
     }
@@ -346,6 +376,18 @@ fn main_lde(info: &TraceInfo, main: &ColMatrix<BaseElement>) -> MainLde {
     let air = <CohortAir as winter_air::Air>::new(info.clone(), inputs, proof_options());
     let domain = StarkDomain::new(&air);
     MainLde::build(main, &domain, proof_options().partition_options())
+}
+
+impl CohortProver {
+    /// The snapshot's extension, computed when it was committed, of the trace being proven.
+    fn cached_lde<E: FieldElement<BaseField = BaseElement>>(
+        &self,
+        info: &TraceInfo,
+        partition: PartitionOptions,
+    ) -> (CachedTraceLde<E>, TracePolyTable<E>) {
+        let polys = TracePolyTable::new_shared(self.lde.polys.clone());
+        (CachedTraceLde::new(self.lde.clone(), info.clone(), partition), polys)
+    }
 }
 
 struct CohortProver {
@@ -504,9 +546,17 @@ impl Prover for CohortProver {
         _domain: &StarkDomain<BaseElement>,
         partition_option: PartitionOptions,
     ) -> (Self::TraceLde<E>, TracePolyTable<E>) {
-        // The snapshot's extension, computed when it was committed, of this same trace.
-        let polys = TracePolyTable::new_shared(self.lde.polys.clone());
-        (CachedTraceLde::new(self.lde.clone(), trace_info.clone(), partition_option), polys)
+        self.cached_lde(trace_info, partition_option)
+    }
+
+    /// The snapshot's extension, without reading the trace's main segment (not kept: `MainRows`).
+    fn main_trace_lde<E: FieldElement<BaseField = BaseElement>>(
+        &self,
+        trace: &SnapshotTrace,
+        _domain: &StarkDomain<BaseElement>,
+        partition_options: PartitionOptions,
+    ) -> (Self::TraceLde<E>, TracePolyTable<E>) {
+        self.cached_lde(trace.info(), partition_options)
     }
 
     fn build_constraint_commitment<E: FieldElement<BaseField = BaseElement>>(
@@ -552,7 +602,7 @@ impl Prover for CohortProver {
         let n = main_trace.info.length();
         let last = n - random_rows(n) - 1;
         let l = self.inputs.layout();
-        let main = &main_trace.main;
+        let main = &main_trace.rows;
         let criteria: Vec<(BaseElement, bool, bool)> =
             self.inputs.criteria.iter().map(|c| (BaseElement::new(c.code), c.negated, c.or_previous)).collect();
         let measure = BaseElement::new(self.inputs.measure.unwrap_or(0));
@@ -560,7 +610,7 @@ impl Prover for CohortProver {
         let is_zero = |d: BaseElement| if d == BaseElement::ZERO { E::ONE } else { E::ZERO };
         // The inverses of code - c (0 where the code matches), one batch inversion per tested code.
         let inverses = |c: BaseElement| {
-            let d: Vec<BaseElement> = (0..=last).map(|i| main.get(0, i) - c).collect();
+            let d: Vec<BaseElement> = main.code[..=last].iter().map(|code| *code - c).collect();
             winter_math::batch_inversion(&d)
         };
         let inv_criteria: Vec<Vec<BaseElement>> = criteria.iter().map(|(c, ..)| inverses(*c)).collect();
@@ -569,8 +619,8 @@ impl Prover for CohortProver {
         // The running verdict `p` of every row.
         let mut products = vec![E::ZERO; last + 1];
         for i in 0..=last {
-            let code = main.get(0, i);
-            let first = main.get(FIRST, i) == BaseElement::ONE;
+            let code = main.code[i];
+            let first = main.first[i];
             // As the AIR's `p_j`: a clause's literals or-ed, the clauses and-ed.
             let (mut product, mut before) = (E::ONE, E::ONE);
             for (k, (c, negated, joins)) in criteria.iter().enumerate() {
@@ -579,7 +629,7 @@ impl Prover for CohortProver {
                 if let Some(range) = l.ranges[k] {
                     // `t`: the flag before this row (0 on a block's first); the match; or-ed in.
                     let t = if first { E::ZERO } else { has[k] };
-                    let inside = range_columns(&l, k, &range, main.get(1, i).as_int() as u32, &mut columns, i);
+                    let inside = range_columns(&l, k, &range, main.value[i].as_int() as u32, &mut columns, i);
                     let matched = eq * E::from(u32::from(inside));
                     columns[l.range_columns(k)][i] = t;
                     columns[l.range_columns(k) + 1][i] = matched;
@@ -607,7 +657,7 @@ impl Prover for CohortProver {
         // `v`: each block's verdict (`p` on its last row, the next row starting a block) on all its rows.
         let mut verdicts = products.clone();
         for i in (0..last).rev() {
-            if main.get(FIRST, i + 1) != BaseElement::ONE {
+            if !main.first[i + 1] {
                 verdicts[i] = verdicts[i + 1];
             }
         }
@@ -615,7 +665,7 @@ impl Prover for CohortProver {
         // Σ w·lo², Σ w·lo·hi, Σ w·hi² over the 16-bit halves of the values (each below 2^54).
         let mut squares = [0u64; 3];
         for i in 0..=last {
-            let code = main.get(0, i);
+            let code = main.code[i];
             if l.measure {
                 let [inv, eq_col, w_col, n_col, sum_col, v_col] = l.measure_columns();
                 let d = code - measure;
@@ -624,7 +674,7 @@ impl Prover for CohortProver {
                 let counted = match l.measure_range() {
                     Some(range) => {
                         let inside =
-                            range_columns(&l, MAX_CRITERIA, &range, main.get(1, i).as_int() as u32, &mut columns, i);
+                            range_columns(&l, MAX_CRITERIA, &range, main.value[i].as_int() as u32, &mut columns, i);
                         let matched = eq * E::from(u32::from(inside));
                         columns[l.match_column(MAX_CRITERIA)][i] = matched;
                         matched
@@ -639,10 +689,10 @@ impl Prover for CohortProver {
                 columns[n_col][i] = count;
                 columns[sum_col][i] = sum;
                 count += w;
-                sum += w * E::from(main.get(1, i));
+                sum += w * E::from(main.value[i]);
                 if l.squares {
                     let [u_lo, u_hi, s_ll, s_lh, s_hh, ..] = l.squares_columns();
-                    let value = main.get(1, i).as_int();
+                    let value = main.value[i].as_int();
                     let counted = u64::from(w == E::ONE);
                     let (lo, hi) = (counted * (value & 0xffff), counted * (value >> 16));
                     columns[u_lo][i] = E::from(BaseElement::new(lo));
@@ -658,7 +708,7 @@ impl Prover for CohortProver {
                 // cnt[i] counts the blocks that ended before row i: a block ends on row i - 1 when row i
                 // starts another.
                 columns[l.cnt()][i] = cnt;
-                if i < last && main.get(FIRST, i + 1) == BaseElement::ONE {
+                if i < last && main.first[i + 1] {
                     cnt += products[i];
                 }
             }
@@ -732,9 +782,9 @@ mod tests {
             seed: [1; 32],
             aux_in_extension: false,
         };
-        let trace = SnapshotTrace { info, main: snapshot.trace.main.clone() };
+        let trace = SnapshotTrace { info, rows: snapshot.trace.rows.clone() };
         let aux = prover.build_aux_trace::<BaseElement>(&trace, &AuxRandElements::new(vec![BaseElement::ZERO]));
-        (air, (*snapshot.trace.main).clone(), aux)
+        (air, snapshot.trace.main_segment().clone(), aux)
     }
 
     fn inputs(
@@ -968,6 +1018,23 @@ mod tests {
         aux.set(verdict, 4, BaseElement::ONE);
         let last = range_start + 1 + range.lower().unwrap().width() + upper.width();
         assert_eq!(broken(&air, &main, &aux), vec![(4, last)]);
+    }
+
+    /// The snapshot keeps only the columns its proofs read; the main segment laid out again for
+    /// winterfell's debug validation is the committed one (the same commitment root), and the kept
+    /// columns are its own.
+    #[test]
+    fn the_main_segment_laid_out_again_is_the_committed_one() {
+        let blocks: Vec<Block> =
+            (0..300u32).map(|i| vec![Row::attribute(100), Row { code: 200, value: i * 1_000_003 }]).collect();
+        let snapshot = Snapshot::build(blocks, [12; 32]).unwrap();
+        let main = snapshot.trace.main_segment();
+        assert_eq!(main_lde(&snapshot.trace.info, main).root(), snapshot.lde.root());
+        let rows = &snapshot.trace.rows;
+        assert_eq!(rows.code, main.get_column(0)[..rows.code.len()]);
+        assert_eq!(rows.value, main.get_column(1)[..rows.value.len()]);
+        assert!(rows.first.iter().zip(main.get_column(FIRST)).all(|(f, c)| *f == (*c == BaseElement::ONE)));
+        assert_eq!(rows.code.len(), main.num_rows() - random_rows(main.num_rows()));
     }
 
     /// The patched prover's base-field auxiliary segment gives, byte for byte, the proof winterfell's own

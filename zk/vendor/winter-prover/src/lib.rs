@@ -240,6 +240,22 @@ pub trait Prover {
         unimplemented!("`Prover::build_aux_trace` needs to be implemented when the trace has an auxiliary segment.")
     }
 
+    /// Agora patch: the main segment's low-degree extension and polynomials for `trace`. The
+    /// default extends `trace.main_segment()` ([`Prover::new_trace_lde`]); a prover whose main
+    /// segment was extended before the proof overrides it, and its trace then need not hold the
+    /// segment (only the debug-build validation reads it).
+    fn main_trace_lde<E>(
+        &self,
+        trace: &Self::Trace,
+        domain: &StarkDomain<Self::BaseField>,
+        partition_options: PartitionOptions,
+    ) -> (Self::TraceLde<E>, TracePolyTable<E>)
+    where
+        E: FieldElement<BaseField = Self::BaseField>,
+    {
+        self.new_trace_lde(trace.info(), trace.main_segment(), domain, partition_options)
+    }
+
     /// Agora patch: builds the auxiliary trace when all its values are in the base field, or
     /// returns `None` (the default) to have [`Prover::build_aux_trace`] build it in `E`. A
     /// base-field segment is extended, committed and kept in the base field
@@ -541,12 +557,9 @@ pub trait Prover {
         E: FieldElement<BaseField = Self::BaseField>,
     {
         // extend the main execution trace and commit to the extended trace
-        let (trace_lde, trace_polys) = maybe_await!(self.new_trace_lde(
-            trace.info(),
-            trace.main_segment(),
-            domain,
-            self.options().partition_options(),
-        ));
+        // Agora patch: through `main_trace_lde`, which a prover may override.
+        let (trace_lde, trace_polys) =
+            self.main_trace_lde(trace, domain, self.options().partition_options());
 
         // get the commitment to the main trace segment LDE
         let main_trace_commitment = trace_lde.get_main_trace_commitment();
