@@ -43,8 +43,8 @@ pub struct Config {
     /// condition and medication code and code prefix, their birth month, every plausible value of each
     /// measure, which are left out, and not proven, when only they exceed it, and each measure's latest
     /// value); peak memory
-    /// grows with it: about 0.8 GB at the default 245,758 (a 2^18-row trace; up to 1.6 GB for the
-    /// widest statements), 3.1 GB at 983,036 (BENCHMARKS.md).
+    /// grows with it: about 0.7 GB at the default 245,758 (a 2^18-row trace; up to 1.5 GB for the
+    /// widest statements), 2.8 GB at 983,036 (BENCHMARKS.md).
     pub prover_max_rows: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger
