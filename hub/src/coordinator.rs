@@ -484,7 +484,7 @@ impl Coordinator {
                 let reason: String = reason.chars().filter(|c| !c.is_control()).take(300).collect();
                 ProofState::Unproven { reason: format!("the node: {reason}") }
             }
-            (ProofOutcome::Proven { commitment, cells, .. }, None) => {
+            (ProofOutcome::Proven { commitment, cells, statement }, None) => {
                 let registered = self.inner.store.commitments(&peer.to_string()).await.map_err(|e| e.to_string())?;
                 let submitted = self.inner.store.submitted_ms(query_id).await.map_err(|e| e.to_string())?;
                 let before_query =
@@ -500,6 +500,7 @@ impl Coordinator {
                 })
                 .await
                 .map_err(|e| format!("proof check failed to run: {e}"))?;
+                state = with_statement_hint(&statement, state);
                 if let ProofState::Proven { committed_before_query, .. } = &mut state {
                     *committed_before_query = before_query;
                     self.inner
@@ -693,22 +694,33 @@ impl Population {
 }
 
 /// Why this hub cannot check proofs of `statement` (a node's name for what its proofs state), or
-/// `None` when it is this hub's own. A node and a hub of different releases may prove and check
-/// different statements; the answer then stays unproven, saying so, rather than failing as forged.
+/// `None` when it is this hub's own or unnamed. A node and a hub of different releases may prove and
+/// check different statements; the answer then stays unproven, saying so, rather than failing as
+/// forged. Nodes older than the name send none: their proofs are checked as before (they may well be
+/// of this hub's statement), and a failure says what the name would have told
+/// ([`with_statement_hint`]).
 pub fn statement_mismatch(statement: &str) -> Option<String> {
     let ours = agora_zk::archive::ARCHIVE_FORMAT;
-    if statement == ours {
+    if statement == ours || statement.is_empty() {
         return None;
     }
     let statement: String = statement.chars().filter(|c| !c.is_control()).take(60).collect();
-    Some(if statement.is_empty() {
-        format!(
-            "the node's proofs name no statement (a release older than this hub's, which checks {ours}): \
-             upgrade the node"
-        )
-    } else {
-        format!("the node proves {statement} and this hub checks {ours}: run the same release on both")
-    })
+    Some(format!("the node proves {statement} and this hub checks {ours}: run the same release on both"))
+}
+
+/// `state` of proofs naming `statement`, a failure of unnamed ones (a node older than the name)
+/// saying that an older release may prove another statement.
+pub fn with_statement_hint(statement: &str, state: ProofState) -> ProofState {
+    match state {
+        ProofState::Failed { reason } if statement.is_empty() => ProofState::Failed {
+            reason: format!(
+                "{reason}; the node's proofs name no statement: a release older than this hub's may prove \
+                 another than {}, upgrade the node",
+                agora_zk::archive::ARCHIVE_FORMAT
+            ),
+        },
+        state => state,
+    }
 }
 
 /// Checks a node's proofs of its answer: one per target of the hub's own plan of the query (over the

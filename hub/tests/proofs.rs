@@ -2,7 +2,9 @@
 //! forged or mismatched one fails with its reason and its answer leaves the combination. The proofs are
 //! real (agora-zk's prover over a snapshot this test lays out); expected counts are counted here.
 
-use agora_hub::coordinator::{assemble, assemble_with, check_proofs, statement_mismatch, Population};
+use agora_hub::coordinator::{
+    assemble, assemble_with, check_proofs, statement_mismatch, with_statement_hint, Population,
+};
 use agora_hub::store::{NodePart, QueryRecord};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
@@ -416,8 +418,15 @@ fn proofs_of_another_statement_are_named_not_failed() {
     assert_eq!(statement_mismatch(ours), None);
     let older = statement_mismatch("agora-zk/cohort/3").unwrap();
     assert!(older.contains("agora-zk/cohort/3") && older.contains(ours), "{older}");
-    let unnamed = statement_mismatch("").unwrap();
-    assert!(unnamed.contains("no statement") && unnamed.contains(ours), "{unnamed}");
+    // An older node names none: its proofs are checked as before, and only a failure gets the hint.
+    assert_eq!(statement_mismatch(""), None);
+    let proven =
+        ProofState::Proven { root: "ab".into(), data_version: 1, committed_before_query: true, consented_to: None };
+    assert_eq!(with_statement_hint("", proven.clone()), proven);
+    let failed = ProofState::Failed { reason: "proof 1: out-of-domain mismatch".into() };
+    let ProofState::Failed { reason } = with_statement_hint("", failed.clone()) else { panic!("still failed") };
+    assert!(reason.starts_with("proof 1: out-of-domain mismatch;") && reason.contains(ours), "{reason}");
+    assert_eq!(with_statement_hint(ours, failed.clone()), failed);
     // A hostile name is cut short and loses its control characters before it reaches the table.
     let hostile = statement_mismatch(&format!("evil\n\u{1b}[2J{}", "x".repeat(1_000))).unwrap();
     assert!(!hostile.chars().any(char::is_control) && hostile.len() < 200, "{hostile}");
