@@ -1,5 +1,8 @@
 //! The committed main segment's low-degree extension, computed once per snapshot and shared by every
-//! proof over it (winterfell's default recomputes it for each proof).
+//! proof over it (winterfell's default recomputes it for each proof), and how every extension and
+//! commitment of a proof is held: as column segments never transposed ([`Extension`]), under Merkle
+//! trees kept from 32 rows up ([`RowTree`], also for the quotient: [`QuotientCommitment`]), with the
+//! same roots and openings as winterfell's own (zk/README.md, "Memory").
 
 use crate::verify::Hash;
 use std::sync::Arc;
