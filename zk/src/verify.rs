@@ -152,7 +152,51 @@ pub fn parse_proof(commitment: &Commitment, layout: AuxLayout, bytes: &[u8]) -> 
     if proof.options() != &proof_options() {
         return Err(shape("proof options differ from the format's"));
     }
+    check_openings(&proof)?;
     Ok(proof)
+}
+
+/// Reads every Merkle opening in `proof` (the trace's and the quotient's queries, each FRI layer's) with
+/// the bounded reader. winterfell's verifier parses them again with its own `SliceReader`, which trusts
+/// their length prefixes: a flipped bit in one made it reserve 96 GB and abort the process (the
+/// bit-flip test in zk/tests/proofs.rs hit it), past any `catch_unwind`.
+fn check_openings(proof: &Proof) -> Result<(), ZkError> {
+    use crate::reader::BoundedReader;
+    use winter_crypto::BatchMerkleProof;
+    let malformed = |what: &str, e: DeserializationError| ZkError::Malformed(format!("{what}: {e}"));
+    let opening = |what: &str, bytes: &[u8]| -> Result<(), ZkError> {
+        let mut reader = BoundedReader::new(bytes);
+        BatchMerkleProof::<Hash>::read_from(&mut reader).map_err(|e| malformed(what, e))?;
+        if reader.has_more_bytes() {
+            return Err(malformed(what, DeserializationError::UnconsumedBytes));
+        }
+        Ok(())
+    };
+    let queries = proof
+        .trace_queries
+        .iter()
+        .map(|q| ("trace openings", q))
+        .chain([("quotient openings", &proof.constraint_queries)]);
+    for (what, q) in queries {
+        // A query set is its values, then its opening's bytes, each a length-prefixed vector.
+        let bytes = q.to_bytes();
+        let mut reader = BoundedReader::new(&bytes);
+        let _values = Vec::<u8>::read_from(&mut reader).map_err(|e| malformed(what, e))?;
+        let paths = Vec::<u8>::read_from(&mut reader).map_err(|e| malformed(what, e))?;
+        opening(what, &paths)?;
+    }
+    // FRI: the number of layers, then per layer its values and its opening, each after a u32 length.
+    let bytes = proof.fri_proof.to_bytes();
+    let mut reader = BoundedReader::new(&bytes);
+    let layers = reader.read_u8().map_err(|e| malformed("FRI layers", e))?;
+    for _ in 0..layers {
+        let len = reader.read_u32().map_err(|e| malformed("FRI layer values", e))?;
+        reader.read_slice(len as usize).map_err(|e| malformed("FRI layer values", e))?;
+        let len = reader.read_u32().map_err(|e| malformed("FRI layer openings", e))?;
+        let paths = reader.read_slice(len as usize).map_err(|e| malformed("FRI layer openings", e))?.to_vec();
+        opening("FRI layer openings", &paths)?;
+    }
+    Ok(())
 }
 
 /// The Merkle root of the main trace a proof opens.

@@ -392,6 +392,12 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
         flipped[at] ^= 0x10;
         assert!(verify_claim(&commitment, &claim, &flipped).is_err(), "flip at {at} verified");
     }
+    // Merkle openings claiming billions of nodes: winterfell's verifier, reading them with its own
+    // reader, would reserve the memory and abort the process (a random bit flip once did).
+    for which in [Opening::Trace, Opening::Quotient, Opening::Fri] {
+        let e = rejected(&claim, &commitment, &with_huge_opening(&proof, which));
+        assert!(matches!(e, ZkError::Malformed(_)) && e.to_string().contains("openings"), "{which:?}: {e}");
+    }
     // A header winterfell's own deserializer panics on (a trace length of 2^255; found by the fuzzer).
     let e = rejected(&claim, &commitment, &[0x01, 0x40, 0x0a, 0xff]);
     assert!(matches!(e, ZkError::Malformed(_)), "{e}");
@@ -902,4 +908,58 @@ fn a_proof_claiming_an_enormous_vector_is_refused_without_allocating_it() {
     let claim = Claim { count: 242, ..claim };
     let e = verify_claim(snapshot.commitment(), &claim, &proof).unwrap_err();
     assert!(matches!(e, ZkError::Malformed(_)) && e.to_string().contains("bytes left"), "{e}");
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Opening {
+    Trace,
+    Quotient,
+    Fri,
+}
+
+/// `proof` with one Merkle opening (the main trace's, the quotient's or the first FRI layer's) replaced by
+/// one claiming 2^32 vectors of nodes.
+fn with_huge_opening(proof: &[u8], which: Opening) -> Vec<u8> {
+    use winter_air::proof::{Proof, Queries};
+    use winter_verifier::{ByteReader, ByteWriter, Deserializable, Serializable, SliceReader};
+    let mut huge = Vec::new();
+    huge.write_u8(12); // the tree's depth
+    huge.write_usize(1 << 32);
+    let mut p = Proof::from_bytes(proof).unwrap();
+    let forged = |q: &Queries| {
+        let bytes = q.to_bytes();
+        let values = Vec::<u8>::read_from(&mut SliceReader::new(&bytes)).unwrap();
+        let mut out = Vec::new();
+        values.write_into(&mut out);
+        huge.write_into(&mut out);
+        Queries::read_from_bytes(&out).unwrap()
+    };
+    match which {
+        Opening::Trace => p.trace_queries[0] = forged(&p.trace_queries[0]),
+        Opening::Quotient => p.constraint_queries = forged(&p.constraint_queries),
+        Opening::Fri => {
+            // The proof ends with its FRI proof and an 8-byte nonce; the FRI proof opens with its number
+            // of layers, then each layer's values and opening, each after a u32 length.
+            let (all, fri) = (p.to_bytes(), p.fri_proof.to_bytes());
+            let at = all.len() - 8 - fri.len();
+            assert_eq!(all[at..all.len() - 8], fri[..]);
+            let mut reader = SliceReader::new(&fri);
+            let layers = reader.read_u8().unwrap();
+            let len = reader.read_u32().unwrap() as usize;
+            let values = reader.read_slice(len).unwrap().to_vec();
+            let len = reader.read_u32().unwrap() as usize;
+            reader.read_slice(len).unwrap();
+            let rest = reader.read_slice(fri.len() - 1 - 8 - values.len() - len).unwrap().to_vec();
+            let mut out = all[..at].to_vec();
+            out.write_u8(layers);
+            out.write_u32(values.len() as u32);
+            out.write_bytes(&values);
+            out.write_u32(huge.len() as u32);
+            out.write_bytes(&huge);
+            out.write_bytes(&rest);
+            out.write_bytes(&all[all.len() - 8..]);
+            return out;
+        }
+    }
+    p.to_bytes()
 }
