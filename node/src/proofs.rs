@@ -213,8 +213,8 @@ pub struct ProverSettings {
     pub workers: usize,
     /// Proofs waiting for a worker; beyond, answers go unproven ("busy").
     pub queue: usize,
-    /// The most snapshot rows the node commits to: memory grows with the trace (BENCHMARKS.md: about
-    /// 1.1–1.3 GB at 245,758 rows, 5 GB at 983,036); above it the node proves nothing and says why.
+    /// The most snapshot rows the node commits to: memory grows with the trace (BENCHMARKS.md); above
+    /// it the node proves nothing and says why.
     pub max_rows: usize,
     /// Whether every plausible value of each measure is committed (else each patient's latest only).
     pub every_value: bool,
@@ -344,7 +344,20 @@ impl Prover {
             let mut seed = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut seed);
             let started = std::time::Instant::now();
-            let snapshot = Snapshot::build(blocks, seed).map_err(|e| e.to_string())?;
+            // The odd rows of each extension go to unnamed scratch files beside the store (memory:
+            // BENCHMARKS.md), or stay in memory where none can be written.
+            let scratch = path.with_file_name("prover-scratch");
+            let scratch = match std::fs::create_dir_all(&scratch) {
+                Ok(()) => Some(scratch),
+                Err(e) => {
+                    warn!(target: "node::proof", dir = %scratch.display(), error = %e, "no prover scratch directory");
+                    None
+                }
+            };
+            let snapshot = Snapshot::build_in(blocks, seed, scratch.as_deref()).map_err(|e| e.to_string())?;
+            if !snapshot.spilled() {
+                warn!(target: "node::proof", "the snapshot's extension is held whole in memory (no scratch file)");
+            }
             let c = snapshot.commitment();
             let commitment = DatasetCommitment {
                 version: c.version,

@@ -121,6 +121,8 @@ fn main() {
     let t = Instant::now();
     let (claim, proof) = snapshot.prove([1; 32], &one).unwrap();
     let prove_s = t.elapsed().as_secs_f64();
+    // The process's peak after each statement (the statements come in order of width).
+    let mut peaks = vec![peak_rss_mb()];
     let three = Statement {
         measure_range: None,
         criteria: vec![Criterion::has(101), Criterion::has(2), Criterion::lacks(3)],
@@ -131,6 +133,7 @@ fn main() {
     let t = Instant::now();
     let (three_claim, three_proof) = snapshot.prove([4; 32], &three).unwrap();
     let three_s = t.elapsed().as_secs_f64();
+    peaks.push(peak_rss_mb());
     verify_claim(snapshot.commitment(), &three_claim, &three_proof).unwrap();
     let measure = Statement {
         measure_range: None,
@@ -142,11 +145,13 @@ fn main() {
     let t = Instant::now();
     let (sum, sum_proof) = snapshot.prove([2; 32], &measure).unwrap();
     let measure_s = t.elapsed().as_secs_f64();
+    peaks.push(peak_rss_mb());
     verify_claim(snapshot.commitment(), &sum, &sum_proof).unwrap();
     let squares = Statement { squares: true, ..measure };
     let t = Instant::now();
     let (sq, sq_proof) = snapshot.prove([5; 32], &squares).unwrap();
     let squares_s = t.elapsed().as_secs_f64();
+    peaks.push(peak_rss_mb());
     let t = Instant::now();
     verify_claim(snapshot.commitment(), &sq, &sq_proof).unwrap();
     let squares_verify_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -187,6 +192,18 @@ fn main() {
     let security = parsed.conjectured_security::<agora_zk::verify::Hash>();
     let proven = parsed.proven_security::<agora_zk::verify::Hash>();
     let data_rows: usize = snapshot.blocks().iter().map(Vec::len).sum();
+    println!(
+        "2^{log} peak RSS after 1 criterion {:.0} MB ({} aux columns), 3 criteria {:.0} MB ({}), measure sum {:.0} MB ({}), \
+         sum of squares {:.0} MB ({})",
+        peaks[0],
+        claim.layout().width(),
+        peaks[1],
+        three_claim.layout().width(),
+        peaks[2],
+        sum.layout().width(),
+        peaks[3],
+        sq.layout().width(),
+    );
     println!(
         "2^{log} trace rows ({data_rows} data rows): commit {commit_s:.2} s, prove (1 criterion) {prove_s:.2} s = {:.0} data rows/s, \
          3 criteria {three_s:.2} s = {:.0} rows/s ({:.1} KB), measure sum {measure_s:.2} s ({:.1} KB), \

@@ -5,13 +5,15 @@
 //! same roots and openings as winterfell's own (zk/README.md, "Memory").
 
 use crate::verify::Hash;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use winter_air::proof::Queries;
 use winter_air::{EvaluationFrame, PartitionOptions, TraceInfo};
 use winter_crypto::{Hasher, MerkleTree};
 use winter_math::fields::f64::BaseElement;
-use winter_math::FieldElement;
-use winter_prover::matrix::{get_evaluation_offsets, ColMatrix, RowMatrix, Segment};
+use winter_math::{FieldElement, StarkField};
+use winter_prover::matrix::{get_evaluation_offsets, ColMatrix, Segment};
 use winter_prover::{CompositionPoly, CompositionPolyTrace, ConstraintCommitment, StarkDomain, TraceLde};
 
 type Vc = MerkleTree<Hash>;
@@ -23,48 +25,188 @@ const SEGMENT_WIDTH: usize = 8;
 /// segments into one row-major matrix and holds both while it does: twice the extension's memory at
 /// its peak, the largest allocation of a proof. A last group of at most four columns is held four wide
 /// (winterfell pads it to eight: the main segment's 36 columns would take 40).
+///
+/// Only the even rows are held in memory: the constraint evaluation domain is every other row of the
+/// LDE domain (blowup 4, constraint blowup 2), so constraints read no other. The odd rows, read only
+/// to build the Merkle tree and to open the queried rows, are written to an unnamed scratch file when
+/// a directory is given (and stay in memory if none is, or if the file cannot be written). Each half
+/// is computed directly as the evaluations over its own coset of half the domain, so the whole
+/// extension of a group is never held either.
 pub(crate) struct Extension {
-    segments: Vec<Segment<BaseElement, SEGMENT_WIDTH>>,
-    tail: Option<Segment<BaseElement, TAIL_WIDTH>>,
+    segments: Vec<Group<SEGMENT_WIDTH>>,
+    tail: Option<Group<TAIL_WIDTH>>,
     width: usize,
+    rows: usize,
+    spill: Option<std::fs::File>,
 }
 
 const TAIL_WIDTH: usize = 4;
 
+/// One group of columns: where its even rows are, and where its odd rows are.
+struct Group<const W: usize> {
+    even: Half<W>,
+    odd: Half<W>,
+}
+
+/// Half the rows of a group.
+enum Half<const W: usize> {
+    Memory(Vec<[BaseElement; W]>),
+    /// In the extension's scratch file, from this byte.
+    File(u64),
+}
+
+impl<const W: usize> Half<W> {
+    /// `rows` written at `*written` in `spill` if they can be (and `*written` moved past them), else
+    /// kept in memory.
+    fn stored(rows: Vec<[BaseElement; W]>, spill: Option<&std::fs::File>, written: &mut u64) -> Half<W> {
+        match spill {
+            Some(file) if spill::write_rows(file, &rows, *written).is_ok() => {
+                let at = *written;
+                *written += (rows.len() * W * 8) as u64;
+                Half::File(at)
+            }
+            _ => Half::Memory(rows),
+        }
+    }
+
+    /// Rows `from..from + count` of this half.
+    fn rows(&self, spill: Option<&std::fs::File>, from: usize, count: usize) -> Cow<'_, [[BaseElement; W]]> {
+        match self {
+            Half::Memory(rows) => Cow::Borrowed(&rows[from..from + count]),
+            Half::File(at) => Cow::Owned(
+                spill::read_rows(spill.expect("an extension with spilled rows keeps its file"), *at, from, count)
+                    .unwrap_or_else(|e| panic!("reading the prover's scratch file: {e}")),
+            ),
+        }
+    }
+}
+
+impl<const W: usize> Group<W> {
+    /// The group of base columns `first..first + W` of `polys` (zeros past the last), its odd rows
+    /// (and its even rows unless `keep_even`) written in `spill` if they can be.
+    fn of<E: FieldElement<BaseField = BaseElement>>(
+        polys: &ColMatrix<E>,
+        first: usize,
+        halves: &Halves<'_>,
+        spill: Option<&std::fs::File>,
+        written: &mut u64,
+        keep_even: bool,
+    ) -> Group<W> {
+        let even = Segment::<BaseElement, W>::new(polys, first, &halves.even, halves.twiddles).into_data();
+        let even = if keep_even { Half::Memory(even) } else { Half::stored(even, spill, written) };
+        let odd = Segment::<BaseElement, W>::new(polys, first, &halves.odd, halves.twiddles).into_data();
+        Group { even, odd: Half::stored(odd, spill, written) }
+    }
+
+    /// Row `i`.
+    fn row(&self, spill: Option<&std::fs::File>, i: usize) -> Cow<'_, [BaseElement; W]> {
+        let half = if i.is_multiple_of(2) { &self.even } else { &self.odd };
+        match half.rows(spill, i / 2, 1) {
+            Cow::Borrowed(rows) => Cow::Borrowed(&rows[0]),
+            Cow::Owned(rows) => Cow::Owned(rows[0]),
+        }
+    }
+
+    /// Rows `2·from..2·(from + count)`, as their even and odd halves.
+    fn halves(&self, spill: Option<&std::fs::File>, from: usize, count: usize) -> [Cow<'_, [[BaseElement; W]]>; 2] {
+        [self.even.rows(spill, from, count), self.odd.rows(spill, from, count)]
+    }
+
+    fn spilled(&self) -> bool {
+        matches!(self.odd, Half::File(_))
+    }
+}
+
+/// The evaluation offsets of the two halves of an LDE domain: its even rows are the coset of half the
+/// domain at the domain's offset, its odd rows the coset at the offset times the domain's generator.
+struct Halves<'a> {
+    even: Vec<BaseElement>,
+    odd: Vec<BaseElement>,
+    twiddles: &'a [BaseElement],
+}
+
 impl Extension {
     /// The evaluations of `polys` over `domain`'s LDE domain (what `RowMatrix::evaluate_polys_over`
-    /// computes, in the same order).
-    pub(crate) fn of(polys: &ColMatrix<BaseElement>, domain: &StarkDomain<BaseElement>) -> Extension {
-        let offsets =
-            get_evaluation_offsets::<BaseElement>(polys.num_rows(), domain.trace_to_lde_blowup(), domain.offset());
-        let width = polys.num_cols();
-        let twiddles = domain.trace_twiddles();
+    /// computes, in the same order), the odd rows in a scratch file in `scratch` if given.
+    pub(crate) fn of(
+        polys: &ColMatrix<BaseElement>,
+        domain: &StarkDomain<BaseElement>,
+        scratch: Option<&Path>,
+    ) -> Extension {
+        Extension::over(polys, domain, scratch, true)
+    }
+
+    /// As [`Extension::of`] for columns of `E` (held as their base-field coordinates, so a row's
+    /// hash is the hash of the `E` row), and with the even rows in the scratch file too unless
+    /// `keep_even`.
+    fn over<E: FieldElement<BaseField = BaseElement>>(
+        polys: &ColMatrix<E>,
+        domain: &StarkDomain<BaseElement>,
+        scratch: Option<&Path>,
+        keep_even: bool,
+    ) -> Extension {
+        let n = polys.num_rows();
+        let blowup = domain.trace_to_lde_blowup();
+        assert!(blowup >= 2, "an LDE domain of even and odd rows");
+        let rows = n * blowup;
+        let generator = BaseElement::get_root_of_unity(rows.ilog2());
+        let halves = Halves {
+            even: get_evaluation_offsets::<BaseElement>(n, blowup / 2, domain.offset()),
+            odd: get_evaluation_offsets::<BaseElement>(n, blowup / 2, domain.offset() * generator),
+            twiddles: domain.trace_twiddles(),
+        };
+        let spill = scratch.and_then(|dir| tempfile::tempfile_in(dir).ok());
+        let mut written = 0;
+        let width = polys.num_base_cols();
         let (full, rest) = (width / SEGMENT_WIDTH, width % SEGMENT_WIDTH);
         let wide = full + usize::from(rest > TAIL_WIDTH);
-        let segments = (0..wide).map(|s| Segment::new(polys, s * SEGMENT_WIDTH, &offsets, twiddles)).collect();
-        let tail =
-            (rest > 0 && rest <= TAIL_WIDTH).then(|| Segment::new(polys, full * SEGMENT_WIDTH, &offsets, twiddles));
-        Extension { segments, tail, width }
+        let segments = (0..wide)
+            .map(|s| Group::of(polys, s * SEGMENT_WIDTH, &halves, spill.as_ref(), &mut written, keep_even))
+            .collect();
+        let tail = (rest > 0 && rest <= TAIL_WIDTH)
+            .then(|| Group::of(polys, full * SEGMENT_WIDTH, &halves, spill.as_ref(), &mut written, keep_even));
+        Extension { segments, tail, width, rows, spill }
     }
 
     pub(crate) fn num_rows(&self) -> usize {
-        self.segments.first().map_or_else(|| self.tail.as_ref().map_or(0, |t| t.num_rows()), |s| s.num_rows())
+        self.rows
     }
 
-    /// Row `i` into `out` (`width` elements), each lifted to `F`.
+    /// The values held in memory (not in the scratch file).
+    #[cfg(test)]
+    fn values_in_memory(&self) -> usize {
+        fn held<const W: usize>(half: &Half<W>) -> usize {
+            match half {
+                Half::Memory(rows) => rows.len() * W,
+                Half::File(_) => 0,
+            }
+        }
+        let wide: usize = self.segments.iter().map(|g| held(&g.even) + held(&g.odd)).sum();
+        wide + self.tail.as_ref().map_or(0, |g| held(&g.even) + held(&g.odd))
+    }
+
+    /// Whether the odd rows are in the scratch file (all of them).
+    pub(crate) fn spilled(&self) -> bool {
+        self.segments.iter().all(Group::spilled) && self.tail.as_ref().is_none_or(Group::spilled)
+    }
+
+    /// Row `i` into `out` (`width` elements), each lifted to `F`, from memory or the scratch file.
     fn read_row<F: FieldElement<BaseField = BaseElement>>(&self, i: usize, out: &mut [F]) {
         debug_assert_eq!(out.len(), self.width, "a whole row");
+        let spill = self.spill.as_ref();
         let (wide, rest) = out.split_at_mut((self.segments.len() * SEGMENT_WIDTH).min(self.width));
-        for (segment, part) in self.segments.iter().zip(wide.chunks_mut(SEGMENT_WIDTH)) {
-            for (to, from) in part.iter_mut().zip(&segment[i]) {
-                *to = F::from(*from);
-            }
+        for (group, part) in self.segments.iter().zip(wide.chunks_mut(SEGMENT_WIDTH)) {
+            lift_row(&*group.row(spill, i), part);
         }
         if let Some(tail) = &self.tail {
-            for (to, from) in rest.iter_mut().zip(&tail[i]) {
-                *to = F::from(*from);
-            }
+            lift_row(&*tail.row(spill, i), rest);
         }
+    }
+
+    /// An even row, as constraint evaluation reads them (the debug build checks that it is even).
+    fn read_even_row<F: FieldElement<BaseField = BaseElement>>(&self, i: usize, out: &mut [F]) {
+        debug_assert_eq!(i % 2, 0, "constraint evaluation reads the even rows only");
+        self.read_row(i, out);
     }
 
     fn row<F: FieldElement<BaseField = BaseElement>>(&self, i: usize) -> Vec<F> {
@@ -79,13 +221,90 @@ impl Extension {
         RowTree::build(self.num_rows(), |start, out| self.hash_rows::<F>(start, out))
     }
 
-    /// The hashes of rows `start..start + out.len()`, read as elements of `F`.
+    /// The hashes of rows `start..start + out.len()` (`start` and the length even), read as elements of
+    /// `F`: each half of each group in one read.
     fn hash_rows<F: FieldElement<BaseField = BaseElement>>(&self, start: usize, out: &mut [Digest]) {
+        debug_assert!(start.is_multiple_of(2) && out.len().is_multiple_of(2), "whole pairs of rows");
+        let spill = self.spill.as_ref();
+        let (from, count) = (start / 2, out.len() / 2);
+        let wide: Vec<_> = self.segments.iter().map(|g| g.halves(spill, from, count)).collect();
+        let tail = self.tail.as_ref().map(|g| g.halves(spill, from, count));
         let mut row = vec![F::ZERO; self.width];
         for (j, hash) in out.iter_mut().enumerate() {
-            self.read_row(start + j, &mut row);
+            let (parts, rest) = row.split_at_mut((self.segments.len() * SEGMENT_WIDTH).min(self.width));
+            for (group, part) in wide.iter().zip(parts.chunks_mut(SEGMENT_WIDTH)) {
+                lift_row(&group[j % 2][j / 2], part);
+            }
+            if let Some(group) = &tail {
+                lift_row(&group[j % 2][j / 2], rest);
+            }
             *hash = <Hash as winter_crypto::ElementHasher>::hash_elements(&row);
         }
+    }
+}
+
+/// `from`'s first `to.len()` values into `to`, lifted to `F`.
+fn lift_row<F: FieldElement<BaseField = BaseElement>>(from: &[BaseElement], to: &mut [F]) {
+    for (to, from) in to.iter_mut().zip(from) {
+        *to = F::from(*from);
+    }
+}
+
+/// Rows of base-field elements in a scratch file: each element as the eight little-endian bytes of its
+/// internal (Montgomery) form, so they are read back exactly, with no conversion.
+mod spill {
+    use winter_math::fields::f64::BaseElement;
+
+    /// Rows written at a time.
+    const BATCH: usize = 1 << 13;
+
+    /// Writes `rows` at byte `at` (elsewhere than on unix, refuses: the rows stay in memory).
+    pub(super) fn write_rows<const W: usize>(
+        file: &std::fs::File,
+        rows: &[[BaseElement; W]],
+        at: u64,
+    ) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            let mut bytes = Vec::with_capacity(BATCH * W * 8);
+            for (b, batch) in rows.chunks(BATCH).enumerate() {
+                bytes.clear();
+                bytes.extend(batch.iter().flatten().flat_map(|e| e.inner().to_le_bytes()));
+                file.write_all_at(&bytes, at + (b * BATCH * W * 8) as u64)?;
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (file, rows, at);
+            Err(std::io::ErrorKind::Unsupported.into())
+        }
+    }
+
+    /// Rows `from..from + count` of those written at byte `at`.
+    pub(super) fn read_rows<const W: usize>(
+        file: &std::fs::File,
+        at: u64,
+        from: usize,
+        count: usize,
+    ) -> std::io::Result<Vec<[BaseElement; W]>> {
+        let mut bytes = vec![0u8; count * W * 8];
+        #[cfg(unix)]
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, at + (from * W * 8) as u64)?;
+        #[cfg(not(unix))]
+        {
+            let _ = (file, at, from);
+            return Err(std::io::ErrorKind::Unsupported.into());
+        }
+        Ok(bytes
+            .chunks_exact(W * 8)
+            .map(|row| {
+                std::array::from_fn(|c| {
+                    BaseElement::from_mont(u64::from_le_bytes(row[c * 8..c * 8 + 8].try_into().expect("eight bytes")))
+                })
+            })
+            .collect())
     }
 }
 
@@ -109,14 +328,19 @@ impl RowTree {
     fn build(rows: usize, hash_rows: impl Fn(usize, &mut [Digest]) + Sync) -> RowTree {
         use rayon::prelude::*;
         let block = 1 << LOW_LEVELS;
+        // Rows hashed per call: 64 blocks (one read of the spilled rows per group).
+        let chunk = (block * 64).min(rows);
         let mut roots = vec![Digest::default(); rows / block];
-        roots.par_iter_mut().enumerate().for_each(|(b, root)| {
-            let mut level = vec![Digest::default(); block];
-            hash_rows(b * block, &mut level);
-            while level.len() > 1 {
-                level = level.chunks(2).map(|pair| Hash::merge(&[pair[0], pair[1]])).collect();
+        roots.par_chunks_mut(chunk / block).enumerate().for_each(|(c, roots)| {
+            let mut leaves = vec![Digest::default(); chunk];
+            hash_rows(c * chunk, &mut leaves);
+            for (root, leaves) in roots.iter_mut().zip(leaves.chunks(block)) {
+                let mut level = leaves.to_vec();
+                while level.len() > 1 {
+                    level = level.chunks(2).map(|pair| Hash::merge(&[pair[0], pair[1]])).collect();
+                }
+                *root = level[0];
             }
-            *root = level[0];
         });
         RowTree { upper: Vc::new(roots).expect("a power-of-two number of blocks, at least two") }
     }
@@ -163,10 +387,13 @@ impl RowTree {
 }
 
 /// The constraint composition columns' commitment (winterfell's `DefaultConstraintCommitment`, the same
-/// root and openings), its Merkle tree kept from `2^LOW_LEVELS` rows up as a [`RowTree`].
+/// root and openings), its Merkle tree kept from `2^LOW_LEVELS` rows up as a [`RowTree`]. Its
+/// extension is read only to build the tree and to open the queried rows, so with a scratch directory
+/// every row of it is in the scratch file (half of it in memory at a time while it is computed).
 pub(crate) struct QuotientCommitment<E: FieldElement<BaseField = BaseElement>> {
-    evaluations: RowMatrix<E>,
+    evaluations: Extension,
     tree: RowTree,
+    _extension: std::marker::PhantomData<E>,
 }
 
 impl<E: FieldElement<BaseField = BaseElement>> QuotientCommitment<E> {
@@ -174,22 +401,19 @@ impl<E: FieldElement<BaseField = BaseElement>> QuotientCommitment<E> {
         trace: CompositionPolyTrace<E>,
         columns: usize,
         domain: &StarkDomain<BaseElement>,
+        scratch: Option<&Path>,
     ) -> (Self, CompositionPoly<E>) {
         let poly = CompositionPoly::new(trace, domain, columns);
         // winterfell's `DefaultConstraintCommitment` checks.
         assert_eq!(poly.num_columns(), columns);
         assert_eq!(poly.column_degree(), domain.trace_length() - 1);
-        let evaluations = RowMatrix::evaluate_polys_over::<SEGMENT_WIDTH>(poly.data(), domain);
-        assert_eq!(evaluations.num_cols(), columns);
+        let evaluations = Extension::over(poly.data(), domain, scratch, false);
+        assert_eq!(evaluations.width, columns * E::EXTENSION_DEGREE);
         assert_eq!(evaluations.num_rows(), domain.lde_domain_size());
-        let tree = RowTree::build(evaluations.num_rows(), |start, out| hash_matrix_rows(&evaluations, start, out));
-        (QuotientCommitment { evaluations, tree }, poly)
-    }
-}
-
-fn hash_matrix_rows<E: FieldElement<BaseField = BaseElement>>(m: &RowMatrix<E>, start: usize, out: &mut [Digest]) {
-    for (j, hash) in out.iter_mut().enumerate() {
-        *hash = <Hash as winter_crypto::ElementHasher>::hash_elements(m.row(start + j));
+        // A row of `E` hashes as the row of its base-field coordinates (winterfell serializes both
+        // alike), so the tree is over the base-field rows.
+        let tree = evaluations.commit_rows::<BaseElement>();
+        (QuotientCommitment { evaluations, tree, _extension: std::marker::PhantomData }, poly)
     }
 }
 
@@ -202,36 +426,57 @@ impl<E: FieldElement<BaseField = BaseElement>> ConstraintCommitment<E> for Quoti
     }
 
     fn query(self, positions: &[usize]) -> Queries {
-        let proof = self.tree.open_many(positions, |start, out| hash_matrix_rows(&self.evaluations, start, out));
-        let rows = positions.iter().map(|&p| self.evaluations.row(p).to_vec()).collect();
+        let lde = &self.evaluations;
+        let proof = self.tree.open_many(positions, |start, out| lde.hash_rows::<BaseElement>(start, out));
+        let rows =
+            positions.iter().map(|&p| E::slice_from_base_elements(&lde.row::<BaseElement>(p)).to_vec()).collect();
         Queries::new::<Hash, E, Vc>(proof, rows)
     }
 }
 
 /// The main segment: its polynomials, their evaluations over the LDE domain, and the Merkle tree whose
-/// root is the dataset commitment.
+/// root is the dataset commitment; and where each proof's extension keeps its odd rows.
 pub(crate) struct MainLde {
     pub(crate) polys: Arc<ColMatrix<BaseElement>>,
     lde: Extension,
     tree: RowTree,
     blowup: usize,
+    scratch: Option<PathBuf>,
 }
 
 impl MainLde {
+    /// Interpolates `main` in place and extends it, the odd rows written in `scratch` if given.
     pub(crate) fn build(
-        main: &ColMatrix<BaseElement>,
+        main: ColMatrix<BaseElement>,
         domain: &StarkDomain<BaseElement>,
         partition: PartitionOptions,
+        scratch: Option<&Path>,
     ) -> MainLde {
         assert_eq!(partition, PartitionOptions::default(), "format v3 hashes whole rows");
-        let polys = main.interpolate_columns();
-        let lde = Extension::of(&polys, domain);
+        let polys = main.interpolate_columns_into();
+        let lde = Extension::of(&polys, domain, scratch);
         let tree = lde.commit_rows::<BaseElement>();
-        MainLde { polys: Arc::new(polys), lde, tree, blowup: domain.trace_to_lde_blowup() }
+        MainLde {
+            polys: Arc::new(polys),
+            lde,
+            tree,
+            blowup: domain.trace_to_lde_blowup(),
+            scratch: scratch.map(Path::to_path_buf),
+        }
     }
 
     pub(crate) fn root(&self) -> <Hash as Hasher>::Digest {
         self.tree.root()
+    }
+
+    /// Whether the extension's odd rows are in its scratch file.
+    pub(crate) fn spilled(&self) -> bool {
+        self.lde.spilled()
+    }
+
+    /// Where each proof's extensions keep what they do not hold in memory.
+    pub(crate) fn scratch(&self) -> Option<&Path> {
+        self.scratch.as_deref()
     }
 }
 
@@ -311,7 +556,7 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
         assert!(self.aux.is_none(), "the auxiliary trace has already been added");
         assert_eq!(self.partition, PartitionOptions::default(), "format v3 hashes whole rows");
         let polys = aux_trace.interpolate_columns_into();
-        let lde = Extension::of(&polys, domain);
+        let lde = Extension::of(&polys, domain, self.main.scratch.as_deref());
         assert_eq!(lde.num_rows(), self.main.lde.num_rows());
         let tree = lde.commit_rows::<E>();
         let root = tree.root();
@@ -321,15 +566,15 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
 
     fn read_main_trace_frame_into(&self, lde_step: usize, frame: &mut EvaluationFrame<BaseElement>) {
         let next = (lde_step + self.main.blowup) % self.main.lde.num_rows();
-        self.main.lde.read_row(lde_step, frame.current_mut());
-        self.main.lde.read_row(next, frame.next_mut());
+        self.main.lde.read_even_row(lde_step, frame.current_mut());
+        self.main.lde.read_even_row(next, frame.next_mut());
     }
 
     fn read_aux_trace_frame_into(&self, lde_step: usize, frame: &mut EvaluationFrame<E>) {
         let (lde, _) = self.aux.as_ref().expect("auxiliary segment set");
         let next = (lde_step + self.main.blowup) % lde.num_rows();
-        lde.read_row(lde_step, frame.current_mut());
-        lde.read_row(next, frame.next_mut());
+        lde.read_even_row(lde_step, frame.current_mut());
+        lde.read_even_row(next, frame.next_mut());
     }
 
     fn query(&self, positions: &[usize]) -> Vec<Queries> {
@@ -358,6 +603,7 @@ mod tests {
     use super::*;
     use winter_crypto::VectorCommitment;
     use winter_math::{fft, StarkField};
+    use winter_prover::matrix::RowMatrix;
 
     /// The segment-held extension is winterfell's row-major one, row for row, and so are its Merkle
     /// root and batch openings (main rows hashed in the base field, auxiliary rows lifted to the
@@ -365,12 +611,15 @@ mod tests {
     #[test]
     fn the_extension_and_its_root_are_winterfells() {
         // Every remainder of eight (a four-wide tail or a padded segment), and a domain large enough for
-        // winterfell's concurrent FFT (1,024 rows and more), as every real one is.
+        // winterfell's concurrent FFT (1,024 rows and more), as every real one is; each with its odd rows
+        // in memory and in a scratch file.
         for (width, n) in [(13, 64), (12, 64), (4, 64), (8, 64), (36, 64), (1, 64), (3, 64), (6, 64), (9, 64), (15, 64)]
         {
             an_extension_of(width, n);
         }
         an_extension_of(11, 512);
+        // Trees hashed in more than one call (2,048 rows a call).
+        an_extension_of(5, 2_048);
     }
 
     fn an_extension_of(width: usize, n: usize) {
@@ -380,8 +629,48 @@ mod tests {
             .collect();
         let polys = ColMatrix::new(columns).interpolate_columns_into();
         let domain = StarkDomain::from_twiddles(fft::get_twiddles::<BaseElement>(n), 4, BaseElement::GENERATOR);
-        let ours = Extension::of(&polys, &domain);
-        let theirs = RowMatrix::evaluate_polys_over::<SEGMENT_WIDTH>(&polys, &domain);
+        // Odd rows in memory, and in a scratch file.
+        let dir = tempfile::tempdir().unwrap();
+        let mut held = Vec::new();
+        for scratch in [None, Some(dir.path())] {
+            let ours = Extension::of(&polys, &domain, scratch);
+            assert_eq!(ours.spilled(), scratch.is_some() && cfg!(unix));
+            extension_matches(&ours, &polys, &domain);
+            held.push(ours.values_in_memory());
+        }
+        // With a scratch file, the even rows only.
+        assert!(held[0] >= 4 * n * width && (!cfg!(unix) || held[1] * 2 == held[0]), "{held:?}");
+        type E = QuadExtension<BaseElement>;
+        let positions = [0, 1, 2, 33, 63, 64, 100, 101, 170, 4 * n - 1, 17, 31, 32];
+        // The quotient's commitment: rows of extension-field elements, as winterfell commits them (in
+        // memory, and in a scratch file).
+        let trace = || {
+            CompositionPolyTrace::new(
+                (0..2 * n).map(|i| E::new(BaseElement::new(i as u64 * 31 + 5), BaseElement::new(i as u64))).collect(),
+            )
+        };
+        let (theirs, _) = winter_prover::DefaultConstraintCommitment::<E, Hash, Vc>::new(
+            trace(),
+            2,
+            &domain,
+            PartitionOptions::default(),
+        );
+        use winter_prover::Serializable;
+        let (root, opened) = (theirs.commitment(), theirs.query(&positions).to_bytes());
+        for scratch in [None, Some(dir.path())] {
+            let (ours, _) = QuotientCommitment::new(trace(), 2, &domain, scratch);
+            assert_eq!(ours.evaluations.values_in_memory() == 0, scratch.is_some() && cfg!(unix));
+            assert_eq!(ours.commitment(), root);
+            assert_eq!(ours.query(&positions).to_bytes(), opened);
+        }
+    }
+
+    /// `ours` is winterfell's extension of `polys` over `domain`: every row, the Merkle root and batch
+    /// openings over rows read in the base field and lifted to the extension field.
+    fn extension_matches(ours: &Extension, polys: &ColMatrix<BaseElement>, domain: &StarkDomain<BaseElement>) {
+        use winter_math::fields::QuadExtension;
+        let (width, n) = (polys.num_cols(), polys.num_rows());
+        let theirs = RowMatrix::evaluate_polys_over::<SEGMENT_WIDTH>(polys, domain);
         assert_eq!(ours.num_rows(), theirs.num_rows());
         for i in 0..theirs.num_rows() {
             assert_eq!(ours.row::<BaseElement>(i), theirs.row(i), "row {i}");
@@ -397,31 +686,11 @@ mod tests {
         let lifted = ColMatrix::new(
             (0..width).map(|c| polys.get_column(c).iter().map(|v| E::from(*v)).collect()).collect::<Vec<Vec<E>>>(),
         );
-        let theirs = RowMatrix::evaluate_polys_over::<SEGMENT_WIDTH>(&lifted, &domain);
+        let theirs = RowMatrix::evaluate_polys_over::<SEGMENT_WIDTH>(&lifted, domain);
         let full = theirs.commit_to_rows::<Hash, Vc>(PartitionOptions::default());
         let tree = ours.commit_rows::<E>();
         assert_eq!(tree.root(), full.commitment());
         let opened = tree.open_many(&positions, |start, out| ours.hash_rows::<E>(start, out));
         assert_eq!(opened, full.open_many(&positions).unwrap().1);
-        // The quotient's commitment: rows of extension-field elements, as winterfell commits them.
-        let (ours, _) = QuotientCommitment::new(
-            CompositionPolyTrace::new(
-                (0..2 * n).map(|i| E::new(BaseElement::new(i as u64 * 31 + 5), BaseElement::new(i as u64))).collect(),
-            ),
-            2,
-            &domain,
-        );
-        let (theirs, _) = winter_prover::DefaultConstraintCommitment::<E, Hash, Vc>::new(
-            CompositionPolyTrace::new(
-                (0..2 * n).map(|i| E::new(BaseElement::new(i as u64 * 31 + 5), BaseElement::new(i as u64))).collect(),
-            ),
-            2,
-            &domain,
-            PartitionOptions::default(),
-        );
-        assert_eq!(ours.commitment(), theirs.commitment());
-        use winter_prover::Serializable;
-        let (ours, theirs) = (ours.query(&positions), theirs.query(&positions));
-        assert_eq!(ours.to_bytes(), theirs.to_bytes());
     }
 }

@@ -11,6 +11,7 @@ use crate::verify::{Claim, Hash};
 use crate::ZkError;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use std::path::Path;
 use std::sync::Arc;
 use winter_air::{AuxRandElements, ConstraintCompositionCoefficients, PartitionOptions, ProofOptions, TraceInfo};
 use winter_crypto::{DefaultRandomCoin, Digest, MerkleTree};
@@ -172,8 +173,17 @@ pub struct Snapshot {
 impl Snapshot {
     /// Lays out `blocks` per format v3 (empty blocks are dropped), masks the trace with random rows drawn
     /// from `seed` (a secret the node keeps with the snapshot, never reused: a rebuilt snapshot takes a
-    /// fresh seed, so its budget starts over on a fresh mask), and computes the commitment.
-    pub fn build(mut blocks: Vec<Block>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
+    /// fresh seed, so its budget starts over on a fresh mask), and computes the commitment. The
+    /// extensions' odd rows (the snapshot's, and each proof's) are kept in unnamed scratch files in the
+    /// system's temporary directory ([`Snapshot::build_in`] names another).
+    pub fn build(blocks: Vec<Block>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
+        Snapshot::build_in(blocks, seed, Some(&std::env::temp_dir()))
+    }
+
+    /// As [`Snapshot::build`], with the scratch files in `scratch`, or none (every row in memory). The
+    /// files have no name and are gone when the snapshot (or the proof) is; where one cannot be
+    /// written, its rows stay in memory ([`Snapshot::spilled`] tells).
+    pub fn build_in(mut blocks: Vec<Block>, seed: [u8; 32], scratch: Option<&Path>) -> Result<Snapshot, ZkError> {
         blocks.retain(|b| !b.is_empty());
         let rows: usize = blocks.iter().map(Vec::len).sum();
         let n =
@@ -183,9 +193,6 @@ impl Snapshot {
         }
         let info = TraceInfo::new_multi_segment(MAIN_WIDTH, plain_layout().width(), 1, n, vec![]);
         let main = main_columns(&blocks, n, seed);
-        let lde = Arc::new(main_lde(&info, &main));
-        let commitment =
-            Commitment { version: FORMAT_VERSION, trace_length: n, root: hex::encode(lde.root().as_bytes()) };
         let counted = n - random_rows(n);
         let blocks = Arc::new(blocks);
         let rows = MainRows {
@@ -196,6 +203,10 @@ impl Snapshot {
             seed,
             full: Default::default(),
         };
+        // The segment is interpolated in place: its columns are not kept (`MainRows`).
+        let lde = Arc::new(main_lde(&info, main, scratch));
+        let commitment =
+            Commitment { version: FORMAT_VERSION, trace_length: n, root: hex::encode(lde.root().as_bytes()) };
         Ok(Snapshot {
             blocks,
             trace: SnapshotTrace { info, rows: Arc::new(rows) },
@@ -203,6 +214,11 @@ impl Snapshot {
             commitment,
             proofs: Default::default(),
         })
+    }
+
+    /// Whether the snapshot's extension keeps its odd rows in a scratch file (else in memory).
+    pub fn spilled(&self) -> bool {
+        self.lde.spilled()
     }
 
     /// What the node publishes.
@@ -371,11 +387,11 @@ fn plain_layout() -> AuxLayout {
 }
 
 /// The main segment's extension over the domain winterfell's prover uses for this trace length.
-fn main_lde(info: &TraceInfo, main: &ColMatrix<BaseElement>) -> MainLde {
+fn main_lde(info: &TraceInfo, main: ColMatrix<BaseElement>, scratch: Option<&Path>) -> MainLde {
     let inputs = PublicInputs::of_layout(plain_layout());
     let air = <CohortAir as winter_air::Air>::new(info.clone(), inputs, proof_options());
     let domain = StarkDomain::new(&air);
-    MainLde::build(main, &domain, proof_options().partition_options())
+    MainLde::build(main, &domain, proof_options().partition_options(), scratch)
 }
 
 impl CohortProver {
@@ -570,7 +586,7 @@ impl Prover for CohortProver {
         rng.set_stream(1);
         let hidden = hide_quotient(composition_poly_trace, num_constraint_composition_columns, domain, &mut rng);
         assert_eq!(partition_options, PartitionOptions::default(), "format v3 hashes whole rows");
-        QuotientCommitment::new(hidden, num_constraint_composition_columns, domain)
+        QuotientCommitment::new(hidden, num_constraint_composition_columns, domain, self.lde.scratch())
     }
 
     fn new_evaluator<'a, E: FieldElement<BaseField = BaseElement>>(
@@ -1029,7 +1045,7 @@ mod tests {
             (0..300u32).map(|i| vec![Row::attribute(100), Row { code: 200, value: i * 1_000_003 }]).collect();
         let snapshot = Snapshot::build(blocks, [12; 32]).unwrap();
         let main = snapshot.trace.main_segment();
-        assert_eq!(main_lde(&snapshot.trace.info, main).root(), snapshot.lde.root());
+        assert_eq!(main_lde(&snapshot.trace.info, main.clone(), None).root(), snapshot.lde.root());
         let rows = &snapshot.trace.rows;
         assert_eq!(rows.code, main.get_column(0)[..rows.code.len()]);
         assert_eq!(rows.value, main.get_column(1)[..rows.value.len()]);
@@ -1039,7 +1055,8 @@ mod tests {
 
     /// The patched prover's base-field auxiliary segment gives, byte for byte, the proof winterfell's own
     /// path gives for the same segment built in the extension field (OOD frame, DEEP composition,
-    /// commitments and openings alike), for a statement with a range, a measure and its squares.
+    /// commitments and openings alike), for a statement with a range, a measure and its squares; and so
+    /// does a snapshot whose extensions keep their odd rows in memory instead of a scratch file.
     #[test]
     fn a_base_field_auxiliary_segment_gives_the_proof_of_the_lifted_one() {
         let blocks: Vec<Block> = (0..600u32)
@@ -1050,7 +1067,7 @@ mod tests {
                 b
             })
             .collect();
-        let snapshot = Snapshot::build(blocks, [11; 32]).unwrap();
+        let snapshot = Snapshot::build(blocks.clone(), [11; 32]).unwrap();
         let statement = Statement {
             criteria: vec![Criterion::has(101), Criterion::has(7).within(Some(21_000), Some(26_000))],
             measure: Some(200),
@@ -1066,6 +1083,13 @@ mod tests {
         let lifted = lifted.prove(same_trace).unwrap().to_bytes();
         assert!(base == lifted, "the two paths give different proofs");
         crate::verify_claim(snapshot.commitment(), &claim, &base).unwrap();
+        // A scratch directory that cannot be written in: every row stays in memory, same proof.
+        let in_memory = Snapshot::build_in(blocks, [11; 32], Some(Path::new("/nonexistent/agora-scratch"))).unwrap();
+        assert!(!in_memory.spilled());
+        assert_eq!(snapshot.spilled(), cfg!(unix), "the temporary directory takes the scratch files");
+        assert_eq!(in_memory.commitment().root, snapshot.commitment().root);
+        let (memory, trace) = in_memory.prover(&claim, 0, [4; 32]);
+        assert!(memory.prove(trace).unwrap().to_bytes() == base, "rows in memory give another proof");
     }
 
     /// The hidden segments still recombine to `H` with the patched verifier's step, each stays below
