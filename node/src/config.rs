@@ -35,7 +35,7 @@ pub struct Config {
     pub query_workers: usize,
     /// Prove answers of provable kinds with STARK proofs sent after the answer (agora-zk).
     pub prove_answers: bool,
-    /// Proofs computed at once (each holds the snapshot's extension: ~4 KB per committed row).
+    /// Proofs computed at once (each adds its own columns to the snapshot's memory: BENCHMARKS.md).
     pub prover_workers: usize,
     /// Proofs waiting for a worker; when full, an answer goes out with "prover busy" instead.
     pub prover_queue: usize,
@@ -43,8 +43,9 @@ pub struct Config {
     /// condition and medication code and code prefix, their birth month, every plausible value of each
     /// measure, which are left out, and not proven, when only they exceed it, and each measure's latest
     /// value); peak memory
-    /// grows with it: about 0.7 GB at the default 245,758 (a 2^18-row trace; up to 1.5 GB for the
-    /// widest statements), 2.8 GB at 983,036 (BENCHMARKS.md).
+    /// grows with it: 0.33–0.44 GB at the default 245,758 (a 2^18-row trace; up to 0.94 GB for the
+    /// widest statements), 1.3–2.1 GB at 983,036 (2.8 GB with a consent criterion; BENCHMARKS.md), with
+    /// half of each extension in scratch files in `<data_dir>/prover-scratch`.
     pub prover_max_rows: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger
