@@ -1,8 +1,9 @@
 //! The committed main segment's low-degree extension, computed once per snapshot and shared by every
 //! proof over it (winterfell's default recomputes it for each proof), and how every extension and
 //! commitment of a proof is held: as column segments never transposed ([`Extension`]), under Merkle
-//! trees kept from 32 rows up ([`RowTree`], also for the quotient: [`QuotientCommitment`]), with the
-//! same roots and openings as winterfell's own (zk/README.md, "Memory").
+//! trees kept from 32 rows up ([`RowTree`], also for the quotient: [`QuotientCommitment`]), with only
+//! the rows constraint evaluation reads in memory and the rest, with the polynomials, in unnamed scratch
+//! files ([`PolyFile`]); the same roots, openings and proofs as winterfell's own (zk/README.md, "Memory").
 
 use crate::verify::Hash;
 use std::borrow::Cow;
@@ -14,7 +15,9 @@ use winter_crypto::{Hasher, MerkleTree};
 use winter_math::fields::f64::BaseElement;
 use winter_math::{FieldElement, StarkField};
 use winter_prover::matrix::{get_evaluation_offsets, ColMatrix, Segment};
-use winter_prover::{CompositionPoly, CompositionPolyTrace, ConstraintCommitment, StarkDomain, TraceLde};
+use winter_prover::{
+    CompositionPoly, CompositionPolyTrace, ConstraintCommitment, PolyColumns, PolyStore, StarkDomain, TraceLde,
+};
 
 type Vc = MerkleTree<Hash>;
 /// winterfell's segment width for 64-bit fields.
@@ -254,9 +257,10 @@ fn lift_row<F: FieldElement<BaseField = BaseElement>>(from: &[BaseElement], to: 
 /// internal (Montgomery) form, so they are read back exactly, with no conversion.
 mod spill {
     use winter_math::fields::f64::BaseElement;
+    use winter_math::FieldElement;
 
-    /// Rows written at a time.
-    const BATCH: usize = 1 << 13;
+    /// Elements written at a time.
+    const BATCH: usize = 1 << 16;
 
     /// Writes `rows` at byte `at` (elsewhere than on unix, refuses: the rows stay in memory).
     pub(super) fn write_rows<const W: usize>(
@@ -264,22 +268,7 @@ mod spill {
         rows: &[[BaseElement; W]],
         at: u64,
     ) -> std::io::Result<()> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileExt;
-            let mut bytes = Vec::with_capacity(BATCH * W * 8);
-            for (b, batch) in rows.chunks(BATCH).enumerate() {
-                bytes.clear();
-                bytes.extend(batch.iter().flatten().flat_map(|e| e.inner().to_le_bytes()));
-                file.write_all_at(&bytes, at + (b * BATCH * W * 8) as u64)?;
-            }
-            Ok(())
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = (file, rows, at);
-            Err(std::io::ErrorKind::Unsupported.into())
-        }
+        write_elements(file, rows.as_flattened(), at)
     }
 
     /// Rows `from..from + count` of those written at byte `at`.
@@ -289,23 +278,99 @@ mod spill {
         from: usize,
         count: usize,
     ) -> std::io::Result<Vec<[BaseElement; W]>> {
-        let mut bytes = vec![0u8; count * W * 8];
+        let mut rows = vec![[BaseElement::ZERO; W]; count];
+        read_elements(file, at + (from * W * 8) as u64, rows.as_flattened_mut())?;
+        Ok(rows)
+    }
+
+    /// Writes `elements` at byte `at`, each as the eight little-endian bytes of its internal form.
+    pub(super) fn write_elements(file: &std::fs::File, elements: &[BaseElement], at: u64) -> std::io::Result<()> {
         #[cfg(unix)]
-        std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, at + (from * W * 8) as u64)?;
+        {
+            use std::os::unix::fs::FileExt;
+            let mut bytes = Vec::with_capacity(BATCH.min(elements.len()) * 8);
+            for (b, batch) in elements.chunks(BATCH).enumerate() {
+                bytes.clear();
+                bytes.extend(batch.iter().flat_map(|e| e.inner().to_le_bytes()));
+                file.write_all_at(&bytes, at + (b * BATCH * 8) as u64)?;
+            }
+            Ok(())
+        }
         #[cfg(not(unix))]
         {
-            let _ = (file, at, from);
-            return Err(std::io::ErrorKind::Unsupported.into());
+            let _ = (file, elements, at);
+            Err(std::io::ErrorKind::Unsupported.into())
         }
-        Ok(bytes
-            .chunks_exact(W * 8)
-            .map(|row| {
-                std::array::from_fn(|c| {
-                    BaseElement::from_mont(u64::from_le_bytes(row[c * 8..c * 8 + 8].try_into().expect("eight bytes")))
-                })
-            })
-            .collect())
     }
+
+    /// Reads `out.len()` elements written at byte `at`.
+    pub(super) fn read_elements(file: &std::fs::File, at: u64, out: &mut [BaseElement]) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            let mut bytes = vec![0u8; BATCH.min(out.len()) * 8];
+            for (b, batch) in out.chunks_mut(BATCH).enumerate() {
+                let bytes = &mut bytes[..batch.len() * 8];
+                file.read_exact_at(bytes, at + (b * BATCH * 8) as u64)?;
+                for (e, le) in batch.iter_mut().zip(bytes.chunks_exact(8)) {
+                    *e = BaseElement::from_mont(u64::from_le_bytes(le.try_into().expect("eight bytes")));
+                }
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (file, at, out);
+            Err(std::io::ErrorKind::Unsupported.into())
+        }
+    }
+}
+
+/// A segment's polynomials in an unnamed scratch file, one column after another, read a column at a
+/// time by the out-of-domain evaluation and the DEEP composition (winterfell's `PolyStore`, a patch).
+struct PolyFile {
+    file: std::fs::File,
+    cols: usize,
+    rows: usize,
+}
+
+impl PolyFile {
+    /// `polys` in a scratch file in `scratch` if given and writable; else in memory.
+    fn columns(polys: ColMatrix<BaseElement>, scratch: Option<&Path>) -> PolyColumns<BaseElement> {
+        let Some(file) = scratch.and_then(|dir| tempfile::tempfile_in(dir).ok()) else {
+            return PolyColumns::Memory(Arc::new(polys));
+        };
+        let rows = polys.num_rows();
+        let written =
+            polys.columns().enumerate().try_for_each(|(i, c)| spill::write_elements(&file, c, (i * rows * 8) as u64));
+        match written {
+            Ok(()) => PolyColumns::Stored(Arc::new(PolyFile { file, cols: polys.num_cols(), rows })),
+            Err(_) => PolyColumns::Memory(Arc::new(polys)),
+        }
+    }
+}
+
+impl PolyStore<BaseElement> for PolyFile {
+    fn num_cols(&self) -> usize {
+        self.cols
+    }
+
+    fn num_rows(&self) -> usize {
+        self.rows
+    }
+
+    fn read_column(&self, index: usize, out: &mut [BaseElement]) {
+        assert!(index < self.cols && out.len() == self.rows, "a whole column of the file");
+        spill::read_elements(&self.file, (index * self.rows * 8) as u64, out)
+            .unwrap_or_else(|e| panic!("reading the prover's scratch file: {e}"));
+    }
+}
+
+/// The columns of `polys`, read into memory (lifted to `E`).
+fn read_columns<E: FieldElement<BaseField = BaseElement>>(polys: &PolyColumns<BaseElement>) -> ColMatrix<E> {
+    let mut columns = Vec::with_capacity(polys.num_cols());
+    polys.for_each_column(|c| columns.push(c.iter().map(|v| E::from(*v)).collect()));
+    ColMatrix::new(columns)
 }
 
 type Digest = <Hash as Hasher>::Digest;
@@ -437,7 +502,9 @@ impl<E: FieldElement<BaseField = BaseElement>> ConstraintCommitment<E> for Quoti
 /// The main segment: its polynomials, their evaluations over the LDE domain, and the Merkle tree whose
 /// root is the dataset commitment; and where each proof's extension keeps its odd rows.
 pub(crate) struct MainLde {
-    pub(crate) polys: Arc<ColMatrix<BaseElement>>,
+    /// In a scratch file if there is one: read only for a proof's out-of-domain frame and DEEP
+    /// composition.
+    pub(crate) polys: PolyColumns<BaseElement>,
     lde: Extension,
     tree: RowTree,
     blowup: usize,
@@ -457,7 +524,7 @@ impl MainLde {
         let lde = Extension::of(&polys, domain, scratch);
         let tree = lde.commit_rows::<BaseElement>();
         MainLde {
-            polys: Arc::new(polys),
+            polys: PolyFile::columns(polys, scratch),
             lde,
             tree,
             blowup: domain.trace_to_lde_blowup(),
@@ -544,24 +611,24 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
         domain: &StarkDomain<BaseElement>,
     ) -> (ColMatrix<E>, <Hash as Hasher>::Digest) {
         let (polys, root) = self.set_aux_trace_base(base_columns(aux_trace), domain);
-        let polys = (0..polys.num_cols()).map(|c| polys.get_column(c).iter().map(|v| E::from(*v)).collect()).collect();
-        (ColMatrix::new(polys), root)
+        (read_columns(&polys), root)
     }
 
     fn set_aux_trace_base(
         &mut self,
         aux_trace: ColMatrix<BaseElement>,
         domain: &StarkDomain<BaseElement>,
-    ) -> (ColMatrix<BaseElement>, <Hash as Hasher>::Digest) {
+    ) -> (PolyColumns<BaseElement>, <Hash as Hasher>::Digest) {
         assert!(self.aux.is_none(), "the auxiliary trace has already been added");
         assert_eq!(self.partition, PartitionOptions::default(), "format v3 hashes whole rows");
         let polys = aux_trace.interpolate_columns_into();
-        let lde = Extension::of(&polys, domain, self.main.scratch.as_deref());
+        let scratch = self.main.scratch.as_deref();
+        let lde = Extension::of(&polys, domain, scratch);
         assert_eq!(lde.num_rows(), self.main.lde.num_rows());
         let tree = lde.commit_rows::<E>();
         let root = tree.root();
         self.aux = Some((lde, tree));
-        (polys, root)
+        (PolyFile::columns(polys, scratch), root)
     }
 
     fn read_main_trace_frame_into(&self, lde_step: usize, frame: &mut EvaluationFrame<BaseElement>) {

@@ -401,7 +401,7 @@ impl CohortProver {
         info: &TraceInfo,
         partition: PartitionOptions,
     ) -> (CachedTraceLde<E>, TracePolyTable<E>) {
-        let polys = TracePolyTable::new_shared(self.lde.polys.clone());
+        let polys = TracePolyTable::new_columns(self.lde.polys.clone());
         (CachedTraceLde::new(self.lde.clone(), info.clone(), partition), polys)
     }
 }

@@ -81,7 +81,8 @@ use composer::DeepCompositionPoly;
 mod trace;
 use maybe_async::{maybe_async, maybe_await};
 pub use trace::{
-    AuxTraceWithMetadata, DefaultTraceLde, Trace, TraceLde, TracePolyTable, TraceTable,
+    AuxTraceWithMetadata, DefaultTraceLde, PolyColumns, PolyStore, Trace, TraceLde, TracePolyTable,
+    TraceTable,
     TraceTableFragment,
 };
 

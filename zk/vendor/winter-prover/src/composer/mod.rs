@@ -88,7 +88,8 @@ impl<E: FieldElement> DeepCompositionPoly<E> {
         let mut i = 0;
 
         // --- merge polynomials of the main trace segment ----------------------------------------
-        for poly in trace_polys.main_trace_polys() {
+        // Agora patch: the main polynomials may be stored, read a column at a time.
+        trace_polys.for_each_main_trace_poly(|poly| {
             // compute T'(x) = T(x) - T(z), multiply it by a pseudo-random coefficient,
             // and add the result into composition polynomial
             acc_trace_poly::<E::BaseField, E>(
@@ -108,7 +109,7 @@ impl<E: FieldElement> DeepCompositionPoly<E> {
             );
 
             i += 1;
-        }
+        });
 
         // --- merge polynomials of the auxiliary trace segment ----------------------------------
         for poly in trace_polys.aux_trace_polys() {
@@ -134,7 +135,7 @@ impl<E: FieldElement> DeepCompositionPoly<E> {
         }
 
         // --- Agora patch: an auxiliary segment held in the base field ----------------------------
-        for poly in trace_polys.aux_trace_polys_base() {
+        trace_polys.for_each_aux_trace_poly_base(|poly| {
             acc_trace_poly::<E::BaseField, E>(
                 &mut composition_z,
                 poly,
@@ -149,7 +150,7 @@ impl<E: FieldElement> DeepCompositionPoly<E> {
             );
 
             i += 1;
-        }
+        });
 
         // --- merge polynomials of the composition polynomial trace ------------------------------
         for (i, poly) in quotient_polys.into_columns().iter().enumerate() {

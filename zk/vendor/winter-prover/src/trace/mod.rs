@@ -12,7 +12,7 @@ mod trace_lde;
 pub use trace_lde::{DefaultTraceLde, TraceLde};
 
 mod poly_table;
-pub use poly_table::TracePolyTable;
+pub use poly_table::{PolyColumns, PolyStore, TracePolyTable};
 
 mod trace_table;
 pub use trace_table::{TraceTable, TraceTableFragment};

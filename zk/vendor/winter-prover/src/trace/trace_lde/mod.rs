@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use air::{proof::Queries, TraceInfo};
 use crypto::{ElementHasher, Hasher, VectorCommitment};
 
-use super::{ColMatrix, EvaluationFrame, FieldElement, TracePolyTable};
+use super::{ColMatrix, EvaluationFrame, FieldElement, PolyColumns, TracePolyTable};
 use crate::StarkDomain;
 
 mod default;
@@ -53,13 +53,13 @@ pub trait TraceLde<E: FieldElement>: Sync {
 
     /// Agora patch: extends and commits an auxiliary segment whose values are all in the base
     /// field, taking it by value (it may be interpolated in place), and returns its polynomials in
-    /// the base field with the commitment. The committed rows must be those [`Self::set_aux_trace`]
+    /// the base field (in memory or stored) with the commitment. The committed rows must be those [`Self::set_aux_trace`]
     /// would commit for the same values lifted to `E`, so the proof is unchanged.
     fn set_aux_trace_base(
         &mut self,
         _aux_trace: ColMatrix<E::BaseField>,
         _domain: &StarkDomain<E::BaseField>,
-    ) -> (ColMatrix<E::BaseField>, <Self::HashFn as Hasher>::Digest) {
+    ) -> (PolyColumns<E::BaseField>, <Self::HashFn as Hasher>::Digest) {
         unimplemented!("`TraceLde::set_aux_trace_base` is needed for a base-field auxiliary segment")
     }
 
