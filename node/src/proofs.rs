@@ -356,7 +356,7 @@ impl Prover {
             };
             let snapshot = Snapshot::build_in(blocks, seed, scratch.as_deref()).map_err(|e| e.to_string())?;
             if !snapshot.spilled() {
-                warn!(target: "node::proof", "the snapshot's extension is held whole in memory (no scratch file)");
+                warn!(target: "node::proof", "the snapshot's odd rows or polynomials are held in memory (no scratch file)");
             }
             let c = snapshot.commitment();
             let commitment = DatasetCommitment {

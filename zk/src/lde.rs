@@ -150,7 +150,8 @@ impl Extension {
     ) -> Extension {
         let n = polys.num_rows();
         let blowup = domain.trace_to_lde_blowup();
-        assert!(blowup >= 2, "an LDE domain of even and odd rows");
+        // Each half is a domain larger than the trace (winterfell's `Segment` asserts it).
+        assert!(blowup >= 4, "an LDE domain whose halves are larger than the trace");
         let rows = n * blowup;
         let generator = BaseElement::get_root_of_unity(rows.ilog2());
         let halves = Halves {
@@ -536,9 +537,9 @@ impl MainLde {
         self.tree.root()
     }
 
-    /// Whether the extension's odd rows are in its scratch file.
+    /// Whether the extension's odd rows and the polynomials are in scratch files.
     pub(crate) fn spilled(&self) -> bool {
-        self.lde.spilled()
+        self.lde.spilled() && matches!(self.polys, PolyColumns::Stored(_))
     }
 
     /// Where each proof's extensions keep what they do not hold in memory.

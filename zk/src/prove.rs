@@ -174,8 +174,9 @@ impl Snapshot {
     /// Lays out `blocks` per format v3 (empty blocks are dropped), masks the trace with random rows drawn
     /// from `seed` (a secret the node keeps with the snapshot, never reused: a rebuilt snapshot takes a
     /// fresh seed, so its budget starts over on a fresh mask), and computes the commitment. The
-    /// extensions' odd rows (the snapshot's, and each proof's) are kept in unnamed scratch files in the
-    /// system's temporary directory ([`Snapshot::build_in`] names another).
+    /// extensions' odd rows and the polynomials (the snapshot's, and each proof's) are kept in unnamed
+    /// scratch files in the system's temporary directory ([`Snapshot::build_in`] names another; where
+    /// that directory is a tmpfs, the files are memory too).
     pub fn build(blocks: Vec<Block>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
         Snapshot::build_in(blocks, seed, Some(&std::env::temp_dir()))
     }
@@ -216,7 +217,8 @@ impl Snapshot {
         })
     }
 
-    /// Whether the snapshot's extension keeps its odd rows in a scratch file (else in memory).
+    /// Whether the snapshot's extension keeps its odd rows, and its polynomials, in scratch files (else
+    /// in memory). A proof's own files, in the same directory, fall back to memory silently.
     pub fn spilled(&self) -> bool {
         self.lde.spilled()
     }
