@@ -344,8 +344,8 @@ impl Prover {
             let mut seed = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut seed);
             let started = std::time::Instant::now();
-            // The odd rows of each extension go to unnamed scratch files beside the store (memory:
-            // BENCHMARKS.md), or stay in memory where none can be written.
+            // The odd rows of each extension and the polynomials go to unnamed scratch files beside the
+            // store (memory: BENCHMARKS.md), or stay in memory where none can be written.
             let scratch = path.with_file_name("prover-scratch");
             let scratch = match std::fs::create_dir_all(&scratch) {
                 Ok(()) => Some(scratch),

@@ -45,7 +45,7 @@ impl ProverPool {
                 };
                 tokio::task::spawn_blocking(move || {
                     let _permit = permit;
-                    let outcome = job.snapshot.prove(job.query, &job.statement);
+                    let outcome = proven_or_reason(|| job.snapshot.prove(job.query, &job.statement));
                     let _ = job.reply.send(outcome);
                 });
             }
@@ -67,5 +67,27 @@ impl ProverPool {
             mpsc::error::TrySendError::Closed(_) => ZkError::Stopped,
         })?;
         Ok(rx)
+    }
+}
+
+/// `prove()`, or a prover error if it panicked (a scratch file that cannot be read, say): the node then
+/// says the proof failed, not that the pool stopped. The panic's own message stays in the node's log
+/// (the panic hook prints it): it is not passed on, since the reason travels to the hub and a message
+/// may hold anything.
+fn proven_or_reason(prove: impl FnOnce() -> Proven) -> Proven {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(prove))
+        .unwrap_or_else(|_| Err(ZkError::Prover("the prover failed (its panic is in the node's log)".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proof_that_panics_is_a_prover_error_without_its_message() {
+        let e = proven_or_reason(|| panic!("reading the prover's scratch file: code 4711 value 93")).unwrap_err();
+        assert!(matches!(&e, ZkError::Prover(m) if m.contains("prover failed")), "{e}");
+        assert!(!e.to_string().contains("4711"), "{e}");
+        assert!(proven_or_reason(|| Err(ZkError::Busy)).is_err_and(|e| matches!(e, ZkError::Busy)));
     }
 }

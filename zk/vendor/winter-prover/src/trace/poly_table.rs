@@ -64,6 +64,18 @@ impl<B: StarkField> PolyColumns<B> {
         }
     }
 
+    /// Every polynomial evaluated at `x`.
+    fn evaluate_at<E: FieldElement<BaseField = B>>(&self, x: E) -> Vec<E> {
+        match self {
+            PolyColumns::Memory(m) => m.evaluate_columns_at(x),
+            PolyColumns::Stored(_) => {
+                let mut at_x = Vec::new();
+                self.for_each_column(|poly| at_x.push(math::polynom::eval(poly, x)));
+                at_x
+            },
+        }
+    }
+
     /// Every polynomial evaluated at `x` and at `y` (a stored column is read once for both).
     fn evaluate_at_two<E: FieldElement<BaseField = B>>(&self, x: E, y: E) -> (Vec<E>, Vec<E>) {
         match self {
@@ -165,7 +177,14 @@ impl<E: FieldElement> TracePolyTable<E> {
 
     /// Evaluates all trace polynomials (across all trace segments) at the specified point `x`.
     pub fn evaluate_at(&self, x: E) -> Vec<E> {
-        self.evaluate_at_two(x, x).0
+        let mut result = self.main_trace_polys.evaluate_at(x);
+        for aux_polys in self.aux_trace_polys.iter() {
+            result.append(&mut aux_polys.evaluate_columns_at(x));
+        }
+        for aux_polys in self.aux_trace_polys_base.iter() {
+            result.append(&mut aux_polys.evaluate_at(x));
+        }
+        result
     }
 
     /// Agora patch: all trace polynomials evaluated at `x` and at `y`, in one pass over each
