@@ -43,10 +43,10 @@ pub struct Config {
     /// condition and medication code and code prefix, their birth month, every plausible value of each
     /// measure, which are left out, and not proven, when only they exceed it, and each measure's latest
     /// value); peak memory
-    /// grows with it: 0.26–0.37 GB at the default 245,758 (a 2^18-row trace; up to 0.83 GB for the
-    /// widest statements), 1.0–1.4 GB at 983,036 (1.75 GB with an age band, 2.4 GB with a consent
-    /// criterion; BENCHMARKS.md), with half of each extension and the polynomials in scratch files in
-    /// `<data_dir>/prover-scratch`.
+    /// grows with it: 0.15–0.26 GB at the default 245,758 (a 2^18-row trace; up to 0.71 GB for the
+    /// widest statements), 0.58–0.83 GB at 983,036 (1.19 GB with an age band or a consent criterion,
+    /// 1.2 GB for the widest; BENCHMARKS.md), with the extensions (but a proof's even rows of up to
+    /// 768 MiB) and the polynomials in scratch files in `<data_dir>/prover-scratch`.
     pub prover_max_rows: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger

@@ -344,8 +344,8 @@ impl Prover {
             let mut seed = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut seed);
             let started = std::time::Instant::now();
-            // The odd rows of each extension and the polynomials go to unnamed scratch files beside the
-            // store (memory: BENCHMARKS.md), or stay in memory where none can be written.
+            // The snapshot's extension and polynomials, and most of each proof's, go to unnamed scratch
+            // files beside the store (memory: BENCHMARKS.md), or stay in memory where none can be written.
             let scratch = path.with_file_name("prover-scratch");
             let scratch = match std::fs::create_dir_all(&scratch) {
                 Ok(()) => Some(scratch),
@@ -356,7 +356,7 @@ impl Prover {
             };
             let snapshot = Snapshot::build_in(blocks, seed, scratch.as_deref()).map_err(|e| e.to_string())?;
             if !snapshot.spilled() {
-                warn!(target: "node::proof", "the snapshot's odd rows or polynomials are held in memory (no scratch file)");
+                warn!(target: "node::proof", "the snapshot's extension or polynomials are held in memory (no scratch file)");
             }
             let c = snapshot.commitment();
             let commitment = DatasetCommitment {

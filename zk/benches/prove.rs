@@ -1,7 +1,7 @@
 //! Proving and verifying answers over a committed snapshot, at one trace size per run (peak memory is
 //! per process):
 //!
-//! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement;
+//! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
 //! `--eight`: the most criteria, with and without a consent-like ranged one)
 //!
 //! The snapshot is full (the format's capacity for that trace length): patient blocks of four rows (a
@@ -18,18 +18,72 @@ use agora_zk::prove::{Block, Row, Snapshot, Statement};
 use agora_zk::{verify_claim, Criterion};
 use std::time::Instant;
 
-fn peak_rss_mb() -> f64 {
+/// A memory figure of this process, in MB (`VmHWM:` its peak resident set, `VmRSS:` the current one).
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+/// An age-band-like cohort: a sex, a condition and a value within a two-sided range of 15-bit bounds
+/// (as a birth month's), decided inside the proof.
+fn banded() -> Statement {
+    Statement {
+        measure_range: None,
+        criteria: vec![Criterion::has(101), Criterion::has(2), Criterion::has(200).within(Some(12_000), Some(23_999))],
+        measure: None,
+        squares: false,
+        threshold: 10,
+    }
+}
+
+/// With `--phases`: each of winterfell's prover phases (its tracing spans) as it ends, with its wall
+/// time, the resident memory then and the process's peak so far.
+struct Phases;
+
+struct Opened(Instant);
+
+impl<S> tracing_subscriber::Layer<S> for Phases
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        _: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Opened(Instant::now()));
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            let took = span.extensions().get::<Opened>().map_or(f64::NAN, |o| o.0.elapsed().as_secs_f64());
+            println!("  {:<36} {took:7.2} s  RSS {:6.0} MB  peak {:6.0} MB", span.name(), rss_mb(), peak_rss_mb());
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--phases") {
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Phases)).unwrap();
+    }
     let log =
         args.iter().position(|a| a == "--log-rows").and_then(|i| args.get(i + 1)).map_or(16, |v| v.parse().unwrap());
     let n = 1usize << log;
@@ -72,6 +126,20 @@ fn main() {
             "2^{log} widest statement: {} aux columns, prove {prove_s:.2} s, proof {:.1} KB, peak RSS {:.0} MB",
             claim.layout().width(),
             proof.len() as f64 / 1024.0,
+            peak_rss_mb()
+        );
+        return;
+    }
+    if args.iter().any(|a| a == "--band") {
+        // The age-band statement alone (as timed last in the default run), for profiles and A/B runs.
+        let t = Instant::now();
+        let (band, band_proof) = snapshot.prove([6; 32], &banded()).unwrap();
+        let band_s = t.elapsed().as_secs_f64();
+        verify_claim(snapshot.commitment(), &band, &band_proof).unwrap();
+        println!(
+            "2^{log} age band: {} aux columns, prove {band_s:.2} s ({:.0} rows/s), peak RSS {:.0} MB",
+            band.layout().width(),
+            capacity(n) as f64 / band_s,
             peak_rss_mb()
         );
         return;
@@ -175,15 +243,8 @@ fn main() {
     }
     verify_ms.sort_by(f64::total_cmp);
     let peak_before_range = peak_rss_mb();
-    let banded = Statement {
-        measure_range: None,
-        criteria: vec![Criterion::has(101), Criterion::has(2), Criterion::has(200).within(Some(12_000), Some(23_999))],
-        measure: None,
-        squares: false,
-        threshold: 10,
-    };
     let t = Instant::now();
-    let (band, band_proof) = snapshot.prove([6; 32], &banded).unwrap();
+    let (band, band_proof) = snapshot.prove([6; 32], &banded()).unwrap();
     let band_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     verify_claim(snapshot.commitment(), &band, &band_proof).unwrap();

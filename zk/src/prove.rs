@@ -370,6 +370,7 @@ impl Snapshot {
             gap,
             seed,
             aux_in_extension: false,
+            aux_even_rows_held: crate::lde::AUX_EVEN_ROWS_HELD,
         };
         let trace = SnapshotTrace {
             info: TraceInfo::new_multi_segment(MAIN_WIDTH, layout.width(), 1, self.trace.info.length(), vec![]),
@@ -404,7 +405,7 @@ impl CohortProver {
         partition: PartitionOptions,
     ) -> (CachedTraceLde<E>, TracePolyTable<E>) {
         let polys = TracePolyTable::new_columns(self.lde.polys.clone());
-        (CachedTraceLde::new(self.lde.clone(), info.clone(), partition), polys)
+        (CachedTraceLde::new(self.lde.clone(), info.clone(), partition, self.aux_even_rows_held), polys)
     }
 }
 
@@ -418,6 +419,8 @@ struct CohortProver {
     /// Build the auxiliary segment in the extension field, as unpatched winterfell does (a test
     /// compares the two proofs).
     aux_in_extension: bool,
+    /// The most bytes of the auxiliary even rows held in memory with a scratch directory.
+    aux_even_rows_held: usize,
 }
 
 fn random_element<E: FieldElement>(rng: &mut ChaCha20Rng) -> E {
@@ -617,6 +620,7 @@ impl Prover for CohortProver {
         main_trace: &SnapshotTrace,
         _aux_rand_elements: &AuxRandElements<E>,
     ) -> ColMatrix<E> {
+        let _span = tracing::info_span!("build_aux_trace").entered();
         let n = main_trace.info.length();
         let last = n - random_rows(n) - 1;
         let l = self.inputs.layout();
@@ -799,6 +803,7 @@ mod tests {
             gap: 0,
             seed: [1; 32],
             aux_in_extension: false,
+            aux_even_rows_held: crate::lde::AUX_EVEN_ROWS_HELD,
         };
         let trace = SnapshotTrace { info, rows: snapshot.trace.rows.clone() };
         let aux = prover.build_aux_trace::<BaseElement>(&trace, &AuxRandElements::new(vec![BaseElement::ZERO]));
@@ -1092,6 +1097,11 @@ mod tests {
         assert_eq!(in_memory.commitment().root, snapshot.commitment().root);
         let (memory, trace) = in_memory.prover(&claim, 0, [4; 32]);
         assert!(memory.prove(trace).unwrap().to_bytes() == base, "rows in memory give another proof");
+        // The auxiliary even rows in the scratch file too (as a wide statement's at 2^20 rows), read
+        // back a chunk at a time by constraint evaluation: same proof.
+        let (mut spilled, trace) = snapshot.prover(&claim, 0, [4; 32]);
+        spilled.aux_even_rows_held = 0;
+        assert!(spilled.prove(trace).unwrap().to_bytes() == base, "spilled even rows give another proof");
     }
 
     /// The hidden segments still recombine to `H` with the patched verifier's step, each stays below
