@@ -43,10 +43,12 @@ pub struct Config {
     /// condition and medication code and code prefix, their birth month, every plausible value of each
     /// measure, which are left out, and not proven, when only they exceed it, and each measure's latest
     /// value); peak memory
-    /// grows with it: 0.15–0.26 GB at the default 245,758 (a 2^18-row trace; up to 0.71 GB for the
-    /// widest statements), 0.58–0.83 GB at 983,036 (1.19 GB with an age band or a consent criterion,
-    /// 1.2 GB for the widest; BENCHMARKS.md), with the extensions (but a proof's even rows of up to
-    /// 768 MiB) and the polynomials in scratch files in `<data_dir>/prover-scratch`.
+    /// grows with it: 0.58–0.83 GB at the default 983,038 (a 2^20-row trace) for counts, means and
+    /// standard deviations, 1.19 GB with an age band or a consent criterion, 1.42 GB for a statement
+    /// at the format's cap of 128 per-query columns; 0.15–0.26 GB at 245,758 (2^18; up to 0.71 GB;
+    /// BENCHMARKS.md), with the extensions (but a proof's even rows while it fits in 1.2 GiB) and the
+    /// polynomials in scratch files in `<data_dir>/prover-scratch`. Each worker proves with its own
+    /// columns: `prover_workers` above 1 multiplies the proofs' part.
     pub prover_max_rows: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger
@@ -71,7 +73,7 @@ impl Default for Config {
             prove_answers: true,
             prover_workers: 1,
             prover_queue: 16,
-            prover_max_rows: 245_758,
+            prover_max_rows: 983_038,
             prover_every_value: true,
             policy: PolicyConfig::default(),
         }

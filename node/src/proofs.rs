@@ -517,8 +517,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_row_cap_is_a_full_2_18_trace() {
-        assert_eq!(crate::config::Config::default().prover_max_rows, agora_zk::format::capacity(1 << 18));
+    fn the_default_row_cap_is_a_full_2_20_trace() {
+        assert_eq!(crate::config::Config::default().prover_max_rows, agora_zk::format::capacity(1 << 20));
     }
 
     #[test]

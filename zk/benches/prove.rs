@@ -1,7 +1,7 @@
 //! Proving and verifying answers over a committed snapshot, at one trace size per run (peak memory is
 //! per process):
 //!
-//! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
+//! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement, then one at the format's cap; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
 //! `--eight`: the most criteria, with and without a consent-like ranged one)
 //!
 //! The snapshot is full (the format's capacity for that trace length): patient blocks of four rows (a
@@ -13,6 +13,7 @@
 
 #![allow(missing_docs)]
 
+use agora_zk::air::AuxLayout;
 use agora_zk::format::{capacity, proof_options};
 use agora_zk::prove::{Block, Row, Snapshot, Statement};
 use agora_zk::{verify_claim, Criterion};
@@ -118,16 +119,32 @@ fn main() {
             measure_range: None,
             threshold: 10,
         };
-        let t = Instant::now();
-        let (claim, proof) = snapshot.prove([9; 32], &widest).unwrap();
-        let prove_s = t.elapsed().as_secs_f64();
-        verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
-        println!(
-            "2^{log} widest statement: {} aux columns, prove {prove_s:.2} s, proof {:.1} KB, peak RSS {:.0} MB",
-            claim.layout().width(),
-            proof.len() as f64 / 1024.0,
-            peak_rss_mb()
-        );
+        let prove_wide = |name: &str, statement: &Statement| {
+            let t = Instant::now();
+            let (claim, proof) = snapshot.prove([9; 32], statement).unwrap();
+            let prove_s = t.elapsed().as_secs_f64();
+            verify_claim(snapshot.commitment(), &claim, &proof).unwrap();
+            println!(
+                "2^{log} {name}: {} aux columns, prove {prove_s:.2} s, proof {:.1} KB, peak RSS {:.0} MB",
+                claim.layout().width(),
+                proof.len() as f64 / 1024.0,
+                peak_rss_mb()
+            );
+        };
+        prove_wide("widest statement", &widest);
+        // Then the widest a statement may be: the same with conditions lacking and a measure's sum
+        // (of squares), as many as the format's cap of per-query columns allows.
+        let cap = (0..=5u64)
+            .flat_map(|extra| [(extra, None, false), (extra, Some(200), false), (extra, Some(200), true)])
+            .map(|(extra, measure, squares)| {
+                let mut criteria = widest.criteria.clone();
+                criteria.extend((0..extra).map(|k| Criterion::lacks(3 + k)));
+                Statement { criteria, measure, squares, ..widest.clone() }
+            })
+            .filter(|s| s.check_width().is_ok())
+            .max_by_key(|s| AuxLayout::new(&s.criteria, s.measure.is_some(), s.squares, false).width())
+            .expect("the widest statement fits");
+        prove_wide("statement at the cap", &cap);
         return;
     }
     if args.iter().any(|a| a == "--band") {

@@ -48,12 +48,13 @@ pub(crate) struct Extension {
 
 const TAIL_WIDTH: usize = 4;
 
-/// The most bytes of a proof's auxiliary even rows held in memory: more go to its scratch file with
-/// the odd rows, and constraint evaluation reads them back a chunk at a time. Held, they spare the
-/// proof writing them (the kernel throttles writers to the disk's speed once a gigabyte or two is
-/// dirty); spilled, they bound its memory. At 2^20 rows this holds those of statements up to 48
-/// columns, and keeps every statement's peak under 1.5 GB (BENCHMARKS.md).
-pub(crate) const AUX_EVEN_ROWS_HELD: usize = 768 << 20;
+/// The most bytes a proof's auxiliary segment may take in memory while it is extended (its
+/// polynomials, the two halves being computed and written, and its even rows) for its even rows to
+/// stay in memory; beyond it they go to its scratch file with the odd rows, and constraint evaluation
+/// reads them back a chunk at a time. Held, they spare the proof writing them (the kernel throttles
+/// writers to the disk's speed once a gigabyte or two is dirty); spilled, they bound its memory. At
+/// 2^20 rows this holds the even rows of statements of up to 41 columns (BENCHMARKS.md).
+pub(crate) const AUX_MEMORY: usize = 1_200 << 20;
 
 /// One group of columns: where its even rows are, and where its odd rows are.
 struct Group<const W: usize> {
@@ -686,19 +687,15 @@ pub(crate) struct CachedTraceLde<E: FieldElement<BaseField = BaseElement>> {
     _extension: std::marker::PhantomData<E>,
     info: TraceInfo,
     partition: PartitionOptions,
-    aux_even_rows_held: usize,
+    aux_memory: usize,
 }
 
 impl<E: FieldElement<BaseField = BaseElement>> CachedTraceLde<E> {
-    /// The proof's view of `main`, holding at most `aux_even_rows_held` bytes of its auxiliary
-    /// segment's even rows in memory when there is a scratch directory ([`AUX_EVEN_ROWS_HELD`]).
-    pub(crate) fn new(
-        main: Arc<MainLde>,
-        info: TraceInfo,
-        partition: PartitionOptions,
-        aux_even_rows_held: usize,
-    ) -> Self {
-        CachedTraceLde { main, aux: None, info, partition, aux_even_rows_held, _extension: std::marker::PhantomData }
+    /// The proof's view of `main`, holding its auxiliary segment's even rows in memory with a scratch
+    /// directory only if the segment then takes at most `aux_memory` bytes while it is extended
+    /// ([`AUX_MEMORY`]).
+    pub(crate) fn new(main: Arc<MainLde>, info: TraceInfo, partition: PartitionOptions, aux_memory: usize) -> Self {
+        CachedTraceLde { main, aux: None, info, partition, aux_memory, _extension: std::marker::PhantomData }
     }
 }
 
@@ -757,8 +754,10 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
         assert_eq!(self.partition, PartitionOptions::default(), "format v3 hashes whole rows");
         let polys = tracing::info_span!("interpolate").in_scope(|| aux_trace.interpolate_columns_into());
         let scratch = self.main.scratch.as_deref();
-        let even_bytes = polys.num_cols() * domain.lde_domain_size() / 2 * 8;
-        let lde = Extension::of(&polys, domain, scratch, even_bytes <= self.aux_even_rows_held);
+        // The polynomials, the even rows, and two halves of a group being computed and written.
+        let half = domain.lde_domain_size() / 2;
+        let held = (polys.num_cols() * (polys.num_rows() + half) + 2 * SEGMENT_WIDTH * half) * 8;
+        let lde = Extension::of(&polys, domain, scratch, held <= self.aux_memory);
         assert_eq!(lde.num_rows(), self.main.lde.num_rows());
         // The polynomials are written while the rows are hashed.
         let (polys, tree) = rayon::join(|| PolyFile::columns(polys, scratch, false), || lde.commit_rows::<E>());

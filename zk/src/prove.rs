@@ -370,7 +370,7 @@ impl Snapshot {
             gap,
             seed,
             aux_in_extension: false,
-            aux_even_rows_held: crate::lde::AUX_EVEN_ROWS_HELD,
+            aux_memory: crate::lde::AUX_MEMORY,
         };
         let trace = SnapshotTrace {
             info: TraceInfo::new_multi_segment(MAIN_WIDTH, layout.width(), 1, self.trace.info.length(), vec![]),
@@ -405,7 +405,7 @@ impl CohortProver {
         partition: PartitionOptions,
     ) -> (CachedTraceLde<E>, TracePolyTable<E>) {
         let polys = TracePolyTable::new_columns(self.lde.polys.clone());
-        (CachedTraceLde::new(self.lde.clone(), info.clone(), partition, self.aux_even_rows_held), polys)
+        (CachedTraceLde::new(self.lde.clone(), info.clone(), partition, self.aux_memory), polys)
     }
 }
 
@@ -419,8 +419,9 @@ struct CohortProver {
     /// Build the auxiliary segment in the extension field, as unpatched winterfell does (a test
     /// compares the two proofs).
     aux_in_extension: bool,
-    /// The most bytes of the auxiliary even rows held in memory with a scratch directory.
-    aux_even_rows_held: usize,
+    /// The most bytes the auxiliary segment may take while it is extended for its even rows to stay in
+    /// memory with a scratch directory.
+    aux_memory: usize,
 }
 
 fn random_element<E: FieldElement>(rng: &mut ChaCha20Rng) -> E {
@@ -803,7 +804,7 @@ mod tests {
             gap: 0,
             seed: [1; 32],
             aux_in_extension: false,
-            aux_even_rows_held: crate::lde::AUX_EVEN_ROWS_HELD,
+            aux_memory: crate::lde::AUX_MEMORY,
         };
         let trace = SnapshotTrace { info, rows: snapshot.trace.rows.clone() };
         let aux = prover.build_aux_trace::<BaseElement>(&trace, &AuxRandElements::new(vec![BaseElement::ZERO]));
@@ -1100,7 +1101,7 @@ mod tests {
         // The auxiliary even rows in the scratch file too (as a wide statement's at 2^20 rows), read
         // back a chunk at a time by constraint evaluation: same proof.
         let (mut spilled, trace) = snapshot.prover(&claim, 0, [4; 32]);
-        spilled.aux_even_rows_held = 0;
+        spilled.aux_memory = 0;
         assert!(spilled.prove(trace).unwrap().to_bytes() == base, "spilled even rows give another proof");
     }
 
