@@ -294,16 +294,21 @@ impl Extension {
         let (from, count) = (start / 2, out.len() / 2);
         let wide: Vec<_> = self.segments.iter().map(|g| g.halves(spill, from, count)).collect();
         let tail = self.tail.as_ref().map(|g| g.halves(spill, from, count));
-        let mut row = vec![F::ZERO; self.width];
+        // The bytes winterfell's `Blake3_256::hash_elements` hashes for a row of `F`: each coordinate's
+        // canonical value, little-endian (a base value lifted to `F` is followed by zero
+        // coordinates), hashed in one call where winterfell feeds BLAKE3 an element at a time.
+        let step = F::EXTENSION_DEGREE * 8;
+        let mut row = vec![0u8; self.width * step];
         for (j, hash) in out.iter_mut().enumerate() {
-            let (parts, rest) = row.split_at_mut((self.segments.len() * SEGMENT_WIDTH).min(self.width));
-            for (group, part) in wide.iter().zip(parts.chunks_mut(SEGMENT_WIDTH)) {
-                lift_row(&group[j % 2][j / 2], part);
+            for (g, group) in wide.iter().enumerate() {
+                let first = g * SEGMENT_WIDTH;
+                put_row(&group[j % 2][j / 2][..SEGMENT_WIDTH.min(self.width - first)], &mut row[first * step..], step);
             }
             if let Some(group) = &tail {
-                lift_row(&group[j % 2][j / 2], rest);
+                let first = self.segments.len() * SEGMENT_WIDTH;
+                put_row(&group[j % 2][j / 2][..self.width - first], &mut row[first * step..], step);
             }
-            *hash = <Hash as winter_crypto::ElementHasher>::hash_elements(&row);
+            *hash = Digest::new(*blake3::hash(&row).as_bytes());
         }
     }
 }
@@ -363,6 +368,13 @@ mod chunks {
             let chunk = &cache[at];
             lift_row(&chunk.rows[(r - chunk.from) * width..][..width], out);
         });
+    }
+}
+
+/// The canonical little-endian bytes of each of `values` at every `step` bytes of `to`.
+fn put_row(values: &[BaseElement], to: &mut [u8], step: usize) {
+    for (v, at) in values.iter().zip(to.chunks_mut(step)) {
+        at[..8].copy_from_slice(&v.as_int().to_le_bytes());
     }
 }
 
