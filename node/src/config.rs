@@ -44,9 +44,10 @@ pub struct Config {
     /// measure, which are left out, and not proven, when only they exceed it, and each measure's latest
     /// value); peak memory
     /// grows with it: 0.58–0.83 GB at the default 983,038 (a 2^20-row trace) for counts, means and
-    /// standard deviations, 1.19 GB with an age band or a consent criterion, 1.42 GB for a statement
-    /// at the format's cap of 128 per-query columns; 0.15–0.26 GB at 245,758 (2^18; up to 0.71 GB;
-    /// BENCHMARKS.md), with the extensions (but a proof's even rows while it fits in 1.2 GiB) and the
+    /// standard deviations, 1.12–1.32 GB with an age band or a consent criterion, 1.42 GB for a
+    /// statement at the format's cap of 128 per-query columns; 0.15–0.26 GB at 245,758 (2^18; up to
+    /// 0.85 GB; BENCHMARKS.md), with the extensions (but a proof's even rows while it fits in
+    /// 1,200 MiB) and the
     /// polynomials in scratch files in `<data_dir>/prover-scratch`. Each worker proves with its own
     /// columns: `prover_workers` above 1 multiplies the proofs' part.
     pub prover_max_rows: usize,

@@ -1,9 +1,9 @@
 //! The committed main segment's low-degree extension, computed once per snapshot and shared by every
 //! proof over it (winterfell's default recomputes it for each proof), and how every extension and
 //! commitment of a proof is held: as column segments never transposed ([`Extension`]), under Merkle
-//! trees kept from 32 rows up ([`RowTree`], also for the quotient: [`QuotientCommitment`]), with only
-//! the rows constraint evaluation reads in memory and the rest, with the polynomials, in unnamed scratch
-//! files ([`PolyFile`]); the same roots, openings and proofs as winterfell's own (zk/README.md, "Memory").
+//! trees kept from 32 rows up ([`RowTree`], also for the quotient: [`QuotientCommitment`]), in unnamed
+//! scratch files with the polynomials ([`PolyFile`]) but for a proof's auxiliary even rows while they
+//! fit ([`AUX_MEMORY`]); the same roots, openings and proofs as winterfell's own (zk/README.md, "Memory").
 
 use crate::verify::Hash;
 use std::borrow::Cow;
@@ -53,7 +53,8 @@ const TAIL_WIDTH: usize = 4;
 /// stay in memory; beyond it they go to its scratch file with the odd rows, and constraint evaluation
 /// reads them back a chunk at a time. Held, they spare the proof writing them (the kernel throttles
 /// writers to the disk's speed once a gigabyte or two is dirty); spilled, they bound its memory. At
-/// 2^20 rows this holds the even rows of statements of up to 41 columns (BENCHMARKS.md).
+/// 2^20 rows this holds the even rows of statements of up to 39 columns, at 2^21 of up to 14
+/// (BENCHMARKS.md).
 pub(crate) const AUX_MEMORY: usize = 1_200 << 20;
 
 /// One group of columns: where its even rows are, and where its odd rows are.
@@ -236,11 +237,11 @@ impl Extension {
         }
     }
 
-    /// An even row, as constraint evaluation reads them (the debug build checks that it is even):
+    /// An even row, as constraint evaluation reads them (an odd one panics: the chunks hold none):
     /// from memory, or from this thread's chunk of this extension's even rows, read from the scratch
     /// file when row `i` is not in it ([`chunks`]).
     fn read_even_row<F: FieldElement<BaseField = BaseElement>>(&self, i: usize, out: &mut [F]) {
-        debug_assert_eq!(i % 2, 0, "constraint evaluation reads the even rows only");
+        assert_eq!(i % 2, 0, "constraint evaluation reads the even rows only");
         let in_file = |g: &Half<SEGMENT_WIDTH>| matches!(g, Half::File(_));
         let tail_in_file = self.tail.as_ref().is_some_and(|g| matches!(g.even, Half::File(_)));
         if !self.segments.iter().any(|g| in_file(&g.even)) && !tail_in_file {
@@ -316,16 +317,20 @@ impl Extension {
 /// Each thread's last chunk of even rows read from each extension's scratch file. Constraint
 /// evaluation walks its fragment of the domain in order, reading at each step two rows of the main
 /// extension and two of the auxiliary one (the current and the next, two even rows further), so a
-/// chunk holds [`chunks::ROWS`] rows and the two after them, and each extension's file is read once
-/// per chunk.
+/// chunk holds the rows of 256 KiB and the two after them, and each extension's file is read once per
+/// chunk.
 mod chunks {
     use super::lift_row;
     use std::cell::RefCell;
     use winter_math::fields::f64::BaseElement;
     use winter_math::FieldElement;
 
-    /// Even rows read at a time.
-    pub(super) const ROWS: usize = 2_048;
+    /// The bytes of even rows read at a time (at least [`MIN_ROWS`] rows): 910 rows of the main
+    /// segment's 36 columns, 256 of 128 auxiliary columns. Each thread keeps [`KEPT`] chunks after a
+    /// proof, so this bounds what the cache holds: 1 MiB per thread. The unit tests read small chunks,
+    /// so that every extension they build crosses chunks.
+    const BYTES: usize = if cfg!(test) { 4 << 10 } else { 256 << 10 };
+    const MIN_ROWS: usize = 16;
     /// Chunks a thread keeps (of the extensions it read last: a proof's main and auxiliary ones).
     const KEPT: usize = 4;
 
@@ -358,9 +363,10 @@ mod chunks {
                     cache.remove(0)
                 };
                 chunk.extension = extension;
-                chunk.from = r / ROWS * ROWS;
+                let rows = (BYTES / (width * 8)).max(MIN_ROWS);
+                chunk.from = r / rows * rows;
                 // And the two rows after the chunk (its last steps' next rows).
-                load(chunk.from, ROWS + 2, &mut chunk.rows);
+                load(chunk.from, rows + 2, &mut chunk.rows);
                 chunk.count = chunk.rows.len() / width;
                 cache.push(chunk);
                 cache.len() - 1
@@ -637,7 +643,7 @@ impl<E: FieldElement<BaseField = BaseElement>> ConstraintCommitment<E> for Quoti
 }
 
 /// The main segment: its polynomials, their evaluations over the LDE domain, and the Merkle tree whose
-/// root is the dataset commitment; and where each proof's extension keeps its odd rows.
+/// root is the dataset commitment; and where each proof's extensions keep what they do not hold.
 pub(crate) struct MainLde {
     /// In a scratch file if there is one: read only for a proof's out-of-domain frame and DEEP
     /// composition.
@@ -649,7 +655,7 @@ pub(crate) struct MainLde {
 }
 
 impl MainLde {
-    /// Interpolates `main` in place and extends it, the odd rows written in `scratch` if given.
+    /// Interpolates `main` in place and extends it, every row written in `scratch` if given.
     pub(crate) fn build(
         main: ColMatrix<BaseElement>,
         domain: &StarkDomain<BaseElement>,
@@ -675,7 +681,7 @@ impl MainLde {
         self.tree.root()
     }
 
-    /// Whether the extension's odd rows and the polynomials are in scratch files.
+    /// Whether the extension's rows and the polynomials are in scratch files.
     pub(crate) fn spilled(&self) -> bool {
         self.lde.spilled() && matches!(self.polys, PolyColumns::Stored(_))
     }
@@ -825,8 +831,8 @@ mod tests {
     #[test]
     fn the_extension_and_its_root_are_winterfells() {
         // Every remainder of eight (a four-wide tail or a padded segment), and a domain large enough for
-        // winterfell's concurrent FFT (1,024 rows and more), as every real one is; each with its odd rows
-        // in memory and in a scratch file.
+        // winterfell's concurrent FFT (1,024 rows and more), as every real one is; each with its rows in
+        // memory, in a scratch file, and its even rows in memory and its odd rows in the file.
         for (width, n) in [(13, 64), (12, 64), (4, 64), (8, 64), (36, 64), (1, 64), (3, 64), (6, 64), (9, 64), (15, 64)]
         {
             an_extension_of(width, n);
