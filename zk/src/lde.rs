@@ -314,7 +314,7 @@ impl Extension {
     }
 }
 
-/// Each thread's last chunk of even rows read from each extension's scratch file. Constraint
+/// Each thread's last chunks of even rows read from extensions' scratch files. Constraint
 /// evaluation walks its fragment of the domain in order, reading at each step two rows of the main
 /// extension and two of the auxiliary one (the current and the next, two even rows further), so a
 /// chunk holds the rows of 256 KiB and the two after them, and each extension's file is read once per

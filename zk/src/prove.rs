@@ -174,8 +174,8 @@ impl Snapshot {
     /// Lays out `blocks` per format v3 (empty blocks are dropped), masks the trace with random rows drawn
     /// from `seed` (a secret the node keeps with the snapshot, never reused: a rebuilt snapshot takes a
     /// fresh seed, so its budget starts over on a fresh mask), and computes the commitment. The
-    /// extensions' odd rows and the polynomials (the snapshot's, and each proof's) are kept in unnamed
-    /// scratch files in the system's temporary directory ([`Snapshot::build_in`] names another; where
+    /// extensions' rows (but a proof's auxiliary even rows while they fit: zk/README.md, "Memory") and
+    /// the polynomials, the snapshot's and each proof's, are kept in unnamed scratch files in the system's temporary directory ([`Snapshot::build_in`] names another; where
     /// that directory is a tmpfs, the files are memory too).
     pub fn build(blocks: Vec<Block>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
         Snapshot::build_in(blocks, seed, Some(&std::env::temp_dir()))
@@ -217,8 +217,8 @@ impl Snapshot {
         })
     }
 
-    /// Whether the snapshot's extension keeps its odd rows, and its polynomials, in scratch files (else
-    /// in memory). A proof's own files, in the same directory, fall back to memory silently.
+    /// Whether the snapshot's extension keeps its rows, and its polynomials, in scratch files (else in
+    /// memory). A proof's own files, in the same directory, fall back to memory silently.
     pub fn spilled(&self) -> bool {
         self.lde.spilled()
     }
@@ -1064,7 +1064,8 @@ mod tests {
     /// The patched prover's base-field auxiliary segment gives, byte for byte, the proof winterfell's own
     /// path gives for the same segment built in the extension field (OOD frame, DEEP composition,
     /// commitments and openings alike), for a statement with a range, a measure and its squares; and so
-    /// does a snapshot whose extensions keep their odd rows in memory instead of a scratch file.
+    /// does a snapshot whose extensions keep their rows in memory instead of a scratch file, and a
+    /// proof whose auxiliary even rows go to the scratch file too.
     #[test]
     fn a_base_field_auxiliary_segment_gives_the_proof_of_the_lifted_one() {
         let blocks: Vec<Block> = (0..600u32)
