@@ -47,9 +47,8 @@ pub struct Config {
     /// standard deviations, 1.12–1.32 GB with an age band or a consent criterion, 1.42 GB for a
     /// statement at the format's cap of 128 per-query columns; 0.15–0.26 GB at 245,758 (2^18; up to
     /// 0.85 GB; BENCHMARKS.md), with the extensions (but a proof's even rows while it fits in
-    /// 1,200 MiB) and the
-    /// polynomials in scratch files in `<data_dir>/prover-scratch`. Each worker proves with its own
-    /// columns: `prover_workers` above 1 multiplies the proofs' part.
+    /// 1,200 MiB) and the polynomials in scratch files in `<data_dir>/prover-scratch`. Each worker
+    /// proves with its own columns: `prover_workers` above 1 multiplies the proofs' part.
     pub prover_max_rows: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger

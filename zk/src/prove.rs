@@ -175,8 +175,9 @@ impl Snapshot {
     /// from `seed` (a secret the node keeps with the snapshot, never reused: a rebuilt snapshot takes a
     /// fresh seed, so its budget starts over on a fresh mask), and computes the commitment. The
     /// extensions' rows (but a proof's auxiliary even rows while they fit: zk/README.md, "Memory") and
-    /// the polynomials, the snapshot's and each proof's, are kept in unnamed scratch files in the system's temporary directory ([`Snapshot::build_in`] names another; where
-    /// that directory is a tmpfs, the files are memory too).
+    /// the polynomials, the snapshot's and each proof's, are kept in unnamed scratch files in the
+    /// system's temporary directory ([`Snapshot::build_in`] names another; where that directory is a
+    /// tmpfs, the files are memory too).
     pub fn build(blocks: Vec<Block>, seed: [u8; 32]) -> Result<Snapshot, ZkError> {
         Snapshot::build_in(blocks, seed, Some(&std::env::temp_dir()))
     }
