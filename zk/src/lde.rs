@@ -3,7 +3,7 @@
 //! commitment of a proof is held: as column segments never transposed ([`Extension`]), under Merkle
 //! trees kept from 32 rows up ([`RowTree`], also for the quotient: [`QuotientCommitment`]), in unnamed
 //! scratch files with the polynomials ([`PolyFile`]) but for a proof's auxiliary even rows while they
-//! fit ([`AUX_MEMORY`]); the same roots, openings and proofs as winterfell's own (zk/README.md, "Memory").
+//! fit ([`Budget`]); the same roots, openings and proofs as winterfell's own (zk/README.md, "Memory").
 
 use crate::verify::Hash;
 use std::borrow::Cow;
@@ -15,9 +15,7 @@ use winter_crypto::{Hasher, MerkleTree};
 use winter_math::fields::f64::BaseElement;
 use winter_math::{FieldElement, StarkField};
 use winter_prover::matrix::{get_evaluation_offsets, ColMatrix, Segment};
-use winter_prover::{
-    CompositionPoly, CompositionPolyTrace, ConstraintCommitment, PolyColumns, PolyStore, StarkDomain, TraceLde,
-};
+use winter_prover::{CompositionPoly, ConstraintCommitment, PolyColumns, PolyStore, StarkDomain, TraceLde};
 
 type Vc = MerkleTree<Hash>;
 /// winterfell's segment width for 64-bit fields.
@@ -27,7 +25,8 @@ const SEGMENT_WIDTH: usize = 8;
 /// (row-major within a segment) and read row by row from them. winterfell's `RowMatrix` transposes the
 /// segments into one row-major matrix and holds both while it does: twice the extension's memory at
 /// its peak, the largest allocation of a proof. A last group of at most four columns is held four wide
-/// (winterfell pads it to eight: the main segment's 36 columns would take 40).
+/// (winterfell pads it to eight: the main segment's 36 columns would take 40), and every group of an
+/// extension of more than 2^22 rows (a trace of more than 2^20) is ([`WIDE_HALF`]).
 ///
 /// With a scratch directory, every row is written to an unnamed scratch file (rows stay in memory if
 /// no directory is given, or if the file cannot be written). The constraint evaluation domain is every
@@ -38,7 +37,10 @@ const SEGMENT_WIDTH: usize = 8;
 /// group is never held, and each half is written while the next is computed.
 pub(crate) struct Extension {
     segments: Vec<Group<SEGMENT_WIDTH>>,
-    tail: Option<Group<TAIL_WIDTH>>,
+    /// The columns after the segments, in groups of [`NARROW_WIDTH`] (the last padded): a last
+    /// group of at most four, or every column of an extension whose wide halves would be too large
+    /// ([`WIDE_HALF`]).
+    narrow: Vec<Group<NARROW_WIDTH>>,
     width: usize,
     rows: usize,
     spill: Option<std::fs::File>,
@@ -46,16 +48,86 @@ pub(crate) struct Extension {
     id: u64,
 }
 
-const TAIL_WIDTH: usize = 4;
+const NARROW_WIDTH: usize = 4;
 
-/// The most bytes a proof's auxiliary segment may take in memory while it is extended (its
-/// polynomials, the two halves being computed and written, and its even rows) for its even rows to
-/// stay in memory; beyond it they go to its scratch file with the odd rows, and constraint evaluation
-/// reads them back a chunk at a time. Held, they spare the proof writing them (the kernel throttles
-/// writers to the disk's speed once a gigabyte or two is dirty); spilled, they bound its memory. At
-/// 2^20 rows this holds the even rows of statements of up to 39 columns, at 2^21 of up to 14
-/// (BENCHMARKS.md).
+/// The most bytes a half of an eight-column group may take (128 MiB: a trace of 2^20 rows). Beyond
+/// it the extension is held in groups of four columns: each group's two halves in flight while it is
+/// computed and written take 256 MiB at 2^21 rows instead of 512, and 512 MiB at 2^22.
+/// (The unit tests' traces of 64 rows are held in wide groups, of 512 rows and more in narrow ones.)
+const WIDE_HALF: usize = if cfg!(test) { 32 << 10 } else { 128 << 20 };
+
+/// The width of an extension's groups of columns (but a narrow last one) for `rows` rows.
+fn group_width(rows: usize) -> usize {
+    if rows / 2 * SEGMENT_WIDTH * 8 > WIDE_HALF {
+        NARROW_WIDTH
+    } else {
+        SEGMENT_WIDTH
+    }
+}
+
+/// The most bytes a proof may hold, by the model below ([`Budget`]): its snapshot's share, and its
+/// auxiliary segment while it is extended, or the quotient's while it is. What the model leaves out
+/// (the allocator's retained memory, trees, caches, the DEEP and FRI steps) kept every measured peak
+/// within 1.5 GB with it (BENCHMARKS.md).
 pub(crate) const AUX_MEMORY: usize = 1_200 << 20;
+
+/// The bytes per trace row counted for the snapshot while its proofs run: the three main columns a
+/// proof reads (17), its patient blocks (about 22 with four rows per patient), its Merkle tree (2),
+/// and a margin.
+const SNAPSHOT_PER_ROW: usize = 64;
+
+/// The quotient's columns: three randomized segments and the DEEP randomizer (zk/README.md), of the
+/// quadratic extension field (asserted by `prove::tests::hidden_quotient_segments_recombine_to_the_composition_polynomial`).
+pub(crate) const QUOTIENT_COLUMNS: usize = 4;
+
+/// What a proof of `cols` auxiliary columns over a trace of `n` rows holds in memory, by phase, with an
+/// extension `blowup` times larger, against the budget [`AUX_MEMORY`] (a test may set another).
+///
+/// - The segment is built and interpolated in memory when its values (then its polynomials) and the
+///   two halves of a group in flight fit beside the snapshot's share ([`Budget::trace_in_memory`]);
+///   beyond, it is built in a scratch file ([`PolyFile`]) and interpolated and extended a group of
+///   columns at a time ([`Extension::interpolating`]): at 2^20 rows, statements wider than 110
+///   columns; at 2^21 wider than 51; at 2^22 wider than 13.
+/// - Its even rows stay in memory when, beside the snapshot's share, they fit with either phase that
+///   follows their extension: the segment's (its polynomials and two halves in flight) and the
+///   quotient's (its columns and two halves in flight) ([`Budget::keep_even_rows`]). Beyond, they go
+///   to its scratch file with the odd rows, and constraint evaluation reads them back a chunk at a
+///   time. Held, they spare the proof writing them (the kernel throttles writers to the disk's speed
+///   once a gigabyte or two is dirty); spilled, they bound its memory. At 2^20 rows statements of up
+///   to 36 columns keep them, at 2^21 up to 17, at 2^22 none (the narrowest statement has four).
+pub(crate) struct Budget {
+    pub(crate) cols: usize,
+    pub(crate) n: usize,
+    pub(crate) blowup: usize,
+    pub(crate) budget: usize,
+}
+
+impl Budget {
+    /// The bytes the segment takes built in memory, with the snapshot's share.
+    pub(crate) fn trace_bytes(&self) -> usize {
+        self.n * SNAPSHOT_PER_ROW + (self.cols * self.n + 2 * in_flight(self.n * self.blowup)) * 8
+    }
+
+    pub(crate) fn trace_in_memory(&self) -> bool {
+        self.trace_bytes() <= self.budget
+    }
+
+    /// Whether the even rows of the segment's extension (with the quotient's of `degree`) stay in
+    /// memory.
+    fn keep_even_rows(&self, degree: usize) -> bool {
+        let (n, rows) = (self.n, self.n * self.blowup);
+        let even = self.cols * rows / 2;
+        let segment = self.cols * n + 2 * in_flight(rows);
+        let quotient = QUOTIENT_COLUMNS * degree * n + 2 * in_flight(rows);
+        n * SNAPSHOT_PER_ROW + (even + segment.max(quotient)) * 8 <= self.budget
+    }
+}
+
+/// The values of a half of a group of an extension of `rows` rows, two of which are in flight while
+/// it is computed.
+fn in_flight(rows: usize) -> usize {
+    group_width(rows) * rows / 2
+}
 
 /// One group of columns: where its even rows are, and where its odd rows are.
 struct Group<const W: usize> {
@@ -98,8 +170,11 @@ impl<const W: usize> Group<W> {
     /// is computed (the writing thread blocked in the kernel, the other does the FFT; it takes its
     /// share once the write is done), so at most two halves are in memory at a time besides those
     /// kept.
-    fn all_of<E: FieldElement<BaseField = BaseElement>>(
-        polys: &ColMatrix<E>,
+    ///
+    /// `polys(first, W)` gives the polynomials of columns `first..first + W` (fewer past the last) as a
+    /// matrix and the column in it where they start, once per group, before its even half.
+    fn all_of<'p, E: FieldElement<BaseField = BaseElement> + 'p>(
+        polys: &mut (impl FnMut(usize, usize) -> (Cow<'p, ColMatrix<E>>, usize) + Send),
         firsts: impl Iterator<Item = usize>,
         cosets: &Halves<'_>,
         spill: Option<&std::fs::File>,
@@ -112,11 +187,20 @@ impl<const W: usize> Group<W> {
             Some(at) => Half::stored(rows, spill, at),
             None => Half::Memory(rows),
         };
+        let mut group: Option<(Cow<'p, ColMatrix<E>>, usize)> = None;
         for (first, odd) in firsts.flat_map(|f| [(f, false), (f, true)]) {
             let offsets = if odd { &cosets.odd } else { &cosets.even };
             let (stored, rows) = rayon::join(
                 || pending.take().map(store),
-                || Segment::<BaseElement, W>::new(polys, first, offsets, cosets.twiddles).into_data(),
+                || {
+                    if !odd {
+                        // The group before is dropped before the next is loaded.
+                        drop(group.take());
+                        group = Some(polys(first, W));
+                    }
+                    let (polys, column) = group.as_ref().expect("loaded with the even half");
+                    Segment::<BaseElement, W>::new(polys, *column, offsets, cosets.twiddles).into_data()
+                },
             );
             done.extend(stored);
             let at = (spill.is_some() && (odd || !keep_even)).then_some(*written);
@@ -168,7 +252,50 @@ impl Extension {
         keep_even: bool,
     ) -> Extension {
         let _span = tracing::info_span!("extend", columns = polys.num_base_cols()).entered();
-        let n = polys.num_rows();
+        let mut all = |first, _| (Cow::Borrowed(polys), first);
+        Extension::of_groups(polys.num_base_cols(), polys.num_rows(), domain, scratch, keep_even, &mut all)
+    }
+
+    /// The extension of a segment's values held in `store`, a group of columns at a time: each group
+    /// is read, interpolated, written back over its values (the store then holds the polynomials)
+    /// and extended, so only one group's polynomials are in memory besides the two halves in flight.
+    /// Every row goes to a scratch file in `scratch` if given (rows stay in memory otherwise).
+    pub(crate) fn interpolating(
+        store: &dyn PolyStore<BaseElement>,
+        domain: &StarkDomain<BaseElement>,
+        scratch: Option<&Path>,
+    ) -> Extension {
+        let (width, n) = (store.num_cols(), store.num_rows());
+        let _span = tracing::info_span!("interpolate_and_extend", columns = width).entered();
+        let mut load = |first: usize, count: usize| {
+            let columns = (first..(first + count).min(width))
+                .map(|c| {
+                    let mut values = vec![BaseElement::ZERO; n];
+                    store.read_column(c, &mut values);
+                    values
+                })
+                .collect();
+            let polys = ColMatrix::new(columns).interpolate_columns_into();
+            for (j, poly) in polys.columns().enumerate() {
+                store
+                    .write_column(first + j, poly)
+                    .unwrap_or_else(|e| panic!("writing the prover's scratch file: {e}"));
+            }
+            (Cow::Owned(polys), 0)
+        };
+        Extension::of_groups(width, n, domain, scratch, false, &mut load)
+    }
+
+    /// The extension of `width` base columns of polynomials of `n` coefficients, each group's given
+    /// by `polys` ([`Group::all_of`]).
+    fn of_groups<'p, E: FieldElement<BaseField = BaseElement> + 'p>(
+        width: usize,
+        n: usize,
+        domain: &StarkDomain<BaseElement>,
+        scratch: Option<&Path>,
+        keep_even: bool,
+        polys: &mut (impl FnMut(usize, usize) -> (Cow<'p, ColMatrix<E>>, usize) + Send),
+    ) -> Extension {
         let blowup = domain.trace_to_lde_blowup();
         // Each half is a domain larger than the trace (winterfell's `Segment` asserts it).
         assert!(blowup >= 4, "an LDE domain whose halves are larger than the trace");
@@ -181,18 +308,15 @@ impl Extension {
         };
         let spill = scratch.and_then(|dir| tempfile::tempfile_in(dir).ok());
         let mut written = 0;
-        let width = polys.num_base_cols();
         let (full, rest) = (width / SEGMENT_WIDTH, width % SEGMENT_WIDTH);
-        let wide = full + usize::from(rest > TAIL_WIDTH);
+        let wide = if group_width(rows) == NARROW_WIDTH { 0 } else { full + usize::from(rest > NARROW_WIDTH) };
         let firsts = (0..wide).map(|s| s * SEGMENT_WIDTH);
         let segments = Group::all_of(polys, firsts, &cosets, spill.as_ref(), &mut written, keep_even);
-        let tail = (rest > 0 && rest <= TAIL_WIDTH).then(|| {
-            let last = std::iter::once(full * SEGMENT_WIDTH);
-            Group::all_of(polys, last, &cosets, spill.as_ref(), &mut written, keep_even).pop().expect("one group")
-        });
+        let firsts = (wide * SEGMENT_WIDTH..width).step_by(NARROW_WIDTH);
+        let narrow = Group::all_of(polys, firsts, &cosets, spill.as_ref(), &mut written, keep_even);
         static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Extension { segments, tail, width, rows, spill, id }
+        Extension { segments, narrow, width, rows, spill, id }
     }
 
     pub(crate) fn num_rows(&self) -> usize {
@@ -209,7 +333,7 @@ impl Extension {
             }
         }
         let wide: usize = self.segments.iter().map(|g| held(&g.even) + held(&g.odd)).sum();
-        wide + self.tail.as_ref().map_or(0, |g| held(&g.even) + held(&g.odd))
+        wide + self.narrow.iter().map(|g| held(&g.even) + held(&g.odd)).sum::<usize>()
     }
 
     /// Writes the scratch file's pages back to disk (an error leaves them dirty in memory).
@@ -221,7 +345,7 @@ impl Extension {
 
     /// Whether every row is in the scratch file.
     pub(crate) fn spilled(&self) -> bool {
-        self.segments.iter().all(Group::spilled) && self.tail.as_ref().is_none_or(Group::spilled)
+        self.segments.iter().all(Group::spilled) && self.narrow.iter().all(Group::spilled)
     }
 
     /// Row `i` into `out` (`width` elements), each lifted to `F`, from memory or the scratch file.
@@ -232,8 +356,8 @@ impl Extension {
         for (group, part) in self.segments.iter().zip(wide.chunks_mut(SEGMENT_WIDTH)) {
             lift_row(&*group.row(spill, i), part);
         }
-        if let Some(tail) = &self.tail {
-            lift_row(&*tail.row(spill, i), rest);
+        for (group, part) in self.narrow.iter().zip(rest.chunks_mut(NARROW_WIDTH)) {
+            lift_row(&*group.row(spill, i), part);
         }
     }
 
@@ -242,9 +366,9 @@ impl Extension {
     /// file when row `i` is not in it ([`chunks`]).
     fn read_even_row<F: FieldElement<BaseField = BaseElement>>(&self, i: usize, out: &mut [F]) {
         assert_eq!(i % 2, 0, "constraint evaluation reads the even rows only");
-        let in_file = |g: &Half<SEGMENT_WIDTH>| matches!(g, Half::File(_));
-        let tail_in_file = self.tail.as_ref().is_some_and(|g| matches!(g.even, Half::File(_)));
-        if !self.segments.iter().any(|g| in_file(&g.even)) && !tail_in_file {
+        let wide_in_file = self.segments.iter().any(|g| matches!(g.even, Half::File(_)));
+        let narrow_in_file = self.narrow.iter().any(|g| matches!(g.even, Half::File(_)));
+        if !wide_in_file && !narrow_in_file {
             return self.read_row(i, out);
         }
         let even_rows = self.rows / 2;
@@ -265,11 +389,12 @@ impl Extension {
                 row[g * SEGMENT_WIDTH..][..columns].copy_from_slice(&values[..columns]);
             }
         }
-        if let Some(tail) = &self.tail {
-            let part = tail.even.rows(spill, from, count);
-            let first = self.segments.len() * SEGMENT_WIDTH;
+        for (g, group) in self.narrow.iter().enumerate() {
+            let part = group.even.rows(spill, from, count);
+            let first = self.segments.len() * SEGMENT_WIDTH + g * NARROW_WIDTH;
+            let columns = NARROW_WIDTH.min(self.width - first);
             for (row, values) in rows.chunks_exact_mut(self.width).zip(part.iter()) {
-                row[first..].copy_from_slice(&values[..self.width - first]);
+                row[first..][..columns].copy_from_slice(&values[..columns]);
             }
         }
     }
@@ -294,7 +419,7 @@ impl Extension {
         let spill = self.spill.as_ref();
         let (from, count) = (start / 2, out.len() / 2);
         let wide: Vec<_> = self.segments.iter().map(|g| g.halves(spill, from, count)).collect();
-        let tail = self.tail.as_ref().map(|g| g.halves(spill, from, count));
+        let narrow: Vec<_> = self.narrow.iter().map(|g| g.halves(spill, from, count)).collect();
         // The bytes winterfell's `Blake3_256::hash_elements` hashes for a row of `F`: each coordinate's
         // canonical value, little-endian (a base value lifted to `F` is followed by zero
         // coordinates), hashed in one call where winterfell feeds BLAKE3 an element at a time.
@@ -305,9 +430,9 @@ impl Extension {
                 let first = g * SEGMENT_WIDTH;
                 put_row(&group[j % 2][j / 2][..SEGMENT_WIDTH.min(self.width - first)], &mut row[first * step..], step);
             }
-            if let Some(group) = &tail {
-                let first = self.segments.len() * SEGMENT_WIDTH;
-                put_row(&group[j % 2][j / 2][..self.width - first], &mut row[first * step..], step);
+            for (g, group) in narrow.iter().enumerate() {
+                let first = self.segments.len() * SEGMENT_WIDTH + g * NARROW_WIDTH;
+                put_row(&group[j % 2][j / 2][..NARROW_WIDTH.min(self.width - first)], &mut row[first * step..], step);
             }
             *hash = Digest::new(*blake3::hash(&row).as_bytes());
         }
@@ -465,8 +590,10 @@ mod spill {
 }
 
 /// A segment's polynomials in an unnamed scratch file, one column after another, read a column at a
-/// time by the out-of-domain evaluation and the DEEP composition (winterfell's `PolyStore`, a patch).
-struct PolyFile {
+/// time by the out-of-domain evaluation and the DEEP composition (winterfell's `PolyStore`, a patch);
+/// or, first, the values of a proof's auxiliary segment too wide to hold ([`Budget`]), which
+/// [`Extension::interpolating`] replaces by their polynomials.
+pub(crate) struct PolyFile {
     file: std::fs::File,
     cols: usize,
     rows: usize,
@@ -477,19 +604,40 @@ impl PolyFile {
     /// `write_back`: see [`MainLde::build`]); else in memory.
     fn columns(polys: ColMatrix<BaseElement>, scratch: Option<&Path>, write_back: bool) -> PolyColumns<BaseElement> {
         let _span = tracing::info_span!("write_polys").entered();
-        let Some(file) = scratch.and_then(|dir| tempfile::tempfile_in(dir).ok()) else {
+        let Some(file) = scratch.and_then(|dir| PolyFile::zeros(dir, polys.num_cols(), polys.num_rows()).ok()) else {
             return PolyColumns::Memory(Arc::new(polys));
         };
-        let rows = polys.num_rows();
-        let written =
-            polys.columns().enumerate().try_for_each(|(i, c)| spill::write_elements(&file, c, (i * rows * 8) as u64));
+        let written = polys.columns().enumerate().try_for_each(|(i, c)| file.write_at(i, 0, c));
         if write_back && written.is_ok() {
-            let _ = file.sync_data();
+            let _ = file.file.sync_data();
         }
         match written {
-            Ok(()) => PolyColumns::Stored(Arc::new(PolyFile { file, cols: polys.num_cols(), rows })),
+            Ok(()) => PolyColumns::Stored(Arc::new(file)),
             Err(_) => PolyColumns::Memory(Arc::new(polys)),
         }
+    }
+
+    /// A scratch file in `dir` of `cols` columns of `rows` zeros (a sparse file: nothing is written).
+    pub(crate) fn zeros(dir: &Path, cols: usize, rows: usize) -> std::io::Result<PolyFile> {
+        let file = tempfile::tempfile_in(dir)?;
+        file.set_len((cols * rows * 8) as u64)?;
+        Ok(PolyFile { file, cols, rows })
+    }
+
+    /// Writes `values` into column `c` from row `row` on.
+    pub(crate) fn write_at(&self, c: usize, row: usize, values: &[BaseElement]) -> std::io::Result<()> {
+        assert!(c < self.cols && row + values.len() <= self.rows, "within the file's columns");
+        spill::write_elements(&self.file, values, ((c * self.rows + row) * 8) as u64)
+    }
+
+    /// Reads column `c`'s values from row `row` on into `out`.
+    pub(crate) fn read_at(&self, c: usize, row: usize, out: &mut [BaseElement]) -> std::io::Result<()> {
+        assert!(c < self.cols && row + out.len() <= self.rows, "within the file's columns");
+        spill::read_elements(&self.file, ((c * self.rows + row) * 8) as u64, out)
+    }
+
+    pub(crate) fn num_cols(&self) -> usize {
+        self.cols
     }
 }
 
@@ -503,9 +651,13 @@ impl PolyStore<BaseElement> for PolyFile {
     }
 
     fn read_column(&self, index: usize, out: &mut [BaseElement]) {
-        assert!(index < self.cols && out.len() == self.rows, "a whole column of the file");
-        spill::read_elements(&self.file, (index * self.rows * 8) as u64, out)
-            .unwrap_or_else(|e| panic!("reading the prover's scratch file: {e}"));
+        assert_eq!(out.len(), self.rows, "a whole column of the file");
+        self.read_at(index, 0, out).unwrap_or_else(|e| panic!("reading the prover's scratch file: {e}"));
+    }
+
+    fn write_column(&self, index: usize, values: &[BaseElement]) -> Result<(), String> {
+        assert_eq!(values.len(), self.rows, "a whole column of the file");
+        self.write_at(index, 0, values).map_err(|e| e.to_string())
     }
 }
 
@@ -606,12 +758,11 @@ pub(crate) struct QuotientCommitment<E: FieldElement<BaseField = BaseElement>> {
 
 impl<E: FieldElement<BaseField = BaseElement>> QuotientCommitment<E> {
     pub(crate) fn new(
-        trace: CompositionPolyTrace<E>,
+        poly: CompositionPoly<E>,
         columns: usize,
         domain: &StarkDomain<BaseElement>,
         scratch: Option<&Path>,
     ) -> (Self, CompositionPoly<E>) {
-        let poly = CompositionPoly::new(trace, domain, columns);
         // winterfell's `DefaultConstraintCommitment` checks.
         assert_eq!(poly.num_columns(), columns);
         assert_eq!(poly.column_degree(), domain.trace_length() - 1);
@@ -677,6 +828,24 @@ impl MainLde {
         MainLde { polys, lde, tree, blowup: domain.trace_to_lde_blowup(), scratch: scratch.map(Path::to_path_buf) }
     }
 
+    /// As [`MainLde::build`], from the segment's values in `values`, interpolated and extended a group
+    /// of columns at a time ([`Extension::interpolating`]); the file then holds the polynomials.
+    pub(crate) fn interpolating(
+        values: PolyFile,
+        domain: &StarkDomain<BaseElement>,
+        partition: PartitionOptions,
+        scratch: Option<&Path>,
+    ) -> MainLde {
+        assert_eq!(partition, PartitionOptions::default(), "format v3 hashes whole rows");
+        let lde = Extension::interpolating(&values, domain, scratch);
+        let tree = lde.commit_rows::<BaseElement>();
+        // Written back, as `build` does.
+        let _ = values.file.sync_data();
+        lde.write_back();
+        let polys = PolyColumns::Stored(Arc::new(values));
+        MainLde { polys, lde, tree, blowup: domain.trace_to_lde_blowup(), scratch: scratch.map(Path::to_path_buf) }
+    }
+
     pub(crate) fn root(&self) -> <Hash as Hasher>::Digest {
         self.tree.root()
     }
@@ -710,8 +879,7 @@ pub(crate) struct CachedTraceLde<E: FieldElement<BaseField = BaseElement>> {
 
 impl<E: FieldElement<BaseField = BaseElement>> CachedTraceLde<E> {
     /// The proof's view of `main`, holding its auxiliary segment's even rows in memory with a scratch
-    /// directory only if the segment then takes at most `aux_memory` bytes while it is extended
-    /// ([`AUX_MEMORY`]).
+    /// directory only if the proof then holds at most `aux_memory` bytes ([`Budget`]).
     pub(crate) fn new(main: Arc<MainLde>, info: TraceInfo, partition: PartitionOptions, aux_memory: usize) -> Self {
         CachedTraceLde { main, aux: None, info, partition, aux_memory, _extension: std::marker::PhantomData }
     }
@@ -759,26 +927,37 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
         aux_trace: &ColMatrix<E>,
         domain: &StarkDomain<BaseElement>,
     ) -> (ColMatrix<E>, <Hash as Hasher>::Digest) {
-        let (polys, root) = self.set_aux_trace_base(base_columns(aux_trace), domain);
+        let (polys, root) = self.set_aux_trace_base(PolyColumns::Memory(Arc::new(base_columns(aux_trace))), domain);
         (read_columns(&polys), root)
     }
 
     fn set_aux_trace_base(
         &mut self,
-        aux_trace: ColMatrix<BaseElement>,
+        aux_trace: PolyColumns<BaseElement>,
         domain: &StarkDomain<BaseElement>,
     ) -> (PolyColumns<BaseElement>, <Hash as Hasher>::Digest) {
         assert!(self.aux.is_none(), "the auxiliary trace has already been added");
         assert_eq!(self.partition, PartitionOptions::default(), "format v3 hashes whole rows");
-        let polys = tracing::info_span!("interpolate").in_scope(|| aux_trace.interpolate_columns_into());
         let scratch = self.main.scratch.as_deref();
-        // The polynomials, the even rows, and two halves of a group being computed and written.
-        let half = domain.lde_domain_size() / 2;
-        let held = (polys.num_cols() * (polys.num_rows() + half) + 2 * SEGMENT_WIDTH * half) * 8;
-        let lde = Extension::of(&polys, domain, scratch, held <= self.aux_memory);
+        let (lde, polys, tree) = match aux_trace {
+            PolyColumns::Memory(values) => {
+                let values = Arc::try_unwrap(values).unwrap_or_else(|shared| (*shared).clone());
+                let polys = tracing::info_span!("interpolate").in_scope(|| values.interpolate_columns_into());
+                let (cols, n) = (polys.num_cols(), polys.num_rows());
+                let blowup = domain.trace_to_lde_blowup();
+                let keep_even = Budget { cols, n, blowup, budget: self.aux_memory }.keep_even_rows(E::EXTENSION_DEGREE);
+                let lde = Extension::of(&polys, domain, scratch, keep_even);
+                // The polynomials are written while the rows are hashed.
+                let (polys, tree) = rayon::join(|| PolyFile::columns(polys, scratch, false), || lde.commit_rows::<E>());
+                (lde, polys, tree)
+            }
+            PolyColumns::Stored(store) => {
+                let lde = Extension::interpolating(&*store, domain, scratch);
+                let tree = lde.commit_rows::<E>();
+                (lde, PolyColumns::Stored(store), tree)
+            }
+        };
         assert_eq!(lde.num_rows(), self.main.lde.num_rows());
-        // The polynomials are written while the rows are hashed.
-        let (polys, tree) = rayon::join(|| PolyFile::columns(polys, scratch, false), || lde.commit_rows::<E>());
         let root = tree.root();
         self.aux = Some((lde, tree));
         (polys, root)
@@ -824,20 +1003,25 @@ mod tests {
     use winter_crypto::VectorCommitment;
     use winter_math::{fft, StarkField};
     use winter_prover::matrix::RowMatrix;
+    use winter_prover::CompositionPolyTrace;
 
     /// The segment-held extension is winterfell's row-major one, row for row, and so are its Merkle
     /// root and batch openings (main rows hashed in the base field, auxiliary rows lifted to the
     /// extension field), though the tree keeps only its upper levels.
     #[test]
     fn the_extension_and_its_root_are_winterfells() {
-        // Every remainder of eight (a four-wide tail or a padded segment), and a domain large enough for
+        // Every remainder of eight (a four-wide last group or a padded segment), and a domain large enough for
         // winterfell's concurrent FFT (1,024 rows and more), as every real one is; each with its rows in
-        // memory, in a scratch file, and its even rows in memory and its odd rows in the file.
+        // memory, in a scratch file, and its even rows in memory and its odd rows in the file; and
+        // built in a file, interpolated and extended a group at a time.
         for (width, n) in [(13, 64), (12, 64), (4, 64), (8, 64), (36, 64), (1, 64), (3, 64), (6, 64), (9, 64), (15, 64)]
         {
             an_extension_of(width, n);
         }
-        an_extension_of(11, 512);
+        // Four-wide groups only (`WIDE_HALF`), every remainder of four.
+        for width in [11, 36, 1, 4, 6] {
+            an_extension_of(width, 512);
+        }
         // Trees hashed in more than one call (2,048 rows a call).
         an_extension_of(5, 2_048);
     }
@@ -847,7 +1031,7 @@ mod tests {
         let columns: Vec<Vec<BaseElement>> = (0..width)
             .map(|c| (0..n).map(|i| BaseElement::new((i as u64 + 1) * 7_919 + c as u64 * 1_000_003)).collect())
             .collect();
-        let polys = ColMatrix::new(columns).interpolate_columns_into();
+        let polys = ColMatrix::new(columns.clone()).interpolate_columns_into();
         let domain = StarkDomain::from_twiddles(fft::get_twiddles::<BaseElement>(n), 4, BaseElement::GENERATOR);
         // Rows in memory, in a scratch file, and the even ones in memory and the odd ones in the file.
         let dir = tempfile::tempdir().unwrap();
@@ -860,6 +1044,27 @@ mod tests {
         }
         // With a scratch file, no row in memory, or the even rows only.
         assert!(held[0] >= 4 * n * width && (!cfg!(unix) || (held[1] == 0 && held[2] * 2 == held[0])), "{held:?}");
+        // The values in a file, interpolated and extended a group at a time: the same rows, and the
+        // file then holds the polynomials.
+        let values = ColMatrix::new(columns);
+        let file = PolyFile::zeros(dir.path(), width, n).unwrap();
+        for (c, column) in values.columns().enumerate() {
+            file.write_at(c, 0, column).unwrap();
+        }
+        for scratch in [None, Some(dir.path())] {
+            let ours = Extension::interpolating(&file, &domain, scratch);
+            assert_eq!(ours.spilled(), scratch.is_some() && cfg!(unix));
+            extension_matches(&ours, &polys, &domain);
+            let mut column = vec![BaseElement::ZERO; n];
+            for c in 0..width {
+                file.read_column(c, &mut column);
+                assert_eq!(column, polys.get_column(c), "column {c}: its polynomial in the file");
+            }
+            // Interpolated again, the polynomials become others: start over from the values.
+            for (c, column) in values.columns().enumerate() {
+                file.write_at(c, 0, column).unwrap();
+            }
+        }
         type E = QuadExtension<BaseElement>;
         let positions = [0, 1, 2, 33, 63, 64, 100, 101, 170, 4 * n - 1, 17, 31, 32];
         // The quotient's commitment: rows of extension-field elements, as winterfell commits them (in
@@ -878,7 +1083,7 @@ mod tests {
         use winter_prover::Serializable;
         let (root, opened) = (theirs.commitment(), theirs.query(&positions).to_bytes());
         for scratch in [None, Some(dir.path())] {
-            let (ours, _) = QuotientCommitment::new(trace(), 2, &domain, scratch);
+            let (ours, _) = QuotientCommitment::new(CompositionPoly::new(trace(), &domain, 2), 2, &domain, scratch);
             assert_eq!(ours.evaluations.values_in_memory() == 0, scratch.is_some() && cfg!(unix));
             assert_eq!(ours.commitment(), root);
             assert_eq!(ours.query(&positions).to_bytes(), opened);

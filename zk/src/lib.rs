@@ -13,6 +13,8 @@
 
 pub mod air;
 pub mod archive;
+#[cfg(feature = "prover")]
+mod columns;
 pub mod format;
 #[cfg(feature = "prover")]
 mod lde;

@@ -1,12 +1,13 @@
 //! Snapshots, their commitments, and proofs (the node's side; feature `prover`).
 
 use crate::air::{check_criteria, squares_weight, squares_window_bit, AuxLayout, CohortAir, Criterion, PublicInputs};
+use crate::columns::{Cells, Windowed};
 use crate::format::{
     proof_budget, proof_options, random_rows, trace_length_for, Commitment, FIRST, FORMAT_VERSION, MAIN_WIDTH,
     MAX_AUX_WIDTH, MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW,
     VALUE_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
 };
-use crate::lde::{CachedTraceLde, MainLde, QuotientCommitment};
+use crate::lde::{Budget, CachedTraceLde, MainLde, PolyFile, QuotientCommitment};
 use crate::verify::{Claim, Hash};
 use crate::ZkError;
 use rand::{RngCore, SeedableRng};
@@ -19,8 +20,8 @@ use winter_math::fields::f64::BaseElement;
 use winter_math::{fft, FieldElement};
 use winter_prover::matrix::ColMatrix;
 use winter_prover::{
-    CompositionPoly, CompositionPolyTrace, DefaultConstraintEvaluator, EvaluationFrame, Prover, StarkDomain, Trace,
-    TracePolyTable,
+    CompositionPoly, CompositionPolyTrace, DefaultConstraintEvaluator, EvaluationFrame, PolyColumns, PolyStore, Prover,
+    StarkDomain, Trace, TracePolyTable,
 };
 
 type Vc = MerkleTree<Hash>;
@@ -128,37 +129,41 @@ impl Trace for SnapshotTrace {
 
 /// Format v3's main segment for `blocks` (non-empty) in `n` rows, masked by random rows from `seed`.
 fn main_columns(blocks: &[Block], n: usize, seed: [u8; 32]) -> ColMatrix<BaseElement> {
+    let mut columns = vec![vec![BaseElement::ZERO; n]; MAIN_WIDTH];
+    main_cells(blocks, n, seed, &mut columns);
+    ColMatrix::new(columns)
+}
+
+/// Sets the cells of [`main_columns`] (all zero before).
+fn main_cells(blocks: &[Block], n: usize, seed: [u8; 32], cells: &mut impl Cells) {
     let k = random_rows(n);
     let mut rng = ChaCha20Rng::from_seed(seed);
-    let mut columns = vec![vec![BaseElement::ZERO; n]; MAIN_WIDTH];
-    columns[0][0] = BaseElement::new(PAD_CODE);
-    columns[FIRST][0] = BaseElement::ONE;
+    cells.set(0, 0, BaseElement::new(PAD_CODE));
+    cells.set(FIRST, 0, BaseElement::ONE);
     let mut i = 1;
     for block in blocks {
-        columns[FIRST][i] = BaseElement::ONE;
+        cells.set(FIRST, i, BaseElement::ONE);
         for row in block {
-            columns[0][i] = BaseElement::new(row.code);
-            columns[1][i] = BaseElement::from(row.value);
+            cells.set(0, i, BaseElement::new(row.code));
+            cells.set(1, i, BaseElement::from(row.value));
             for j in 0..VALUE_BITS {
-                columns[2 + j][i] = BaseElement::from((row.value >> j) & 1);
+                cells.set(2 + j, i, BaseElement::from((row.value >> j) & 1));
             }
             i += 1;
         }
     }
-    columns[0][i..n - k].fill(BaseElement::new(PAD_CODE));
-    columns[FIRST][i..n - k].fill(BaseElement::ONE);
-    for cell in &mut columns[SELECTOR][..n - k - 1] {
-        *cell = BaseElement::ONE;
+    for row in i..n - k {
+        cells.set(0, row, BaseElement::new(PAD_CODE));
+        cells.set(FIRST, row, BaseElement::ONE);
     }
-    for (c, column) in columns.iter_mut().enumerate() {
-        if c == SELECTOR {
-            continue;
-        }
-        for cell in &mut column[n - k..] {
-            *cell = random_element::<BaseElement>(&mut rng);
+    for row in 0..n - k - 1 {
+        cells.set(SELECTOR, row, BaseElement::ONE);
+    }
+    for c in (0..MAIN_WIDTH).filter(|c| *c != SELECTOR) {
+        for row in n - k..n {
+            cells.set(c, row, random_element::<BaseElement>(&mut rng));
         }
     }
-    ColMatrix::new(columns)
 }
 
 /// A versioned snapshot of a node's patient blocks with its commitment.
@@ -194,19 +199,41 @@ impl Snapshot {
             return Err(ZkError::Prover(format!("code {} above the format's {MAX_CODE}", row.code)));
         }
         let info = TraceInfo::new_multi_segment(MAIN_WIDTH, plain_layout().width(), 1, n, vec![]);
-        let main = main_columns(&blocks, n, seed);
         let counted = n - random_rows(n);
-        let blocks = Arc::new(blocks);
-        let rows = MainRows {
-            code: main.get_column(0)[..counted].to_vec(),
-            value: main.get_column(1)[..counted].to_vec(),
-            first: main.get_column(FIRST)[..counted].iter().map(|f| *f == BaseElement::ONE).collect(),
-            blocks: blocks.clone(),
+        let rows_of = |column: &dyn Fn(usize) -> Vec<BaseElement>| MainRows {
+            code: column(0)[..counted].to_vec(),
+            value: column(1)[..counted].to_vec(),
+            first: column(FIRST)[..counted].iter().map(|f| *f == BaseElement::ONE).collect(),
+            blocks: Default::default(),
             seed,
             full: Default::default(),
         };
-        // The segment is interpolated in place: its columns are not kept (`MainRows`).
-        let lde = Arc::new(main_lde(&info, main, scratch));
+        // The segment is laid out in a scratch file (else in memory) and interpolated in place: its
+        // columns are not kept (`MainRows`).
+        let domain = main_domain(&info);
+        let partition = proof_options().partition_options();
+        let file = scratch.and_then(|dir| PolyFile::zeros(dir, MAIN_WIDTH, n).ok()).and_then(|file| {
+            let mut cells = Windowed::new(file, n);
+            main_cells(&blocks, n, seed, &mut cells);
+            cells.finish().ok()
+        });
+        let (rows, lde) = match file {
+            Some(file) => {
+                let rows = rows_of(&|c| {
+                    let mut column = vec![BaseElement::ZERO; n];
+                    file.read_column(c, &mut column);
+                    column
+                });
+                (rows, MainLde::interpolating(file, &domain, partition, scratch))
+            }
+            None => {
+                let main = main_columns(&blocks, n, seed);
+                (rows_of(&|c| main.get_column(c).to_vec()), MainLde::build(main, &domain, partition, scratch))
+            }
+        };
+        let blocks = Arc::new(blocks);
+        let rows = MainRows { blocks: blocks.clone(), ..rows };
+        let lde = Arc::new(lde);
         let commitment =
             Commitment { version: FORMAT_VERSION, trace_length: n, root: hex::encode(lde.root().as_bytes()) };
         Ok(Snapshot {
@@ -390,12 +417,11 @@ fn plain_layout() -> AuxLayout {
     AuxLayout::new(&[Criterion::has(0)], false, false, false)
 }
 
-/// The main segment's extension over the domain winterfell's prover uses for this trace length.
-fn main_lde(info: &TraceInfo, main: ColMatrix<BaseElement>, scratch: Option<&Path>) -> MainLde {
+/// The domain winterfell's prover uses for this trace length.
+fn main_domain(info: &TraceInfo) -> StarkDomain<BaseElement> {
     let inputs = PublicInputs::of_layout(plain_layout());
     let air = <CohortAir as winter_air::Air>::new(info.clone(), inputs, proof_options());
-    let domain = StarkDomain::new(&air);
-    MainLde::build(main, &domain, proof_options().partition_options(), scratch)
+    StarkDomain::new(&air)
 }
 
 impl CohortProver {
@@ -440,15 +466,14 @@ fn random_element<E: FieldElement>(rng: &mut ChaCha20Rng) -> E {
 /// `m = n - ZK_QUOTIENT_SLACK`, segment `j` becoming `H_j - r_j + X^m r_{j+1}` for uniformly random
 /// `r_1 .. r_{segments-1}` of degree below the slack (`r_0 = r_segments = 0`: the sum
 /// `Σ X^(j m) H_j` is still `H`), then one uniformly random column of degree below `n`, the DEEP
-/// randomizer. winterfell's `CompositionPoly` is built only from evaluations, so the columns are
-/// returned as the evaluations, over a domain of `columns * n` points, of the polynomial whose
-/// coefficient chunks of `n` are those columns.
+/// randomizer. Returned as the `columns` columns' coefficients (`n` each), for the patched
+/// `CompositionPoly::from_columns`.
 fn hide_quotient<E: FieldElement<BaseField = BaseElement>>(
     trace: CompositionPolyTrace<E>,
     columns: usize,
     domain: &StarkDomain<BaseElement>,
     rng: &mut ChaCha20Rng,
-) -> CompositionPolyTrace<E> {
+) -> Vec<Vec<E>> {
     let n = domain.trace_length();
     let slack = ZK_QUOTIENT_SLACK;
     let stride = n - slack;
@@ -466,35 +491,29 @@ fn hide_quotient<E: FieldElement<BaseField = BaseElement>>(
             }
         })
         .collect();
-    let size = (columns * n).next_power_of_two();
-    let mut out = vec![E::ZERO; size];
-    for j in 0..segments {
-        let column = &mut out[j * n..(j + 1) * n];
-        for (i, c) in h.iter().skip(j * stride).take(stride).enumerate() {
-            column[i] = *c;
-        }
-        for i in 0..slack {
-            column[i] -= r[j][i];
-            column[stride + i] += r[j + 1][i];
-        }
-    }
-    for c in &mut out[segments * n..columns * n] {
-        *c = random_element(rng);
-    }
-    let twiddles = fft::get_twiddles::<BaseElement>(size);
-    CompositionPolyTrace::new(fft::evaluate_poly_with_offset(&out, &twiddles, domain.offset(), 1))
+    let mut out: Vec<Vec<E>> = (0..segments)
+        .map(|j| {
+            let mut column = vec![E::ZERO; n];
+            for (i, c) in h.iter().skip(j * stride).take(stride).enumerate() {
+                column[i] = *c;
+            }
+            for i in 0..slack {
+                column[i] -= r[j][i];
+                column[stride + i] += r[j + 1][i];
+            }
+            column
+        })
+        .collect();
+    drop(h);
+    out.push((0..n).map(|_| random_element(rng)).collect());
+    out
 }
 
 impl CohortProver {
     /// Fills the bits and accumulators of a statement with squares: the window ending on row `last`
     /// holds the range-checked witnesses that split `Σ lo² + 2^17·Σ lo·hi + 2^32·Σ hi²` into its low
     /// word and the rest; every other row of those columns (up to `last`) is zero.
-    fn squares_window<E: FieldElement<BaseField = BaseElement>>(
-        &self,
-        columns: &mut [Vec<E>],
-        last: usize,
-        [x, y, _]: [u64; 3],
-    ) {
+    fn squares_window(&self, cells: &mut impl Cells, last: usize, [x, y, _]: [u64; 3]) {
         let [.., bit, a_ylo, a_yhi, a_c] = self.inputs.layout().squares_columns();
         let y_lo = y & ((1 << Y_LO_BITS) - 1);
         let carry = (x + (y_lo << 17)) >> 32;
@@ -503,10 +522,10 @@ impl CohortProver {
         let mut acc = [0u64; 3];
         for pos in 0..SQUARES_WINDOW {
             let b = squares_window_bit(pos, witnesses);
-            columns[bit][start + pos] = E::from(BaseElement::new(b));
+            cells.set(bit, start + pos, BaseElement::new(b));
             for (j, (c, a)) in [a_ylo, a_yhi, a_c].into_iter().zip(&mut acc).enumerate() {
                 *a += b * squares_weight(j, pos);
-                columns[c][start + pos] = E::from(BaseElement::new(*a));
+                cells.set(c, start + pos, BaseElement::new(*a));
             }
         }
     }
@@ -514,22 +533,22 @@ impl CohortProver {
 
 /// Writes range slot `k`'s columns on row `i` for the row's `value` (the match, and a criterion's `t`,
 /// are the caller's); returns whether the value is within the range.
-fn range_columns<E: FieldElement<BaseField = BaseElement>>(
+fn range_columns(
     l: &AuxLayout,
     k: usize,
     range: &crate::air::Range,
     value: u32,
-    columns: &mut [Vec<E>],
+    cells: &mut impl Cells,
     i: usize,
 ) -> bool {
     let matched = l.match_column(k);
     let mut col = matched + 1 + usize::from(range.both());
-    let mut cells = [BaseElement::ZERO; 40];
+    let mut chain = [BaseElement::ZERO; 40];
     let mut bound = |gadget: crate::range::AtMost| {
         let width = gadget.width();
-        let verdict = gadget.fill(value, &mut cells[..width]);
-        for (j, cell) in cells[..width].iter().enumerate() {
-            columns[col + j][i] = E::from(*cell);
+        let verdict = gadget.fill(value, &mut chain[..width]);
+        for (j, cell) in chain[..width].iter().enumerate() {
+            cells.set(col + j, i, *cell);
         }
         col += width;
         verdict
@@ -537,7 +556,7 @@ fn range_columns<E: FieldElement<BaseField = BaseElement>>(
     let above = range.lower().is_none_or(|g| !bound(g));
     let below = range.upper().is_none_or(&mut bound);
     if range.both() {
-        columns[matched + 1][i] = E::from(u32::from(above && below));
+        cells.set(matched + 1, i, BaseElement::from(u32::from(above && below)));
     }
     above && below
 }
@@ -593,7 +612,8 @@ impl Prover for CohortProver {
         rng.set_stream(1);
         let hidden = hide_quotient(composition_poly_trace, num_constraint_composition_columns, domain, &mut rng);
         assert_eq!(partition_options, PartitionOptions::default(), "format v3 hashes whole rows");
-        QuotientCommitment::new(hidden, num_constraint_composition_columns, domain, self.lde.scratch())
+        let poly = CompositionPoly::from_columns(hidden);
+        QuotientCommitment::new(poly, num_constraint_composition_columns, domain, self.lde.scratch())
     }
 
     fn new_evaluator<'a, E: FieldElement<BaseField = BaseElement>>(
@@ -606,22 +626,49 @@ impl Prover for CohortProver {
     }
 
     /// Every auxiliary value is in the base field: the segment is built, extended and kept there
-    /// (the patched winter-prover, zk/vendor/README.md), half the memory of building it in `E`.
+    /// (the patched winter-prover, zk/vendor/README.md), half the memory of building it in `E`. A
+    /// segment too wide to hold while it is extended ([`Budget`]) is built in a
+    /// scratch file instead, and interpolated and extended a group of columns at a time.
     fn build_aux_trace_base<E: FieldElement<BaseField = BaseElement>>(
         &self,
         main_trace: &SnapshotTrace,
         _aux_rand_elements: &AuxRandElements<E>,
-    ) -> Option<ColMatrix<BaseElement>> {
-        (!self.aux_in_extension)
-            .then(|| self.build_aux_trace::<BaseElement>(main_trace, &AuxRandElements::new(Vec::new())))
+    ) -> Option<PolyColumns<BaseElement>> {
+        if self.aux_in_extension {
+            return None;
+        }
+        let (width, n) = (self.inputs.layout().width(), main_trace.info.length());
+        let scratch = self.lde.scratch().filter(|_| {
+            !Budget { cols: width, n, blowup: self.options.blowup_factor(), budget: self.aux_memory }.trace_in_memory()
+        });
+        // A scratch file that cannot be created or written: the segment is built in memory.
+        if let Some(file) = scratch.and_then(|dir| PolyFile::zeros(dir, width, n).ok()) {
+            let mut cells = Windowed::new(file, n);
+            self.fill_aux(main_trace, &mut cells);
+            if let Ok(file) = cells.finish() {
+                return Some(PolyColumns::Stored(Arc::new(file)));
+            }
+        }
+        let mut columns = vec![vec![BaseElement::ZERO; n]; width];
+        self.fill_aux(main_trace, &mut columns);
+        Some(PolyColumns::Memory(Arc::new(ColMatrix::new(columns))))
     }
 
-    #[allow(clippy::needless_range_loop)] // every column filled row by row
+    /// The segment in `E`, as unpatched winterfell builds it (a test compares the two proofs).
     fn build_aux_trace<E: FieldElement<BaseField = BaseElement>>(
         &self,
         main_trace: &SnapshotTrace,
         _aux_rand_elements: &AuxRandElements<E>,
     ) -> ColMatrix<E> {
+        let mut columns = vec![vec![BaseElement::ZERO; main_trace.info.length()]; self.inputs.layout().width()];
+        self.fill_aux(main_trace, &mut columns);
+        ColMatrix::new(columns.into_iter().map(|c| c.into_iter().map(E::from).collect()).collect())
+    }
+}
+
+impl CohortProver {
+    /// Sets the auxiliary segment's cells (all zero before), row after row in each pass.
+    fn fill_aux(&self, main_trace: &SnapshotTrace, cells: &mut impl Cells) {
         let _span = tracing::info_span!("build_aux_trace").entered();
         let n = main_trace.info.length();
         let last = n - random_rows(n) - 1;
@@ -630,8 +677,7 @@ impl Prover for CohortProver {
         let criteria: Vec<(BaseElement, bool, bool)> =
             self.inputs.criteria.iter().map(|c| (BaseElement::new(c.code), c.negated, c.or_previous)).collect();
         let measure = BaseElement::new(self.inputs.measure.unwrap_or(0));
-        let mut columns = vec![vec![E::ZERO; n]; l.width()];
-        let is_zero = |d: BaseElement| if d == BaseElement::ZERO { E::ONE } else { E::ZERO };
+        let is_zero = |d: BaseElement| if d == BaseElement::ZERO { BaseElement::ONE } else { BaseElement::ZERO };
         // The inverses of code - c (0 where the code matches), one batch inversion per tested code.
         let inverses = |c: BaseElement| {
             let d: Vec<BaseElement> = main.code[..=last].iter().map(|code| *code - c).collect();
@@ -639,33 +685,33 @@ impl Prover for CohortProver {
         };
         let inv_criteria: Vec<Vec<BaseElement>> = criteria.iter().map(|(c, ..)| inverses(*c)).collect();
         let inv_measure = if l.measure { inverses(measure) } else { Vec::new() };
-        let mut has = vec![E::ZERO; criteria.len()];
+        let mut has = vec![BaseElement::ZERO; criteria.len()];
         // The running verdict `p` of every row.
-        let mut products = vec![E::ZERO; last + 1];
+        let mut products = vec![BaseElement::ZERO; last + 1];
         for i in 0..=last {
             let code = main.code[i];
             let first = main.first[i];
             // As the AIR's `p_j`: a clause's literals or-ed, the clauses and-ed.
-            let (mut product, mut before) = (E::ONE, E::ONE);
+            let (mut product, mut before) = (BaseElement::ONE, BaseElement::ONE);
             for (k, (c, negated, joins)) in criteria.iter().enumerate() {
                 let d = code - *c;
                 let eq = is_zero(d);
                 if let Some(range) = l.ranges[k] {
                     // `t`: the flag before this row (0 on a block's first); the match; or-ed in.
-                    let t = if first { E::ZERO } else { has[k] };
-                    let inside = range_columns(&l, k, &range, main.value[i].as_int() as u32, &mut columns, i);
-                    let matched = eq * E::from(u32::from(inside));
-                    columns[l.range_columns(k)][i] = t;
-                    columns[l.range_columns(k) + 1][i] = matched;
+                    let t = if first { BaseElement::ZERO } else { has[k] };
+                    let inside = range_columns(&l, k, &range, main.value[i].as_int() as u32, cells, i);
+                    let matched = eq * BaseElement::from(u32::from(inside));
+                    cells.set(l.range_columns(k), i, t);
+                    cells.set(l.range_columns(k) + 1, i, matched);
                     has[k] = t + matched - t * matched;
                 } else {
                     // Row 0 is padding: c_k[0] = 0 (asserted); each block starts over.
                     has[k] = if first { eq } else { has[k] + eq };
                 }
-                columns[l.inv(k)][i] = E::from(inv_criteria[k][i]);
-                columns[l.eq(k)][i] = eq;
-                columns[l.has(k)][i] = has[k];
-                let literal = if *negated { E::ONE - has[k] } else { has[k] };
+                cells.set(l.inv(k), i, inv_criteria[k][i]);
+                cells.set(l.eq(k), i, eq);
+                cells.set(l.has(k), i, has[k]);
+                let literal = if *negated { BaseElement::ONE - has[k] } else { has[k] };
                 if *joins {
                     product += (before - product) * literal;
                 } else {
@@ -673,7 +719,7 @@ impl Prover for CohortProver {
                     product *= literal;
                 }
                 if k >= 1 {
-                    columns[l.product(k)][i] = product;
+                    cells.set(l.product(k), i, product);
                 }
             }
             products[i] = product;
@@ -685,7 +731,7 @@ impl Prover for CohortProver {
                 verdicts[i] = verdicts[i + 1];
             }
         }
-        let (mut cnt, mut count, mut sum) = (E::ZERO, E::ZERO, E::ZERO);
+        let (mut cnt, mut count, mut sum) = (BaseElement::ZERO, BaseElement::ZERO, BaseElement::ZERO);
         // Σ w·lo², Σ w·lo·hi, Σ w·hi² over the 16-bit halves of the values (each below 2^54).
         let mut squares = [0u64; 3];
         for i in 0..=last {
@@ -697,32 +743,31 @@ impl Prover for CohortProver {
                 // With a range, only the measure's rows within it count.
                 let counted = match l.measure_range() {
                     Some(range) => {
-                        let inside =
-                            range_columns(&l, MAX_CRITERIA, &range, main.value[i].as_int() as u32, &mut columns, i);
-                        let matched = eq * E::from(u32::from(inside));
-                        columns[l.match_column(MAX_CRITERIA)][i] = matched;
+                        let inside = range_columns(&l, MAX_CRITERIA, &range, main.value[i].as_int() as u32, cells, i);
+                        let matched = eq * BaseElement::from(u32::from(inside));
+                        cells.set(l.match_column(MAX_CRITERIA), i, matched);
                         matched
                     }
                     None => eq,
                 };
                 let w = counted * verdicts[i];
-                columns[v_col][i] = verdicts[i];
-                columns[inv][i] = E::from(inv_measure[i]);
-                columns[eq_col][i] = eq;
-                columns[w_col][i] = w;
-                columns[n_col][i] = count;
-                columns[sum_col][i] = sum;
+                cells.set(v_col, i, verdicts[i]);
+                cells.set(inv, i, inv_measure[i]);
+                cells.set(eq_col, i, eq);
+                cells.set(w_col, i, w);
+                cells.set(n_col, i, count);
+                cells.set(sum_col, i, sum);
                 count += w;
-                sum += w * E::from(main.value[i]);
+                sum += w * main.value[i];
                 if l.squares {
                     let [u_lo, u_hi, s_ll, s_lh, s_hh, ..] = l.squares_columns();
                     let value = main.value[i].as_int();
-                    let counted = u64::from(w == E::ONE);
+                    let counted = u64::from(w == BaseElement::ONE);
                     let (lo, hi) = (counted * (value & 0xffff), counted * (value >> 16));
-                    columns[u_lo][i] = E::from(BaseElement::new(lo));
-                    columns[u_hi][i] = E::from(BaseElement::new(hi));
+                    cells.set(u_lo, i, BaseElement::new(lo));
+                    cells.set(u_hi, i, BaseElement::new(hi));
                     for (c, s) in [s_ll, s_lh, s_hh].into_iter().zip(&squares) {
-                        columns[c][i] = E::from(BaseElement::new(*s));
+                        cells.set(c, i, BaseElement::new(*s));
                     }
                     squares[0] += lo * (value & 0xffff);
                     squares[1] += lo * (value >> 16);
@@ -731,31 +776,31 @@ impl Prover for CohortProver {
             } else {
                 // cnt[i] counts the blocks that ended before row i: a block ends on row i - 1 when row i
                 // starts another.
-                columns[l.cnt()][i] = cnt;
+                cells.set(l.cnt(), i, cnt);
                 if i < last && main.first[i + 1] {
                     cnt += products[i];
                 }
             }
         }
         if l.squares {
-            self.squares_window(&mut columns, last, squares);
+            self.squares_window(cells, last, squares);
         }
         // The masking rows are uniform base-field elements, as the main segment's: every auxiliary value
         // is then in the base field, which the auxiliary segment's extension relies on (`crate::lde`).
         let mut rng = ChaCha20Rng::from_seed(self.seed);
-        let mut random = || E::from(random_element::<BaseElement>(&mut rng));
-        for column in &mut columns[..l.gap()] {
-            for cell in &mut column[last + 1..] {
-                *cell = random();
+        let mut random = || random_element::<BaseElement>(&mut rng);
+        for c in 0..l.gap() {
+            for i in last + 1..n {
+                cells.set(c, i, random());
             }
         }
         // The gap bits matter on row last-1 only; every other row of those columns is random.
-        for (j, column) in columns[l.gap()..].iter_mut().enumerate() {
-            for (i, cell) in column.iter_mut().enumerate() {
-                *cell = if i + 1 == last { E::from(((self.gap >> j) & 1) as u32) } else { random() };
+        for c in l.gap()..l.width() {
+            for i in 0..n {
+                let j = c - l.gap();
+                cells.set(c, i, if i + 1 == last { BaseElement::from(((self.gap >> j) & 1) as u32) } else { random() });
             }
         }
-        ColMatrix::new(columns)
     }
 }
 
@@ -1054,7 +1099,9 @@ mod tests {
             (0..300u32).map(|i| vec![Row::attribute(100), Row { code: 200, value: i * 1_000_003 }]).collect();
         let snapshot = Snapshot::build(blocks, [12; 32]).unwrap();
         let main = snapshot.trace.main_segment();
-        assert_eq!(main_lde(&snapshot.trace.info, main.clone(), None).root(), snapshot.lde.root());
+        let domain = main_domain(&snapshot.trace.info);
+        let partition = proof_options().partition_options();
+        assert_eq!(MainLde::build(main.clone(), &domain, partition, None).root(), snapshot.lde.root());
         let rows = &snapshot.trace.rows;
         assert_eq!(rows.code, main.get_column(0)[..rows.code.len()]);
         assert_eq!(rows.value, main.get_column(1)[..rows.value.len()]);
@@ -1065,8 +1112,9 @@ mod tests {
     /// The patched prover's base-field auxiliary segment gives, byte for byte, the proof winterfell's own
     /// path gives for the same segment built in the extension field (OOD frame, DEEP composition,
     /// commitments and openings alike), for a statement with a range, a measure and its squares; and so
-    /// does a snapshot whose extensions keep their rows in memory instead of a scratch file, and a
-    /// proof whose auxiliary even rows go to the scratch file too.
+    /// does a snapshot whose extensions keep their rows in memory instead of a scratch file, a proof
+    /// whose auxiliary even rows go to the scratch file too, and one whose auxiliary segment is built
+    /// in a scratch file and extended a group of columns at a time.
     #[test]
     fn a_base_field_auxiliary_segment_gives_the_proof_of_the_lifted_one() {
         let blocks: Vec<Block> = (0..600u32)
@@ -1103,8 +1151,26 @@ mod tests {
         // The auxiliary even rows in the scratch file too (as a wide statement's at 2^20 rows), read
         // back a chunk at a time by constraint evaluation: same proof.
         let (mut spilled, trace) = snapshot.prover(&claim, 0, [4; 32]);
-        spilled.aux_memory = 0;
+        let (width, n) = (claim.layout().width(), trace.info.length());
+        let blowup = spilled.options.blowup_factor();
+        // The least budget for the segment in memory; its even rows need more.
+        spilled.aux_memory = Budget { cols: width, n, blowup, budget: 0 }.trace_bytes();
+        assert!(Budget { cols: width, n, blowup, budget: spilled.aux_memory }.trace_in_memory());
+        assert!(!Budget { cols: width, n, blowup, budget: spilled.aux_memory - 1 }.trace_in_memory());
         assert!(spilled.prove(trace).unwrap().to_bytes() == base, "spilled even rows give another proof");
+        // And the segment built in the scratch file, then interpolated and extended a group of
+        // columns at a time (as the widest statements' at 2^21 rows): same proof.
+        let (mut streamed, trace) = snapshot.prover(&claim, 0, [4; 32]);
+        streamed.aux_memory = 0;
+        let no_elements = AuxRandElements::<E>::new(Vec::new());
+        let built = streamed.build_aux_trace_base(&trace, &no_elements).unwrap();
+        assert_eq!(matches!(built, PolyColumns::Stored(_)), cfg!(unix), "built in the scratch file");
+        assert!(streamed.prove(trace).unwrap().to_bytes() == base, "a segment built in a file gives another proof");
+        // Without a scratch directory the budget cannot be kept: the segment is built in memory.
+        let (mut held, trace) = in_memory.prover(&claim, 0, [4; 32]);
+        held.aux_memory = 0;
+        assert!(matches!(held.build_aux_trace_base(&trace, &no_elements), Some(PolyColumns::Memory(_))));
+        assert!(held.prove(trace).unwrap().to_bytes() == base, "rows in memory give another proof");
     }
 
     /// The hidden segments still recombine to `H` with the patched verifier's step, each stays below
@@ -1117,6 +1183,7 @@ mod tests {
         let air = CohortAir::new(info, inputs, proof_options());
         let columns = air.context().num_constraint_composition_columns();
         assert_eq!(columns, 4, "three segments of n - slack coefficients and the DEEP randomizer");
+        assert_eq!(columns, crate::lde::QUOTIENT_COLUMNS, "the memory budget's quotient");
         assert_eq!(air.context().quotient_segment_stride(), n - ZK_QUOTIENT_SLACK);
         let domain = StarkDomain::new(&air);
 
@@ -1128,11 +1195,9 @@ mod tests {
         let evaluations = fft::evaluate_poly_with_offset(&h, &fft::get_twiddles(2 * n), domain.offset(), 1);
 
         let hidden = hide_quotient(CompositionPolyTrace::new(evaluations), columns, &domain, &mut rng);
-        let mut coefficients = hidden.into_inner();
-        let inv_twiddles = fft::get_inv_twiddles::<BaseElement>(coefficients.len());
-        fft::interpolate_poly_with_offset(&mut coefficients, &inv_twiddles, domain.offset());
-        let segments: Vec<&[E]> = coefficients.chunks(n).collect();
+        let segments: Vec<&[E]> = hidden.iter().map(Vec::as_slice).collect();
         assert_eq!(segments.len(), columns);
+        assert!(segments.iter().all(|s| s.len() == n));
 
         // Σ X^(j m) H'_j, computed coefficient by coefficient, is H.
         let stride = n - ZK_QUOTIENT_SLACK;
@@ -1153,8 +1218,7 @@ mod tests {
         assert!(polynom::degree_of(segments[3]) > n - 10);
         // A second hiding of the same H differs everywhere it may.
         let evaluations = fft::evaluate_poly_with_offset(&h, &fft::get_twiddles(2 * n), domain.offset(), 1);
-        let again = hide_quotient(CompositionPolyTrace::new(evaluations), columns, &domain, &mut rng).into_inner();
-        let original = fft::evaluate_poly_with_offset(&coefficients, &fft::get_twiddles(4 * n), domain.offset(), 1);
-        assert!(again != original, "two hidings of H are equal");
+        let again = hide_quotient(CompositionPolyTrace::new(evaluations), columns, &domain, &mut rng);
+        assert!(again.iter().zip(&hidden).all(|(a, b)| a != b), "two hidings of H are equal in a column");
     }
 }

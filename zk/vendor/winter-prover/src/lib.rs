@@ -261,13 +261,14 @@ pub trait Prover {
     /// returns `None` (the default) to have [`Prover::build_aux_trace`] build it in `E`. A
     /// base-field segment is extended, committed and kept in the base field
     /// ([`TraceLde::set_aux_trace_base`], [`TracePolyTable::add_aux_segment_base`]): the proof is
-    /// the same as for the segment lifted to `E`, for half the memory.
+    /// the same as for the segment lifted to `E`, for half the memory. Its columns may be held in
+    /// memory or in a [`PolyStore`] (a file), read a column at a time.
     #[allow(unused_variables)]
     fn build_aux_trace_base<E>(
         &self,
         main_trace: &Self::Trace,
         aux_rand_elements: &AuxRandElements<E>,
-    ) -> Option<ColMatrix<Self::BaseField>>
+    ) -> Option<PolyColumns<Self::BaseField>>
     where
         E: FieldElement<BaseField = Self::BaseField>,
     {
@@ -363,9 +364,11 @@ pub trait Prover {
             if let Some(aux_trace) = self.build_aux_trace_base(&trace, &aux_rand_elements) {
                 // The debug-mode validation below reads the segment in `E`.
                 #[cfg(debug_assertions)]
-                let lifted = ColMatrix::new(
-                    aux_trace.columns().map(|c| c.iter().map(|&v| E::from(v)).collect()).collect(),
-                );
+                let lifted = {
+                    let mut columns = alloc::vec::Vec::with_capacity(aux_trace.num_cols());
+                    aux_trace.for_each_column(|c| columns.push(c.iter().map(|&v| E::from(v)).collect()));
+                    ColMatrix::new(columns)
+                };
                 let span = info_span!("commit_to_aux_trace_segment").entered();
                 let (aux_segment_polys, aux_segment_commitment) =
                     trace_lde.set_aux_trace_base(aux_trace, &domain);

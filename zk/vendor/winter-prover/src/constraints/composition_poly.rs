@@ -77,6 +77,18 @@ impl<E: FieldElement> CompositionPoly<E> {
         CompositionPoly { data: ColMatrix::new(polys) }
     }
 
+    /// Agora patch: a composition polynomial given as its columns' coefficients (as many per
+    /// column as the trace has rows), as a prover that lays the columns out itself has them: no
+    /// evaluation and interpolation of the whole polynomial.
+    pub fn from_columns(columns: Vec<Vec<E>>) -> Self {
+        assert!(!columns.is_empty(), "a composition polynomial has columns");
+        assert!(
+            columns.iter().all(|c| c.len() == columns[0].len()) && columns[0].len().is_power_of_two(),
+            "columns of one power-of-two length"
+        );
+        CompositionPoly { data: ColMatrix::new(columns) }
+    }
+
     // PUBLIC ACCESSORS
     // --------------------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ use crate::{matrix::ColumnIter, ColMatrix};
 // AGORA PATCH: POLYNOMIALS OUTSIDE MEMORY
 // ================================================================================================
 
-/// Agora patch: a segment's polynomials held outside memory (a file), read a column at a time.
+/// Agora patch: a segment's polynomials (or its values) held outside memory (a file), read a
+/// column at a time.
 pub trait PolyStore<B: StarkField>: Send + Sync + core::panic::RefUnwindSafe + core::panic::UnwindSafe {
     /// The number of polynomials.
     fn num_cols(&self) -> usize;
@@ -21,9 +22,16 @@ pub trait PolyStore<B: StarkField>: Send + Sync + core::panic::RefUnwindSafe + c
     fn num_rows(&self) -> usize;
     /// Reads the coefficients of polynomial `index` into `out` (`num_rows` of them).
     fn read_column(&self, index: usize, out: &mut [B]);
+    /// Replaces column `index` by `values` (`num_rows` of them): a trace's values by their
+    /// polynomial's coefficients, in place. The default store is read-only.
+    fn write_column(&self, index: usize, values: &[B]) -> Result<(), alloc::string::String> {
+        let _ = (index, values);
+        Err("a read-only store".into())
+    }
 }
 
-/// Agora patch: a segment's polynomials, in memory (possibly shared) or in a [`PolyStore`].
+/// Agora patch: a segment's polynomials (or its values), in memory (possibly shared) or in a
+/// [`PolyStore`].
 #[derive(Clone)]
 pub enum PolyColumns<B: StarkField> {
     /// Held in memory.

@@ -52,12 +52,13 @@ pub trait TraceLde<E: FieldElement>: Sync {
     ) -> (ColMatrix<E>, <Self::HashFn as Hasher>::Digest);
 
     /// Agora patch: extends and commits an auxiliary segment whose values are all in the base
-    /// field, taking it by value (it may be interpolated in place), and returns its polynomials in
-    /// the base field (in memory or stored) with the commitment. The committed rows must be those [`Self::set_aux_trace`]
-    /// would commit for the same values lifted to `E`, so the proof is unchanged.
+    /// field, in memory or stored, taking it by value (it may be interpolated in place), and
+    /// returns its polynomials in the base field (in memory or stored) with the commitment. The
+    /// committed rows must be those [`Self::set_aux_trace`] would commit for the same values
+    /// lifted to `E`, so the proof is unchanged.
     fn set_aux_trace_base(
         &mut self,
-        _aux_trace: ColMatrix<E::BaseField>,
+        _aux_trace: PolyColumns<E::BaseField>,
         _domain: &StarkDomain<E::BaseField>,
     ) -> (PolyColumns<E::BaseField>, <Self::HashFn as Hasher>::Digest) {
         unimplemented!("`TraceLde::set_aux_trace_base` is needed for a base-field auxiliary segment")
