@@ -42,13 +42,14 @@ pub struct Config {
     /// The most rows the node's snapshot may hold (per patient: the patient, their sex, each distinct
     /// condition and medication code and code prefix, their birth month, every plausible value of each
     /// measure, which are left out, and not proven, when only they exceed it, and each measure's latest
-    /// value); peak memory
-    /// grows with it: 0.58–0.83 GB at the default 983,038 (a 2^20-row trace) for counts, means and
-    /// standard deviations, 1.12–1.32 GB with an age band or a consent criterion, 1.42 GB for a
-    /// statement at the format's cap of 128 per-query columns; 0.15–0.26 GB at 245,758 (2^18; up to
-    /// 0.85 GB; BENCHMARKS.md), with the extensions (but a proof's even rows while it fits in
-    /// 1,200 MiB) and the polynomials in scratch files in `<data_dir>/prover-scratch`. Each worker
-    /// proves with its own columns: `prover_workers` above 1 multiplies the proofs' part.
+    /// value). The default is the most the proof format holds, 3,932,158 (a 2^22-row trace): every
+    /// statement measured there peaks within 1.5 GB (1.05 GB for the commit, 1.23–1.41 GB per proof;
+    /// 0.6–1.2 GB at 2^21, 0.6–1.4 GB at 2^20; BENCHMARKS.md), and a proof takes 30 s (one criterion)
+    /// to 200 s (the widest statements), about half at 2^21 and a quarter at 2^20. The extensions (but a
+    /// proof's even rows while they fit) and the polynomials go to scratch files in
+    /// `<data_dir>/prover-scratch`: about 6 GB per snapshot at 2^22 and 0.2 GB per column of each
+    /// running proof. A lower cap bounds proving time and disk instead. Each worker proves with its own
+    /// columns: `prover_workers` above 1 multiplies the proofs' part.
     pub prover_max_rows: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger
@@ -73,7 +74,7 @@ impl Default for Config {
             prove_answers: true,
             prover_workers: 1,
             prover_queue: 16,
-            prover_max_rows: 983_038,
+            prover_max_rows: agora_zk::format::capacity(agora_zk::format::MAX_TRACE_LENGTH),
             prover_every_value: true,
             policy: PolicyConfig::default(),
         }

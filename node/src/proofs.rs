@@ -337,7 +337,7 @@ impl Prover {
             if n > max_rows {
                 return Err(format!(
                     "the snapshot would hold {n} rows ({} without every value of the measures), above this \
-                     node's prover_max_rows ({max_rows}): proving is off for this data (memory; see BENCHMARKS.md)",
+                     node's prover_max_rows ({max_rows}): proving is off for this data (memory and time; see BENCHMARKS.md)",
                     n - values
                 ));
             }
@@ -517,8 +517,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_row_cap_is_a_full_2_20_trace() {
-        assert_eq!(crate::config::Config::default().prover_max_rows, agora_zk::format::capacity(1 << 20));
+    fn the_default_row_cap_is_the_formats_largest_trace() {
+        assert_eq!(crate::config::Config::default().prover_max_rows, 3_932_158);
+        assert_eq!(agora_zk::format::capacity(1 << 22), 3_932_158, "2^22 rows less the mask's and two");
     }
 
     #[test]
