@@ -43,9 +43,9 @@ pub struct Config {
     /// condition and medication code and code prefix, their birth month, every plausible value of each
     /// measure, which are left out, and not proven, when only they exceed it, and each measure's latest
     /// value). The default is the most the proof format holds, 3,932,158 (a 2^22-row trace): every
-    /// statement measured there peaks within 1.5 GB (1.05 GB for the commit, 1.23–1.41 GB per proof;
-    /// 0.6–1.2 GB at 2^21, 0.6–1.4 GB at 2^20; BENCHMARKS.md), and a proof takes 30 s (one criterion)
-    /// to 200 s (the widest statements), about half at 2^21 and a quarter at 2^20. The extensions (but a
+    /// statement measured there peaks within 1.5 GB (1.05 GB for the commit, 1.16–1.41 GB per proof;
+    /// 0.57–1.24 GB at 2^21, 0.37–1.30 GB at 2^20; BENCHMARKS.md), and a proof takes 30 s (one
+    /// criterion) to 221 s (the widest statements), about half at 2^21 and a quarter at 2^20. The extensions (but a
     /// proof's even rows while they fit) and the polynomials go to scratch files in
     /// `<data_dir>/prover-scratch`: about 6 GB per snapshot at 2^22 and 0.2 GB per column of each
     /// running proof. A lower cap bounds proving time and disk instead. Each worker proves with its own

@@ -53,12 +53,22 @@ const NARROW_WIDTH: usize = 4;
 /// The most bytes a half of an eight-column group may take (128 MiB: a trace of 2^20 rows). Beyond
 /// it the extension is held in groups of four columns: each group's two halves in flight while it is
 /// computed and written take 256 MiB at 2^21 rows instead of 512, and 512 MiB at 2^22.
-/// (The unit tests' traces of 64 rows are held in wide groups, of 512 rows and more in narrow ones.)
-const WIDE_HALF: usize = if cfg!(test) { 32 << 10 } else { 128 << 20 };
+const WIDE_HALF: usize = 128 << 20;
+
+#[cfg(test)]
+thread_local! {
+    /// [`WIDE_HALF`] on a unit test's thread, which it may lower to build small extensions in four-wide
+    /// groups (an extension's layout is chosen on the thread that builds it).
+    pub(crate) static WIDE_HALF_IN_TEST: std::cell::Cell<usize> = const { std::cell::Cell::new(WIDE_HALF) };
+}
 
 /// The width of an extension's groups of columns (but a narrow last one) for `rows` rows.
 fn group_width(rows: usize) -> usize {
-    if rows / 2 * SEGMENT_WIDTH * 8 > WIDE_HALF {
+    #[cfg(test)]
+    let wide_half = WIDE_HALF_IN_TEST.get();
+    #[cfg(not(test))]
+    let wide_half = WIDE_HALF;
+    if rows / 2 * SEGMENT_WIDTH * 8 > wide_half {
         NARROW_WIDTH
     } else {
         SEGMENT_WIDTH
@@ -259,14 +269,17 @@ impl Extension {
     /// The extension of a segment's values held in `store`, a group of columns at a time: each group
     /// is read, interpolated, written back over its values (the store then holds the polynomials)
     /// and extended, so only one group's polynomials are in memory besides the two halves in flight.
-    /// Every row goes to a scratch file in `scratch` if given (rows stay in memory otherwise).
+    /// Every row goes to a scratch file in `scratch` if given (rows stay in memory otherwise). A
+    /// polynomial that cannot be written back (a full disk) is an error: the store then holds values
+    /// and polynomials mixed, and the caller starts over from the values.
     pub(crate) fn interpolating(
         store: &dyn PolyStore<BaseElement>,
         domain: &StarkDomain<BaseElement>,
         scratch: Option<&Path>,
-    ) -> Extension {
+    ) -> Result<Extension, String> {
         let (width, n) = (store.num_cols(), store.num_rows());
         let _span = tracing::info_span!("interpolate_and_extend", columns = width).entered();
+        let mut failed = None;
         let mut load = |first: usize, count: usize| {
             let columns = (first..(first + count).min(width))
                 .map(|c| {
@@ -277,13 +290,17 @@ impl Extension {
                 .collect();
             let polys = ColMatrix::new(columns).interpolate_columns_into();
             for (j, poly) in polys.columns().enumerate() {
-                store
-                    .write_column(first + j, poly)
-                    .unwrap_or_else(|e| panic!("writing the prover's scratch file: {e}"));
+                if failed.is_none() {
+                    failed = store.write_column(first + j, poly).err();
+                }
             }
             (Cow::Owned(polys), 0)
         };
-        Extension::of_groups(width, n, domain, scratch, false, &mut load)
+        let lde = Extension::of_groups(width, n, domain, scratch, false, &mut load);
+        match failed {
+            None => Ok(lde),
+            Some(e) => Err(format!("writing the prover's scratch file: {e}")),
+        }
     }
 
     /// The extension of `width` base columns of polynomials of `n` coefficients, each group's given
@@ -829,21 +846,22 @@ impl MainLde {
     }
 
     /// As [`MainLde::build`], from the segment's values in `values`, interpolated and extended a group
-    /// of columns at a time ([`Extension::interpolating`]); the file then holds the polynomials.
+    /// of columns at a time ([`Extension::interpolating`]); the file then holds the polynomials (or,
+    /// on an error, values and polynomials mixed).
     pub(crate) fn interpolating(
         values: PolyFile,
         domain: &StarkDomain<BaseElement>,
         partition: PartitionOptions,
         scratch: Option<&Path>,
-    ) -> MainLde {
+    ) -> Result<MainLde, String> {
         assert_eq!(partition, PartitionOptions::default(), "format v3 hashes whole rows");
-        let lde = Extension::interpolating(&values, domain, scratch);
+        let lde = Extension::interpolating(&values, domain, scratch)?;
         let tree = lde.commit_rows::<BaseElement>();
         // Written back, as `build` does.
         let _ = values.file.sync_data();
         lde.write_back();
         let polys = PolyColumns::Stored(Arc::new(values));
-        MainLde { polys, lde, tree, blowup: domain.trace_to_lde_blowup(), scratch: scratch.map(Path::to_path_buf) }
+        Ok(MainLde { polys, lde, tree, blowup: domain.trace_to_lde_blowup(), scratch: scratch.map(Path::to_path_buf) })
     }
 
     pub(crate) fn root(&self) -> <Hash as Hasher>::Digest {
@@ -952,7 +970,8 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
                 (lde, polys, tree)
             }
             PolyColumns::Stored(store) => {
-                let lde = Extension::interpolating(&*store, domain, scratch);
+                // A full disk fails the proof (the pool reports it), not the snapshot.
+                let lde = Extension::interpolating(&*store, domain, scratch).unwrap_or_else(|e| panic!("{e}"));
                 let tree = lde.commit_rows::<E>();
                 (lde, PolyColumns::Stored(store), tree)
             }
@@ -1018,12 +1037,31 @@ mod tests {
         {
             an_extension_of(width, n);
         }
-        // Four-wide groups only (`WIDE_HALF`), every remainder of four.
+        // Four-wide groups only (as beyond `WIDE_HALF`), every remainder of four.
+        WIDE_HALF_IN_TEST.set(32 << 10);
         for width in [11, 36, 1, 4, 6] {
             an_extension_of(width, 512);
         }
-        // Trees hashed in more than one call (2,048 rows a call).
+        WIDE_HALF_IN_TEST.set(WIDE_HALF);
+        // Trees hashed in more than one call (2,048 rows a call), in wide and in narrow groups.
         an_extension_of(5, 2_048);
+        an_extension_of(13, 2_048);
+        WIDE_HALF_IN_TEST.set(32 << 10);
+        an_extension_of(13, 2_048);
+    }
+
+    /// The widths the docs quote (zk/README.md, [`Budget`]): the most columns whose trace is built in
+    /// memory, and whose even rows stay in memory, at 2^20, 2^21 and 2^22 rows.
+    #[test]
+    fn the_budget_keeps_what_the_docs_say() {
+        let most = |n: usize, fits: &dyn Fn(&Budget) -> bool| {
+            (0..=300).filter(|&cols| fits(&Budget { cols, n, blowup: 4, budget: AUX_MEMORY })).max()
+        };
+        let widths: Vec<_> = [1 << 20, 1 << 21, 1 << 22]
+            .into_iter()
+            .map(|n| (most(n, &|b| b.trace_in_memory()), most(n, &|b| b.keep_even_rows(2))))
+            .collect();
+        assert_eq!(widths, [(Some(110), Some(36)), (Some(51), Some(17)), (Some(13), Some(2))]);
     }
 
     fn an_extension_of(width: usize, n: usize) {
@@ -1051,8 +1089,28 @@ mod tests {
         for (c, column) in values.columns().enumerate() {
             file.write_at(c, 0, column).unwrap();
         }
+        // A store whose polynomials cannot be written back: an error, and its values untouched.
+        struct ReadOnly<'a>(&'a PolyFile);
+        impl PolyStore<BaseElement> for ReadOnly<'_> {
+            fn num_cols(&self) -> usize {
+                self.0.num_cols()
+            }
+            fn num_rows(&self) -> usize {
+                PolyStore::num_rows(self.0)
+            }
+            fn read_column(&self, index: usize, out: &mut [BaseElement]) {
+                self.0.read_column(index, out)
+            }
+        }
+        let refused = Extension::interpolating(&ReadOnly(&file), &domain, None).err().expect("an error");
+        assert!(refused.contains("scratch file") && refused.contains("read-only"), "{refused}");
+        let mut column = vec![BaseElement::ZERO; n];
+        for (c, values) in values.columns().enumerate() {
+            file.read_column(c, &mut column);
+            assert_eq!(column, values, "column {c}: its values kept");
+        }
         for scratch in [None, Some(dir.path())] {
-            let ours = Extension::interpolating(&file, &domain, scratch);
+            let ours = Extension::interpolating(&file, &domain, scratch).unwrap();
             assert_eq!(ours.spilled(), scratch.is_some() && cfg!(unix));
             extension_matches(&ours, &polys, &domain);
             let mut column = vec![BaseElement::ZERO; n];

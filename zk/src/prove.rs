@@ -224,7 +224,10 @@ impl Snapshot {
                     file.read_column(c, &mut column);
                     column
                 });
-                (rows, MainLde::interpolating(file, &domain, partition, scratch))
+                // A full disk: the segment is laid out again in memory.
+                let lde = MainLde::interpolating(file, &domain, partition, scratch)
+                    .unwrap_or_else(|_| MainLde::build(main_columns(&blocks, n, seed), &domain, partition, scratch));
+                (rows, lde)
             }
             None => {
                 let main = main_columns(&blocks, n, seed);
@@ -446,8 +449,8 @@ struct CohortProver {
     /// Build the auxiliary segment in the extension field, as unpatched winterfell does (a test
     /// compares the two proofs).
     aux_in_extension: bool,
-    /// The most bytes the auxiliary segment may take while it is extended for its even rows to stay in
-    /// memory with a scratch directory.
+    /// The most bytes the proof may hold by the memory model ([`Budget`]: whether its auxiliary trace
+    /// is built in memory, and its even rows stay there, with a scratch directory).
     aux_memory: usize,
 }
 
@@ -1159,7 +1162,8 @@ mod tests {
         assert!(!Budget { cols: width, n, blowup, budget: spilled.aux_memory - 1 }.trace_in_memory());
         assert!(spilled.prove(trace).unwrap().to_bytes() == base, "spilled even rows give another proof");
         // And the segment built in the scratch file, then interpolated and extended a group of
-        // columns at a time (as the widest statements' at 2^21 rows): same proof.
+        // columns at a time, in four-wide groups (as the widest statements' at 2^21 rows): same proof.
+        crate::lde::WIDE_HALF_IN_TEST.set(0);
         let (mut streamed, trace) = snapshot.prover(&claim, 0, [4; 32]);
         streamed.aux_memory = 0;
         let no_elements = AuxRandElements::<E>::new(Vec::new());
