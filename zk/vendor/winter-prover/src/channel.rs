@@ -174,10 +174,12 @@ where
             .find(|&nonce| self.public_coin.check_leading_zeros(nonce) >= grinding_factor)
             .expect("nonce not found");
 
+        // Agora patch: the least such nonce, as the sequential search finds (`find_any` returns any,
+        // so two proofs of the same trace and seed could differ in it and in the queries it draws).
         #[cfg(feature = "concurrent")]
         let nonce = (1..u64::MAX)
             .into_par_iter()
-            .find_any(|&nonce| self.public_coin.check_leading_zeros(nonce) >= grinding_factor)
+            .find_first(|&nonce| self.public_coin.check_leading_zeros(nonce) >= grinding_factor)
             .expect("nonce not found");
 
         self.pow_nonce = nonce;
