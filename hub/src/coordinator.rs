@@ -633,7 +633,9 @@ pub fn criterion(l: &agora_protocol::proof::Literal) -> Criterion {
 
 /// The largest proof message accepted: up to `MAX_PROOFS_PER_ANSWER` proofs of at most 250 KB (the
 /// format's target; 150–175 KB at 2^20 rows, and `agora_zk::format::MAX_AUX_WIDTH` keeps the widest
-/// statement under it), each a third larger in base64, below the wire's 4 MiB frame.
+/// statement under it there: 237 KB), each a third larger in base64, below the wire's 4 MiB frame.
+/// Larger traces make larger proofs (the widest statements: 252 KB at 2^21 rows, 263 KB at 2^22), so
+/// an answer of eleven of those would exceed it, and be refused with this reason (BENCHMARKS.md).
 pub const MAX_PROOF_MESSAGE: usize = 3648 << 10;
 
 /// Whom a node's answer counts, as the answer says ([`NodeAnswer::consented`]): every patient, or only
