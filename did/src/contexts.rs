@@ -63,19 +63,62 @@ pub fn check(doc: &Value) -> Result<(), VcError> {
                         }
                     }
                 }
+                if !map.keys().all(|k| percent_decodes(k)) {
+                    return Err(not_utf8());
+                }
                 map.iter().filter(|(k, _)| *k != "@context").try_for_each(|(_, v)| walk(v, depth + 1))
             }
             Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1)),
+            Value::String(s) if !percent_decodes(s) => Err(not_utf8()),
             _ => Ok(()),
         }
     }
     walk(doc, 0)
 }
 
+fn not_utf8() -> VcError {
+    VcError::Malformed { what: "document", detail: "a value's percent-encoding does not decode to UTF-8".into() }
+}
+
+/// Whether the percent-encoded octets of `s` (`%` and two hex digits) decode, with the rest, to UTF-8.
+/// An IRI's must; the JSON-LD processor's IRI handling panics on one that does not (a flipped bit in
+/// a presentation found it).
+fn percent_decodes(s: &str) -> bool {
+    if !s.contains('%') {
+        return true;
+    }
+    let hex = |c: Option<&u8>| c.and_then(|c| char::from(*c).to_digit(16)).map(|d| d as u8);
+    let b = s.as_bytes();
+    let mut decoded = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], hex(b.get(i + 1)), hex(b.get(i + 2))) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push(high << 4 | low);
+                i += 3;
+            }
+            (c, ..) => {
+                decoded.push(c);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn percent_encodings_that_are_not_utf8_are_refused() {
+        assert!(check(&json!({"id": "did:example:caf%C3%A9", "a%20b": "100%", "x": "%zz%4"})).is_ok());
+        for bad in [json!({"id": "did:example:%FF"}), json!({"a": [{"b": "x%C3"}]}), json!({"k%80": 1})] {
+            let e = check(&bad).unwrap_err().to_string();
+            assert!(e.contains("percent-encoding does not decode to UTF-8"), "{e}");
+        }
+    }
 
     #[test]
     fn only_shipped_contexts_pass() {

@@ -46,6 +46,19 @@ fn refused(text: &str) {
     let _ = runtime().block_on(verifier.credential_text(text));
 }
 
+/// An IRI whose percent-encoding decodes to no UTF-8 (a flipped bit can make one: '5' → '%') is refused
+/// for that reason, before the JSON-LD processor, whose IRI handling panicked on one (a flipped
+/// presentation in `flipped_presentations_are_refused` found it; here the holder alone would be refused
+/// later for another reason).
+#[test]
+fn an_iri_percent_encoding_no_utf8_is_refused_for_it() {
+    let mut vp: serde_json::Value = serde_json::from_str(&valid()[0]).unwrap();
+    let holder = vp["holder"].as_str().expect("a holder").to_string();
+    vp["holder"] = format!("{holder}%FF").into();
+    let e = runtime().block_on(Verifier::default().presentation_text(&vp.to_string(), &expect())).unwrap_err();
+    assert!(e.to_string().contains("percent-encoding"), "{e}");
+}
+
 #[test]
 fn the_valid_ones_verify() {
     for text in valid() {
