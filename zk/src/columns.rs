@@ -40,9 +40,9 @@ pub(crate) struct Windowed {
 }
 
 impl Windowed {
-    /// Columns of `rows` rows in `file` (its columns, all zero).
-    pub(crate) fn new(file: PolyFile, rows: usize) -> Windowed {
-        let cols = file.num_cols();
+    /// The columns of `file` (all zero).
+    pub(crate) fn new(file: PolyFile) -> Windowed {
+        let (cols, rows) = (file.num_cols(), winter_prover::PolyStore::num_rows(&file));
         Windowed {
             file,
             rows,
@@ -119,7 +119,7 @@ mod tests {
         order.push((0, WINDOW + 3));
         let mut memory = vec![vec![BaseElement::ZERO; rows]; cols];
         let dir = tempfile::tempdir().unwrap();
-        let mut windowed = Windowed::new(PolyFile::zeros(dir.path(), cols, rows).unwrap(), rows);
+        let mut windowed = Windowed::new(PolyFile::zeros(dir.path(), cols, rows).unwrap());
         for (k, &(c, i)) in order.iter().enumerate() {
             let value = BaseElement::new(k as u64 * 0x9E37_79B9 + 1);
             memory.set(c, i, value);

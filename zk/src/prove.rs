@@ -213,7 +213,7 @@ impl Snapshot {
         let domain = main_domain(&info);
         let partition = proof_options().partition_options();
         let file = scratch.and_then(|dir| PolyFile::zeros(dir, MAIN_WIDTH, n).ok()).and_then(|file| {
-            let mut cells = Windowed::new(file, n);
+            let mut cells = Windowed::new(file);
             main_cells(&blocks, n, seed, &mut cells);
             cells.finish().ok()
         });
@@ -646,7 +646,7 @@ impl Prover for CohortProver {
         });
         // A scratch file that cannot be created or written: the segment is built in memory.
         if let Some(file) = scratch.and_then(|dir| PolyFile::zeros(dir, width, n).ok()) {
-            let mut cells = Windowed::new(file, n);
+            let mut cells = Windowed::new(file);
             self.fill_aux(main_trace, &mut cells);
             if let Ok(file) = cells.finish() {
                 return Some(PolyColumns::Stored(Arc::new(file)));
