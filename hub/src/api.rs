@@ -330,7 +330,7 @@ async fn result(
 }
 
 /// The proofs of a query's proven answers, one archived answer per node and proven cell (agora-zk's
-/// format `agora-zk/cohort/4`), for `agora-zk verify` to check offline. Each holds the node's
+/// format `agora-zk/cohort/5`), for `agora-zk verify` to check offline. Each holds the node's
 /// commitment, the query digest (`agora_protocol::proof::query_digest` of the query id and query), the
 /// cohort's criteria and the measure if any, the answer's count and sum (or the threshold they are
 /// below) and the proof.

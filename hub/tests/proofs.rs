@@ -9,7 +9,7 @@ use agora_hub::store::{NodePart, QueryRecord};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
 use agora_protocol::proof::{
-    consent_code, plan, query_digest, row_code, DatasetCommitment, Plan, ProofState, ProvenCell,
+    consent_code, consent_until, plan, query_digest, row_code, DatasetCommitment, Plan, ProofState, ProvenCell,
 };
 use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, Consented, GroupBy, Query, Sex};
 use agora_zk::prove::{Row, Snapshot, Statement};
@@ -47,10 +47,10 @@ fn snapshot(data_version: u64, seed: u8) -> (Snapshot, DatasetCommitment) {
         // Even persons below 23 consent to purpose "s" until 2,000,000,000 (Unix seconds); person 1's
         // consent ended at 100.
         if p % 2 == 0 && p < 23 {
-            block.push(Row { code: consent_code("s"), value: 2_000_000_000 });
+            block.push(Row { code: consent_code("s"), value: consent_until(Some(2_000_000_000)) });
         }
         if p == 1 {
-            block.push(Row { code: consent_code("s"), value: 100 });
+            block.push(Row { code: consent_code("s"), value: consent_until(Some(100)) });
         }
         // Every even person has a latest glucose of (p - 10) mg/dL, in thousandths, offset by 2^31.
         if p % 2 == 0 {

@@ -3,7 +3,7 @@
 //!
 //! The snapshot holds one block per person: a person row, the person's sex, their birth month, a row
 //! per distinct condition and medication code of the person and per distinct prefix of those codes, a
-//! row per unrevoked consent ([`consent_code`], valued by its end), then the
+//! row per unrevoked consent ([`consent_code`], valued by the UTC day it ends), then the
 //! person's latest value of each LOINC measure and every plausible value of it ([`value_code`]; left
 //! out when only they would take the snapshot above `prover_max_rows`), each coded by [`row_code`];
 //! nothing of it leaves the
@@ -61,7 +61,7 @@ pub struct SnapshotData {
 /// The patient blocks of the snapshot, in one read transaction: per person (in person id order) the
 /// person row, the sex (as the query engine reads it: anything but a FHIR gender code is `unknown`),
 /// the birth month (when the year of birth is known), each distinct condition and medication code and
-/// code prefix, each unrevoked consent (under its purpose's [`consent_code`], valued by when it ends,
+/// code prefix, each unrevoked consent (under its purpose's [`consent_code`], valued by the UTC day it ends,
 /// [`consent_until`]), then every plausible value of each LOINC measure (in time order, under the measure's
 /// [`value_code`]; offset into an unsigned value by [`committed_value`]), then the person's latest
 /// plausible value of each (latest by time, ties by the greatest measurement id, as the query engine

@@ -82,9 +82,9 @@ pub fn execute(store: &Store, query: &Query, query_id: Uuid, threshold: u32) -> 
 pub enum Population<'a> {
     /// Every patient in the store.
     Everyone,
-    /// Only patients whose consent to `purpose` is active at `at` (Unix seconds: when the node runs the
-    /// query; the answer states it, [`Consented`], and its proof the same population), see
-    /// [`crate::consent`].
+    /// Only patients whose consent to `purpose` is active through the UTC day of `at` (Unix seconds:
+    /// when the node runs the query; the answer states it, [`Consented`], and its proof the same
+    /// population; `agora_protocol::proof::consent_cutoff`), see [`crate::consent`].
     ConsentedTo {
         /// The query's purpose.
         purpose: &'a str,
@@ -94,7 +94,7 @@ pub enum Population<'a> {
 }
 
 /// [`execute`] over a restricted population: with [`Population::ConsentedTo`], only patients whose
-/// consent for the purpose is active at the given time are counted, and the answer says so.
+/// consent for the purpose is active through the given time's UTC day are counted, and the answer says so.
 pub fn execute_within(
     store: &Store,
     query: &Query,
@@ -138,9 +138,10 @@ pub fn evaluate_within(store: &Store, query: &Query, population: Population<'_>)
     if let Population::ConsentedTo { purpose, at } = population {
         let mut stmt = conn.prepare_cached(
             "SELECT person_id FROM consent WHERE purpose = ?1 AND revoked_at IS NULL
-             AND (valid_until IS NULL OR valid_until > ?2)",
+             AND (valid_until IS NULL OR valid_until >= ?2)",
         )?;
-        let consented = evaluator.collect(stmt.query(params![purpose, at])?)?;
+        let cutoff = agora_protocol::proof::consent_cutoff(at);
+        let consented = evaluator.collect(stmt.query(params![purpose, cutoff])?)?;
         cohort.intersect(&consented);
     }
     let groups = if query.group_by.is_grouped() { Groups::new(query, evaluator.persons()?) } else { Groups::none() };

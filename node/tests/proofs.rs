@@ -165,11 +165,15 @@ fn verify_plan(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer, pla
 }
 
 /// Consents to purpose `study-a`, granted as the consent service does (a new data version): person `p`
-/// (1-based) gets, by `p mod 6`, none, one without an end, one that ended before the query (at `T`),
-/// one ending after it, one revoked, or an ended and an active one; the answers count, at `T`, those
-/// with an active consent (by the rule written here), and are proven with the consent criterion.
+/// (1-based) gets, by `p mod 6`, none, one without an end, two that end before the query's day is over
+/// (one before the query at `T`, one after it but that day), one ending at the next day's first second,
+/// one revoked, or one ending that day and one the next; the answers count, at `T`, those with a
+/// consent active through `T`'s UTC day (by the rule written here), and are proven with the consent
+/// criterion.
 async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people: &[Person]) {
+    // 2026-05-28 20:26:40 UTC, and the first second of the next day.
     const T: i64 = 1_780_000_000;
+    const NEXT_DAY: i64 = 1_780_012_800;
     let tx = store.conn_mut().transaction().unwrap();
     let mut n = 0;
     let mut grant = |p: usize, until: Option<i64>, revoked: bool| {
@@ -191,12 +195,15 @@ async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people
     for p in 1..=people.len() {
         match p % 6 {
             1 => grant(p, None, false),
-            2 => grant(p, Some(T - 1), false),
-            3 => grant(p, Some(T + 1), false),
+            2 => {
+                grant(p, Some(T - 1), false);
+                grant(p, Some(NEXT_DAY - 1), false);
+            }
+            3 => grant(p, Some(NEXT_DAY), false),
             4 => grant(p, None, true),
             5 => {
-                grant(p, Some(T), false);
                 grant(p, Some(T + 3600), false);
+                grant(p, Some(NEXT_DAY + 3600), false);
             }
             _ => continue,
         }
@@ -230,10 +237,17 @@ async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people
         assert!(matches!(msg.outcome, ProofOutcome::Proven { .. }), "{q}: {:?}", msg.outcome);
         let consented = |at| plan(&q).unwrap().consented("study-a", at).unwrap();
         verify_plan(&msg, id, &q, &answer, consented(T)).unwrap_or_else(|e| panic!("{q}: {e}"));
-        // Claimed over everyone, or at another time (persons 6k+3's consents end between): refused.
+        // Claimed over everyone, or on a later day (persons 6k+3's consents end between): refused; at
+        // another time of the same day, the same claim. Days 20,601 and 20,605 (`T`'s and four days
+        // later) are bounds of the same width (each has one trailing one bit), so it is the count that
+        // fails; the next day's bound is another width, and another shape.
         let e = verify_plan(&msg, id, &q, &answer, plan(&q).unwrap()).unwrap_err();
         assert!(e.contains("shape"), "{e}");
-        assert!(verify_plan(&msg, id, &q, &answer, consented(T + 2)).unwrap_err().contains("does not verify"));
+        let e = verify_plan(&msg, id, &q, &answer, consented(NEXT_DAY + 3 * 86_400)).unwrap_err();
+        assert!(e.contains("does not verify"), "{e}");
+        let e = verify_plan(&msg, id, &q, &answer, consented(NEXT_DAY)).unwrap_err();
+        assert!(e.contains("shape"), "{e}");
+        verify_plan(&msg, id, &q, &answer, consented(NEXT_DAY - 1)).unwrap();
         // The answer over everyone, stated as over consenting patients: its proof does not verify.
         let stated = NodeAnswer { consented: answer.consented.clone(), ..everyone.clone() };
         let msg = prover.prove(id, &q, &stated).await.verify().unwrap().payload;

@@ -186,13 +186,13 @@ pub struct NodeAnswer {
     pub consented: Option<Consented>,
 }
 
-/// The population of an answer over consenting patients only: those whose consent to `purpose` was
-/// active (not revoked, not ended) at `at`.
+/// The population of an answer over consenting patients only: those whose consent to `purpose` is
+/// active (not revoked, not ended) through the UTC day of `at` (`crate::proof::consent_cutoff`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Consented {
     /// The query's purpose.
     pub purpose: String,
-    /// When the node ran the query (Unix seconds): a consent counts when it ends after `at`.
+    /// When the node ran the query (Unix seconds): a consent counts when it ends on a later UTC day.
     pub at: i64,
 }
 

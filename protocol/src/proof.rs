@@ -118,15 +118,30 @@ pub fn birth_month_code() -> u64 {
 
 /// The row code of a patient's consent to `purpose` (one row per unrevoked consent, whose value is
 /// [`consent_until`]): an answer over consenting patients only is proven with the literal "a consent
-/// to the purpose ending after the node ran the query" ([`Plan::consented`]).
+/// to the purpose ending on a later UTC day than the one the node ran the query on"
+/// ([`Plan::consented`]).
 pub fn consent_code(purpose: &str) -> u64 {
     row_code(&["consent", purpose])
 }
 
-/// The committed value of a consent's end: its `valid_until` (Unix seconds) within `0 ..= u32::MAX`
-/// (year 2106), `u32::MAX` for a consent without an end.
+/// Seconds in a day: consents are committed, and compared with a query's time, by the UTC day.
+pub const DAY_SECS: i64 = 86_400;
+
+/// The committed value of a consent's end: the UTC day its `valid_until` (Unix seconds) falls on (days
+/// since 1970-01-01, within `0 ..= u32::MAX`), `u32::MAX` for a consent without an end. Days, not
+/// seconds: a proof compares a value with a bound bit by bit, and a day's 15 bits take half the
+/// auxiliary columns of a second's 31 (`agora_zk::range`), which makes a consenting population's proofs
+/// about a third faster (BENCHMARKS.md).
 pub fn consent_until(valid_until: Option<i64>) -> u32 {
-    valid_until.map_or(u32::MAX, |t| u32::try_from(t.max(0)).unwrap_or(u32::MAX))
+    valid_until.map_or(u32::MAX, |t| u32::try_from(t.div_euclid(DAY_SECS).max(0)).unwrap_or(u32::MAX))
+}
+
+/// The moment (Unix seconds) a consent must last until to count for a query run at `at`: the end of
+/// `at`'s UTC day. A consent counts when it has no end or `valid_until >= consent_cutoff(at)`, so it is
+/// active through the whole day the query ran; one that ends later that same day is not counted (on the
+/// safe side: never a patient whose consent has ended).
+pub fn consent_cutoff(at: i64) -> i64 {
+    at.div_euclid(DAY_SECS).saturating_add(1).saturating_mul(DAY_SECS)
 }
 
 /// The committed value of a birth month: `12·year + month - 1`, the month January when unknown (as the
@@ -529,17 +544,17 @@ impl Plan {
         Ok(())
     }
 
-    /// The plan of an answer that counts only the patients whose consent to `purpose` is active at `at`
-    /// (Unix seconds: when the node ran the query, which the answer states: [`crate::Consented`]): the
-    /// cohort gains a clause, a consent row of the purpose ending after `at`
-    /// ([`consent_code`], [`consent_until`]). Refused, with the reason, when a proof would then test
-    /// more than [`MAX_LITERALS`] literals, or for a time a committed consent's end cannot be compared
-    /// with (before 1970 or from 2106 on).
+    /// The plan of an answer that counts only the patients whose consent to `purpose` is active through
+    /// the UTC day of `at` (Unix seconds: when the node ran the query, which the answer states:
+    /// [`crate::Consented`]; [`consent_cutoff`]): the cohort gains a clause, a consent row of the
+    /// purpose whose end falls on a later day ([`consent_code`], [`consent_until`]). Refused, with the
+    /// reason, when a proof would then test more than [`MAX_LITERALS`] literals, or for a time before 1970
+    /// or whose next day is past `u32::MAX` (a committed consent's end is a 32-bit day from 1970 on).
     pub fn consented(mut self, purpose: &str, at: i64) -> Result<Plan, String> {
-        let after = u32::try_from(at.saturating_add(1))
+        let after = u32::try_from(at.div_euclid(DAY_SECS) + 1)
             .ok()
             .filter(|_| at >= 0)
-            .ok_or_else(|| format!("{NOT_PROVABLE}consent at {at} (Unix seconds; 1970 to 2106)"))?;
+            .ok_or_else(|| format!("{NOT_PROVABLE}consent at {at} (Unix seconds from 1970, whose day fits 32 bits)"))?;
         self.cohort.push(Literal { min: Some(after), ..Literal::has(consent_code(purpose)) });
         self.check_limits().map_err(|what| format!("{NOT_PROVABLE}{what}, with the consent criterion"))?;
         Ok(self)
@@ -687,7 +702,7 @@ pub enum ProofOutcome {
         /// [`Plan::consented`], when the answer counts consenting patients only), in order.
         cells: Vec<ProvenCell>,
         /// The statement the proofs are of, as the node's prover names it (`agora-zk`'s archive
-        /// format, such as `agora-zk/cohort/4`): a hub checks only its own, and says so of others.
+        /// format, such as `agora-zk/cohort/5`): a hub checks only its own, and says so of others.
         /// Empty from nodes older than the field.
         #[serde(default)]
         statement: String,
@@ -991,22 +1006,36 @@ mod tests {
         assert_eq!(binned.bins.iter().map(|b| b.code).collect::<Vec<_>>(), vec![glucose_every; 2]);
     }
 
-    /// A consent literal admits exactly the consents the engine counts: those without an end, or ending
-    /// after the query ran (`valid_until > at`), for ends and run times around every edge.
+    /// A consent literal admits exactly the consents the engine counts: those without an end, or whose
+    /// end falls on a later UTC day than the query's run (dates computed here by the `time` crate), for
+    /// ends and run times around every edge: the start and the end of a day, and the extremes.
     #[test]
-    fn a_consent_literal_admits_exactly_the_consents_active_when_the_query_ran() {
+    fn a_consent_literal_admits_exactly_the_consents_active_through_the_day_the_query_ran() {
         let q = query(Cohort::Everyone, vec![Aggregate::Count]);
-        let edges = [i64::MIN, -1, 0, 1, 1_764_000_000, i64::from(u32::MAX) - 1, i64::from(u32::MAX), 1 << 33];
-        for at in edges {
+        // 1,780,000,000 is 20:26:40 UTC; 1,779,926,400 the day's first second.
+        let edges = [i64::MIN, -86_400, -1, 0, 1, 86_399, 86_400, 1_779_926_400, 1_780_000_000, 1_780_012_799];
+        let edges = edges.into_iter().chain([1_780_012_800, i64::from(u32::MAX), 1 << 33, 1 << 45, i64::MAX]);
+        // The UTC date of `t`, or `None` beyond the dates `time` represents (±9999 years: before any other).
+        let date = |t: i64| time::OffsetDateTime::from_unix_timestamp(t).ok().map(|d| d.date());
+        for at in edges.clone() {
             let Ok(p) = plan(&q).unwrap().consented("study-7", at) else {
-                assert!(!(0..i64::from(u32::MAX)).contains(&at), "refused only outside 1970 to 2106: {at}");
+                assert!(
+                    at < 0 || at / 86_400 >= i64::from(u32::MAX),
+                    "refused only before 1970 or past 32-bit days: {at}"
+                );
                 continue;
             };
             let literal = *p.cohort.last().unwrap();
             assert_eq!((literal.code, literal.negated, literal.or_previous), (consent_code("study-7"), false, false));
             let admits = |v: u32| literal.min.is_none_or(|m| v >= m) && literal.max.is_none_or(|m| v <= m);
-            for until in edges.iter().flat_map(|e| [e.saturating_sub(1), *e, e.saturating_add(1)]) {
-                assert_eq!(admits(consent_until(Some(until))), until > at, "until {until}, at {at}");
+            for until in edges.clone().flat_map(|e| [e.saturating_sub(1), e, e.saturating_add(1)]) {
+                let (ends, ran) = (date(until), date(at));
+                if ran.is_none() || (ends.is_none() && until > 0) {
+                    continue; // beyond year 9999: `time` cannot say
+                }
+                let later_day = ends > ran;
+                assert_eq!(admits(consent_until(Some(until))), later_day, "until {until}, at {at}");
+                assert_eq!(until >= consent_cutoff(at), later_day, "the engine's cutoff: until {until}, at {at}");
             }
             assert!(admits(consent_until(None)), "no end: always active");
         }

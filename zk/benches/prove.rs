@@ -164,7 +164,9 @@ fn main() {
     if args.iter().any(|a| a == "--eight") {
         // The format's most criteria: eight unranged ones (a sex, an or of two conditions, four
         // conditions lacking, the person), then the same with a consent-like criterion in place of the
-        // person (a row whose value is at least a 31-bit time, as a consent's end after a query's time).
+        // person: a row whose value is at least a day, as a consent's end on a later day than a query's
+        // (`agora_protocol::proof::Plan::consented` for a query run on 2026-05-28, Unix day 20,601),
+        // and at least a second (1,780,000,001), as nodes of archive format 4 committed consents.
         let plain: Vec<Criterion> = [
             Criterion::has(101),
             Criterion::has(0),
@@ -177,8 +179,14 @@ fn main() {
         ]
         .to_vec();
         let mut consent = plain.clone();
-        consent[7] = Criterion::has(200).within(Some(1_780_000_001), None);
-        for (name, criteria) in [("eight criteria", plain), ("seven and a consent criterion", consent)] {
+        consent[7] = Criterion::has(200).within(Some(20_602), None);
+        let mut in_seconds = plain.clone();
+        in_seconds[7] = Criterion::has(200).within(Some(1_780_000_001), None);
+        for (name, criteria) in [
+            ("eight criteria", plain),
+            ("seven and a consent criterion", consent),
+            ("seven and a consent criterion in seconds", in_seconds),
+        ] {
             let statement = Statement { criteria, measure: None, squares: false, measure_range: None, threshold: 0 };
             let t = Instant::now();
             let (claim, proof) = snapshot.prove([10; 32], &statement).unwrap();

@@ -8,10 +8,17 @@ use crate::ZkError;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-/// The archive format's name and version.
-pub const ARCHIVE_FORMAT: &str = "agora-zk/cohort/4";
+/// The archive format's name and version: also the name a node gives what its proofs state.
+pub const ARCHIVE_FORMAT: &str = "agora-zk/cohort/5";
 
-/// The previous archive format: its statements over a measure read the verdict at the measure's row
+/// The archive format before it, whose archives verify as its own do (an archive names its criteria and
+/// their bounds): version 4's proofs carry their auxiliary openings as extension elements
+/// (`crate::openings`; version 5's as base-field ones), and its nodes valued consent rows in seconds
+/// (version 5's in days: `agora_protocol::proof::consent_until`), which changes the plans a hub makes of
+/// a node's answer but not what an archived claim states.
+pub const EARLIER_ARCHIVE_FORMAT: &str = "agora-zk/cohort/4";
+
+/// The archive format before that: its statements over a measure read the verdict at the measure's row
 /// (version 4 reads the whole block's), so only its counts without a measure still verify.
 pub const PREVIOUS_ARCHIVE_FORMAT: &str = "agora-zk/cohort/3";
 
@@ -93,7 +100,7 @@ impl ArchivedAnswer {
                  (the verdict read at the measure's row), which this build no longer verifies"
             )));
         }
-        if self.format != ARCHIVE_FORMAT && self.format != PREVIOUS_ARCHIVE_FORMAT {
+        if ![ARCHIVE_FORMAT, EARLIER_ARCHIVE_FORMAT, PREVIOUS_ARCHIVE_FORMAT].contains(&self.format.as_str()) {
             return Err(ZkError::Malformed(format!("archive format `{}` (expected {ARCHIVE_FORMAT})", self.format)));
         }
         let claim = self.claim()?;

@@ -48,10 +48,10 @@ pub const SELECTOR: usize = 3 + VALUE_BITS;
 /// also stays within [`MAX_AUX_WIDTH`].
 pub const MAX_CRITERIA: usize = 8;
 /// The widest auxiliary segment a statement may have (ranged criteria cost up to 69 columns each,
-/// `crate::range`): each column adds about 0.7 KB to a proof (42 openings of an extension-field
-/// value) and its extension to the prover's memory, so 128 keeps a proof at 2^20 rows under the
-/// 250 KB per answer the hub's message limit assumes (estimated from measured sizes, BENCHMARKS.md;
-/// larger traces add a few KB per doubling). An age band, a histogram bin and a sex need about 90;
+/// `crate::range`): each column adds about 0.37 KB to a proof (42 openings of a base-field value,
+/// `crate::openings`, and two out-of-domain values) and its extension to the prover's memory; at 128
+/// a proof stays under the 250 KB per answer the hub's message limit assumes at every trace length
+/// (measured: 219 KB at 2^22 rows, BENCHMARKS.md). An age band, a histogram bin and a sex need about 90;
 /// several ranges with bounds below 2^31 can exceed it (the node then refuses the answer's proofs).
 pub const MAX_AUX_WIDTH: usize = 128;
 /// The widest auxiliary segment a proof can have at all (winterfell reads at most 254 columns in all):

@@ -6,6 +6,7 @@
 //! - [`air`]: the algebraic statement (the patients whose committed rows meet criteria in clauses,
 //!   or the count and sum of a measure's values over them), shared by prover and verifier.
 //! - [`verify`]: the verifier; it links no prover code (the `prover` feature is off for the hub).
+//! - [`openings`]: how a proof carries its auxiliary openings on the wire (as base-field elements).
 //! - `prove` (feature `prover`): snapshots, their commitments, and proofs.
 //!
 //! What format v3 proves, and why its proofs are zero-knowledge (masked trace, randomized quotient
@@ -18,6 +19,7 @@ mod columns;
 pub mod format;
 #[cfg(feature = "prover")]
 mod lde;
+pub mod openings;
 #[cfg(feature = "prover")]
 pub mod pool;
 #[cfg(feature = "prover")]

@@ -375,7 +375,7 @@ impl Snapshot {
         rand::rngs::OsRng.fill_bytes(&mut seed);
         let (prover, trace) = self.prover(&claim, bound - 1 - count, seed);
         let proof = prover.prove(trace).map_err(|e| ZkError::Prover(e.to_string()))?;
-        Ok((claim, proof.to_bytes()))
+        Ok((claim, crate::openings::compact(proof)?))
     }
 
     /// The prover of `claim` over this snapshot (with `gap`, `bound - 1 - count`, and the seed of its

@@ -129,7 +129,7 @@ pub fn parse_proof(commitment: &Commitment, layout: AuxLayout, bytes: &[u8]) -> 
     }
     // Lengths bounded by the input (crate::reader); anything else that panics in the deserializer is a
     // refusal too (it is pure).
-    let proof = std::panic::catch_unwind(|| {
+    let mut proof = std::panic::catch_unwind(|| {
         let mut reader = crate::reader::BoundedReader::new(bytes);
         let proof = Proof::read_from(&mut reader)?;
         if reader.has_more_bytes() {
@@ -153,6 +153,7 @@ pub fn parse_proof(commitment: &Commitment, layout: AuxLayout, bytes: &[u8]) -> 
         return Err(shape("proof options differ from the format's"));
     }
     check_openings(&proof)?;
+    crate::openings::lift(&mut proof, aux)?;
     Ok(proof)
 }
 

@@ -415,6 +415,104 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     assert!(e.to_string().contains("at most"), "{e}");
 }
 
+/// A query set's values and its Merkle opening, and the set from them (winterfell writes each as a
+/// length-prefixed byte vector).
+fn query_parts(queries: &winter_air::proof::Queries) -> (Vec<u8>, Vec<u8>) {
+    use winter_verifier::{Deserializable, Serializable, SliceReader};
+    let bytes = queries.to_bytes();
+    let mut reader = SliceReader::new(&bytes);
+    (Vec::<u8>::read_from(&mut reader).unwrap(), Vec::<u8>::read_from(&mut reader).unwrap())
+}
+
+fn query_set(values: Vec<u8>, opening: Vec<u8>) -> winter_air::proof::Queries {
+    use winter_verifier::{ByteWriter, Deserializable, SliceReader};
+    let mut bytes = vec![];
+    bytes.write(values);
+    bytes.write(opening);
+    winter_air::proof::Queries::read_from(&mut SliceReader::new(&bytes)).unwrap()
+}
+
+/// A proof carries the auxiliary segment's openings as base-field elements (`agora_zk::openings`); the
+/// same proof with them as extension elements, as releases before `agora-zk/cohort/5` wrote it, verifies
+/// too; a nonzero second coefficient fails the Merkle check, and openings of any other length are refused
+/// saying the two lengths they could have.
+#[test]
+fn auxiliary_openings_are_base_field_and_the_older_form_still_verifies() {
+    use winter_air::proof::Proof;
+    use winter_verifier::Deserializable;
+    let data = patients(60, 8);
+    let snapshot = Snapshot::build(data.clone(), [12; 32]).unwrap();
+    let commitment = snapshot.commitment().clone();
+    let statement = squares_of(vec![Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::lacks(2)]);
+    let (claim, proof) = snapshot.prove([3; 32], &statement).unwrap();
+    verify_claim(&commitment, &claim, &proof).unwrap();
+    let parsed = Proof::read_from_bytes(&proof).unwrap();
+    let (rows, width) = (usize::from(parsed.num_unique_queries), parsed.trace_info().aux_segment_width());
+    assert!(rows > 30 && width > 10, "{rows} opened rows of {width} columns");
+    let (values, opening) = query_parts(&parsed.trace_queries[1]);
+    assert_eq!(values.len(), rows * width * 8, "one base-field element per opened value");
+    // The older form, built here: each value followed by its zero second coefficient.
+    let extension = |high: u8| -> Vec<u8> {
+        let mut older = parsed.clone();
+        let lifted = values.chunks(8).flat_map(|low| [low, &[high, 0, 0, 0, 0, 0, 0, 0]].concat()).collect();
+        older.trace_queries[1] = query_set(lifted, opening.clone());
+        older.to_bytes()
+    };
+    let older = extension(0);
+    assert!(older.len() >= proof.len() + rows * width * 8, "{} against {}", older.len(), proof.len());
+    verify_claim(&commitment, &claim, &older).unwrap();
+    let forged = Claim { count: claim.count + 1, ..claim.clone() };
+    let e = verify_claim(&commitment, &forged, &older).unwrap_err();
+    assert!(matches!(e, ZkError::Rejected(_)), "{e}");
+    let e = verify_claim(&commitment, &claim, &extension(1)).unwrap_err();
+    assert!(matches!(e, ZkError::Rejected(_)), "a value outside the base field: {e}");
+    // One value short, and one too many.
+    for values in [values[8..].to_vec(), [values.as_slice(), &[0; 8]].concat()] {
+        let mut odd = parsed.clone();
+        odd.trace_queries[1] = query_set(values, opening.clone());
+        let e = verify_claim(&commitment, &claim, &odd.to_bytes()).unwrap_err();
+        let base = rows * width * 8;
+        let said = format!("are {base} bytes as base-field elements or {} as extension elements", 2 * base);
+        assert!(matches!(&e, ZkError::Malformed(why) if why.contains(&said)), "{e}");
+    }
+    // The committed data are untouched by all of it: the honest proof still verifies.
+    verify_claim(&commitment, &claim, &proof).unwrap();
+    assert_eq!((claim.count, claim.sum), expected(&data, &statement.criteria, Some(MEASURE)));
+}
+
+/// Answers archived by the release before the compact openings (a5e7269, format `agora-zk/cohort/4`: the
+/// auxiliary openings as extension elements) verify with this build: a standard deviation's moments
+/// over three criteria, an age band's count and a cell suppressed below 10, over `patients(200, 77)`
+/// (zk/tests/fixtures/README.md). Their claims are checked against this file's own count of those
+/// patients, and a claim changed by one is refused.
+#[test]
+fn answers_archived_by_the_previous_release_still_verify() {
+    use agora_zk::archive::ArchivedAnswer;
+    let answers: Vec<ArchivedAnswer> = serde_json::from_str(include_str!("fixtures/cohort-4.json")).unwrap();
+    let data = patients(200, 77);
+    let sd = [Criterion::has(PERSON), Criterion::has(FEMALE), Criterion::lacks(2)];
+    let (count, sum) = expected(&data, &sd, Some(MEASURE));
+    let band = [Criterion::has(PERSON), Criterion::has(1).within(Some(0), None)];
+    let rare: Vec<Criterion> = [PERSON, 1, 2, 3, 4, 5].into_iter().map(Criterion::has).collect();
+    assert!(expected(&data, &rare, None).0 < 10, "the rare cell is below the threshold");
+    let claims: Vec<Claim> = answers.iter().map(|a| a.verify().unwrap()).collect();
+    assert!(answers.iter().all(|a| a.format == "agora-zk/cohort/4"));
+    assert_eq!((claims[0].criteria.as_slice(), claims[0].count, claims[0].sum), (&sd[..], count, sum));
+    assert_eq!(claims[0].sum_sq, Some(expected_squares(&data, &sd)));
+    assert_eq!((claims[1].criteria.as_slice(), claims[1].count), (&band[..], expected(&data, &band, None).0));
+    assert_eq!((claims[2].criteria.as_slice(), claims[2].suppressed_below), (&rare[..], Some(10)));
+    for answer in &answers {
+        let mut changed = answer.clone();
+        if changed.suppressed_below.is_some() {
+            changed.suppressed_below = Some(9);
+        } else {
+            changed.count += 1;
+        }
+        let e = changed.verify().unwrap_err();
+        assert!(matches!(e, ZkError::Rejected(_)), "{e}");
+    }
+}
+
 #[test]
 fn a_full_snapshot_and_an_empty_one() {
     // Blocks of 6 rows up to the format's capacity at 4,096 rows.
@@ -789,7 +887,7 @@ fn archived_answers_verify_offline_with_the_cli() {
         text.contains("v3m.json: REFUSED") && text.contains("with a measure: its proof is of the earlier"),
         "{text}"
     );
-    assert!(text.contains("v9.json: REFUSED") && text.contains("expected agora-zk/cohort/4"), "{text}");
+    assert!(text.contains("v9.json: REFUSED") && text.contains("expected agora-zk/cohort/5"), "{text}");
 }
 
 #[test]

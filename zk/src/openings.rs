@@ -1,0 +1,92 @@
+//! How a proof carries the auxiliary segment's openings on the wire.
+//!
+//! winterfell writes each value a query opens in the auxiliary segment as an element of the quadratic
+//! extension: 16 bytes. agora-zk's auxiliary values are all in the base field (zk/README.md), so the
+//! second coefficient of each is zero. Since archive format `agora-zk/cohort/5` a proof carries them as
+//! base-field elements, 8 bytes each: 43 KB less per proof at the format's widest statement (128
+//! auxiliary columns, 42 queries). The verifier reads either form (the older one from the archives and
+//! nodes of earlier releases: they differ in length, so neither can be taken for the other) and lifts
+//! the values back before winterfell's verifier sees them. Its Merkle openings then check the lifted
+//! values against the committed tree, so the encoding cannot change what verifies.
+
+use crate::ZkError;
+use winter_air::proof::{Proof, Queries};
+use winter_verifier::{Deserializable as _, Serializable as _, SliceReader};
+
+/// Bytes of a base-field element, and of an element of its quadratic extension.
+const BASE: usize = 8;
+const EXTENSION: usize = 2 * BASE;
+
+/// The auxiliary segment's query set (a proof of format v3 has two segments; the second is it).
+const AUX: usize = 1;
+
+/// A query set's values and its Merkle opening, as bytes.
+fn split(queries: &Queries) -> (Vec<u8>, Vec<u8>) {
+    // Serialized as two length-prefixed byte vectors: the values, then the opening. These bytes were
+    // made here or read through the bounded reader already.
+    let bytes = queries.to_bytes();
+    let mut reader = SliceReader::new(&bytes);
+    let values = Vec::<u8>::read_from(&mut reader).expect("a query set serializes its values");
+    let opening = Vec::<u8>::read_from(&mut reader).expect("a query set serializes its opening");
+    (values, opening)
+}
+
+fn join(values: Vec<u8>, opening: Vec<u8>) -> Queries {
+    let mut bytes = values.to_bytes();
+    opening.write_into(&mut bytes);
+    Queries::read_from(&mut SliceReader::new(&bytes)).expect("two byte vectors are a query set")
+}
+
+/// The proof's bytes with its auxiliary openings as base-field elements. Refused if any opened value is
+/// outside the base field (the prover's invariant broken: a bug, never the data).
+pub fn compact(mut proof: Proof) -> Result<Vec<u8>, ZkError> {
+    let queries = proof.trace_queries.get(AUX).ok_or_else(|| ZkError::Prover("no auxiliary segment".into()))?;
+    let (values, opening) = split(queries);
+    if !values.len().is_multiple_of(EXTENSION) {
+        return Err(ZkError::Prover(format!(
+            "auxiliary openings of {} bytes are not extension elements",
+            values.len()
+        )));
+    }
+    let mut base = Vec::with_capacity(values.len() / 2);
+    for element in values.chunks_exact(EXTENSION) {
+        let (low, high) = element.split_at(BASE);
+        if high.iter().any(|&b| b != 0) {
+            return Err(ZkError::Prover("an auxiliary value outside the base field".into()));
+        }
+        base.extend_from_slice(low);
+    }
+    proof.trace_queries[AUX] = join(base, opening);
+    Ok(proof.to_bytes())
+}
+
+/// Lifts a parsed proof's auxiliary openings back to extension elements when they are carried as
+/// base-field ones (`aux_width` values per opened row); leaves the older form as it is. Any other length
+/// is refused, saying which lengths it could have.
+pub fn lift(proof: &mut Proof, aux_width: usize) -> Result<(), ZkError> {
+    let rows = usize::from(proof.num_unique_queries);
+    let queries = proof
+        .trace_queries
+        .get(AUX)
+        .ok_or_else(|| ZkError::Malformed("the proof opens no auxiliary segment".into()))?;
+    let (values, opening) = split(queries);
+    let base = rows * aux_width * BASE;
+    if values.len() == 2 * base {
+        return Ok(());
+    }
+    if values.len() != base {
+        return Err(ZkError::Malformed(format!(
+            "auxiliary openings of {} bytes: {rows} rows of {aux_width} values are {base} bytes as base-field \
+             elements or {} as extension elements",
+            values.len(),
+            2 * base
+        )));
+    }
+    let mut lifted = Vec::with_capacity(2 * base);
+    for element in values.chunks_exact(BASE) {
+        lifted.extend_from_slice(element);
+        lifted.extend_from_slice(&[0; BASE]);
+    }
+    proof.trace_queries[AUX] = join(lifted, opening);
+    Ok(())
+}
