@@ -632,19 +632,20 @@ pub fn criterion(l: &agora_protocol::proof::Literal) -> Criterion {
 }
 
 /// The largest proof message accepted: up to `MAX_PROOFS_PER_ANSWER` proofs of at most 250 KB (the
-/// format's target; 150–175 KB at 2^20 rows, and `agora_zk::format::MAX_AUX_WIDTH` keeps the widest
-/// statement under it there: 237 KB), each a third larger in base64, below the wire's 4 MiB frame.
-/// Larger traces make larger proofs (the widest statements: 252 KB at 2^21 rows, 263 KB at 2^22), so
-/// an answer of eleven of those would exceed it, and be refused with this reason (BENCHMARKS.md).
+/// format's target; 148–163 KB at 2^20 rows, and `agora_zk::format::MAX_AUX_WIDTH` keeps the widest
+/// statement under it at every trace length: 197 KB at 2^20, 219 KB at 2^22, BENCHMARKS.md), each a
+/// third larger in base64, below the wire's 4 MiB frame. (Before archive format 5 the widest proofs
+/// were 252 KB at 2^21 rows and 263 KB at 2^22, and an answer of eleven of those exceeded it.)
 pub const MAX_PROOF_MESSAGE: usize = 3648 << 10;
 
 /// Whom a node's answer counts, as the answer says ([`NodeAnswer::consented`]): every patient, or only
-/// those whose consent to the query's purpose was active when the node ran the query.
+/// those whose consent to the query's purpose was active through the UTC day the node ran the query on
+/// (`agora_protocol::proof::consent_cutoff`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Population {
     /// Every patient the node holds.
     Everyone,
-    /// The patients consenting to `purpose` at `at` (Unix seconds).
+    /// The patients consenting to `purpose` through the UTC day of `at` (Unix seconds).
     ConsentedTo {
         /// The query's purpose.
         purpose: String,

@@ -238,9 +238,10 @@ async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people
         let consented = |at| plan(&q).unwrap().consented("study-a", at).unwrap();
         verify_plan(&msg, id, &q, &answer, consented(T)).unwrap_or_else(|e| panic!("{q}: {e}"));
         // Claimed over everyone, or on a later day (persons 6k+3's consents end between): refused; at
-        // another time of the same day, the same claim. Days 20,601 and 20,605 (`T`'s and four days
-        // later) are bounds of the same width (each has one trailing one bit), so it is the count that
-        // fails; the next day's bound is another width, and another shape.
+        // another time of the same day, the same claim. Four days later the literal's bound is 20,606
+        // against 20,602, and the proof's gadget compares with one less (20,605 and 20,601: each ends in
+        // one 1 bit), so the shape is the same and it is the count that fails; the next day's gadget
+        // (20,602) is another width, and another shape.
         let e = verify_plan(&msg, id, &q, &answer, plan(&q).unwrap()).unwrap_err();
         assert!(e.contains("shape"), "{e}");
         let e = verify_plan(&msg, id, &q, &answer, consented(NEXT_DAY + 3 * 86_400)).unwrap_err();

@@ -130,8 +130,8 @@ pub const DAY_SECS: i64 = 86_400;
 /// The committed value of a consent's end: the UTC day its `valid_until` (Unix seconds) falls on (days
 /// since 1970-01-01, within `0 ..= u32::MAX`), `u32::MAX` for a consent without an end. Days, not
 /// seconds: a proof compares a value with a bound bit by bit, and a day's 15 bits take half the
-/// auxiliary columns of a second's 31 (`agora_zk::range`), which makes a consenting population's proofs
-/// about a third faster (BENCHMARKS.md).
+/// auxiliary columns of a second's 31 (`agora_zk::range`), which made a consenting population's proofs
+/// 17–36% faster in the runs of BENCHMARKS.md.
 pub fn consent_until(valid_until: Option<i64>) -> u32 {
     valid_until.map_or(u32::MAX, |t| u32::try_from(t.div_euclid(DAY_SECS).max(0)).unwrap_or(u32::MAX))
 }
@@ -139,7 +139,8 @@ pub fn consent_until(valid_until: Option<i64>) -> u32 {
 /// The moment (Unix seconds) a consent must last until to count for a query run at `at`: the end of
 /// `at`'s UTC day. A consent counts when it has no end or `valid_until >= consent_cutoff(at)`, so it is
 /// active through the whole day the query ran; one that ends later that same day is not counted (on the
-/// safe side: never a patient whose consent has ended).
+/// safe side: never a patient whose consent has ended). Saturates at `i64::MAX` on the last day `i64`
+/// holds, which [`Plan::consented`] refuses.
 pub fn consent_cutoff(at: i64) -> i64 {
     at.div_euclid(DAY_SECS).saturating_add(1).saturating_mul(DAY_SECS)
 }
@@ -1012,33 +1013,45 @@ mod tests {
     #[test]
     fn a_consent_literal_admits_exactly_the_consents_active_through_the_day_the_query_ran() {
         let q = query(Cohort::Everyone, vec![Aggregate::Count]);
-        // 1,780,000,000 is 20:26:40 UTC; 1,779,926,400 the day's first second.
+        // 1,780,000,000 is 20:26:40 UTC; 1,779,926,400 the day's first second. The last day a committed
+        // end can name starts at `u32::MAX · 86,400`; `i64`'s last (partial) day at `last_i64_day`.
+        let last_day = i64::from(u32::MAX) * 86_400;
+        let last_i64_day = i64::MAX / 86_400 * 86_400;
         let edges = [i64::MIN, -86_400, -1, 0, 1, 86_399, 86_400, 1_779_926_400, 1_780_000_000, 1_780_012_799];
-        let edges = edges.into_iter().chain([1_780_012_800, i64::from(u32::MAX), 1 << 33, 1 << 45, i64::MAX]);
-        // The UTC date of `t`, or `None` beyond the dates `time` represents (±9999 years: before any other).
-        let date = |t: i64| time::OffsetDateTime::from_unix_timestamp(t).ok().map(|d| d.date());
+        let edges = edges.into_iter().chain([1_780_012_800, i64::from(u32::MAX), 1 << 33, 1 << 45, last_day, i64::MAX]);
+        // The day of `t`: its UTC date from the `time` crate within ±9999 years, else its whole days from
+        // 1970 counted here, ranked before (the far past) or after (the far future) every date.
+        let day = |t: i64| match time::OffsetDateTime::from_unix_timestamp(t) {
+            Ok(d) => (0, i64::from(d.date().to_julian_day())),
+            Err(_) => (t.signum(), t.div_euclid(86_400)),
+        };
         for at in edges.clone() {
-            let Ok(p) = plan(&q).unwrap().consented("study-7", at) else {
-                assert!(
-                    at < 0 || at / 86_400 >= i64::from(u32::MAX),
-                    "refused only before 1970 or past 32-bit days: {at}"
-                );
-                continue;
-            };
-            let literal = *p.cohort.last().unwrap();
-            assert_eq!((literal.code, literal.negated, literal.or_previous), (consent_code("study-7"), false, false));
-            let admits = |v: u32| literal.min.is_none_or(|m| v >= m) && literal.max.is_none_or(|m| v <= m);
+            let plan = plan(&q).unwrap().consented("study-7", at);
+            assert_eq!(
+                plan.is_ok(),
+                (0..last_day).contains(&at),
+                "refused only before 1970 or from 32-bit days on: {at}"
+            );
             for until in edges.clone().flat_map(|e| [e.saturating_sub(1), e, e.saturating_add(1)]) {
-                let (ends, ran) = (date(until), date(at));
-                if ran.is_none() || (ends.is_none() && until > 0) {
-                    continue; // beyond year 9999: `time` cannot say
+                let later_day = day(until) > day(at);
+                // The engine's rule, for every run time but in `i64`'s last day (the cutoff saturates).
+                if at < last_i64_day {
+                    assert_eq!(until >= consent_cutoff(at), later_day, "the engine's cutoff: until {until}, at {at}");
                 }
-                let later_day = ends > ran;
+                let Ok(p) = &plan else { continue };
+                let literal = *p.cohort.last().unwrap();
+                assert_eq!(
+                    (literal.code, literal.negated, literal.or_previous),
+                    (consent_code("study-7"), false, false)
+                );
+                let admits = |v: u32| literal.min.is_none_or(|m| v >= m) && literal.max.is_none_or(|m| v <= m);
                 assert_eq!(admits(consent_until(Some(until))), later_day, "until {until}, at {at}");
-                assert_eq!(until >= consent_cutoff(at), later_day, "the engine's cutoff: until {until}, at {at}");
+                assert!(admits(consent_until(None)), "no end: always active");
             }
-            assert!(admits(consent_until(None)), "no end: always active");
         }
+        // The newest run time a consent can be compared at, and the first it cannot.
+        assert!(plan(&q).unwrap().consented("s", last_day - 1).is_ok());
+        assert!(plan(&q).unwrap().consented("s", last_day).is_err());
         // Another purpose is another code; the consent clause counts as a literal.
         assert_ne!(consent_code("study-7"), consent_code("study-8"));
         let condition = |code: &str| Cohort::Condition {

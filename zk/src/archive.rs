@@ -16,11 +16,11 @@ pub const ARCHIVE_FORMAT: &str = "agora-zk/cohort/5";
 /// (`crate::openings`; version 5's as base-field ones), and its nodes valued consent rows in seconds
 /// (version 5's in days: `agora_protocol::proof::consent_until`), which changes the plans a hub makes of
 /// a node's answer but not what an archived claim states.
-pub const EARLIER_ARCHIVE_FORMAT: &str = "agora-zk/cohort/4";
+pub const ARCHIVE_FORMAT_4: &str = "agora-zk/cohort/4";
 
 /// The archive format before that: its statements over a measure read the verdict at the measure's row
 /// (version 4 reads the whole block's), so only its counts without a measure still verify.
-pub const PREVIOUS_ARCHIVE_FORMAT: &str = "agora-zk/cohort/3";
+pub const ARCHIVE_FORMAT_3: &str = "agora-zk/cohort/3";
 
 /// One proven answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,14 +94,17 @@ impl ArchivedAnswer {
 
     /// Verifies the answer.
     pub fn verify(&self) -> Result<Claim, ZkError> {
-        if self.format == PREVIOUS_ARCHIVE_FORMAT && self.measure.is_some() {
+        if self.format == ARCHIVE_FORMAT_3 && self.measure.is_some() {
             return Err(ZkError::Malformed(format!(
-                "archive format `{PREVIOUS_ARCHIVE_FORMAT}` with a measure: its proof is of the earlier statement \
+                "archive format `{ARCHIVE_FORMAT_3}` with a measure: its proof is of the earlier statement \
                  (the verdict read at the measure's row), which this build no longer verifies"
             )));
         }
-        if ![ARCHIVE_FORMAT, EARLIER_ARCHIVE_FORMAT, PREVIOUS_ARCHIVE_FORMAT].contains(&self.format.as_str()) {
-            return Err(ZkError::Malformed(format!("archive format `{}` (expected {ARCHIVE_FORMAT})", self.format)));
+        if ![ARCHIVE_FORMAT, ARCHIVE_FORMAT_4, ARCHIVE_FORMAT_3].contains(&self.format.as_str()) {
+            return Err(ZkError::Malformed(format!(
+                "archive format `{}` (expected {ARCHIVE_FORMAT}, or {ARCHIVE_FORMAT_4}, or {ARCHIVE_FORMAT_3} without a measure)",
+                self.format
+            )));
         }
         let claim = self.claim()?;
         let proof = base64::engine::general_purpose::STANDARD

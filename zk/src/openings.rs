@@ -22,8 +22,8 @@ const AUX: usize = 1;
 
 /// A query set's values and its Merkle opening, as bytes.
 fn split(queries: &Queries) -> (Vec<u8>, Vec<u8>) {
-    // Serialized as two length-prefixed byte vectors: the values, then the opening. These bytes were
-    // made here or read through the bounded reader already.
+    // Serialized as two length-prefixed byte vectors: the values, then the opening. The bytes are
+    // re-serialized from a parsed struct, so their prefixes are their own lengths.
     let bytes = queries.to_bytes();
     let mut reader = SliceReader::new(&bytes);
     let values = Vec::<u8>::read_from(&mut reader).expect("a query set serializes its values");
@@ -65,6 +65,9 @@ pub fn compact(mut proof: Proof) -> Result<Vec<u8>, ZkError> {
 /// is refused, saying which lengths it could have.
 pub fn lift(proof: &mut Proof, aux_width: usize) -> Result<(), ZkError> {
     let rows = usize::from(proof.num_unique_queries);
+    if rows == 0 || aux_width == 0 {
+        return Err(ZkError::Malformed("a proof without opened rows or auxiliary columns".into()));
+    }
     let queries = proof
         .trace_queries
         .get(AUX)

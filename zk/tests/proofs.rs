@@ -497,6 +497,15 @@ fn answers_archived_by_the_previous_release_still_verify() {
     assert!(expected(&data, &rare, None).0 < 10, "the rare cell is below the threshold");
     let claims: Vec<Claim> = answers.iter().map(|a| a.verify().unwrap()).collect();
     assert!(answers.iter().all(|a| a.format == "agora-zk/cohort/4"));
+    // Each proof is in the older form: 16 bytes per opened auxiliary value.
+    for answer in &answers {
+        use base64::Engine;
+        use winter_verifier::Deserializable;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(&answer.proof).unwrap();
+        let proof = winter_air::proof::Proof::read_from_bytes(&bytes).unwrap();
+        let (rows, width) = (usize::from(proof.num_unique_queries), proof.trace_info().aux_segment_width());
+        assert_eq!(query_parts(&proof.trace_queries[1]).0.len(), rows * width * 16);
+    }
     assert_eq!((claims[0].criteria.as_slice(), claims[0].count, claims[0].sum), (&sd[..], count, sum));
     assert_eq!(claims[0].sum_sq, Some(expected_squares(&data, &sd)));
     assert_eq!((claims[1].criteria.as_slice(), claims[1].count), (&band[..], expected(&data, &band, None).0));

@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify archived answers (JSON, format agora-zk/cohort/4, or 3 without a measure: one per file, or an array); exits 1 if
+    /// Verify archived answers (JSON, format agora-zk/cohort/5 or 4, or 3 without a measure: one per file, or an array); exits 1 if
     /// any is refused.
     Verify {
         /// Answer files.
