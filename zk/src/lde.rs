@@ -901,6 +901,12 @@ impl<E: FieldElement<BaseField = BaseElement>> CachedTraceLde<E> {
     pub(crate) fn new(main: Arc<MainLde>, info: TraceInfo, partition: PartitionOptions, aux_memory: usize) -> Self {
         CachedTraceLde { main, aux: None, info, partition, aux_memory, _extension: std::marker::PhantomData }
     }
+
+    /// Whether the auxiliary segment's extension, once set, holds every row in the scratch file.
+    #[cfg(test)]
+    pub(crate) fn aux_spilled(&self) -> Option<bool> {
+        self.aux.as_ref().map(|(lde, _)| lde.spilled())
+    }
 }
 
 /// The opened rows of a base-field extension, as elements of `F` (the main segment's `F` is the base

@@ -815,6 +815,7 @@ mod tests {
     use winter_math::fields::QuadExtension;
     use winter_math::polynom;
     use winter_math::StarkField;
+    use winter_prover::TraceLde;
 
     type E = QuadExtension<BaseElement>;
 
@@ -1160,13 +1161,24 @@ mod tests {
         spilled.aux_memory = Budget { cols: width, n, blowup, budget: 0 }.trace_bytes();
         assert!(Budget { cols: width, n, blowup, budget: spilled.aux_memory }.trace_in_memory());
         assert!(!Budget { cols: width, n, blowup, budget: spilled.aux_memory - 1 }.trace_in_memory());
+        // The prover's own extension at that budget: every row in the file; with room, the even rows
+        // in memory.
+        let no_elements = AuxRandElements::<E>::new(Vec::new());
+        for (budget, in_file) in [(spilled.aux_memory, cfg!(unix)), (usize::MAX, false)] {
+            let (mut prover, trace) = snapshot.prover(&claim, 0, [4; 32]);
+            prover.aux_memory = budget;
+            let segment = prover.build_aux_trace_base(&trace, &no_elements).unwrap();
+            assert!(matches!(segment, PolyColumns::Memory(_)), "the segment itself fits");
+            let (mut lde, _) = prover.cached_lde::<E>(&trace.info, PartitionOptions::default());
+            lde.set_aux_trace_base(segment, &main_domain(&trace.info));
+            assert_eq!(lde.aux_spilled(), Some(in_file), "budget {budget}");
+        }
         assert!(spilled.prove(trace).unwrap().to_bytes() == base, "spilled even rows give another proof");
         // And the segment built in the scratch file, then interpolated and extended a group of
         // columns at a time, in four-wide groups (as the widest statements' at 2^21 rows): same proof.
         crate::lde::WIDE_HALF_IN_TEST.set(0);
         let (mut streamed, trace) = snapshot.prover(&claim, 0, [4; 32]);
         streamed.aux_memory = 0;
-        let no_elements = AuxRandElements::<E>::new(Vec::new());
         let built = streamed.build_aux_trace_base(&trace, &no_elements).unwrap();
         assert_eq!(matches!(built, PolyColumns::Stored(_)), cfg!(unix), "built in the scratch file");
         assert!(streamed.prove(trace).unwrap().to_bytes() == base, "a segment built in a file gives another proof");
