@@ -20,8 +20,9 @@ const EXTENSION: usize = 2 * BASE;
 /// The auxiliary segment's query set (a proof of format v3 has two segments; the second is it).
 const AUX: usize = 1;
 
-/// A query set's values and its Merkle opening, as bytes.
-fn split(queries: &Queries) -> (Vec<u8>, Vec<u8>) {
+/// A query set's values and its Merkle opening, as bytes (the opening still to be parsed, with the
+/// bounded reader for a hostile proof: `crate::verify`).
+pub(crate) fn split(queries: &Queries) -> (Vec<u8>, Vec<u8>) {
     // Serialized as two length-prefixed byte vectors: the values, then the opening. The bytes are
     // re-serialized from a parsed struct, so their prefixes are their own lengths.
     let bytes = queries.to_bytes();

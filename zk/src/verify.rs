@@ -179,11 +179,7 @@ fn check_openings(proof: &Proof) -> Result<(), ZkError> {
         .map(|q| ("trace openings", q))
         .chain([("quotient openings", &proof.constraint_queries)]);
     for (what, q) in queries {
-        // A query set is its values, then its opening's bytes, each a length-prefixed vector.
-        let bytes = q.to_bytes();
-        let mut reader = BoundedReader::new(&bytes);
-        let _values = Vec::<u8>::read_from(&mut reader).map_err(|e| malformed(what, e))?;
-        let paths = Vec::<u8>::read_from(&mut reader).map_err(|e| malformed(what, e))?;
+        let (_values, paths) = crate::openings::split(q);
         opening(what, &paths)?;
     }
     // FRI: the number of layers, then per layer its values and its opening, each after a u32 length.
