@@ -26,6 +26,7 @@ pub mod pool;
 pub mod prove;
 pub mod range;
 mod reader;
+pub mod rescue;
 pub mod verify;
 
 pub use air::Criterion;
