@@ -42,18 +42,53 @@
 //! multiple of 128). Every quantity in the three links is then below `2^56`, so each link holds over the
 //! integers, and `Σ v² = L + 2^32·H` exactly.
 //!
+//! **Chunks.** A dataset too large for one trace is committed as several snapshots (chunks) of whole
+//! blocks, and an answer is one proof per chunk (`crate::prove::prove_chunked`). No chunk's own count or
+//! sum is disclosed: between chunks `i` and `i + 1` the prover draws a boundary of [`MASKS`] uniform
+//! masks and a salt of four field elements, and publishes its digest (`Rp64_256` of the eight, one
+//! permutation); chunk `i` claims `o = q + m_next - m_prev` for each output (`q` its count, and its sum)
+//! with the digests of both its boundaries as public inputs ([`ChunkLink`]; none before the first chunk
+//! and after the last: [`ChunkLink::end`], the digest of zeros). The verifier checks that consecutive
+//! parts name the same digest and adds the `o`s: the masks telescope. Its columns (after the gap bits):
+//!
+//! | columns | constraints |
+//! |---|---|
+//! | `win` | boolean, constant over each aligned block of 128 rows, `win·s = 0` on a block's last row and `win·(1 - s) = 0` on its first, 1 on row `n-k-1` (asserted): 1 on exactly the window, the block of rows `n-k-128 ..= n-k-1` where the selector `s` falls |
+//! | `kind_0..4` | `kind_j = win·per_j` (`per_j` periodic, period 64: the rows of a permutation's kind `j`, `crate::rescue`) |
+//! | `X`, `Y` (24) | the permutation of `crate::rescue` (36 constraints, each a kind's selector, or `win·per_5`, times an equation of degree ≤ 2), in each half of the window: the boundary before the chunk from the window's first row, the one after from its 65th; each permutation's capacity is `[8, 0, 0, 0]` on its first row and its digest the link's on its last (`win` times a periodic marker of those rows: constraints, not assertions, since each assertion's row is one more divisor winterfell evaluates over the whole domain, 128 MB at 2^22 rows) |
+//! | `R_t` per output | `R = -X_m` on the window's first row (`X_m` the output's mask in the rate), `R' = R` but into the second half, where `R' = R + X'_m`, and `q + R = o` on the window's last row |
+//!
+//! The statement's own columns and constraints are unchanged (the window's rows are ordinary rows:
+//! padding or data); its assertion of the count (and sum) at row `n-k-1` is replaced by `q + R = o`
+//! there. Sound: the masks a proof adds and takes away are the preimages of the public digests (the
+//! hash's collision resistance binds them), so the same mask is added by one chunk and taken away by the
+//! next and `Σ o = Σ q`. Zero-knowledge: any `k - 1` of the `k` outputs `o` are uniform and
+//! independent (the `k - 1` fresh masks enter them through an invertible map), the last is fixed by the
+//! total, the digests hide their salted masks, and the new columns are masked by the random rows like
+//! every other (`win` and the kinds, public, excepted).
+//!
+//! A suppressed cell over chunks keeps the total hidden: the last boundary is a real one (its masks
+//! uniform), so the parts' masked counts add up to the total plus its count mask `m`, and the last part
+//! (suppressed, with that sum `S` as a public input, [`ChunkLink::total`]) proves `T - 1 - (S - m)` is
+//! its six gap bits: the equation on the window's 64th row (reading `m` in the next row's rate and the
+//! bits on that row), the bits boolean on every row of a permutation's first kind (`kind_0`, a column of
+//! degree 1: the window's flag times a periodic column would make the constraint of degree 4). A sum of
+//! squares is not yet stated over chunks.
+//!
 //! The predicate is computed from the committed codes inside the proof; nothing query-dependent is
 //! committed with the data. `count ≤ 2^22` and `value < 2^32` keep `sum < 2^54`, below the field's
 //! modulus: sums are exact.
 
 use crate::format::{
-    random_rows, CARRY_BITS, FIRST, GAP_BITS, MAIN_WIDTH, MAX_CRITERIA, PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS,
-    Y_HI_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
+    random_rows, CARRY_BITS, CHUNK_WINDOW, FIRST, GAP_BITS, MAIN_WIDTH, MAX_CRITERIA, PAD_CODE, SELECTOR,
+    SQUARES_WINDOW, VALUE_BITS, Y_HI_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
 };
 use crate::range::AtMost;
+use crate::rescue;
 use winter_air::{
     Air, AirContext, Assertion, AuxRandElements, EvaluationFrame, ProofOptions, TraceInfo, TransitionConstraintDegree,
 };
+use winter_crypto::hashers::Rp64_256;
 use winter_math::fields::f64::BaseElement;
 use winter_math::{ExtensionOf, FieldElement, ToElements};
 
@@ -232,6 +267,9 @@ pub struct AuxLayout {
     /// Each criterion's value range, for ranged criteria, then ([`MAX_CRITERIA`]) the measure's: only
     /// its rows within it are counted, and their sum is not disclosed (a histogram bin of every value).
     pub ranges: [Option<Range>; MAX_CRITERIA + 1],
+    /// Whether the statement is one chunk's of a dataset committed in chunks: its outputs are masked,
+    /// and the masks open the hashes it shares with its neighbours ("Chunks" below).
+    pub chunked: bool,
 }
 
 impl AuxLayout {
@@ -241,12 +279,18 @@ impl AuxLayout {
         for (r, c) in ranges.iter_mut().zip(criteria) {
             *r = c.range();
         }
-        AuxLayout { criteria: criteria.len(), measure, squares, suppressed, ranges }
+        AuxLayout { criteria: criteria.len(), measure, squares, suppressed, ranges, chunked: false }
     }
 
     /// The same layout with the measure's rows counted only within `range` (with a measure).
     pub fn with_measure_range(mut self, range: Option<Range>) -> AuxLayout {
         self.ranges[MAX_CRITERIA] = range;
+        self
+    }
+
+    /// The same layout, as one chunk's (or not).
+    pub fn with_chunk(mut self, chunked: bool) -> AuxLayout {
+        self.chunked = chunked;
         self
     }
 
@@ -316,10 +360,92 @@ impl AuxLayout {
     pub fn gap(&self) -> usize {
         self.range_columns(MAX_CRITERIA + 1)
     }
-    /// Columns in all.
-    pub fn width(&self) -> usize {
+    /// The first column of a chunk's (after the gap bits): the window's flag `win`.
+    pub fn window(&self) -> usize {
         self.gap() + if self.suppressed { GAP_BITS } else { 0 }
     }
+    /// The selector of the hash's rows of kind `j < 5` (`win` times a periodic column; the sixth kind's
+    /// equation is linear, so it takes that product itself).
+    pub fn kind(&self, j: usize) -> usize {
+        self.window() + 1 + j
+    }
+    /// The first of the hash's 24 columns (`X`, then `Y`: `crate::rescue`).
+    pub fn hash(&self) -> usize {
+        self.window() + 6
+    }
+    /// Outputs a chunk masks: the count (`cnt` or `n`) and, with a measure summed and disclosed, the sum.
+    pub fn totals(&self) -> usize {
+        1 + usize::from(self.measure && self.measure_range().is_none() && !self.suppressed)
+    }
+    /// The column of output `t` ([`AuxLayout::totals`]).
+    pub fn total(&self, t: usize) -> usize {
+        if t == 0 {
+            self.counted()
+        } else {
+            self.measure_columns()[4]
+        }
+    }
+    /// The column carrying output `t`'s masks through the window.
+    pub fn carry(&self, t: usize) -> usize {
+        self.hash() + rescue::COLUMNS + t
+    }
+    /// Columns in all.
+    pub fn width(&self) -> usize {
+        self.window() + if self.chunked { 6 + rescue::COLUMNS + self.totals() } else { 0 }
+    }
+}
+
+/// A chunk's links to its neighbours: the digests (`Rp64_256`, four field elements each) of the masks it
+/// shares with the chunk before it and with the chunk after it. The first chunk's `prev` and the last's
+/// `next` are [`ChunkLink::END`], the digest of zero masks with a zero salt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkLink {
+    /// The digest of the masks shared with the previous chunk.
+    pub prev: [u64; 4],
+    /// The digest of the masks shared with the next chunk.
+    pub next: [u64; 4],
+    /// On the last part of a suppressed answer: the sum of every part's masked count (a field element),
+    /// which its proof shows to be the hidden count plus its next mask, and that count below the
+    /// threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+impl ChunkLink {
+    /// The digest of a boundary without masks (before the first chunk, after the last).
+    pub fn end() -> [u64; 4] {
+        digest_of(&[BaseElement::ZERO; BOUNDARY])
+    }
+}
+
+/// The field's modulus: a digest element or a masked output is canonical below it.
+pub fn digest_modulus() -> u64 {
+    use winter_math::StarkField;
+    BaseElement::MODULUS
+}
+
+/// Field elements a chunk boundary hashes: [`MASKS`] masks, then a salt of four.
+pub const BOUNDARY: usize = 8;
+/// Masks per boundary (one per output; the unused ones are zero).
+pub const MASKS: usize = 4;
+
+/// The digest of a boundary's masks and salt, as the proof computes it: `Rp64_256::hash_elements`, one
+/// permutation with the number of elements in the capacity.
+pub fn digest_of(boundary: &[BaseElement; BOUNDARY]) -> [u64; 4] {
+    use winter_crypto::ElementHasher;
+    let digest = Rp64_256::hash_elements(boundary);
+    let elements = digest.as_elements();
+    std::array::from_fn(|i| elements[i].as_int())
+}
+
+/// The state a boundary's permutation starts from: the count of elements in the capacity, then the
+/// masks and the salt in the rate.
+pub fn boundary_state(boundary: &[BaseElement; BOUNDARY]) -> [BaseElement; rescue::STATE] {
+    let mut state = [BaseElement::ZERO; rescue::STATE];
+    state[Rp64_256::CAPACITY_RANGE.start] = BaseElement::new(BOUNDARY as u64);
+    state[Rp64_256::RATE_RANGE].copy_from_slice(boundary);
+    state
 }
 
 /// The public inputs: what the answer claims, and what it is about.
@@ -343,6 +469,8 @@ pub struct PublicInputs {
     pub measure_range: Option<Range>,
     /// 0 for a disclosed count and sum; else the threshold the hidden count is below.
     pub suppressed_below: u32,
+    /// For one chunk of a dataset committed in chunks: its links (its `count` and `sum` are then masked).
+    pub chunk: Option<ChunkLink>,
 }
 
 impl PublicInputs {
@@ -363,6 +491,7 @@ impl PublicInputs {
             sum_sq: layout.squares.then_some(0),
             measure_range: layout.measure_range(),
             suppressed_below: u32::from(layout.suppressed),
+            chunk: layout.chunked.then_some(ChunkLink::default()),
         }
     }
 
@@ -370,6 +499,7 @@ impl PublicInputs {
     pub fn layout(&self) -> AuxLayout {
         AuxLayout::new(&self.criteria, self.measure.is_some(), self.sum_sq.is_some(), self.suppressed_below != 0)
             .with_measure_range(self.measure_range)
+            .with_chunk(self.chunk.is_some())
     }
 }
 
@@ -451,6 +581,12 @@ impl ToElements<BaseElement> for PublicInputs {
         out.push(low);
         out.push(high);
         out.push(BaseElement::from(self.suppressed_below));
+        // A statement over the whole dataset encodes as before chunks existed.
+        if let Some(link) = &self.chunk {
+            out.push(BaseElement::ONE);
+            out.extend(link.prev.iter().chain(&link.next).map(|e| BaseElement::new(*e)));
+            out.extend(link.total.map(BaseElement::new));
+        }
         out
     }
 }
@@ -470,6 +606,8 @@ pub struct CohortAir {
     /// `T`: a suppressed count is at most `T - 1`.
     bound: BaseElement,
     last: usize,
+    /// A chunk's links: the digests its two boundaries' permutations must end in.
+    link: Option<ChunkLink>,
 }
 
 impl Air for CohortAir {
@@ -515,13 +653,39 @@ impl Air for CohortAir {
                 aux.extend(gadget.degrees().into_iter().map(|g| d(g + 1)));
             }
         }
-        if layout.suppressed {
+        if layout.suppressed && layout.chunked {
+            // The hidden total's gap, on the second half's first row; its bits boolean on every row of
+            // a permutation's first kind.
+            aux.push(TransitionConstraintDegree::with_cycles(2, vec![CHUNK_WINDOW]));
+            aux.extend(vec![d(3); GAP_BITS]);
+        } else if layout.suppressed {
             aux.push(d(2));
             aux.extend(vec![d(3); GAP_BITS]);
         }
+        if layout.chunked {
+            assert!(!layout.squares, "a chunk's statement proves no sum of squares");
+            let window = |base| TransitionConstraintDegree::with_cycles(base, vec![CHUNK_WINDOW]);
+            // `win`: boolean, constant over each aligned block, and 1 only on the block where the selector
+            // falls (1 on its first row, 0 on its last).
+            aux.extend([d(2), window(1), window(2), window(2)]);
+            // The kinds' selectors, `win` times their periodic columns.
+            aux.extend(vec![TransitionConstraintDegree::with_cycles(1, vec![PERMUTATION_PERIOD]); 5]);
+            aux.extend(vec![d(3); rescue::CONSTRAINTS]);
+            // Per output: the first mask enters, the second joins, and the masked output is the public one.
+            for _ in 0..layout.totals() {
+                aux.extend([window(2), window(2), window(2)]);
+            }
+            // Each permutation's capacity in and digest out (constraints on the window's fixed rows, not
+            // assertions: each assertion's row is a divisor winterfell evaluates over the whole domain).
+            // (Both markers of each add up to a column of period 64: their halves' rows are 64 apart.)
+            aux.extend(vec![TransitionConstraintDegree::with_cycles(2, vec![PERMUTATION_PERIOD]); 2 * 4]);
+        }
         let starts = layout.criteria + if layout.measure { 2 } else { 1 } + if layout.squares { 3 } else { 0 };
         let aux_assertions = starts
-            + if layout.suppressed {
+            + if layout.chunked {
+                // `win` on the window's last row (the row of the count's assertion without chunks).
+                1
+            } else if layout.suppressed {
                 0
             } else if layout.measure {
                 1 + usize::from(layout.measure_range().is_none())
@@ -541,6 +705,7 @@ impl Air for CohortAir {
             squares: split_squares(pub_inputs.sum_sq.unwrap_or(0)),
             bound: BaseElement::from(pub_inputs.suppressed_below),
             last: n - k - 1,
+            link: pub_inputs.chunk,
         }
     }
 
@@ -574,11 +739,11 @@ impl Air for CohortAir {
     }
 
     fn get_periodic_column_values(&self) -> Vec<Vec<BaseElement>> {
-        if self.layout.squares {
-            squares_periodic_columns()
-        } else {
-            Vec::new()
+        let mut out = if self.layout.squares { squares_periodic_columns() } else { Vec::new() };
+        if self.layout.chunked {
+            out.extend(chunk_periodic_columns());
         }
+        out
     }
 
     fn get_assertions(&self) -> Vec<Assertion<BaseElement>> {
@@ -732,19 +897,40 @@ impl Air for CohortAir {
                 r = at;
             }
         }
-        if !l.suppressed {
-            return;
+        let chunk_periodic = &periodic_values[if l.squares { 4 } else { 0 }..];
+        if l.suppressed && l.chunked {
+            // The total is hidden: on the window's 64th row, `T - 1 - (S - m)` is the gap's bits on
+            // the next row, for `S` the parts' masked counts added and `m` the next boundary's count
+            // mask (the total plus it is `S`); the bits are boolean on every row of kind 0.
+            let (win, middle): (E, E) = (a[l.window()], chunk_periodic[rescue::KINDS + rescue::STATE + 1].into());
+            let total = E::from(BaseElement::new(self.link.and_then(|k| k.total).unwrap_or(0)));
+            let mut gap = E::ZERO;
+            let mut power = E::ONE;
+            for j in 0..GAP_BITS {
+                let g = a[l.gap() + j];
+                result[r + 1 + j] = a[l.kind(0)] * g * (g - E::ONE);
+                gap += next[l.gap() + j] * power;
+                power = power.double();
+            }
+            let mask = next[l.hash() + Rp64_256::RATE_RANGE.start];
+            result[r] = win * middle * (E::from(self.bound) - E::ONE - total + mask - gap);
+            r += 1 + GAP_BITS;
+        } else if l.suppressed {
+            // On the last counted row only: the final count is at most bound - 1.
+            let mut gap = E::ZERO;
+            let mut power = E::ONE;
+            for j in 0..GAP_BITS {
+                let g = a[l.gap() + j];
+                result[r + 1 + j] = at_end * g * (g - E::ONE);
+                gap += g * power;
+                power = power.double();
+            }
+            result[r] = at_end * (E::from(self.bound) - E::ONE - next[l.counted()] - gap);
+            r += 1 + GAP_BITS;
         }
-        // On the last counted row only: the final count is at most bound - 1.
-        let mut gap = E::ZERO;
-        let mut power = E::ONE;
-        for j in 0..GAP_BITS {
-            let g = a[l.gap() + j];
-            result[r + 1 + j] = at_end * g * (g - E::ONE);
-            gap += g * power;
-            power = power.double();
+        if l.chunked {
+            self.evaluate_chunk(s, a, next, chunk_periodic, &mut result[r..]);
         }
-        result[r] = at_end * (E::from(self.bound) - E::ONE - next[l.counted()] - gap);
     }
 
     fn get_aux_assertions<E: FieldElement<BaseField = BaseElement>>(
@@ -761,18 +947,103 @@ impl Air for CohortAir {
                 let [_, _, s_ll, s_lh, s_hh, ..] = l.squares_columns();
                 out.extend([s_ll, s_lh, s_hh].map(|c| Assertion::single(c, 0, E::ZERO)));
             }
-            if !l.suppressed {
-                out.push(Assertion::single(n, self.last, E::from(self.count)));
-                if l.measure_range().is_none() {
-                    out.push(Assertion::single(sum, self.last, E::from(self.sum)));
-                }
-            }
         } else {
             out.push(Assertion::single(l.cnt(), 0, E::ZERO));
+        }
+        if self.link.is_none() {
             if !l.suppressed {
-                out.push(Assertion::single(l.cnt(), self.last, E::from(self.count)));
+                out.push(Assertion::single(l.counted(), self.last, E::from(self.count)));
+                if l.measure && l.measure_range().is_none() {
+                    out.push(Assertion::single(l.measure_columns()[4], self.last, E::from(self.sum)));
+                }
+            }
+            return out;
+        }
+        // A chunk: the window's flag on its last row (its permutations' ends are constraints).
+        out.push(Assertion::single(l.window(), self.last, E::ONE));
+        out
+    }
+}
+
+/// Rows of each permutation's half of a chunk's window.
+pub const PERMUTATION_PERIOD: usize = CHUNK_WINDOW / 2;
+
+/// The periodic columns of a chunk's statement: the six kinds' selectors and the twelve round constants
+/// of a permutation (period 64, `crate::rescue`), then the window's edges (period 128): its first row,
+/// the last of its first half, its last, and the rows where the first permutation ends, the second
+/// starts and the second ends.
+fn chunk_periodic_columns() -> Vec<Vec<BaseElement>> {
+    let mut out: Vec<Vec<BaseElement>> =
+        (0..rescue::KINDS).map(|j| (0..PERMUTATION_PERIOD).map(|row| rescue::selectors(row)[j]).collect()).collect();
+    out.extend((0..rescue::STATE).map(|i| (0..PERMUTATION_PERIOD).map(|row| rescue::constants(row)[i]).collect()));
+    let ends = [rescue::ROWS - 1, PERMUTATION_PERIOD, PERMUTATION_PERIOD + rescue::ROWS - 1];
+    for edge in [0, PERMUTATION_PERIOD - 1, CHUNK_WINDOW - 1].into_iter().chain(ends) {
+        out.push((0..CHUNK_WINDOW).map(|row| BaseElement::from(u32::from(row == edge))).collect());
+    }
+    out
+}
+
+impl CohortAir {
+    /// A chunk's constraints (`result` from its first), with `s` the selector and `periodic` the chunk's
+    /// periodic columns ([`chunk_periodic_columns`]).
+    ///
+    /// The window is the aligned block of [`CHUNK_WINDOW`] rows ending on row `n-k-1`, where the selector
+    /// is 0 (it is 1 on every row before). `win` is 1 exactly there: boolean, constant over each aligned
+    /// block, 0 on a block whose last row has the selector 1 (every earlier block) and on one whose first
+    /// row has it 0 (every block of random rows), and 1 on the window's first row (asserted). Its first
+    /// half holds the permutation of the boundary before the chunk, its second the one after (each
+    /// [`rescue::ROWS`] rows from the half's start, its capacity and digest asserted). A carry column per
+    /// output starts at minus the first boundary's mask (`R = -X_m` on the window's first row), keeps its
+    /// value, adds the second boundary's mask into the second half, and on the window's last row the
+    /// output's running total plus it is the public (masked) output.
+    fn evaluate_chunk<F, E>(&self, s: E, a: &[E], next: &[E], periodic: &[F], result: &mut [E])
+    where
+        F: FieldElement<BaseField = BaseElement>,
+        E: FieldElement<BaseField = BaseElement> + ExtensionOf<F>,
+    {
+        let l = &self.layout;
+        let (kinds, rest) = periodic.split_at(rescue::KINDS);
+        let (constants, edges) = rest.split_at(rescue::STATE);
+        let (first, middle, end): (E, E, E) = (edges[0].into(), edges[1].into(), edges[2].into());
+        let (first_out, second_in, second_out): (E, E, E) = (edges[3].into(), edges[4].into(), edges[5].into());
+        let win = a[l.window()];
+        result[0] = win * (win - E::ONE);
+        result[1] = (next[l.window()] - win) * (E::ONE - end);
+        result[2] = win * s * end;
+        result[3] = win * (E::ONE - s) * first;
+        let mut selectors = [E::ZERO; rescue::KINDS];
+        for j in 0..rescue::KINDS {
+            let product = win * E::from(kinds[j]);
+            if j < 5 {
+                result[4 + j] = a[l.kind(j)] - product;
+                selectors[j] = a[l.kind(j)];
+            } else {
+                selectors[j] = product;
             }
         }
-        out
+        let constants: [E; rescue::STATE] = std::array::from_fn(|i| constants[i].into());
+        let (h, width) = (l.hash(), rescue::COLUMNS);
+        let r = 9 + rescue::CONSTRAINTS;
+        rescue::evaluate(&a[h..h + width], &next[h..h + width], &selectors, &constants, &mut result[9..r]);
+        let outputs = [self.count, self.sum];
+        for t in 0..l.totals() {
+            let (carry, mask) = (l.carry(t), h + Rp64_256::RATE_RANGE.start + t);
+            let at = r + 3 * t;
+            result[at] = win * first * (a[carry] + a[mask]);
+            result[at + 1] = win * ((E::ONE - end) * (next[carry] - a[carry]) - middle * next[mask]);
+            result[at + 2] = win * end * (a[l.total(t)] + a[carry] - E::from(outputs[t]));
+        }
+        // Each permutation starts from the capacity of a boundary's eight elements and ends in its
+        // link's digest.
+        let at = r + 3 * l.totals();
+        let link = self.link.unwrap_or_default();
+        let capacity = boundary_state(&[BaseElement::ZERO; BOUNDARY]);
+        for i in 0..4 {
+            let c = E::from(capacity[Rp64_256::CAPACITY_RANGE.start + i]);
+            result[at + i] = win * (first + second_in) * (a[h + Rp64_256::CAPACITY_RANGE.start + i] - c);
+            let x = a[h + Rp64_256::DIGEST_RANGE.start + i];
+            let (prev, next) = (E::from(BaseElement::new(link.prev[i])), E::from(BaseElement::new(link.next[i])));
+            result[at + 4 + i] = win * (first_out * (x - prev) + second_out * (x - next));
+        }
     }
 }

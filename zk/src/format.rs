@@ -75,6 +75,12 @@ pub const Y_HI_BITS: usize = 39;
 pub const CARRY_BITS: usize = 23;
 const _: () = assert!(Y_LO_BITS + Y_HI_BITS + CARRY_BITS <= SQUARES_WINDOW);
 
+/// Rows of the window of a chunk's proof (`crate::air`, "Chunks"): the last [`CHUNK_WINDOW`] rows before
+/// the random ones (`n - k` is a multiple of it), where two permutations of the in-AIR hash open the
+/// masks the chunk shares with its neighbours, one in each half.
+pub const CHUNK_WINDOW: usize = 128;
+const _: () = assert!(CHUNK_WINDOW == SQUARES_WINDOW && 2 * crate::rescue::ROWS <= CHUNK_WINDOW);
+
 /// The code of a padding row: outside every data code.
 pub const PAD_CODE: u64 = 1 << 62;
 /// The highest data code (codes are field elements; nodes derive them from code systems by hashing,

@@ -1,14 +1,18 @@
 //! Snapshots, their commitments, and proofs (the node's side; feature `prover`).
 
-use crate::air::{check_criteria, squares_weight, squares_window_bit, AuxLayout, CohortAir, Criterion, PublicInputs};
+use crate::air::{
+    boundary_state, check_criteria, digest_of, squares_weight, squares_window_bit, AuxLayout, ChunkLink, CohortAir,
+    Criterion, PublicInputs, BOUNDARY, MASKS, PERMUTATION_PERIOD,
+};
 use crate::columns::{Cells, Windowed};
 use crate::format::{
-    proof_budget, proof_options, random_rows, trace_length_for, Commitment, FIRST, FORMAT_VERSION, MAIN_WIDTH,
-    MAX_AUX_WIDTH, MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR, SQUARES_WINDOW,
-    VALUE_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
+    proof_budget, proof_options, random_rows, trace_length_for, Commitment, CHUNK_WINDOW, FIRST, FORMAT_VERSION,
+    MAIN_WIDTH, MAX_AUX_WIDTH, MAX_CODE, MAX_CRITERIA, MAX_THRESHOLD, MAX_TRACE_LENGTH, PAD_CODE, SELECTOR,
+    SQUARES_WINDOW, VALUE_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
 };
 use crate::lde::{Budget, CachedTraceLde, MainLde, PolyFile, QuotientCommitment};
-use crate::verify::{Claim, Hash};
+use crate::rescue;
+use crate::verify::{ChunkPart, Claim, Hash};
 use crate::ZkError;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -322,21 +326,8 @@ impl Snapshot {
     /// below the statement's threshold (≤ [`MAX_THRESHOLD`]; 0 for none) is disclosed neither with its
     /// sum, and the proof shows only that it is below the threshold.
     pub fn prove(&self, query: [u8; 32], statement: &Statement) -> Result<(Claim, Vec<u8>), ZkError> {
-        let Statement { criteria, measure, squares, measure_range, threshold } = statement;
-        if *squares && measure.is_none() {
-            return Err(ZkError::Prover("a sum of squares needs a measure".into()));
-        }
-        if measure_range.is_some() && (measure.is_none() || *squares) {
-            return Err(ZkError::Prover("a measure's range needs a measure, and proves no squares".into()));
-        }
-        if *threshold > MAX_THRESHOLD {
-            return Err(ZkError::Prover(format!("threshold {threshold} above {MAX_THRESHOLD}")));
-        }
-        check_criteria(criteria).map_err(ZkError::Prover)?;
-        if let Some(code) = criteria.iter().map(|c| c.code).chain(*measure).find(|c| *c > MAX_CODE) {
-            return Err(ZkError::Prover(format!("code {code} above the format's {MAX_CODE}")));
-        }
-        let outputs = self.evaluate_within(criteria, *measure, *measure_range)?;
+        check_statement(statement)?;
+        let outputs = self.evaluate_within(&statement.criteria, statement.measure, statement.measure_range)?;
         self.prove_outputs(query, statement, outputs)
     }
 
@@ -350,10 +341,26 @@ impl Snapshot {
         statement: &Statement,
         outputs: Outputs,
     ) -> Result<(Claim, Vec<u8>), ZkError> {
+        self.prove_part(query, statement, outputs, None).map(|(claim, _, proof)| (claim, proof))
+    }
+
+    /// Proves `outputs`, or with `chunk` (the secrets of the boundaries before and after this chunk)
+    /// this chunk's outputs masked by them: `output + next mask - previous mask`, in the field.
+    fn prove_part(
+        &self,
+        query: [u8; 32],
+        statement: &Statement,
+        outputs: Outputs,
+        chunk: Option<ChunkSecrets>,
+    ) -> Result<(Claim, Option<ChunkLink>, Vec<u8>), ZkError> {
         let Statement { criteria, measure, squares, measure_range, threshold } = statement;
         let Outputs { count, sum, sum_sq } = outputs;
-        let suppressed = count < u64::from(*threshold);
-        let claim = Claim {
+        // A chunk's part is suppressed when the whole dataset's count is (its last part says so).
+        let suppressed = match &chunk {
+            Some(c) => c.suppressed.is_some(),
+            None => count < u64::from(*threshold),
+        };
+        let mut claim = Claim {
             query,
             criteria: criteria.clone(),
             measure: *measure,
@@ -364,23 +371,46 @@ impl Snapshot {
             measure_range: *measure_range,
             suppressed_below: suppressed.then_some(*threshold),
         };
+        let mut gap = if suppressed { u64::from(*threshold) - 1 - count } else { 0 };
+        if let Some(ChunkSecrets { boundaries: [prev, next], suppressed: hidden }) = &chunk {
+            if *squares {
+                return Err(ZkError::Prover("a chunk's proof masks a count and sum (not yet a sum of squares)".into()));
+            }
+            let masked = |t: usize, value: u64| (BaseElement::new(value) + next[t] - prev[t]).as_int();
+            claim.count = masked(0, count);
+            if claim.layout().with_chunk(true).totals() == 2 {
+                claim.sum = masked(1, sum);
+            }
+            gap = hidden.map_or(0, |(_, total_gap)| total_gap);
+        }
         // The proof's own layout, checked before any of the snapshot's budget is spent.
-        crate::air::check_width(claim.layout(), MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
+        crate::air::check_width(claim.layout().with_chunk(chunk.is_some()), MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
         let budget = proof_budget(self.commitment.trace_length);
         if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
             return Err(ZkError::BudgetExhausted(budget));
         }
-        let bound = if suppressed { u64::from(*threshold) } else { count + 1 };
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
-        let (prover, trace) = self.prover(&claim, bound - 1 - count, seed);
+        let (prover, trace) = self.prover(&claim, gap, seed, chunk);
+        let link = prover.inputs.chunk;
         let proof = prover.prove(trace).map_err(|e| ZkError::Prover(e.to_string()))?;
-        Ok((claim, crate::openings::compact(proof)?))
+        Ok((claim, link, crate::openings::compact(proof)?))
     }
 
     /// The prover of `claim` over this snapshot (with `gap`, `bound - 1 - count`, and the seed of its
     /// random rows), and the trace it proves.
-    fn prover(&self, claim: &Claim, gap: u64, seed: [u8; 32]) -> (CohortProver, SnapshotTrace) {
+    fn prover(
+        &self,
+        claim: &Claim,
+        gap: u64,
+        seed: [u8; 32],
+        chunk: Option<ChunkSecrets>,
+    ) -> (CohortProver, SnapshotTrace) {
+        let link = chunk.map(|c| ChunkLink {
+            prev: digest_of(&c.boundaries[0]),
+            next: digest_of(&c.boundaries[1]),
+            total: c.suppressed.map(|(total, _)| total.as_int()),
+        });
         let Claim { query, criteria, measure, .. } = claim;
         let inputs = PublicInputs {
             commitment: self.root(),
@@ -392,6 +422,7 @@ impl Snapshot {
             sum_sq: claim.sum_sq,
             measure_range: claim.measure_range,
             suppressed_below: claim.suppressed_below.unwrap_or(0),
+            chunk: link,
         };
         let layout = inputs.layout();
         let prover = CohortProver {
@@ -400,6 +431,7 @@ impl Snapshot {
             inputs,
             gap,
             seed,
+            chunk,
             aux_in_extension: false,
             aux_memory: crate::lde::AUX_MEMORY,
         };
@@ -413,6 +445,27 @@ impl Snapshot {
     fn root(&self) -> [u8; 32] {
         self.commitment.root_bytes().expect("built by this crate")
     }
+}
+
+/// Refuses a statement no proof can make: squares without a measure, a measure's range without a
+/// measure (or with squares), a threshold above [`MAX_THRESHOLD`], criteria out of shape, a code above
+/// the format's.
+fn check_statement(statement: &Statement) -> Result<(), ZkError> {
+    let Statement { criteria, measure, squares, measure_range, threshold } = statement;
+    if *squares && measure.is_none() {
+        return Err(ZkError::Prover("a sum of squares needs a measure".into()));
+    }
+    if measure_range.is_some() && (measure.is_none() || *squares) {
+        return Err(ZkError::Prover("a measure's range needs a measure, and proves no squares".into()));
+    }
+    if *threshold > MAX_THRESHOLD {
+        return Err(ZkError::Prover(format!("threshold {threshold} above {MAX_THRESHOLD}")));
+    }
+    check_criteria(criteria).map_err(ZkError::Prover)?;
+    if let Some(code) = criteria.iter().map(|c| c.code).chain(*measure).find(|c| *c > MAX_CODE) {
+        return Err(ZkError::Prover(format!("code {code} above the format's {MAX_CODE}")));
+    }
+    Ok(())
 }
 
 /// The layout of the simplest statement (one criterion, disclosed), for what does not depend on it.
@@ -446,12 +499,24 @@ struct CohortProver {
     /// `bound - 1 - count`, proven to fit in [`GAP_BITS`] bits.
     gap: u64,
     seed: [u8; 32],
+    /// A chunk's boundaries and, on the last part of a suppressed answer, its hidden total's.
+    chunk: Option<ChunkSecrets>,
     /// Build the auxiliary segment in the extension field, as unpatched winterfell does (a test
     /// compares the two proofs).
     aux_in_extension: bool,
     /// The most bytes the proof may hold by the memory model ([`Budget`]: whether its auxiliary trace
     /// is built in memory, and its even rows stay there, with a scratch directory).
     aux_memory: usize,
+}
+
+/// What one chunk's proof keeps secret.
+#[derive(Debug, Clone, Copy)]
+struct ChunkSecrets {
+    /// The masks and salt shared with the previous chunk, and with the next.
+    boundaries: [[BaseElement; BOUNDARY]; 2],
+    /// On the last part of a suppressed answer: the parts' masked counts added (public), and the gap
+    /// `T - 1 - total` of the hidden total.
+    suppressed: Option<(BaseElement, u64)>,
 }
 
 fn random_element<E: FieldElement>(rng: &mut ChaCha20Rng) -> E {
@@ -532,6 +597,109 @@ impl CohortProver {
             }
         }
     }
+}
+
+/// Writes a chunk's window (the aligned block of [`CHUNK_WINDOW`] rows ending on `last`): its flag, the
+/// kinds' selectors, each boundary's permutation in its half, and the carries of the masks.
+fn chunk_window(l: &AuxLayout, [prev, next]: &[[BaseElement; BOUNDARY]; 2], last: usize, cells: &mut impl Cells) {
+    let start = last + 1 - CHUNK_WINDOW;
+    for i in start..=last {
+        cells.set(l.window(), i, BaseElement::ONE);
+        let selectors = rescue::selectors((i - start) % PERMUTATION_PERIOD);
+        for (j, s) in selectors.iter().take(5).enumerate() {
+            cells.set(l.kind(j), i, *s);
+        }
+    }
+    for (half, boundary) in [prev, next].into_iter().enumerate() {
+        for (r, row) in rescue::fill(boundary_state(boundary)).iter().enumerate() {
+            for (c, value) in row.iter().enumerate() {
+                cells.set(l.hash() + c, start + half * PERMUTATION_PERIOD + r, *value);
+            }
+        }
+    }
+    for t in 0..l.totals() {
+        for i in start..=last {
+            let carried = if i < start + PERMUTATION_PERIOD { -prev[t] } else { next[t] - prev[t] };
+            cells.set(l.carry(t), i, carried);
+        }
+    }
+}
+
+/// Proves `statement` over a dataset committed in `chunks` (snapshots of whole patient blocks, in the
+/// order the node published their commitments): one proof per chunk, in order, and the claim of the
+/// whole dataset, whose count and sum are the chunks' added. No chunk's own count or sum is disclosed:
+/// each part claims its outputs plus a mask it shares with the next chunk minus the one it shares with
+/// the previous (uniform field elements, drawn here, 0 before the first and after the last), and proves
+/// that its masks open the public digests of its [`ChunkLink`] (`crate::air`, "Chunks"). The parts'
+/// claims add up to the whole's, as `crate::verify::verify_chunked` checks. A count below the statement's
+/// threshold stays hidden too: the last boundary is then drawn like the others, and the last part shows
+/// the total below the threshold from the parts' masked counts added ([`ChunkLink::total`]). A statement
+/// with a sum of squares is refused (not yet provable over chunks).
+pub fn prove_chunked(
+    chunks: &[&Snapshot],
+    query: [u8; 32],
+    statement: &Statement,
+) -> Result<(Claim, Vec<ChunkPart>), ZkError> {
+    check_statement(statement)?;
+    if chunks.is_empty() {
+        return Err(ZkError::Prover("a dataset in chunks has at least one".into()));
+    }
+    let mut outputs = Vec::with_capacity(chunks.len());
+    let mut total = Outputs::default();
+    for chunk in chunks {
+        let o = chunk.evaluate_within(&statement.criteria, statement.measure, statement.measure_range)?;
+        total.count += o.count;
+        total.sum += o.sum;
+        total.sum_sq += o.sum_sq;
+        outputs.push(o);
+    }
+    if statement.squares {
+        return Err(ZkError::Prover("a dataset in chunks proves counts and sums (not yet a sum of squares)".into()));
+    }
+    let suppressed = total.count < u64::from(statement.threshold);
+    // The boundaries: none before the first chunk and (unless the total is hidden) after the last, fresh
+    // masks and salt between.
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let mut rng = ChaCha20Rng::from_seed(seed);
+    let mut boundaries = vec![[BaseElement::ZERO; BOUNDARY]; chunks.len() + 1];
+    let drawn = if suppressed { chunks.len() + 1 } else { chunks.len() };
+    for boundary in &mut boundaries[1..drawn] {
+        for (i, e) in boundary.iter_mut().enumerate() {
+            // The masks of outputs the statement has not stay 0.
+            let used = i >= MASKS
+                || i < AuxLayout::new(&statement.criteria, statement.measure.is_some(), false, false)
+                    .with_measure_range(statement.measure_range)
+                    .totals();
+            if used {
+                *e = random_element(&mut rng);
+            }
+        }
+    }
+    // Suppressed: the parts' masked counts add up to the total plus the last boundary's count mask.
+    let hidden = suppressed.then(|| {
+        let masked = BaseElement::new(total.count) + boundaries[chunks.len()][0];
+        (masked, u64::from(statement.threshold) - 1 - total.count)
+    });
+    let last = chunks.len() - 1;
+    let mut parts = Vec::with_capacity(chunks.len());
+    for (i, (chunk, o)) in chunks.iter().zip(outputs).enumerate() {
+        let secrets =
+            ChunkSecrets { boundaries: [boundaries[i], boundaries[i + 1]], suppressed: hidden.filter(|_| i == last) };
+        let (claim, link, proof) = chunk.prove_part(query, statement, o, Some(secrets))?;
+        parts.push(ChunkPart { commitment: chunk.commitment().clone(), claim, link: link.expect("a chunk"), proof });
+    }
+    let claim = Claim {
+        query,
+        criteria: statement.criteria.clone(),
+        measure: statement.measure,
+        count: if suppressed { 0 } else { total.count },
+        sum: if suppressed || statement.measure_range.is_some() { 0 } else { total.sum },
+        sum_sq: None,
+        measure_range: statement.measure_range,
+        suppressed_below: suppressed.then_some(statement.threshold),
+    };
+    Ok((claim, parts))
 }
 
 /// Writes range slot `k`'s columns on row `i` for the row's `value` (the match, and a criterion's `t`,
@@ -788,6 +956,9 @@ impl CohortProver {
         if l.squares {
             self.squares_window(cells, last, squares);
         }
+        if let Some(chunk) = &self.chunk {
+            chunk_window(&l, &chunk.boundaries, last, cells);
+        }
         // The masking rows are uniform base-field elements, as the main segment's: every auxiliary value
         // is then in the base field, which the auxiliary segment's extension relies on (`crate::lde`).
         let mut rng = ChaCha20Rng::from_seed(self.seed);
@@ -797,11 +968,29 @@ impl CohortProver {
                 cells.set(c, i, random());
             }
         }
-        // The gap bits matter on row last-1 only; every other row of those columns is random.
-        for c in l.gap()..l.width() {
+        // A chunk's hash and carries are masked as every column; its window's flag and the kinds'
+        // selectors are public, 0 outside the window.
+        if l.chunked {
+            for c in l.hash()..l.width() {
+                for i in last + 1..n {
+                    cells.set(c, i, random());
+                }
+            }
+        }
+        // The gap bits matter on row last-1 only (a chunk's: on the window's rows of kind 0); every other
+        // row of those columns is random.
+        let start = last + 1 - CHUNK_WINDOW;
+        let holds_gap = |i: usize| {
+            if l.chunked {
+                i >= start && i <= last && rescue::selectors((i - start) % PERMUTATION_PERIOD)[0] == BaseElement::ONE
+            } else {
+                i + 1 == last
+            }
+        };
+        for c in l.gap()..l.window() {
             for i in 0..n {
                 let j = c - l.gap();
-                cells.set(c, i, if i + 1 == last { BaseElement::from(((self.gap >> j) & 1) as u32) } else { random() });
+                cells.set(c, i, if holds_gap(i) { BaseElement::from(((self.gap >> j) & 1) as u32) } else { random() });
             }
         }
     }
@@ -844,6 +1033,16 @@ mod tests {
         snapshot: &Snapshot,
         inputs: PublicInputs,
     ) -> (CohortAir, ColMatrix<BaseElement>, ColMatrix<BaseElement>) {
+        traces_with(snapshot, inputs, 0, None)
+    }
+
+    /// As [`traces`], with the gap bits' value and a chunk's secrets.
+    fn traces_with(
+        snapshot: &Snapshot,
+        inputs: PublicInputs,
+        gap: u64,
+        chunk: Option<ChunkSecrets>,
+    ) -> (CohortAir, ColMatrix<BaseElement>, ColMatrix<BaseElement>) {
         let n = snapshot.trace.info.length();
         let info = TraceInfo::new_multi_segment(MAIN_WIDTH, inputs.layout().width(), 1, n, vec![]);
         let air = CohortAir::new(info.clone(), inputs.clone(), proof_options());
@@ -851,8 +1050,9 @@ mod tests {
             lde: snapshot.lde.clone(),
             options: proof_options(),
             inputs,
-            gap: 0,
+            gap,
             seed: [1; 32],
+            chunk,
             aux_in_extension: false,
             aux_memory: crate::lde::AUX_MEMORY,
         };
@@ -878,6 +1078,7 @@ mod tests {
             sum_sq: squares.then_some(o.sum_sq),
             measure_range: None,
             suppressed_below: 0,
+            chunk: None,
         }
     }
 
@@ -1053,6 +1254,147 @@ mod tests {
 
     /// A measure's range: counting a value outside it breaks the count's weight (`w = mm·p`), then the
     /// match, then the bound's gadget, as the prover forges each in turn.
+    /// A chunk's statement over `snapshot` with the boundaries `chunk`: the AIR and an honest prover's
+    /// auxiliary segment, for the chunk's true outputs masked as the prover masks them.
+    fn chunk_traces(
+        snapshot: &Snapshot,
+        criteria: Vec<Criterion>,
+        chunk: ChunkSecrets,
+        threshold: u32,
+    ) -> (PublicInputs, CohortAir, ColMatrix<BaseElement>, ColMatrix<BaseElement>) {
+        let o = snapshot.evaluate(&criteria, None).unwrap();
+        let [prev, next] = chunk.boundaries;
+        let masked = Outputs { count: (BaseElement::new(o.count) + next[0] - prev[0]).as_int(), ..o };
+        let link = ChunkLink {
+            prev: digest_of(&prev),
+            next: digest_of(&next),
+            total: chunk.suppressed.map(|(total, _)| total.as_int()),
+        };
+        let inputs = PublicInputs {
+            chunk: Some(link),
+            suppressed_below: if chunk.suppressed.is_some() { threshold } else { 0 },
+            ..inputs(snapshot, criteria, None, masked, false)
+        };
+        let gap = chunk.suppressed.map_or(0, |(_, gap)| gap);
+        let (air, main, aux) = traces_with(snapshot, inputs.clone(), gap, Some(chunk));
+        (inputs, air, main, aux)
+    }
+
+    /// The auxiliary assertions `aux` breaks, by column.
+    fn assertions_broken(air: &CohortAir, aux: &ColMatrix<BaseElement>) -> Vec<usize> {
+        let rand = AuxRandElements::new(vec![BaseElement::ZERO]);
+        let mut out = Vec::new();
+        for a in air.get_aux_assertions::<BaseElement>(&rand) {
+            a.apply(aux.num_rows(), |step, value| {
+                if aux.get(a.column(), step) != value {
+                    out.push(a.column());
+                }
+            });
+        }
+        out
+    }
+
+    /// Writes `column` of `aux` from row `from` with `values`.
+    fn overwrite(aux: &mut ColMatrix<BaseElement>, column: usize, from: usize, values: &[BaseElement]) {
+        for (i, v) in values.iter().enumerate() {
+            aux.set(column, from + i, *v);
+        }
+    }
+
+    /// The chunk's window, column by column: an honest segment meets every constraint and assertion; a
+    /// mask changed with its permutation done again (and the carry to match) meets every constraint but
+    /// the digest's, on the permutation's last row (the hash binds it); a mask changed alone, a join that adds no
+    /// mask, a kind's selector cleared, or the window moved to another block each break a constraint.
+    #[test]
+    fn a_chunks_masks_are_bound_by_the_hash_and_carried_into_its_output() {
+        let snapshot = Snapshot::build(vec![vec![Row::attribute(1)], vec![Row::attribute(2)]], [3; 32]).unwrap();
+        let boundary = |x: u64| -> [BaseElement; BOUNDARY] { std::array::from_fn(|i| BaseElement::new(x + i as u64)) };
+        let chunk = [boundary(1000), boundary(2000)];
+        let criteria = vec![Criterion::has(1)];
+        let secrets = ChunkSecrets { boundaries: chunk, suppressed: None };
+        let (inputs, air, main, aux) = chunk_traces(&snapshot, criteria, secrets, 0);
+        assert_eq!(broken(&air, &main, &aux), vec![]);
+        assert_eq!(assertions_broken(&air, &aux), Vec::<usize>::new());
+        let l = air.layout;
+        let n = main.num_rows();
+        let last = n - random_rows(n) - 1;
+        let start = last + 1 - CHUNK_WINDOW;
+        let mask = l.hash() + 4;
+
+        // A different first mask, its permutation done again and carried, for the claim it makes (the
+        // masked count one less): only the digest differs.
+        let claimed = PublicInputs { count: inputs.count - 1, ..inputs.clone() };
+        let forged_air = CohortAir::new(air.trace_info().clone(), claimed, proof_options());
+        let mut forged = aux.clone();
+        let mut other = chunk[0];
+        other[0] += BaseElement::ONE;
+        for (r, row) in rescue::fill(boundary_state(&other)).iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                forged.set(l.hash() + c, start + r, *v);
+            }
+        }
+        for i in start..=last {
+            forged.set(l.carry(0), i, forged.get(l.carry(0), i) - BaseElement::ONE);
+        }
+        assert_eq!(assertions_broken(&forged_air, &forged), Vec::<usize>::new());
+        let why = broken(&forged_air, &main, &forged);
+        assert!(!why.is_empty() && why.iter().all(|(row, _)| *row == start + rescue::ROWS - 1), "{why:?}");
+
+        // The mask alone changed (the permutation's rows kept).
+        let mut forged = aux.clone();
+        forged.set(mask, start, forged.get(mask, start) + BaseElement::ONE);
+        assert!(!broken(&air, &main, &forged).is_empty());
+
+        // The second mask not added into the carry.
+        let mut forged = aux.clone();
+        for i in start + PERMUTATION_PERIOD..=last {
+            forged.set(l.carry(0), i, forged.get(l.carry(0), start));
+        }
+        assert!(!broken(&air, &main, &forged).is_empty());
+
+        // A kind's selector cleared on one row of the window.
+        let mut forged = aux.clone();
+        forged.set(l.kind(2), start + 2, BaseElement::ZERO);
+        assert!(!broken(&air, &main, &forged).is_empty());
+
+        // The window moved a block earlier (flag, kinds, hash and carry): `win` is pinned to the block
+        // where the selector falls.
+        let mut forged = aux.clone();
+        for c in l.window()..l.width() {
+            let column: Vec<BaseElement> = (start..=last).map(|i| aux.get(c, i)).collect();
+            overwrite(&mut forged, c, start - CHUNK_WINDOW, &column);
+            overwrite(&mut forged, c, start, &vec![BaseElement::ZERO; CHUNK_WINDOW]);
+        }
+        let moved = broken(&air, &main, &forged);
+        assert!(!moved.is_empty(), "moving the window breaks a transition, not only an assertion");
+    }
+
+    /// The last part of a suppressed answer over chunks: the gap of a hidden total below the threshold
+    /// meets the constraints; a total at the threshold (its gap `-1`) fails them whatever the six gap
+    /// bits, and so does a stated sum of the masked counts one off.
+    #[test]
+    fn a_hidden_total_at_the_threshold_has_no_gap_to_show() {
+        // Three patients hold code 1 in this chunk; the whole dataset's total is `total`.
+        let snapshot = Snapshot::build((0..3).map(|_| vec![Row::attribute(1)]).collect(), [5; 32]).unwrap();
+        let boundary = |x: u64| -> [BaseElement; BOUNDARY] { std::array::from_fn(|i| BaseElement::new(x + i as u64)) };
+        let boundaries = [boundary(10), boundary(5000)];
+        let threshold = 10;
+        let secrets = |total: u64, gap: u64, off: u64| ChunkSecrets {
+            boundaries,
+            suppressed: Some((BaseElement::new(total + off) + boundaries[1][0], gap)),
+        };
+        let criteria = vec![Criterion::has(1)];
+        let (_, air, main, aux) = chunk_traces(&snapshot, criteria.clone(), secrets(7, 2, 0), threshold);
+        assert_eq!(broken(&air, &main, &aux), vec![]);
+        assert_eq!(assertions_broken(&air, &aux), Vec::<usize>::new());
+        let (_, air, main, aux) = chunk_traces(&snapshot, criteria.clone(), secrets(7, 2, 1), threshold);
+        assert!(!broken(&air, &main, &aux).is_empty(), "a stated total one off");
+        for gap in 0..64 {
+            let (_, air, main, aux) = chunk_traces(&snapshot, criteria.clone(), secrets(10, gap, 0), threshold);
+            assert!(!broken(&air, &main, &aux).is_empty(), "a total at the threshold shown with gap {gap}");
+        }
+    }
+
     #[test]
     fn a_measure_value_outside_its_range_counted_breaks_the_range_constraints() {
         let blocks: Vec<Block> =
@@ -1138,8 +1480,8 @@ mod tests {
             threshold: 1,
         };
         let (claim, _) = snapshot.prove([9; 32], &statement).unwrap();
-        let (base, trace) = snapshot.prover(&claim, 0, [4; 32]);
-        let (mut lifted, same_trace) = snapshot.prover(&claim, 0, [4; 32]);
+        let (base, trace) = snapshot.prover(&claim, 0, [4; 32], None);
+        let (mut lifted, same_trace) = snapshot.prover(&claim, 0, [4; 32], None);
         lifted.aux_in_extension = true;
         let base = base.prove(trace).unwrap().to_bytes();
         let lifted = lifted.prove(same_trace).unwrap().to_bytes();
@@ -1150,11 +1492,11 @@ mod tests {
         assert!(!in_memory.spilled());
         assert_eq!(snapshot.spilled(), cfg!(unix), "the temporary directory takes the scratch files");
         assert_eq!(in_memory.commitment().root, snapshot.commitment().root);
-        let (memory, trace) = in_memory.prover(&claim, 0, [4; 32]);
+        let (memory, trace) = in_memory.prover(&claim, 0, [4; 32], None);
         assert!(memory.prove(trace).unwrap().to_bytes() == base, "rows in memory give another proof");
         // The auxiliary even rows in the scratch file too (as a wide statement's at 2^20 rows), read
         // back a chunk at a time by constraint evaluation: same proof.
-        let (mut spilled, trace) = snapshot.prover(&claim, 0, [4; 32]);
+        let (mut spilled, trace) = snapshot.prover(&claim, 0, [4; 32], None);
         let (width, n) = (claim.layout().width(), trace.info.length());
         let blowup = spilled.options.blowup_factor();
         // The least budget for the segment in memory; its even rows need more.
@@ -1165,7 +1507,7 @@ mod tests {
         // in memory.
         let no_elements = AuxRandElements::<E>::new(Vec::new());
         for (budget, in_file) in [(spilled.aux_memory, cfg!(unix)), (usize::MAX, false)] {
-            let (mut prover, trace) = snapshot.prover(&claim, 0, [4; 32]);
+            let (mut prover, trace) = snapshot.prover(&claim, 0, [4; 32], None);
             prover.aux_memory = budget;
             let segment = prover.build_aux_trace_base(&trace, &no_elements).unwrap();
             assert!(matches!(segment, PolyColumns::Memory(_)), "the segment itself fits");
@@ -1177,13 +1519,13 @@ mod tests {
         // And the segment built in the scratch file, then interpolated and extended a group of
         // columns at a time, in four-wide groups (as the widest statements' at 2^21 rows): same proof.
         crate::lde::WIDE_HALF_IN_TEST.set(0);
-        let (mut streamed, trace) = snapshot.prover(&claim, 0, [4; 32]);
+        let (mut streamed, trace) = snapshot.prover(&claim, 0, [4; 32], None);
         streamed.aux_memory = 0;
         let built = streamed.build_aux_trace_base(&trace, &no_elements).unwrap();
         assert_eq!(matches!(built, PolyColumns::Stored(_)), cfg!(unix), "built in the scratch file");
         assert!(streamed.prove(trace).unwrap().to_bytes() == base, "a segment built in a file gives another proof");
         // Without a scratch directory the budget cannot be kept: the segment is built in memory.
-        let (mut held, trace) = in_memory.prover(&claim, 0, [4; 32]);
+        let (mut held, trace) = in_memory.prover(&claim, 0, [4; 32], None);
         held.aux_memory = 0;
         assert!(matches!(held.build_aux_trace_base(&trace, &no_elements), Some(PolyColumns::Memory(_))));
         assert!(held.prove(trace).unwrap().to_bytes() == base, "rows in memory give another proof");

@@ -1,6 +1,6 @@
 //! Checking an answer's proof against a published commitment. Links no prover code.
 
-use crate::air::{check_criteria, check_width, AuxLayout, CohortAir, Criterion, PublicInputs};
+use crate::air::{check_criteria, check_width, AuxLayout, ChunkLink, CohortAir, Criterion, PublicInputs};
 use crate::format::{
     capacity, proof_options, Commitment, FORMAT_VERSION, MAIN_WIDTH, MAX_CODE, MAX_THRESHOLD, MIN_TRACE_LENGTH,
     READABLE_AUX_WIDTH,
@@ -11,6 +11,7 @@ use winter_air::{Air, TraceInfo};
 use winter_crypto::hashers::Blake3_256;
 use winter_crypto::{DefaultRandomCoin, Digest, MerkleTree};
 use winter_math::fields::f64::BaseElement;
+use winter_math::FieldElement as _;
 use winter_verifier::AcceptableOptions;
 use winter_verifier::{ByteReader as _, Deserializable as _, DeserializationError, Serializable as _};
 
@@ -52,12 +53,35 @@ impl Claim {
 
     /// Checks what the format can state before any proof is read.
     fn check(&self, max_rows: u64) -> Result<(), ZkError> {
-        let refuse = |why: String| Err(ZkError::Rejected(why));
+        self.check_statement(false)?;
+        self.check_outputs(max_rows)
+    }
+
+    /// Checks the statement (criteria, codes, width; for a chunk's, `chunked`, with its columns).
+    fn check_statement(&self, chunked: bool) -> Result<(), ZkError> {
         check_criteria(&self.criteria).map_err(ZkError::Rejected)?;
-        check_width(self.layout(), READABLE_AUX_WIDTH).map_err(ZkError::Rejected)?;
+        check_width(self.layout().with_chunk(chunked), READABLE_AUX_WIDTH).map_err(ZkError::Rejected)?;
         if let Some(code) = self.criteria.iter().map(|c| c.code).chain(self.measure).find(|c| *c > MAX_CODE) {
-            return refuse(format!("code {code} is above the format's {MAX_CODE}"));
+            return Err(ZkError::Rejected(format!("code {code} is above the format's {MAX_CODE}")));
         }
+        if chunked && self.sum_sq.is_some() {
+            return Err(ZkError::Rejected("a chunk's claim masks a count and sum (no sum of squares)".into()));
+        }
+        if chunked && self.suppressed_below.is_some_and(|t| !(1..=MAX_THRESHOLD).contains(&t)) {
+            return Err(ZkError::Rejected(format!("a suppressed claim's threshold is in 1..={MAX_THRESHOLD}")));
+        }
+        if chunked && self.measure_range.is_some_and(|r| r.min.is_none() && r.max.is_none()) {
+            return Err(ZkError::Rejected("a measure's range bounds nothing (give min 0 for every value)".into()));
+        }
+        if chunked && self.layout().with_chunk(true).totals() == 1 && self.sum != 0 {
+            return Err(ZkError::Rejected("a chunk's claim has a sum only with a measure summed and disclosed".into()));
+        }
+        Ok(())
+    }
+
+    /// Checks the outputs against what `max_rows` data rows can hold.
+    fn check_outputs(&self, max_rows: u64) -> Result<(), ZkError> {
+        let refuse = |why: String| Err(ZkError::Rejected(why));
         if self.count > max_rows {
             return refuse(format!("count {} exceeds the snapshot's {max_rows} rows", self.count));
         }
@@ -219,9 +243,131 @@ fn expected_context(trace_length: usize, layout: AuxLayout) -> Vec<u8> {
 
 /// Verifies that `proof` shows `claim` over the dataset `commitment` names.
 pub fn verify_claim(commitment: &Commitment, claim: &Claim, proof: &[u8]) -> Result<(), ZkError> {
-    let root = commitment.root_bytes()?;
     claim.check(capacity(commitment.trace_length) as u64)?;
-    let proof = parse_proof(commitment, claim.layout(), proof)?;
+    verify_statement(commitment, claim, None, proof)
+}
+
+/// One chunk's part of an answer over a dataset committed in chunks (`crate::air`, "Chunks"): the
+/// chunk's commitment, its claim (its count and sum masked), its links to its neighbours, its proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkPart {
+    /// The chunk's commitment (one of those the node published for the dataset, in order).
+    pub commitment: Commitment,
+    /// The statement and its masked outputs (`count` and `sum` are field elements, not counts).
+    pub claim: Claim,
+    /// The digests of the masks shared with the previous and the next chunk.
+    pub link: ChunkLink,
+    /// The proof.
+    pub proof: Vec<u8>,
+}
+
+/// Verifies one chunk's part: its proof shows the masked outputs over the chunk's commitment, with masks
+/// that open its link's digests. It says nothing of the whole dataset: [`verify_chunked`] does.
+pub fn verify_chunk(part: &ChunkPart) -> Result<(), ZkError> {
+    let p = crate::air::digest_modulus();
+    if part.link.prev.iter().chain(&part.link.next).any(|e| *e >= p) {
+        return Err(ZkError::Rejected("a link's digest element is not a canonical field element".into()));
+    }
+    if part.claim.count >= p || part.claim.sum >= p || part.link.total.is_some_and(|t| t >= p) {
+        return Err(ZkError::Rejected("a chunk's masked output is not a canonical field element".into()));
+    }
+    if part.claim.suppressed_below.is_some() != part.link.total.is_some() {
+        return Err(ZkError::Rejected(
+            "a chunk's part states the parts' masked counts added exactly when it is suppressed".into(),
+        ));
+    }
+    part.claim.check_statement(true)?;
+    verify_statement(&part.commitment, &part.claim, Some(part.link), &part.proof)
+}
+
+/// Verifies an answer over a dataset committed in the chunks `parts` name (in the order the node
+/// published them; the caller checks that they are its commitments): every part is of `claim`'s
+/// statement and query, the first links to no previous chunk and the last to no next one, each part's
+/// next digest is the following part's previous one, every proof verifies ([`verify_chunk`]), and the
+/// masked outputs add up, in the field, to `claim`'s count and sum (the masks telescope: each is added
+/// by one chunk and taken away by the next). `claim` is then checked against the chunks' rows together.
+/// A suppressed `claim` (its count hidden, below its threshold): only the last part is suppressed, with
+/// that threshold, the last boundary is a real one (its mask hides the total), and the parts' masked
+/// counts add up to the total the last part states, which its proof shows is the hidden count plus its
+/// last mask, and that count below the threshold.
+pub fn verify_chunked(claim: &Claim, parts: &[ChunkPart]) -> Result<(), ZkError> {
+    let refuse = |why: String| Err(ZkError::Rejected(why));
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return refuse("an answer over chunks has at least one part".into());
+    };
+    let same = |c: &Claim| {
+        c.query == claim.query
+            && c.criteria == claim.criteria
+            && c.measure == claim.measure
+            && c.measure_range == claim.measure_range
+    };
+    if let Some(i) = parts.iter().position(|part| !same(&part.claim)) {
+        return refuse(format!("part {i} is of another query or statement"));
+    }
+    if first.link.prev != ChunkLink::end() {
+        return refuse("the first part links to a chunk before it".into());
+    }
+    let hidden = claim.suppressed_below;
+    if hidden.is_none() && last.link.next != ChunkLink::end() {
+        return refuse("the last part links to a chunk after it".into());
+    }
+    if let Some(i) = parts[..parts.len() - 1].iter().position(|part| part.claim.suppressed_below.is_some()) {
+        return refuse(format!("part {i} is suppressed, and only the last part of an answer may be"));
+    }
+    if last.claim.suppressed_below != hidden {
+        let state = |t: Option<u32>| t.map_or("disclosed".to_string(), |t| format!("suppressed below {t}"));
+        return refuse(format!(
+            "the last part is {}, the answer {}",
+            state(last.claim.suppressed_below),
+            state(hidden)
+        ));
+    }
+    if let Some(i) = parts.windows(2).position(|w| w[0].link.next != w[1].link.prev) {
+        return refuse(format!("part {} does not link to part {}", i, i + 1));
+    }
+    let mut rows = 0u64;
+    let (mut count, mut sum) = (BaseElement::ZERO, BaseElement::ZERO);
+    for (i, part) in parts.iter().enumerate() {
+        verify_chunk(part).map_err(|e| ZkError::Rejected(format!("part {i}: {e}")))?;
+        rows += capacity(part.commitment.trace_length) as u64;
+        count += BaseElement::new(part.claim.count);
+        sum += BaseElement::new(part.claim.sum);
+    }
+    if claim.sum_sq.is_some() {
+        return refuse("an answer over chunks states no sum of squares".into());
+    }
+    claim.check(rows)?;
+    if let Some(total) = last.link.total {
+        if count.as_int() != total {
+            return refuse(format!(
+                "the parts' masked counts add up to {}, not the {total} the last part states",
+                count.as_int()
+            ));
+        }
+        return Ok(());
+    }
+    if count.as_int() != claim.count || sum.as_int() != claim.sum {
+        return refuse(format!(
+            "the parts add up to count {} and sum {}, not the claimed {} and {}",
+            count.as_int(),
+            sum.as_int(),
+            claim.count,
+            claim.sum
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies `proof` of `claim`'s statement over `commitment` (a chunk's with `link`), its outputs checked
+/// by the caller.
+fn verify_statement(
+    commitment: &Commitment,
+    claim: &Claim,
+    link: Option<ChunkLink>,
+    proof: &[u8],
+) -> Result<(), ZkError> {
+    let root = commitment.root_bytes()?;
+    let proof = parse_proof(commitment, claim.layout().with_chunk(link.is_some()), proof)?;
     let opened = opened_root(&proof)?;
     if opened != root {
         return Err(ZkError::ForeignCommitment { expected: hex::encode(root), found: hex::encode(opened) });
@@ -236,6 +382,7 @@ pub fn verify_claim(commitment: &Commitment, claim: &Claim, proof: &[u8]) -> Res
         sum_sq: claim.sum_sq,
         measure_range: claim.measure_range,
         suppressed_below: claim.suppressed_below.unwrap_or(0),
+        chunk: link,
     };
     let acceptable = AcceptableOptions::OptionSet(vec![proof_options()]);
     let outcome = std::panic::catch_unwind(move || {

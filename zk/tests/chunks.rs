@@ -1,0 +1,201 @@
+//! A dataset committed in chunks: each chunk's proof states its outputs masked by the masks it shares
+//! with its neighbours, and the parts add up to the whole. Honest answers verify and equal a count made
+//! here from the rows; a part changed, moved, dropped, relinked or taken from another query is refused.
+
+mod common;
+use common::*;
+
+use agora_zk::air::ChunkLink;
+use agora_zk::prove::{prove_chunked, Block, Snapshot, Statement};
+use agora_zk::verify::verify_chunk;
+use agora_zk::{verify_chunked, verify_claim, ChunkPart, Claim, Criterion, ZkError};
+
+/// Three chunks of patients, each a snapshot of its own.
+fn chunks() -> (Vec<Block>, Vec<Snapshot>) {
+    let parts: Vec<Vec<Block>> = (0..3).map(|i| patients(70 + 10 * i, 900 + i as u64)).collect();
+    let snapshots = parts.iter().enumerate().map(|(i, p)| Snapshot::build(p.clone(), [i as u8 + 1; 32]).unwrap());
+    let snapshots = snapshots.collect();
+    (parts.concat(), snapshots)
+}
+
+fn count_of(criteria: Vec<Criterion>) -> Statement {
+    Statement { criteria, measure: None, squares: false, measure_range: None, threshold: 0 }
+}
+
+fn mean_of(criteria: Vec<Criterion>) -> Statement {
+    Statement { criteria, measure: Some(MEASURE), squares: false, measure_range: None, threshold: 0 }
+}
+
+fn refusal(claim: &Claim, parts: &[ChunkPart]) -> String {
+    match verify_chunked(claim, parts) {
+        Ok(()) => panic!("a forged answer over chunks verified"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_parts_add_up_to_an_independent_count_and_no_part_discloses_its_own() {
+    let (all, snapshots) = chunks();
+    let refs: Vec<&Snapshot> = snapshots.iter().collect();
+    let criteria = vec![Criterion::has(FEMALE), Criterion::lacks(2), Criterion::has(3).or_previous()];
+    for statement in [count_of(criteria.clone()), mean_of(criteria.clone())] {
+        let (claim, parts) = prove_chunked(&refs, [7; 32], &statement).unwrap();
+        let (count, sum) = expected(&all, &criteria, statement.measure);
+        assert!(count > 10, "a cohort worth counting: {count}");
+        assert_eq!((claim.count, claim.sum), (count, sum));
+        verify_chunked(&claim, &parts).expect("an honest answer over chunks verifies");
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0].link.prev, ChunkLink::end());
+        assert_eq!(parts[2].link.next, ChunkLink::end());
+        for (part, snapshot) in parts.iter().zip(&snapshots) {
+            // Each part claims a masked count, not the chunk's own (a uniform field element: it equals it
+            // with probability 2^-64).
+            let own = expected(snapshot.blocks(), &criteria, statement.measure);
+            assert_ne!(part.claim.count, own.0);
+            verify_chunk(part).expect("each part verifies alone");
+            // A part is not a proof of the chunk's own count, nor of its masked one as a whole answer.
+            let whole = Claim { count: own.0, sum: own.1, ..part.claim.clone() };
+            assert!(verify_claim(&part.commitment, &whole, &part.proof).is_err());
+        }
+    }
+}
+
+#[test]
+fn one_chunk_is_its_own_answer() {
+    let data = patients(50, 5);
+    let snapshot = Snapshot::build(data.clone(), [9; 32]).unwrap();
+    let criteria = vec![Criterion::has(MALE)];
+    let (claim, parts) = prove_chunked(&[&snapshot], [1; 32], &count_of(criteria.clone())).unwrap();
+    assert_eq!(claim.count, expected(&data, &criteria, None).0);
+    // Nothing to mask with one chunk: its part claims the count itself.
+    assert_eq!(parts[0].claim.count, claim.count);
+    verify_chunked(&claim, &parts).unwrap();
+}
+
+#[test]
+fn a_part_changed_moved_dropped_relinked_or_from_another_query_is_refused() {
+    let (_, snapshots) = chunks();
+    let refs: Vec<&Snapshot> = snapshots.iter().collect();
+    let statement = mean_of(vec![Criterion::has(PERSON), Criterion::has(1)]);
+    let (claim, parts) = prove_chunked(&refs, [3; 32], &statement).unwrap();
+    verify_chunked(&claim, &parts).unwrap();
+
+    // The total changed: the parts no longer add up to it.
+    let more = Claim { count: claim.count + 1, ..claim.clone() };
+    assert!(refusal(&more, &parts).contains("add up"), "{}", refusal(&more, &parts));
+    let richer = Claim { sum: claim.sum + 1, ..claim.clone() };
+    assert!(refusal(&richer, &parts).contains("add up"));
+
+    // A part's masked count (or sum) changed with the total to match: its proof fails.
+    for which in 0..2 {
+        let mut forged = parts.clone();
+        let mut total = claim.clone();
+        if which == 0 {
+            forged[1].claim.count += 1;
+            total.count += 1;
+        } else {
+            forged[1].claim.sum += 1;
+            total.sum += 1;
+        }
+        let why = refusal(&total, &forged);
+        assert!(why.starts_with("proof rejected: part 1:") || why.contains("part 1"), "{why}");
+    }
+
+    // Parts swapped, or one dropped: the links break.
+    let mut swapped = parts.clone();
+    swapped.swap(0, 1);
+    assert!(refusal(&claim, &swapped).contains("links to a chunk before it"));
+    let mut swapped = parts.clone();
+    swapped.swap(1, 2);
+    assert!(refusal(&claim, &swapped).contains("links to a chunk after it"));
+    assert!(refusal(&claim, &[parts[0].clone(), parts[2].clone()]).contains("does not link"));
+    assert!(refusal(&claim, &[]).contains("at least one part"));
+
+    // A middle link replaced on both sides (another boundary's digest): the proofs open other masks.
+    let mut relinked = parts.clone();
+    let other = relinked[0].link.prev;
+    relinked[0].link.next = other;
+    relinked[1].link.prev = other;
+    assert!(refusal(&claim, &relinked).contains("part 0"));
+
+    // A part from another query's answer over the same chunks.
+    let (_, others) = prove_chunked(&refs, [4; 32], &statement).unwrap();
+    let mut mixed = parts.clone();
+    mixed[1] = others[1].clone();
+    assert!(refusal(&claim, &mixed).contains("another query"));
+    // Or relabelled as this query's: its proof is bound to the other.
+    mixed[1].claim.query = claim.query;
+    assert!(refusal(&claim, &mixed).contains("does not link") || refusal(&claim, &mixed).contains("part 1"));
+
+    // A part's proof against another chunk's commitment.
+    let mut foreign = parts.clone();
+    foreign[1].commitment = parts[0].commitment.clone();
+    assert!(matches!(verify_chunk(&foreign[1]), Err(ZkError::ForeignCommitment { .. })));
+
+    // A digest element or a masked output outside the field.
+    let mut wide = parts[1].clone();
+    wide.link.next[0] = u64::MAX;
+    assert!(verify_chunk(&wide).unwrap_err().to_string().contains("canonical"));
+    let mut wide = parts[1].clone();
+    wide.claim.count = u64::MAX;
+    assert!(verify_chunk(&wide).unwrap_err().to_string().contains("canonical"));
+}
+
+#[test]
+fn a_rare_cohort_over_chunks_is_proven_below_the_threshold_and_its_count_stays_hidden() {
+    let (all, snapshots) = chunks();
+    let refs: Vec<&Snapshot> = snapshots.iter().collect();
+    // Patients with all six conditions: a handful of 240 (one in 2^6 has them all).
+    let criteria: Vec<Criterion> = (0..6).map(Criterion::has).collect();
+    let (count, _) = expected(&all, &criteria, None);
+    assert!(count < 10, "a rare cohort: {count}");
+    for statement in [
+        Statement { threshold: 10, ..count_of(criteria.clone()) },
+        Statement { threshold: 10, ..mean_of(criteria.clone()) },
+    ] {
+        let (claim, parts) = prove_chunked(&refs, [8; 32], &statement).unwrap();
+        assert_eq!((claim.count, claim.sum, claim.suppressed_below), (0, 0, Some(10)));
+        verify_chunked(&claim, &parts).expect("a suppressed answer over chunks verifies");
+        let last = &parts[2];
+        // The last boundary is a real one: its mask hides the total from the masked counts added.
+        assert_ne!(last.link.next, ChunkLink::end());
+        let total = last.link.total.expect("the last part states the masked counts added");
+        assert_ne!(total, count);
+        assert!(parts[..2].iter().all(|p| p.claim.suppressed_below.is_none() && p.link.total.is_none()));
+
+        // The stated total moved by one: the last part's proof, of which it is a public input, fails;
+        // and so does a middle part's whose masked count is moved with it to match.
+        let mut forged = parts.clone();
+        forged[2].link.total = Some(total + 1);
+        assert!(refusal(&claim, &forged).contains("part 2: proof does not verify"), "{}", refusal(&claim, &forged));
+        forged[1].claim.count += 1;
+        assert!(refusal(&claim, &forged).contains("part 1: proof does not verify"), "{}", refusal(&claim, &forged));
+        // Another threshold, or the answer disclosed, or a middle part suppressed.
+        let lower = Claim { suppressed_below: Some(5), ..claim.clone() };
+        assert!(refusal(&lower, &parts).contains("suppressed below 10, the answer suppressed below 5"));
+        let disclosed = Claim { count, suppressed_below: None, ..claim.clone() };
+        assert!(refusal(&disclosed, &parts).contains("links to a chunk after it"));
+        let mut middle = parts.clone();
+        middle[1].claim.suppressed_below = Some(10);
+        assert!(refusal(&claim, &middle).contains("only the last part"));
+    }
+    // The same cohort over a lower threshold is disclosed, and ends at no boundary.
+    let statement = Statement { threshold: count.min(1) as u32, ..count_of(criteria.clone()) };
+    let (claim, parts) = prove_chunked(&refs, [8; 32], &statement).unwrap();
+    assert_eq!((claim.count, claim.suppressed_below), (count, None));
+    assert_eq!(parts[2].link.next, ChunkLink::end());
+    verify_chunked(&claim, &parts).unwrap();
+}
+
+#[test]
+fn what_chunks_do_not_prove_yet_is_refused_before_any_proof() {
+    let (_, snapshots) = chunks();
+    let refs: Vec<&Snapshot> = snapshots.iter().collect();
+    let before: Vec<usize> = snapshots.iter().map(Snapshot::remaining_proofs).collect();
+    let squares = Statement { squares: true, ..mean_of(vec![Criterion::has(PERSON)]) };
+    assert!(prove_chunked(&refs, [0; 32], &squares).unwrap_err().to_string().contains("sum of squares"));
+    assert!(prove_chunked(&[], [0; 32], &count_of(vec![Criterion::has(PERSON)])).is_err());
+    // Refused before any chunk's budget was spent.
+    let after: Vec<usize> = snapshots.iter().map(Snapshot::remaining_proofs).collect();
+    assert_eq!(after, before);
+}
