@@ -183,7 +183,7 @@ fn main() {
             let (total, parts) = agora_zk::prove::prove_chunked(&[&snapshot], [12; 32], &statement).unwrap();
             let chunk_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
-            agora_zk::verify_chunked(&total, &parts).unwrap();
+            agora_zk::verify_chunked(&total, &[snapshot.commitment().clone()], &parts).unwrap();
             let verify_ms = t.elapsed().as_secs_f64() * 1e3;
             println!(
                 "2^{log} {name}: whole {} aux columns, prove {whole_s:.2} s ({:.0} rows/s), proof {:.1} KB, peak RSS {whole_peak:.0} MB; as a chunk {} aux columns, prove {chunk_s:.2} s ({:.0} rows/s), verify {verify_ms:.2} ms, proof {:.1} KB, peak RSS {:.0} MB",

@@ -654,7 +654,7 @@ impl Air for CohortAir {
             }
         }
         if layout.suppressed && layout.chunked {
-            // The hidden total's gap, on the second half's first row; its bits boolean on every row of
+            // The hidden total's gap, on the row before the second half's first; its bits boolean on every row of
             // a permutation's first kind.
             aux.push(TransitionConstraintDegree::with_cycles(2, vec![CHUNK_WINDOW]));
             aux.extend(vec![d(3); GAP_BITS]);
@@ -990,9 +990,9 @@ impl CohortAir {
     /// The window is the aligned block of [`CHUNK_WINDOW`] rows ending on row `n-k-1`, where the selector
     /// is 0 (it is 1 on every row before). `win` is 1 exactly there: boolean, constant over each aligned
     /// block, 0 on a block whose last row has the selector 1 (every earlier block) and on one whose first
-    /// row has it 0 (every block of random rows), and 1 on the window's first row (asserted). Its first
+    /// row has it 0 (every block of random rows), and 1 on the window's last row (asserted). Its first
     /// half holds the permutation of the boundary before the chunk, its second the one after (each
-    /// [`rescue::ROWS`] rows from the half's start, its capacity and digest asserted). A carry column per
+    /// [`rescue::ROWS`] rows from the half's start, its capacity and digest constrained on those rows). A carry column per
     /// output starts at minus the first boundary's mask (`R = -X_m` on the window's first row), keeps its
     /// value, adds the second boundary's mask into the second half, and on the window's last row the
     /// output's running total plus it is the public (masked) output.

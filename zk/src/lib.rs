@@ -31,7 +31,7 @@ pub mod verify;
 
 pub use air::Criterion;
 pub use format::{Commitment, FORMAT_VERSION};
-pub use verify::{verify_chunked, verify_claim, ChunkPart, Claim};
+pub use verify::{verify_chunked, verify_claim, ChunkPart, Claim, MAX_CHUNKS};
 
 /// Why a snapshot, a proof or a verification failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

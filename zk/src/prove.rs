@@ -641,8 +641,12 @@ pub fn prove_chunked(
     statement: &Statement,
 ) -> Result<(Claim, Vec<ChunkPart>), ZkError> {
     check_statement(statement)?;
-    if chunks.is_empty() {
-        return Err(ZkError::Prover("a dataset in chunks has at least one".into()));
+    if chunks.is_empty() || chunks.len() > crate::verify::MAX_CHUNKS {
+        return Err(ZkError::Prover(format!(
+            "{} chunks (a dataset in chunks has 1 to {})",
+            chunks.len(),
+            crate::verify::MAX_CHUNKS
+        )));
     }
     let mut outputs = Vec::with_capacity(chunks.len());
     let mut total = Outputs::default();
@@ -657,6 +661,14 @@ pub fn prove_chunked(
         return Err(ZkError::Prover("a dataset in chunks proves counts and sums (not yet a sum of squares)".into()));
     }
     let suppressed = total.count < u64::from(statement.threshold);
+    // Every part's layout fits the format before any chunk's budget is spent (the last part of a
+    // suppressed answer has the gap's columns too).
+    for hidden in [false, suppressed] {
+        let layout = AuxLayout::new(&statement.criteria, statement.measure.is_some(), false, hidden)
+            .with_measure_range(statement.measure_range)
+            .with_chunk(true);
+        crate::air::check_width(layout, MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
+    }
     // The boundaries: none before the first chunk and (unless the total is hidden) after the last, fresh
     // masks and salt between.
     let mut seed = [0u8; 32];
@@ -1252,8 +1264,6 @@ mod tests {
         assert_eq!(broken(&air, &main, &aux), vec![(4, match_constraint + 1 + lower + upper)]);
     }
 
-    /// A measure's range: counting a value outside it breaks the count's weight (`w = mm·p`), then the
-    /// match, then the bound's gadget, as the prover forges each in turn.
     /// A chunk's statement over `snapshot` with the boundaries `chunk`: the AIR and an honest prover's
     /// auxiliary segment, for the chunk's true outputs masked as the prover masks them.
     fn chunk_traces(
@@ -1393,8 +1403,24 @@ mod tests {
             let (_, air, main, aux) = chunk_traces(&snapshot, criteria.clone(), secrets(10, gap, 0), threshold);
             assert!(!broken(&air, &main, &aux).is_empty(), "a total at the threshold shown with gap {gap}");
         }
+        // Bits that are not bits: `-1` as the first "bit" makes the gap's equation hold for a total at
+        // the threshold, and only the booleanity on the rows of kind 0 refuses it.
+        let (_, air, main, mut aux) = chunk_traces(&snapshot, criteria, secrets(10, 0, 0), threshold);
+        let l = air.layout;
+        let n = main.num_rows();
+        let start = n - random_rows(n) - CHUNK_WINDOW;
+        let kind0: Vec<usize> =
+            (start..start + CHUNK_WINDOW).filter(|i| aux.get(l.kind(0), *i) == BaseElement::ONE).collect();
+        assert_eq!(kind0.len(), 2 * rescue::ROUNDS);
+        for &i in &kind0 {
+            aux.set(l.gap(), i, -BaseElement::ONE);
+        }
+        let why = broken(&air, &main, &aux);
+        assert!(!why.is_empty() && why.iter().all(|(row, _)| kind0.contains(row)), "{why:?}");
     }
 
+    /// A measure's range: counting a value outside it breaks the count's weight (`w = mm·p`), then the
+    /// match, then the bound's gadget, as the prover forges each in turn.
     #[test]
     fn a_measure_value_outside_its_range_counted_breaks_the_range_constraints() {
         let blocks: Vec<Block> =

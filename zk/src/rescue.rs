@@ -2,8 +2,8 @@
 //! constraints all have degree at most 2 (3 with the selector that switches them on): the gadget by
 //! which a proof opens a salted hash of secret field elements inside the AIR. It is the first part of
 //! the chunked statement designed in zk/README.md ("Beyond 2^22 rows"), where each chunk's proof shows
-//! that the masks it adds to its totals open public hashes shared with its neighbours; nothing uses it
-//! yet beyond its tests.
+//! that the masks it adds to its totals open public hashes shared with its neighbours (`crate::air`,
+//! "Chunks").
 //!
 //! One round of `Rp64_256` maps the state `s` (12 elements) to `MDS·w + ARK2[r]`, where `w` is the
 //! seventh root of `t = MDS·s^7 + ARK1[r]` (each power elementwise). Two groups of 12 columns, `X` and

@@ -70,6 +70,9 @@ impl Claim {
         if chunked && self.suppressed_below.is_some_and(|t| !(1..=MAX_THRESHOLD).contains(&t)) {
             return Err(ZkError::Rejected(format!("a suppressed claim's threshold is in 1..={MAX_THRESHOLD}")));
         }
+        if chunked && self.measure_range.is_some() && self.measure.is_none() {
+            return Err(ZkError::Rejected("a measure's range needs a measure".into()));
+        }
         if chunked && self.measure_range.is_some_and(|r| r.min.is_none() && r.max.is_none()) {
             return Err(ZkError::Rejected("a measure's range bounds nothing (give min 0 for every value)".into()));
         }
@@ -243,9 +246,16 @@ fn expected_context(trace_length: usize, layout: AuxLayout) -> Vec<u8> {
 
 /// Verifies that `proof` shows `claim` over the dataset `commitment` names.
 pub fn verify_claim(commitment: &Commitment, claim: &Claim, proof: &[u8]) -> Result<(), ZkError> {
+    // The commitment's shape first: a trace length below the format's has no capacity.
+    commitment.root_bytes()?;
     claim.check(capacity(commitment.trace_length) as u64)?;
     verify_statement(commitment, claim, None, proof)
 }
+
+/// The most chunks a dataset may be committed in: 256 chunks of at most 2^22 rows keep every count and
+/// sum added over them below the field's modulus (a chunk's sum is below 2^54), so the parts' field sum
+/// is the integer one.
+pub const MAX_CHUNKS: usize = 256;
 
 /// One chunk's part of an answer over a dataset committed in chunks (`crate::air`, "Chunks"): the
 /// chunk's commitment, its claim (its count and sum masked), its links to its neighbours, its proof.
@@ -280,21 +290,41 @@ pub fn verify_chunk(part: &ChunkPart) -> Result<(), ZkError> {
     verify_statement(&part.commitment, &part.claim, Some(part.link), &part.proof)
 }
 
-/// Verifies an answer over a dataset committed in the chunks `parts` name (in the order the node
-/// published them; the caller checks that they are its commitments): every part is of `claim`'s
-/// statement and query, the first links to no previous chunk and the last to no next one, each part's
+/// Verifies an answer over the dataset a node committed in the chunks `commitments` (in the order it
+/// published them): one part per chunk, over that chunk's commitment, in order (at most [`MAX_CHUNKS`]),
+/// every part is of `claim`'s statement and query, the first links to no previous chunk and the last to no next one, each part's
 /// next digest is the following part's previous one, every proof verifies ([`verify_chunk`]), and the
 /// masked outputs add up, in the field, to `claim`'s count and sum (the masks telescope: each is added
 /// by one chunk and taken away by the next). `claim` is then checked against the chunks' rows together.
 /// A suppressed `claim` (its count hidden, below its threshold): only the last part is suppressed, with
 /// that threshold, the last boundary is a real one (its mask hides the total), and the parts' masked
 /// counts add up to the total the last part states, which its proof shows is the hidden count plus its
-/// last mask, and that count below the threshold.
-pub fn verify_chunked(claim: &Claim, parts: &[ChunkPart]) -> Result<(), ZkError> {
+/// last mask (a real one: an end boundary there would disclose the total), and that count below the
+/// threshold.
+pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart]) -> Result<(), ZkError> {
     let refuse = |why: String| Err(ZkError::Rejected(why));
     let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
         return refuse("an answer over chunks has at least one part".into());
     };
+    if commitments.len() > MAX_CHUNKS {
+        return refuse(format!("{} chunks, at most {MAX_CHUNKS}", commitments.len()));
+    }
+    if parts.len() != commitments.len() {
+        return refuse(format!("{} parts for a dataset of {} chunks", parts.len(), commitments.len()));
+    }
+    if let Some(i) = parts.iter().zip(commitments).position(|(part, c)| &part.commitment != c) {
+        return refuse(format!("part {i} is over another commitment than the dataset's chunk {i}"));
+    }
+    // The whole claim's own checks, before any proof is read.
+    let mut rows = 0u64;
+    for c in commitments {
+        c.root_bytes()?;
+        rows += capacity(c.trace_length) as u64;
+    }
+    if claim.sum_sq.is_some() {
+        return refuse("an answer over chunks states no sum of squares".into());
+    }
+    claim.check(rows)?;
     let same = |c: &Claim| {
         c.query == claim.query
             && c.criteria == claim.criteria
@@ -311,6 +341,9 @@ pub fn verify_chunked(claim: &Claim, parts: &[ChunkPart]) -> Result<(), ZkError>
     if hidden.is_none() && last.link.next != ChunkLink::end() {
         return refuse("the last part links to a chunk after it".into());
     }
+    if hidden.is_some() && last.link.next == ChunkLink::end() {
+        return refuse("a suppressed answer's last part ends at no boundary, which would disclose its total".into());
+    }
     if let Some(i) = parts[..parts.len() - 1].iter().position(|part| part.claim.suppressed_below.is_some()) {
         return refuse(format!("part {i} is suppressed, and only the last part of an answer may be"));
     }
@@ -325,18 +358,12 @@ pub fn verify_chunked(claim: &Claim, parts: &[ChunkPart]) -> Result<(), ZkError>
     if let Some(i) = parts.windows(2).position(|w| w[0].link.next != w[1].link.prev) {
         return refuse(format!("part {} does not link to part {}", i, i + 1));
     }
-    let mut rows = 0u64;
     let (mut count, mut sum) = (BaseElement::ZERO, BaseElement::ZERO);
     for (i, part) in parts.iter().enumerate() {
         verify_chunk(part).map_err(|e| ZkError::Rejected(format!("part {i}: {e}")))?;
-        rows += capacity(part.commitment.trace_length) as u64;
         count += BaseElement::new(part.claim.count);
         sum += BaseElement::new(part.claim.sum);
     }
-    if claim.sum_sq.is_some() {
-        return refuse("an answer over chunks states no sum of squares".into());
-    }
-    claim.check(rows)?;
     if let Some(total) = last.link.total {
         if count.as_int() != total {
             return refuse(format!(

@@ -6,9 +6,10 @@ mod common;
 use common::*;
 
 use agora_zk::air::ChunkLink;
+use agora_zk::format::Commitment;
 use agora_zk::prove::{prove_chunked, Block, Snapshot, Statement};
 use agora_zk::verify::verify_chunk;
-use agora_zk::{verify_chunked, verify_claim, ChunkPart, Claim, Criterion, ZkError};
+use agora_zk::{verify_chunked, ChunkPart, Claim, Criterion, ZkError};
 
 /// Three chunks of patients, each a snapshot of its own.
 fn chunks() -> (Vec<Block>, Vec<Snapshot>) {
@@ -26,11 +27,26 @@ fn mean_of(criteria: Vec<Criterion>) -> Statement {
     Statement { criteria, measure: Some(MEASURE), squares: false, measure_range: None, threshold: 0 }
 }
 
-fn refusal(claim: &Claim, parts: &[ChunkPart]) -> String {
-    match verify_chunked(claim, parts) {
+/// The commitments the parts are over, in order (what the node published, for an honest answer).
+fn of(parts: &[ChunkPart]) -> Vec<Commitment> {
+    parts.iter().map(|p| p.commitment.clone()).collect()
+}
+
+fn commitments(snapshots: &[Snapshot]) -> Vec<Commitment> {
+    snapshots.iter().map(|s| s.commitment().clone()).collect()
+}
+
+/// Why `verify_chunked` refuses `parts` as an answer over the dataset of `chunks`.
+fn refusal_over(chunks: &[Commitment], claim: &Claim, parts: &[ChunkPart]) -> String {
+    match verify_chunked(claim, chunks, parts) {
         Ok(()) => panic!("a forged answer over chunks verified"),
         Err(e) => e.to_string(),
     }
+}
+
+/// Why `verify_chunked` refuses `parts` as an answer over the chunks they name.
+fn refusal(claim: &Claim, parts: &[ChunkPart]) -> String {
+    refusal_over(&of(parts), claim, parts)
 }
 
 #[test]
@@ -43,7 +59,7 @@ fn the_parts_add_up_to_an_independent_count_and_no_part_discloses_its_own() {
         let (count, sum) = expected(&all, &criteria, statement.measure);
         assert!(count > 10, "a cohort worth counting: {count}");
         assert_eq!((claim.count, claim.sum), (count, sum));
-        verify_chunked(&claim, &parts).expect("an honest answer over chunks verifies");
+        verify_chunked(&claim, &commitments(&snapshots), &parts).expect("an honest answer over chunks verifies");
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[0].link.prev, ChunkLink::end());
         assert_eq!(parts[2].link.next, ChunkLink::end());
@@ -52,10 +68,15 @@ fn the_parts_add_up_to_an_independent_count_and_no_part_discloses_its_own() {
             // with probability 2^-64).
             let own = expected(snapshot.blocks(), &criteria, statement.measure);
             assert_ne!(part.claim.count, own.0);
+            if statement.measure.is_some() {
+                assert_ne!(part.claim.sum, own.1);
+            }
             verify_chunk(part).expect("each part verifies alone");
-            // A part is not a proof of the chunk's own count, nor of its masked one as a whole answer.
-            let whole = Claim { count: own.0, sum: own.1, ..part.claim.clone() };
-            assert!(verify_claim(&part.commitment, &whole, &part.proof).is_err());
+            // A part is not a proof of the chunk's own count and sum.
+            let unmasked =
+                ChunkPart { claim: Claim { count: own.0, sum: own.1, ..part.claim.clone() }, ..part.clone() };
+            let why = verify_chunk(&unmasked).unwrap_err().to_string();
+            assert!(why.contains("proof does not verify"), "{why}");
         }
     }
 }
@@ -69,7 +90,7 @@ fn one_chunk_is_its_own_answer() {
     assert_eq!(claim.count, expected(&data, &criteria, None).0);
     // Nothing to mask with one chunk: its part claims the count itself.
     assert_eq!(parts[0].claim.count, claim.count);
-    verify_chunked(&claim, &parts).unwrap();
+    verify_chunked(&claim, &[snapshot.commitment().clone()], &parts).unwrap();
 }
 
 #[test]
@@ -78,7 +99,8 @@ fn a_part_changed_moved_dropped_relinked_or_from_another_query_is_refused() {
     let refs: Vec<&Snapshot> = snapshots.iter().collect();
     let statement = mean_of(vec![Criterion::has(PERSON), Criterion::has(1)]);
     let (claim, parts) = prove_chunked(&refs, [3; 32], &statement).unwrap();
-    verify_chunked(&claim, &parts).unwrap();
+    let dataset = commitments(&snapshots);
+    verify_chunked(&claim, &dataset, &parts).unwrap();
 
     // The total changed: the parts no longer add up to it.
     let more = Claim { count: claim.count + 1, ..claim.clone() };
@@ -101,15 +123,26 @@ fn a_part_changed_moved_dropped_relinked_or_from_another_query_is_refused() {
         assert!(why.starts_with("proof rejected: part 1:") || why.contains("part 1"), "{why}");
     }
 
-    // Parts swapped, or one dropped: the links break.
+    // Parts out of the dataset's order, or one dropped: the dataset's list refuses them, and so would
+    // the links (checked here over the parts' own order).
     let mut swapped = parts.clone();
     swapped.swap(0, 1);
+    assert!(refusal_over(&dataset, &claim, &swapped).contains("part 0 is over another commitment"));
     assert!(refusal(&claim, &swapped).contains("links to a chunk before it"));
     let mut swapped = parts.clone();
     swapped.swap(1, 2);
     assert!(refusal(&claim, &swapped).contains("links to a chunk after it"));
-    assert!(refusal(&claim, &[parts[0].clone(), parts[2].clone()]).contains("does not link"));
+    let dropped = [parts[0].clone(), parts[2].clone()];
+    assert!(refusal_over(&dataset, &claim, &dropped).contains("2 parts for a dataset of 3 chunks"));
+    assert!(refusal(&claim, &dropped).contains("does not link"));
     assert!(refusal(&claim, &[]).contains("at least one part"));
+    // An honest answer over two of the three chunks, with its own masks: it verifies as an answer
+    // over those two, and is refused as one over the dataset.
+    let (partial, two) = prove_chunked(&[refs[0], refs[2]], [3; 32], &statement).unwrap();
+    verify_chunked(&partial, &of(&two), &two).unwrap();
+    assert!(refusal_over(&dataset, &partial, &two).contains("2 parts for a dataset of 3 chunks"));
+    let reversed = [dataset[2].clone(), dataset[0].clone()];
+    assert!(refusal_over(&reversed, &partial, &two).contains("part 0 is over another commitment"));
 
     // A middle link replaced on both sides (another boundary's digest): the proofs open other masks.
     let mut relinked = parts.clone();
@@ -123,9 +156,11 @@ fn a_part_changed_moved_dropped_relinked_or_from_another_query_is_refused() {
     let mut mixed = parts.clone();
     mixed[1] = others[1].clone();
     assert!(refusal(&claim, &mixed).contains("another query"));
-    // Or relabelled as this query's: its proof is bound to the other.
+    // Or relabelled as this query's: its links are another answer's, and its proof is bound to the
+    // other query.
     mixed[1].claim.query = claim.query;
-    assert!(refusal(&claim, &mixed).contains("does not link") || refusal(&claim, &mixed).contains("part 1"));
+    assert!(refusal(&claim, &mixed).contains("does not link"));
+    assert!(verify_chunk(&mixed[1]).unwrap_err().to_string().contains("proof does not verify"));
 
     // A part's proof against another chunk's commitment.
     let mut foreign = parts.clone();
@@ -139,6 +174,18 @@ fn a_part_changed_moved_dropped_relinked_or_from_another_query_is_refused() {
     let mut wide = parts[1].clone();
     wide.claim.count = u64::MAX;
     assert!(verify_chunk(&wide).unwrap_err().to_string().contains("canonical"));
+
+    // A disclosed part stating a total, and a count's part with a sum.
+    let mut stating = parts[1].clone();
+    stating.link.total = Some(5);
+    assert!(verify_chunk(&stating).unwrap_err().to_string().contains("exactly when it is suppressed"));
+    let (_, counted) = prove_chunked(&refs, [3; 32], &count_of(vec![Criterion::has(PERSON)])).unwrap();
+    let mut summed = counted[1].clone();
+    summed.claim.sum = 5;
+    assert!(verify_chunk(&summed).unwrap_err().to_string().contains("a sum only with a measure"));
+    // More chunks than a dataset may have.
+    let many = vec![dataset[0].clone(); agora_zk::MAX_CHUNKS + 1];
+    assert!(refusal_over(&many, &claim, &parts).contains("at most 256"));
 }
 
 #[test]
@@ -155,7 +202,7 @@ fn a_rare_cohort_over_chunks_is_proven_below_the_threshold_and_its_count_stays_h
     ] {
         let (claim, parts) = prove_chunked(&refs, [8; 32], &statement).unwrap();
         assert_eq!((claim.count, claim.sum, claim.suppressed_below), (0, 0, Some(10)));
-        verify_chunked(&claim, &parts).expect("a suppressed answer over chunks verifies");
+        verify_chunked(&claim, &commitments(&snapshots), &parts).expect("a suppressed answer over chunks verifies");
         let last = &parts[2];
         // The last boundary is a real one: its mask hides the total from the masked counts added.
         assert_ne!(last.link.next, ChunkLink::end());
@@ -178,13 +225,17 @@ fn a_rare_cohort_over_chunks_is_proven_below_the_threshold_and_its_count_stays_h
         let mut middle = parts.clone();
         middle[1].claim.suppressed_below = Some(10);
         assert!(refusal(&claim, &middle).contains("only the last part"));
+        // The last part ending at no boundary (its total would be the hidden count).
+        let mut ended = parts.clone();
+        ended[2].link.next = ChunkLink::end();
+        assert!(refusal(&claim, &ended).contains("would disclose its total"));
     }
     // The same cohort over a lower threshold is disclosed, and ends at no boundary.
     let statement = Statement { threshold: count.min(1) as u32, ..count_of(criteria.clone()) };
     let (claim, parts) = prove_chunked(&refs, [8; 32], &statement).unwrap();
     assert_eq!((claim.count, claim.suppressed_below), (count, None));
     assert_eq!(parts[2].link.next, ChunkLink::end());
-    verify_chunked(&claim, &parts).unwrap();
+    verify_chunked(&claim, &commitments(&snapshots), &parts).unwrap();
 }
 
 #[test]
