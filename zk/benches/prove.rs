@@ -173,6 +173,17 @@ fn main() {
                     threshold: 0,
                 },
             ),
+            (
+                // Five patients with condition 9: a suppressed cell, its total hidden over the chunks.
+                "suppressed count",
+                Statement {
+                    criteria: vec![Criterion::has(9)],
+                    measure: None,
+                    squares: false,
+                    measure_range: None,
+                    threshold: 10,
+                },
+            ),
         ] {
             let t = Instant::now();
             let (claim, proof) = snapshot.prove([11; 32], &statement).unwrap();
