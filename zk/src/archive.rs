@@ -1,9 +1,9 @@
 //! An answer as it is archived and handed to auditors: the commitment it is over, what it claims, and
 //! its proof, in one JSON document that `agora-zk verify` checks offline.
 
-use crate::air::Criterion;
+use crate::air::{ChunkLink, Criterion};
 use crate::format::Commitment;
-use crate::verify::{verify_claim, Claim};
+use crate::verify::{verify_chunked, verify_claim, ChunkPart, Claim};
 use crate::ZkError;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -76,12 +76,8 @@ impl ArchivedAnswer {
 
     /// The claim.
     pub fn claim(&self) -> Result<Claim, ZkError> {
-        let query = hex::decode(&self.query)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| ZkError::Malformed("query digest is not 32 bytes of hex".into()))?;
         Ok(Claim {
-            query,
+            query: digest(&self.query)?,
             criteria: self.criteria.clone(),
             measure: self.measure,
             count: self.count,
@@ -107,10 +103,208 @@ impl ArchivedAnswer {
             )));
         }
         let claim = self.claim()?;
-        let proof = base64::engine::general_purpose::STANDARD
-            .decode(&self.proof)
-            .map_err(|_| ZkError::Malformed("proof is not base64".into()))?;
-        verify_claim(&self.commitment, &claim, &proof)?;
+        verify_claim(&self.commitment, &claim, &proof_bytes(&self.proof)?)?;
         Ok(claim)
+    }
+}
+
+/// A query digest from its hex.
+fn digest(query: &str) -> Result<[u8; 32], ZkError> {
+    hex::decode(query)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| ZkError::Malformed("query digest is not 32 bytes of hex".into()))
+}
+
+fn proof_bytes(proof: &str) -> Result<Vec<u8>, ZkError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(proof)
+        .map_err(|_| ZkError::Malformed("proof is not base64".into()))
+}
+
+/// The archive format of an answer over a dataset committed in chunks ([`ArchivedChunkedAnswer`]).
+pub const CHUNKED_FORMAT: &str = "agora-zk/chunked/1";
+
+/// What an answer over chunks claims: the query's digest (hex), the cohort, the measure, and its count
+/// and sum, or the threshold its hidden count is below (no sum of squares over chunks yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchivedClaim {
+    /// The query's digest (hex).
+    pub query: String,
+    /// The cohort's criteria.
+    pub criteria: Vec<Criterion>,
+    /// The measure's row code, when its values are counted and summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<u64>,
+    /// The count claimed (0 when suppressed).
+    pub count: u64,
+    /// The sum claimed (0 without a measure, with a range on it, or when suppressed).
+    pub sum: u64,
+    /// The range of the measure's values counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure_range: Option<crate::air::Range>,
+    /// Set when the count is suppressed: the threshold it is proven below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_below: Option<u32>,
+}
+
+/// One chunk's part, as archived: its masked outputs, its links and its proof (the chunk's commitment
+/// is the dataset's at the same place).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchivedPart {
+    /// The masked count (a field element).
+    pub count: u64,
+    /// The masked sum (a field element; 0 when the statement has none).
+    pub sum: u64,
+    /// The digests of the boundaries before and after the chunk (and, on the last part of a suppressed
+    /// answer, the parts' masked counts added).
+    pub link: ChunkLink,
+    /// The STARK proof (base64).
+    pub proof: String,
+}
+
+/// An answer over a dataset committed in chunks, as archived: the node's list of chunk commitments,
+/// what the answer claims, and one part per chunk. `agora-zk verify` checks it as
+/// [`crate::verify::verify_chunked`] does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchivedChunkedAnswer {
+    /// Always [`CHUNKED_FORMAT`].
+    pub format: String,
+    /// The node's published chunk commitments, in order.
+    pub dataset: Vec<Commitment>,
+    /// What the answer claims.
+    pub claim: ArchivedClaim,
+    /// One part per chunk, in the dataset's order.
+    pub parts: Vec<ArchivedPart>,
+}
+
+impl ArchivedChunkedAnswer {
+    /// Packs an answer over the chunks `dataset`: its claim and parts (as `prove_chunked` gives them).
+    pub fn new(dataset: Vec<Commitment>, claim: &Claim, parts: &[ChunkPart]) -> ArchivedChunkedAnswer {
+        ArchivedChunkedAnswer {
+            format: CHUNKED_FORMAT.into(),
+            dataset,
+            claim: ArchivedClaim {
+                query: hex::encode(claim.query),
+                criteria: claim.criteria.clone(),
+                measure: claim.measure,
+                count: claim.count,
+                sum: claim.sum,
+                measure_range: claim.measure_range,
+                suppressed_below: claim.suppressed_below,
+            },
+            parts: parts
+                .iter()
+                .map(|p| ArchivedPart {
+                    count: p.claim.count,
+                    sum: p.claim.sum,
+                    link: p.link,
+                    proof: base64::engine::general_purpose::STANDARD.encode(&p.proof),
+                })
+                .collect(),
+        }
+    }
+
+    /// Verifies the answer: its format, one part per chunk of the dataset, and
+    /// [`crate::verify::verify_chunked`].
+    pub fn verify(&self) -> Result<Claim, ZkError> {
+        if self.format != CHUNKED_FORMAT {
+            return Err(ZkError::Malformed(format!("archive format `{}` (expected {CHUNKED_FORMAT})", self.format)));
+        }
+        if self.parts.len() != self.dataset.len() {
+            return Err(ZkError::Rejected(format!(
+                "{} parts for a dataset of {} chunks",
+                self.parts.len(),
+                self.dataset.len()
+            )));
+        }
+        let c = &self.claim;
+        let claim = Claim {
+            query: digest(&c.query)?,
+            criteria: c.criteria.clone(),
+            measure: c.measure,
+            count: c.count,
+            sum: c.sum,
+            sum_sq: None,
+            measure_range: c.measure_range,
+            suppressed_below: c.suppressed_below,
+        };
+        let parts = self
+            .parts
+            .iter()
+            .zip(&self.dataset)
+            .map(|(p, commitment)| {
+                Ok(ChunkPart {
+                    commitment: commitment.clone(),
+                    claim: Claim { count: p.count, sum: p.sum, suppressed_below: None, ..claim.clone() },
+                    link: p.link,
+                    proof: proof_bytes(&p.proof)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ZkError>>()?;
+        // Only the last part of a suppressed answer is suppressed (it states the masked counts added).
+        let mut parts = parts;
+        if let Some(last) = parts.last_mut() {
+            last.claim.suppressed_below = claim.suppressed_below;
+        }
+        verify_chunked(&claim, &self.dataset, &parts)?;
+        Ok(claim)
+    }
+}
+
+/// An archived answer of either kind, told apart by its format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Archived {
+    /// Over one snapshot.
+    One(ArchivedAnswer),
+    /// Over a dataset committed in chunks.
+    Chunked(ArchivedChunkedAnswer),
+}
+
+impl Archived {
+    /// Reads an archived answer from JSON: one in [`CHUNKED_FORMAT`] by that name, any other as
+    /// [`ArchivedAnswer`].
+    pub fn from_value(value: serde_json::Value) -> Result<Archived, String> {
+        let chunked = value.get("format").and_then(|f| f.as_str()) == Some(CHUNKED_FORMAT);
+        let read = |e: serde_json::Error| format!("not an archived answer: {e}");
+        if chunked {
+            serde_json::from_value(value).map(Archived::Chunked).map_err(read)
+        } else {
+            serde_json::from_value(value).map(Archived::One).map_err(read)
+        }
+    }
+
+    /// Verifies it, returning its claim.
+    pub fn verify(&self) -> Result<Claim, ZkError> {
+        match self {
+            Archived::One(a) => a.verify(),
+            Archived::Chunked(a) => a.verify(),
+        }
+    }
+
+    /// The query's digest (hex).
+    pub fn query(&self) -> &str {
+        match self {
+            Archived::One(a) => &a.query,
+            Archived::Chunked(a) => &a.claim.query,
+        }
+    }
+
+    /// The dataset it is over, in words.
+    pub fn dataset(&self) -> String {
+        match self {
+            Archived::One(a) => format!(
+                "dataset {} (format v{}, {} rows)",
+                a.commitment.root, a.commitment.version, a.commitment.trace_length
+            ),
+            Archived::Chunked(a) => format!(
+                "the dataset in {} chunks {}",
+                a.dataset.len(),
+                a.dataset.iter().map(|c| c.root.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        }
     }
 }

@@ -250,3 +250,76 @@ fn what_chunks_do_not_prove_yet_is_refused_before_any_proof() {
     let after: Vec<usize> = snapshots.iter().map(Snapshot::remaining_proofs).collect();
     assert_eq!(after, before);
 }
+
+#[test]
+fn answers_over_chunks_are_archived_and_verified_offline_with_the_cli() {
+    use agora_zk::archive::{Archived, ArchivedChunkedAnswer};
+    let (all, snapshots) = chunks();
+    let refs: Vec<&Snapshot> = snapshots.iter().collect();
+    let dataset = commitments(&snapshots);
+    let criteria = vec![Criterion::has(PERSON), Criterion::has(3)];
+    let (claim, parts) = prove_chunked(&refs, [5; 32], &mean_of(criteria.clone())).unwrap();
+    let good = ArchivedChunkedAnswer::new(dataset.clone(), &claim, &parts);
+    let json = serde_json::to_value(&good).unwrap();
+    let read = Archived::from_value(json.clone()).unwrap();
+    assert_eq!(read.verify().unwrap(), claim);
+    let (count, sum) = expected(&all, &criteria, Some(MEASURE));
+    assert_eq!((claim.count, claim.sum), (count, sum));
+    // A suppressed answer archives its hidden total's part too.
+    let rare = Statement { threshold: 10, ..count_of((0..6).map(Criterion::has).collect()) };
+    let (hidden, hidden_parts) = prove_chunked(&refs, [5; 32], &rare).unwrap();
+    let suppressed = ArchivedChunkedAnswer::new(dataset.clone(), &hidden, &hidden_parts);
+    assert_eq!(Archived::Chunked(suppressed.clone()).verify().unwrap(), hidden);
+
+    let why = |a: &ArchivedChunkedAnswer| Archived::Chunked(a.clone()).verify().unwrap_err().to_string();
+    let mut more = good.clone();
+    more.claim.count += 1;
+    assert!(why(&more).contains("add up"), "{}", why(&more));
+    let mut fewer = good.clone();
+    fewer.parts.pop();
+    assert!(why(&fewer).contains("2 parts for a dataset of 3 chunks"));
+    // The dataset's chunks in another order: each part is checked against the commitment at its place.
+    let mut other = good.clone();
+    other.dataset.swap(0, 1);
+    assert!(why(&other).contains("part 0: proof is over dataset"), "{}", why(&other));
+    let mut renamed = good.clone();
+    renamed.format = "agora-zk/chunked/9".into();
+    assert!(why(&renamed).contains("expected agora-zk/chunked/1"));
+
+    // The CLI: an answer over chunks verifies and says over which chunks; a forged one is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, a: &ArchivedChunkedAnswer| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, serde_json::to_string_pretty(a).unwrap()).unwrap();
+        p
+    };
+    let (good_path, forged_path, hidden_path) =
+        (write("good.json", &good), write("forged.json", &more), write("hidden.json", &suppressed));
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_agora-zk")).args(args).output().unwrap()
+    };
+    let out = run(&["verify".as_ref(), good_path.as_os_str(), forged_path.as_os_str(), hidden_path.as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let said = format!(
+        "good.json: verified: {count} values of {MEASURE} of the patients with {PERSON} and 3, summing to {sum}"
+    );
+    assert!(text.contains(&said) && text.contains("over the dataset in 3 chunks"), "{text}");
+    assert!(text.contains("forged.json: REFUSED") && text.contains("add up"), "{text}");
+    assert!(text.contains("hidden.json: verified: the number of patients with 0 and 1"), "{text}");
+    // `agora-zk example --chunks 3` writes one that verifies.
+    let example = dir.path().join("example.json");
+    let made = run(&[
+        "example".as_ref(),
+        "--patients".as_ref(),
+        "600".as_ref(),
+        "--chunks".as_ref(),
+        "3".as_ref(),
+        "--out".as_ref(),
+        example.as_os_str(),
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let out = run(&["verify".as_ref(), example.as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("over the dataset in 3 chunks"), "{text}");
+}

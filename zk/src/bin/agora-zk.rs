@@ -2,7 +2,9 @@
 //! Built without the `prover` feature (the default) it links only the verifier; with it, `agora-zk
 //! example` writes a proven answer over a synthetic snapshot, to try the verifier on.
 
-use agora_zk::archive::ArchivedAnswer;
+use agora_zk::archive::Archived;
+#[cfg(feature = "prover")]
+use agora_zk::archive::{ArchivedAnswer, ArchivedChunkedAnswer};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 #[cfg(feature = "prover")]
@@ -19,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify archived answers (JSON, format agora-zk/cohort/5 or 4, or 3 without a measure: one per file, or an array); exits 1 if
+    /// Verify archived answers (JSON, format agora-zk/cohort/5 or 4, or 3 without a measure, or
+    /// agora-zk/chunked/1 over a dataset committed in chunks: one per file, or an array); exits 1 if
     /// any is refused.
     Verify {
         /// Answer files.
@@ -40,6 +43,10 @@ enum Command {
         /// The disclosure threshold (0 for none).
         #[arg(long, default_value_t = 10)]
         threshold: u32,
+        /// Commit the patients in this many chunks (a snapshot each) and prove the answer over them
+        /// (format agora-zk/chunked/1); 0 for one snapshot (format agora-zk/cohort/5).
+        #[arg(long, default_value_t = 0)]
+        chunks: usize,
         /// Where to write the answer.
         #[arg(long)]
         out: PathBuf,
@@ -47,7 +54,7 @@ enum Command {
 }
 
 #[cfg(feature = "prover")]
-fn example(patients: usize, code: u64, threshold: u32, out: &std::path::Path) -> anyhow::Result<()> {
+fn example(patients: usize, code: u64, threshold: u32, chunks: usize, out: &std::path::Path) -> anyhow::Result<()> {
     use agora_zk::prove::{Block, Row, Snapshot, Statement};
     use agora_zk::Criterion;
     let blocks: Vec<Block> = (0..patients as u64)
@@ -61,9 +68,6 @@ fn example(patients: usize, code: u64, threshold: u32, out: &std::path::Path) ->
             ]
         })
         .collect();
-    let mut seed = [0u8; 32];
-    getrandom(&mut seed);
-    let snapshot = Snapshot::build(blocks, seed)?;
     let query: [u8; 32] = sha2::Sha256::digest(format!("example: code {code}")).into();
     let statement = Statement {
         measure_range: None,
@@ -72,17 +76,35 @@ fn example(patients: usize, code: u64, threshold: u32, out: &std::path::Path) ->
         squares: false,
         threshold,
     };
-    let (claim, proof) = snapshot.prove(query, &statement)?;
-    let answer = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
-    std::fs::write(out, serde_json::to_string_pretty(&answer)?)?;
+    let snapshot = |blocks: Vec<Block>| {
+        let mut seed = [0u8; 32];
+        getrandom(&mut seed);
+        Snapshot::build(blocks, seed)
+    };
+    let (claim, bytes) = if chunks == 0 {
+        let snapshot = snapshot(blocks)?;
+        let (claim, proof) = snapshot.prove(query, &statement)?;
+        let answer = ArchivedAnswer::new(snapshot.commitment().clone(), &claim, &proof);
+        (claim, serde_json::to_string_pretty(&answer)?)
+    } else {
+        // Whole patients per chunk, in order.
+        let size = patients.div_ceil(chunks).max(1);
+        let snapshots = blocks.chunks(size).map(|c| snapshot(c.to_vec())).collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&Snapshot> = snapshots.iter().collect();
+        let (claim, parts) = agora_zk::prove::prove_chunked(&refs, query, &statement)?;
+        let dataset = snapshots.iter().map(|s| s.commitment().clone()).collect();
+        (claim.clone(), serde_json::to_string_pretty(&ArchivedChunkedAnswer::new(dataset, &claim, &parts))?)
+    };
+    std::fs::write(out, &bytes)?;
     println!(
-        "wrote {}: {} over {patients} patients, proof {} bytes",
+        "wrote {}: {} over {patients} patients{}, {} bytes",
         out.display(),
         match claim.suppressed_below {
             Some(t) => format!("patients with code {code} suppressed (<{t})"),
             None => format!("{} patients with code {code}", claim.count),
         },
-        proof.len()
+        if chunks == 0 { String::new() } else { format!(" in {chunks} chunks") },
+        bytes.len()
     );
     Ok(())
 }
@@ -124,8 +146,8 @@ fn main() -> anyhow::Result<ExitCode> {
     let answers = match Cli::parse().command {
         Command::Verify { answers } => answers,
         #[cfg(feature = "prover")]
-        Command::Example { patients, code, threshold, out } => {
-            example(patients, code, threshold, &out)?;
+        Command::Example { patients, code, threshold, chunks, out } => {
+            example(patients, code, threshold, chunks, &out)?;
             return Ok(ExitCode::SUCCESS);
         }
     };
@@ -133,14 +155,11 @@ fn main() -> anyhow::Result<ExitCode> {
     for path in &answers {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         // One archived answer, or an array of them (as the hub's `GET /v1/queries/{id}/proofs` gives).
-        let items: Vec<Result<ArchivedAnswer, String>> = match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
-            Ok(values) => values
-                .into_iter()
-                .map(|v| serde_json::from_value(v).map_err(|e| format!("not an archived answer: {e}")))
-                .collect(),
-            Err(_) => {
-                vec![serde_json::from_str::<ArchivedAnswer>(&text).map_err(|e| format!("not an archived answer: {e}"))]
-            }
+        let items: Vec<Result<Archived, String>> = match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+            Ok(values) => values.into_iter().map(Archived::from_value).collect(),
+            Err(_) => vec![serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| format!("not an archived answer: {e}"))
+                .and_then(Archived::from_value)],
         };
         if items.is_empty() {
             refused += 1;
@@ -151,12 +170,10 @@ fn main() -> anyhow::Result<ExitCode> {
             let label = if many { format!("{}[{i}]", path.display()) } else { path.display().to_string() };
             match item.and_then(|a| a.verify().map(|c| (a, c)).map_err(|e| e.to_string())) {
                 Ok((answer, claim)) => println!(
-                    "{label}: verified: {} for query {} over dataset {} (format v{}, {} rows)",
+                    "{label}: verified: {} for query {} over {}",
                     describe(&claim),
-                    answer.query,
-                    answer.commitment.root,
-                    answer.commitment.version,
-                    answer.commitment.trace_length
+                    answer.query(),
+                    answer.dataset()
                 ),
                 Err(reason) => {
                     refused += 1;
