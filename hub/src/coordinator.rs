@@ -9,8 +9,8 @@ use crate::store::{now_ms, HubStore, NodePart, QueryRecord, Session, StoreError}
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan_or_reason, query_digest, DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
-    ProvenPart, Target,
+    plan_or_reason, query_digest, DatasetCommitment, Expected, Plan, ProofMessage, ProofOutcome, ProofState,
+    ProvenCell, ProvenPart, Target,
 };
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
 use agora_protocol::{NodeAnswer, Query, QueryError};
@@ -791,6 +791,20 @@ pub fn check_proofs(
 }
 
 /// How a proven part is named in reasons.
+/// Why the node will not prove `answer`, known from the plan before its proof message says so: a cell
+/// whose statement, disclosed or suppressed, is wider than the format allows (the node refuses such an
+/// answer before proving any cell, with the same reason, `agora_zk::air::check_cell_width`).
+fn too_wide(record: &QueryRecord, answer: &NodeAnswer) -> Option<String> {
+    let plan = Population::of(record, answer, now()).ok()?.plan(&record.query).ok()?;
+    plan.targets(answer).into_iter().find_map(|t| {
+        let criteria: Vec<Criterion> = t.criteria.iter().map(criterion).collect();
+        let squares = matches!(t.cell, Expected::Moments { sum_sq: Some(_), .. });
+        let range = t.measure_range.map(|(min, max)| agora_zk::air::Range { min, max });
+        let width = agora_zk::air::check_cell_width(&criteria, t.measure.is_some(), squares, range).err()?;
+        Some(format!("{} ({}): {width}", part_name(t.part), t.group))
+    })
+}
+
 fn part_name(part: ProvenPart) -> String {
     match part {
         ProvenPart::Patients => "patients".into(),
@@ -857,10 +871,12 @@ pub fn assemble_with(record: QueryRecord, parts: Vec<NodePart>, proven_only: boo
         .map(|p| {
             let proof = match (&p.state, p.proof) {
                 (NodeState::Answered { .. }, Some(proof)) => Some(proof),
-                (NodeState::Answered { .. }, None) => Some(match &unprovable {
-                    None => ProofState::Pending,
-                    Some(reason) => ProofState::Unproven { reason: reason.clone() },
-                }),
+                (NodeState::Answered { answer }, None) => {
+                    Some(match unprovable.clone().or_else(|| too_wide(&record, answer)) {
+                        None => ProofState::Pending,
+                        Some(reason) => ProofState::Unproven { reason },
+                    })
+                }
                 _ => None,
             };
             NodeReport { node: p.peer_id, name: p.node_name, state: p.state, proof }

@@ -431,3 +431,59 @@ fn proofs_of_another_statement_are_named_not_failed() {
     let hostile = statement_mismatch(&format!("evil\n\u{1b}[2J{}", "x".repeat(1_000))).unwrap();
     assert!(!hostile.chars().any(char::is_control) && hostile.len() < 200, "{hostile}");
 }
+
+/// A cell too wide for the format (two observation ranges with negative bounds: each bound below 2^31
+/// once offset takes a long comparison chain) is unproven at once, with the node's reason, instead of
+/// pending until the node's message says so; a narrow one stays pending.
+#[test]
+fn a_cell_too_wide_to_prove_is_unproven_before_the_node_says_so() {
+    let id = Uuid::new_v4();
+    let observation = |code: &str| Cohort::Observation {
+        code: agora_protocol::Code::new(CodeSystem::Loinc, code),
+        min: Some(-5.0),
+        max: Some(-1.0),
+    };
+    let wide = query(Cohort::All { of: vec![observation("2345-7"), observation("8480-6")] });
+    let record = |query: Query| QueryRecord {
+        query_id: id,
+        researcher: "ada".into(),
+        purpose: None,
+        query,
+        submitted_at: 0,
+        deadline_at: 1,
+        status: ResultStatus::Complete,
+    };
+    let part = NodePart {
+        peer_id: "peer-a".into(),
+        node_name: "a".into(),
+        state: NodeState::Answered { answer: answer(id, Cell::Value(12)) },
+        proof: None,
+    };
+    // The widths the zk crate gives these statements, independently of the hub.
+    let plan = agora_protocol::proof::plan(&wide).unwrap();
+    let targets = plan.targets(&answer(id, Cell::Value(12)));
+    let criteria: Vec<agora_zk::Criterion> = targets[0]
+        .criteria
+        .iter()
+        .map(|l| agora_zk::Criterion {
+            code: l.code,
+            negated: l.negated,
+            or_previous: l.or_previous,
+            min: l.min,
+            max: l.max,
+        })
+        .collect();
+    let width = agora_zk::air::AuxLayout::new(&criteria, false, false, false).width();
+    assert!(width > agora_zk::format::MAX_AUX_WIDTH, "{width}");
+    let result = assemble(record(wide), vec![part.clone()]);
+    assert_eq!(result.proofs.unproven, 1);
+    match &result.nodes[0].proof {
+        Some(ProofState::Unproven { reason }) => {
+            assert!(reason.contains(&format!("needs {width} auxiliary columns, at most 128")), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let narrow = query(Cohort::All { of: vec![observation("2345-7")] });
+    let result = assemble(record(narrow), vec![part]);
+    assert_eq!(result.nodes[0].proof, Some(ProofState::Pending));
+}

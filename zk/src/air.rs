@@ -252,6 +252,24 @@ pub fn check_width(layout: AuxLayout, most: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks that every proof of a cell's statement, disclosed or suppressed, fits the prover's
+/// [`crate::format::MAX_AUX_WIDTH`] (a suppressed cell proves no sum of squares and has the gap's
+/// columns): a node refuses a whole answer any cell of which does not, before proving any, and a hub
+/// can tell so from the plan without waiting for the node.
+pub fn check_cell_width(
+    criteria: &[Criterion],
+    measure: bool,
+    squares: bool,
+    measure_range: Option<Range>,
+) -> Result<(), String> {
+    for suppressed in [false, true] {
+        let layout =
+            AuxLayout::new(criteria, measure, squares && !suppressed, suppressed).with_measure_range(measure_range);
+        check_width(layout, crate::format::MAX_AUX_WIDTH)?;
+    }
+    Ok(())
+}
+
 /// Where each auxiliary column sits, for `criteria` criteria, with or without a measure, disclosed or
 /// suppressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -70,13 +70,8 @@ impl Statement {
     /// Checks that every proof of this statement, disclosed or suppressed, fits the prover's
     /// [`MAX_AUX_WIDTH`]: for a node to refuse a whole answer before proving any of its cells.
     pub fn check_width(&self) -> Result<(), ZkError> {
-        for suppressed in [false, true] {
-            let layout =
-                AuxLayout::new(&self.criteria, self.measure.is_some(), self.squares && !suppressed, suppressed)
-                    .with_measure_range(self.measure_range);
-            crate::air::check_width(layout, MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
-        }
-        Ok(())
+        crate::air::check_cell_width(&self.criteria, self.measure.is_some(), self.squares, self.measure_range)
+            .map_err(ZkError::Prover)
     }
 }
 
