@@ -790,7 +790,6 @@ pub fn check_proofs(
     }
 }
 
-/// How a proven part is named in reasons.
 /// Why the node will not prove `answer`, known from the plan before its proof message says so: a cell
 /// whose statement, disclosed or suppressed, is wider than the format allows (the node refuses such an
 /// answer before proving any cell, with the same reason, `agora_zk::air::check_cell_width`).
@@ -805,6 +804,7 @@ fn too_wide(record: &QueryRecord, answer: &NodeAnswer) -> Option<String> {
     })
 }
 
+/// How a proven part is named in reasons.
 fn part_name(part: ProvenPart) -> String {
     match part {
         ProvenPart::Patients => "patients".into(),

@@ -214,6 +214,13 @@ impl ArchivedChunkedAnswer {
         if self.format != CHUNKED_FORMAT {
             return Err(ZkError::Malformed(format!("archive format `{}` (expected {CHUNKED_FORMAT})", self.format)));
         }
+        if self.dataset.len() > crate::verify::MAX_CHUNKS {
+            return Err(ZkError::Rejected(format!(
+                "{} chunks, at most {}",
+                self.dataset.len(),
+                crate::verify::MAX_CHUNKS
+            )));
+        }
         if self.parts.len() != self.dataset.len() {
             return Err(ZkError::Rejected(format!(
                 "{} parts for a dataset of {} chunks",
@@ -265,10 +272,11 @@ pub enum Archived {
 }
 
 impl Archived {
-    /// Reads an archived answer from JSON: one in [`CHUNKED_FORMAT`] by that name, any other as
-    /// [`ArchivedAnswer`].
+    /// Reads an archived answer from JSON: one whose format is `agora-zk/chunked/…` as
+    /// [`ArchivedChunkedAnswer`] (which refuses another version than [`CHUNKED_FORMAT`] by name), any
+    /// other as [`ArchivedAnswer`].
     pub fn from_value(value: serde_json::Value) -> Result<Archived, String> {
-        let chunked = value.get("format").and_then(|f| f.as_str()) == Some(CHUNKED_FORMAT);
+        let chunked = value.get("format").and_then(|f| f.as_str()).is_some_and(|f| f.starts_with("agora-zk/chunked/"));
         let read = |e: serde_json::Error| format!("not an archived answer: {e}");
         if chunked {
             serde_json::from_value(value).map(Archived::Chunked).map_err(read)

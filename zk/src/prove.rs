@@ -656,9 +656,9 @@ pub fn prove_chunked(
         return Err(ZkError::Prover("a dataset in chunks proves counts and sums (not yet a sum of squares)".into()));
     }
     let suppressed = total.count < u64::from(statement.threshold);
-    // Every part's layout fits the format before any chunk's budget is spent (the last part of a
-    // suppressed answer has the gap's columns too).
-    for hidden in [false, suppressed] {
+    // Every part's layout fits the format before any chunk's budget is spent, whatever the data (the
+    // last part of a suppressed answer has the gap's columns too), as `check_cell_width` rules a cell.
+    for hidden in [false, true] {
         let layout = AuxLayout::new(&statement.criteria, statement.measure.is_some(), false, hidden)
             .with_measure_range(statement.measure_range)
             .with_chunk(true);

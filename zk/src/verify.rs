@@ -315,6 +315,11 @@ pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkP
     if let Some(i) = parts.iter().zip(commitments).position(|(part, c)| &part.commitment != c) {
         return refuse(format!("part {i} is over another commitment than the dataset's chunk {i}"));
     }
+    for (i, c) in commitments.iter().enumerate() {
+        if let Some(j) = commitments[..i].iter().position(|d| d.root == c.root) {
+            return refuse(format!("the dataset's chunk {i} repeats its chunk {j}"));
+        }
+    }
     // The whole claim's own checks, before any proof is read.
     let mut rows = 0u64;
     for c in commitments {

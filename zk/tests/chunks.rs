@@ -183,6 +183,13 @@ fn a_part_changed_moved_dropped_relinked_or_from_another_query_is_refused() {
     let mut summed = counted[1].clone();
     summed.claim.sum = 5;
     assert!(verify_chunk(&summed).unwrap_err().to_string().contains("a sum only with a measure"));
+    // A dataset naming one chunk twice (each part over it, with its own masks).
+    let (twice, again) = prove_chunked(&[refs[0], refs[0]], [3; 32], &statement).unwrap();
+    assert!(
+        refusal(&twice, &again).contains("the dataset's chunk 1 repeats its chunk 0"),
+        "{}",
+        refusal(&twice, &again)
+    );
     // More chunks than a dataset may have.
     let many = vec![dataset[0].clone(); agora_zk::MAX_CHUNKS + 1];
     assert!(refusal_over(&many, &claim, &parts).contains("at most 256"));
@@ -246,6 +253,19 @@ fn what_chunks_do_not_prove_yet_is_refused_before_any_proof() {
     let squares = Statement { squares: true, ..mean_of(vec![Criterion::has(PERSON)]) };
     assert!(prove_chunked(&refs, [0; 32], &squares).unwrap_err().to_string().contains("sum of squares"));
     assert!(prove_chunked(&[], [0; 32], &count_of(vec![Criterion::has(PERSON)])).is_err());
+    // A statement that fits one snapshot's proof but not a chunk's (31 columns more): refused by its
+    // width, whatever its count, before any proof.
+    let wide = Statement {
+        criteria: vec![
+            Criterion::has(MEASURE).within(Some(0x7fff_fff0), Some(0x7fff_fffa)),
+            Criterion::has(MEASURE).within(Some(12_000), Some(23_999)).or_previous(),
+            Criterion::has(FEMALE),
+        ],
+        ..count_of(vec![])
+    };
+    assert!(wide.check_width().is_ok(), "the statement fits one snapshot");
+    let why = prove_chunked(&refs, [0; 32], &wide).unwrap_err().to_string();
+    assert!(why.contains("auxiliary columns, at most 128"), "{why}");
     // Refused before any chunk's budget was spent.
     let after: Vec<usize> = snapshots.iter().map(Snapshot::remaining_proofs).collect();
     assert_eq!(after, before);
@@ -282,9 +302,11 @@ fn answers_over_chunks_are_archived_and_verified_offline_with_the_cli() {
     let mut other = good.clone();
     other.dataset.swap(0, 1);
     assert!(why(&other).contains("part 0: proof is over dataset"), "{}", why(&other));
-    let mut renamed = good.clone();
-    renamed.format = "agora-zk/chunked/9".into();
-    assert!(why(&renamed).contains("expected agora-zk/chunked/1"));
+    // Another version of the chunked format is read as one and refused by name.
+    let mut renamed = serde_json::to_value(&good).unwrap();
+    renamed["format"] = "agora-zk/chunked/9".into();
+    let refused = Archived::from_value(renamed).unwrap().verify().unwrap_err().to_string();
+    assert!(refused.contains("expected agora-zk/chunked/1"), "{refused}");
 
     // The CLI: an answer over chunks verifies and says over which chunks; a forged one is refused.
     let dir = tempfile::tempdir().unwrap();

@@ -103,7 +103,11 @@ fn example(patients: usize, code: u64, threshold: u32, chunks: usize, out: &std:
             Some(t) => format!("patients with code {code} suppressed (<{t})"),
             None => format!("{} patients with code {code}", claim.count),
         },
-        if chunks == 0 { String::new() } else { format!(" in {chunks} chunks") },
+        if chunks == 0 {
+            String::new()
+        } else {
+            format!(" in {} chunks", patients.div_ceil(patients.div_ceil(chunks).max(1)))
+        },
         bytes.len()
     );
     Ok(())
