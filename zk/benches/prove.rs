@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement, then one at the format's cap; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
 //! `--eight`: the most criteria, with and without a consent-like ranged one; `--chunk`: a count and a mean as
-//! one chunk's proofs, beside the same over the whole snapshot)
+//! one chunk's proofs, beside the same over the whole snapshot; `--dataset K [--held]`: a count and a mean over
+//! K full chunks, parked as a node keeps them, or held in memory)
 //!
 //! The snapshot is full (the format's capacity for that trace length): patient blocks of four rows (a
 //! person row, a sex, one of eight condition codes, a measure's value). Timed: the count of a
@@ -37,6 +38,55 @@ fn peak_rss_mb() -> f64 {
 
 fn rss_mb() -> f64 {
     status_mb("VmRSS:")
+}
+
+/// A dataset of `k` full chunks of 2^`log` rows, as a node holds it: each chunk committed and (unless
+/// `held`) parked in a scratch file right after, then a count and a mean proven over all of them.
+fn dataset(log: usize, k: usize, blocks: Vec<Block>, held: bool) {
+    let n = 1usize << log;
+    let scratch = std::env::temp_dir();
+    let t = Instant::now();
+    let chunks: Vec<Snapshot> = (0..k)
+        .map(|i| {
+            let chunk = Snapshot::build_in(blocks.clone(), [i as u8 + 1; 32], Some(&scratch)).unwrap();
+            if !held {
+                chunk.park(&scratch).unwrap();
+            }
+            chunk
+        })
+        .collect();
+    drop(blocks);
+    println!(
+        "2^{log} x {k} chunks ({}): commit {:.1} s, RSS after {:.0} MB, peak RSS {:.0} MB",
+        if held { "held" } else { "parked" },
+        t.elapsed().as_secs_f64(),
+        rss_mb(),
+        peak_rss_mb()
+    );
+    let refs: Vec<&Snapshot> = chunks.iter().collect();
+    let commitments: Vec<_> = chunks.iter().map(|c| c.commitment().clone()).collect();
+    for (name, measure) in [("count", None), ("mean", Some(200))] {
+        let statement = Statement {
+            criteria: vec![Criterion::has(101)],
+            measure,
+            squares: false,
+            measure_range: None,
+            threshold: 0,
+        };
+        let t = Instant::now();
+        let (claim, parts) = agora_zk::prove::prove_chunked(&refs, [13; 32], &statement).unwrap();
+        let prove_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        agora_zk::verify_chunked(&claim, &commitments, &parts).unwrap();
+        println!(
+            "2^{log} x {k} {name}: prove {prove_s:.1} s ({:.0} rows/s), verify {:.1} ms, proofs {:.1} KB, RSS after {:.0} MB, peak RSS {:.0} MB",
+            (k * capacity(n)) as f64 / prove_s,
+            t.elapsed().as_secs_f64() * 1e3,
+            parts.iter().map(|p| p.proof.len()).sum::<usize>() as f64 / 1024.0,
+            rss_mb(),
+            peak_rss_mb()
+        );
+    }
 }
 
 /// An age-band-like cohort: a sex, a condition and a value within a two-sided range of 15-bit bounds
@@ -102,6 +152,10 @@ fn main() {
             ]
         })
         .collect();
+    if let Some(k) = args.iter().position(|a| a == "--dataset").and_then(|i| args.get(i + 1)) {
+        dataset(log, k.parse().unwrap(), blocks, args.iter().any(|a| a == "--held"));
+        return;
+    }
     let t = Instant::now();
     let snapshot = Snapshot::build(blocks, [7; 32]).unwrap();
     let commit_s = t.elapsed().as_secs_f64();

@@ -59,6 +59,11 @@ pub struct ArchivedAnswer {
 impl ArchivedAnswer {
     /// Packs a claim and its proof.
     pub fn new(commitment: Commitment, claim: &Claim, proof: &[u8]) -> ArchivedAnswer {
+        ArchivedAnswer::with_proof(commitment, claim, base64::engine::general_purpose::STANDARD.encode(proof))
+    }
+
+    /// Packs a claim and its proof, already in base64 (as a node sends it).
+    pub fn with_proof(commitment: Commitment, claim: &Claim, proof: String) -> ArchivedAnswer {
         ArchivedAnswer {
             format: ARCHIVE_FORMAT.into(),
             commitment,
@@ -70,7 +75,7 @@ impl ArchivedAnswer {
             sum_sq: claim.sum_sq,
             measure_range: claim.measure_range,
             suppressed_below: claim.suppressed_below,
-            proof: base64::engine::general_purpose::STANDARD.encode(proof),
+            proof,
         }
     }
 
@@ -149,6 +154,21 @@ pub struct ArchivedClaim {
     pub suppressed_below: Option<u32>,
 }
 
+impl ArchivedClaim {
+    /// The archived form of an answer's claim (its sum of squares, none over chunks, left out).
+    pub fn of(claim: &Claim) -> ArchivedClaim {
+        ArchivedClaim {
+            query: hex::encode(claim.query),
+            criteria: claim.criteria.clone(),
+            measure: claim.measure,
+            count: claim.count,
+            sum: claim.sum,
+            measure_range: claim.measure_range,
+            suppressed_below: claim.suppressed_below,
+        }
+    }
+}
+
 /// One chunk's part, as archived: its masked outputs, its links and its proof (the chunk's commitment
 /// is the dataset's at the same place).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,15 +207,7 @@ impl ArchivedChunkedAnswer {
         ArchivedChunkedAnswer {
             format: CHUNKED_FORMAT.into(),
             dataset,
-            claim: ArchivedClaim {
-                query: hex::encode(claim.query),
-                criteria: claim.criteria.clone(),
-                measure: claim.measure,
-                count: claim.count,
-                sum: claim.sum,
-                measure_range: claim.measure_range,
-                suppressed_below: claim.suppressed_below,
-            },
+            claim: ArchivedClaim::of(claim),
             parts: parts
                 .iter()
                 .map(|p| ArchivedPart {

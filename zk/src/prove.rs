@@ -73,6 +73,25 @@ impl Statement {
         crate::air::check_cell_width(&self.criteria, self.measure.is_some(), self.squares, self.measure_range)
             .map_err(ZkError::Prover)
     }
+
+    /// Whether the statement can be proven over a dataset in chunks ([`prove_chunked`]), whatever the
+    /// data: it has no sum of squares (not yet provable over chunks) and every part's layout fits the
+    /// format (the last part of a suppressed answer has the gap's columns too). A node checks every
+    /// cell of an answer so before any proof spends a chunk's budget.
+    pub fn check_chunked(&self) -> Result<(), ZkError> {
+        if self.squares {
+            return Err(ZkError::Prover(
+                "a dataset in chunks proves counts and sums (not yet a sum of squares)".into(),
+            ));
+        }
+        for hidden in [false, true] {
+            let layout = AuxLayout::new(&self.criteria, self.measure.is_some(), false, hidden)
+                .with_measure_range(self.measure_range)
+                .with_chunk(true);
+            crate::air::check_width(layout, MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
+        }
+        Ok(())
+    }
 }
 
 /// What a statement counts over a snapshot.
@@ -91,6 +110,68 @@ pub struct Outputs {
 pub struct SnapshotTrace {
     info: TraceInfo,
     rows: Arc<MainRows>,
+}
+
+/// A snapshot's [`MainRows`]: in memory, or parked in a scratch file ([`Snapshot::park`]) with the mask's
+/// seed to lay the columns out again.
+enum Held {
+    Loaded(Arc<MainRows>),
+    Parked { file: Arc<std::fs::File>, seed: [u8; 32] },
+}
+
+/// Patient blocks as [`Snapshot::park`] writes them: their number (8 bytes), then per block its rows'
+/// number (4 bytes) and each row's code (8) and value (4), little-endian.
+fn read_blocks(file: &std::fs::File) -> std::io::Result<Vec<Block>> {
+    use std::io::Read;
+    use std::os::unix::fs::FileExt;
+    // Positioned reads from the start: concurrent proofs over one snapshot share the file.
+    struct At<'a>(&'a std::fs::File, u64);
+    impl Read for At<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read_at(buf, self.1)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
+    let mut input = std::io::BufReader::with_capacity(1 << 20, At(file, 0));
+    let mut word = [0u8; 8];
+    input.read_exact(&mut word)?;
+    let blocks = u64::from_le_bytes(word) as usize;
+    let mut out = Vec::with_capacity(blocks);
+    let mut len = [0u8; 4];
+    for _ in 0..blocks {
+        input.read_exact(&mut len)?;
+        let rows = u32::from_le_bytes(len) as usize;
+        let mut block = Vec::with_capacity(rows);
+        for _ in 0..rows {
+            input.read_exact(&mut word)?;
+            input.read_exact(&mut len)?;
+            block.push(Row { code: u64::from_le_bytes(word), value: u32::from_le_bytes(len) });
+        }
+        out.push(block);
+    }
+    Ok(out)
+}
+
+/// Keeps the main columns a proof reads (code, value and the block-start flag) of the rows before the
+/// mask, as [`main_cells`] lays them out.
+struct ReadColumns {
+    code: Vec<BaseElement>,
+    value: Vec<BaseElement>,
+    first: Vec<bool>,
+}
+
+impl Cells for ReadColumns {
+    fn set(&mut self, c: usize, i: usize, value: BaseElement) {
+        if i < self.code.len() {
+            match c {
+                0 => self.code[i] = value,
+                1 => self.value[i] = value,
+                FIRST => self.first[i] = value == BaseElement::ONE,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// What a proof reads of the main segment beyond its extension: the columns the auxiliary segment is
@@ -167,8 +248,10 @@ fn main_cells(blocks: &[Block], n: usize, seed: [u8; 32], cells: &mut impl Cells
 
 /// A versioned snapshot of a node's patient blocks with its commitment.
 pub struct Snapshot {
-    blocks: Arc<Vec<Block>>,
-    trace: SnapshotTrace,
+    /// The main segment's shape.
+    info: TraceInfo,
+    /// The rows a proof reads beyond the extension, in memory or parked in a scratch file.
+    rows: std::sync::Mutex<Held>,
     lde: Arc<MainLde>,
     commitment: Commitment,
     proofs: std::sync::atomic::AtomicUsize,
@@ -233,18 +316,85 @@ impl Snapshot {
                 (rows_of(&|c| main.get_column(c).to_vec()), MainLde::build(main, &domain, partition, scratch))
             }
         };
-        let blocks = Arc::new(blocks);
-        let rows = MainRows { blocks: blocks.clone(), ..rows };
+        let rows = MainRows { blocks: Arc::new(blocks), ..rows };
         let lde = Arc::new(lde);
         let commitment =
             Commitment { version: FORMAT_VERSION, trace_length: n, root: hex::encode(lde.root().as_bytes()) };
         Ok(Snapshot {
-            blocks,
-            trace: SnapshotTrace { info, rows: Arc::new(rows) },
+            info,
+            rows: std::sync::Mutex::new(Held::Loaded(Arc::new(rows))),
             lde,
             commitment,
             proofs: Default::default(),
         })
+    }
+
+    /// Parks the snapshot's patient blocks in an unnamed scratch file in `dir` and lets go of them and
+    /// of the main columns a proof reads (about 40 bytes per trace row, 160 MB at 2^22): each proof or
+    /// evaluation then reads the blocks back and lays the columns out again for its own time (a
+    /// sequential read and a pass over the rows, about a second at 2^22 rows). A node holding a dataset
+    /// in chunks parks them, so that only the chunk being proven holds its rows (its extension and
+    /// polynomials are in scratch files already: [`Snapshot::spilled`]). Proofs and commitment are
+    /// unchanged. Idempotent; an error (the file cannot be written) leaves the rows in memory.
+    pub fn park(&self, dir: &Path) -> Result<(), ZkError> {
+        let mut held = self.rows.lock().expect("rows lock");
+        let Held::Loaded(rows) = &*held else { return Ok(()) };
+        let write = || -> std::io::Result<std::fs::File> {
+            use std::io::{Seek, Write};
+            let mut out = std::io::BufWriter::new(tempfile::tempfile_in(dir)?);
+            out.write_all(&(rows.blocks.len() as u64).to_le_bytes())?;
+            for block in rows.blocks.iter() {
+                out.write_all(&(block.len() as u32).to_le_bytes())?;
+                for row in block {
+                    out.write_all(&row.code.to_le_bytes())?;
+                    out.write_all(&row.value.to_le_bytes())?;
+                }
+            }
+            let mut file = out.into_inner().map_err(|e| e.into_error())?;
+            file.rewind()?;
+            Ok(file)
+        };
+        let file = write().map_err(|e| ZkError::Prover(format!("parking the snapshot's rows: {e}")))?;
+        *held = Held::Parked { file: Arc::new(file), seed: rows.seed };
+        Ok(())
+    }
+
+    /// Whether the snapshot's rows are parked in a scratch file ([`Snapshot::park`]).
+    pub fn parked(&self) -> bool {
+        matches!(*self.rows.lock().expect("rows lock"), Held::Parked { .. })
+    }
+
+    /// The rows a proof reads: held, or read back from their file (then for the caller's time only).
+    fn rows(&self) -> Arc<MainRows> {
+        // The file is read without the lock (positioned reads), so proofs over one snapshot do not wait
+        // for each other, and a failed read (a panic the prover pool reports) leaves the lock whole.
+        let (file, seed) = match &*self.rows.lock().expect("rows lock") {
+            Held::Loaded(rows) => return rows.clone(),
+            Held::Parked { file, seed } => (file.clone(), *seed),
+        };
+        let blocks = read_blocks(&file).expect("the snapshot's parked rows read back from their scratch file");
+        let n = self.info.length();
+        let counted = n - random_rows(n);
+        let mut columns = ReadColumns {
+            code: vec![BaseElement::ZERO; counted],
+            value: vec![BaseElement::ZERO; counted],
+            first: vec![false; counted],
+        };
+        main_cells(&blocks, n, seed, &mut columns);
+        Arc::new(MainRows {
+            code: columns.code,
+            value: columns.value,
+            first: columns.first,
+            blocks: Arc::new(blocks),
+            seed,
+            full: Default::default(),
+        })
+    }
+
+    /// The main segment as the prover reads it, with `aux_width` auxiliary columns.
+    fn trace(&self, aux_width: usize) -> SnapshotTrace {
+        let info = TraceInfo::new_multi_segment(MAIN_WIDTH, aux_width, 1, self.info.length(), vec![]);
+        SnapshotTrace { info, rows: self.rows() }
     }
 
     /// Whether the snapshot's extension keeps its rows, and its polynomials, in scratch files (else in
@@ -263,9 +413,13 @@ impl Snapshot {
         proof_budget(self.commitment.trace_length).saturating_sub(self.proofs.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    /// The patient blocks.
-    pub fn blocks(&self) -> &[Block] {
-        &self.blocks
+    /// The patient blocks (read back from their file when parked).
+    pub fn blocks(&self) -> Arc<Vec<Block>> {
+        let file = match &*self.rows.lock().expect("rows lock") {
+            Held::Loaded(rows) => return rows.blocks.clone(),
+            Held::Parked { file, .. } => file.clone(),
+        };
+        Arc::new(read_blocks(&file).expect("the snapshot's parked rows read back from their scratch file"))
     }
 
     /// What `statement` counts over this snapshot, as the proof computes it: the blocks meeting every
@@ -285,7 +439,7 @@ impl Snapshot {
         range: Option<crate::air::Range>,
     ) -> Result<Outputs, ZkError> {
         let mut out = Outputs::default();
-        for block in self.blocks.iter() {
+        for block in self.blocks().iter() {
             let mut has = vec![0u32; criteria.len()];
             for row in block {
                 for (h, c) in has.iter_mut().zip(criteria) {
@@ -430,11 +584,7 @@ impl Snapshot {
             aux_in_extension: false,
             aux_memory: crate::lde::AUX_MEMORY,
         };
-        let trace = SnapshotTrace {
-            info: TraceInfo::new_multi_segment(MAIN_WIDTH, layout.width(), 1, self.trace.info.length(), vec![]),
-            rows: self.trace.rows.clone(),
-        };
-        (prover, trace)
+        (prover, self.trace(layout.width()))
     }
 
     fn root(&self) -> [u8; 32] {
@@ -636,6 +786,7 @@ pub fn prove_chunked(
     statement: &Statement,
 ) -> Result<(Claim, Vec<ChunkPart>), ZkError> {
     check_statement(statement)?;
+    statement.check_chunked()?;
     if chunks.is_empty() || chunks.len() > crate::verify::MAX_CHUNKS {
         return Err(ZkError::Prover(format!(
             "{} chunks (a dataset in chunks has 1 to {})",
@@ -652,18 +803,7 @@ pub fn prove_chunked(
         total.sum_sq += o.sum_sq;
         outputs.push(o);
     }
-    if statement.squares {
-        return Err(ZkError::Prover("a dataset in chunks proves counts and sums (not yet a sum of squares)".into()));
-    }
     let suppressed = total.count < u64::from(statement.threshold);
-    // Every part's layout fits the format before any chunk's budget is spent, whatever the data (the
-    // last part of a suppressed answer has the gap's columns too), as `check_cell_width` rules a cell.
-    for hidden in [false, true] {
-        let layout = AuxLayout::new(&statement.criteria, statement.measure.is_some(), false, hidden)
-            .with_measure_range(statement.measure_range)
-            .with_chunk(true);
-        crate::air::check_width(layout, MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
-    }
     // The boundaries: none before the first chunk and (unless the total is hidden) after the last, fresh
     // masks and salt between.
     let mut seed = [0u8; 32];
@@ -1050,9 +1190,8 @@ mod tests {
         gap: u64,
         chunk: Option<ChunkSecrets>,
     ) -> (CohortAir, ColMatrix<BaseElement>, ColMatrix<BaseElement>) {
-        let n = snapshot.trace.info.length();
-        let info = TraceInfo::new_multi_segment(MAIN_WIDTH, inputs.layout().width(), 1, n, vec![]);
-        let air = CohortAir::new(info.clone(), inputs.clone(), proof_options());
+        let trace = snapshot.trace(inputs.layout().width());
+        let air = CohortAir::new(trace.info.clone(), inputs.clone(), proof_options());
         let prover = CohortProver {
             lde: snapshot.lde.clone(),
             options: proof_options(),
@@ -1063,9 +1202,8 @@ mod tests {
             aux_in_extension: false,
             aux_memory: crate::lde::AUX_MEMORY,
         };
-        let trace = SnapshotTrace { info, rows: snapshot.trace.rows.clone() };
         let aux = prover.build_aux_trace::<BaseElement>(&trace, &AuxRandElements::new(vec![BaseElement::ZERO]));
-        (air, snapshot.trace.main_segment().clone(), aux)
+        (air, trace.main_segment().clone(), aux)
     }
 
     fn inputs(
@@ -1464,16 +1602,29 @@ mod tests {
     fn the_main_segment_laid_out_again_is_the_committed_one() {
         let blocks: Vec<Block> =
             (0..300u32).map(|i| vec![Row::attribute(100), Row { code: 200, value: i * 1_000_003 }]).collect();
-        let snapshot = Snapshot::build(blocks, [12; 32]).unwrap();
-        let main = snapshot.trace.main_segment();
-        let domain = main_domain(&snapshot.trace.info);
+        let snapshot = Snapshot::build(blocks.clone(), [12; 32]).unwrap();
+        let trace = snapshot.trace(plain_layout().width());
+        let main = trace.main_segment();
+        let domain = main_domain(&snapshot.info);
         let partition = proof_options().partition_options();
         assert_eq!(MainLde::build(main.clone(), &domain, partition, None).root(), snapshot.lde.root());
-        let rows = &snapshot.trace.rows;
+        let rows = snapshot.rows();
         assert_eq!(rows.code, main.get_column(0)[..rows.code.len()]);
         assert_eq!(rows.value, main.get_column(1)[..rows.value.len()]);
         assert!(rows.first.iter().zip(main.get_column(FIRST)).all(|(f, c)| *f == (*c == BaseElement::ONE)));
         assert_eq!(rows.code.len(), main.num_rows() - random_rows(main.num_rows()));
+        // Parked, the rows read back and laid out again are the same, each time.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!snapshot.parked());
+        snapshot.park(dir.path()).unwrap();
+        snapshot.park(dir.path()).unwrap();
+        assert!(snapshot.parked());
+        for _ in 0..2 {
+            let back = snapshot.rows();
+            assert_eq!((&back.code, &back.value, &back.first), (&rows.code, &rows.value, &rows.first));
+            assert_eq!(*back.blocks, blocks);
+        }
+        assert_eq!(*snapshot.blocks(), blocks);
     }
 
     /// The patched prover's base-field auxiliary segment gives, byte for byte, the proof winterfell's own
