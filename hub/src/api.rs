@@ -330,7 +330,8 @@ async fn result(
 }
 
 /// The proofs of a query's proven answers, one archived answer per node and proven cell (agora-zk's
-/// format `agora-zk/cohort/5`), for `agora-zk verify` to check offline. Each holds the node's
+/// format `agora-zk/cohort/5`, or `agora-zk/chunked/1` for a node that committed its data in chunks:
+/// the chunks' commitments and a part per chunk), for `agora-zk verify` to check offline. Each holds the node's
 /// commitment, the query digest (`agora_protocol::proof::query_digest` of the query id and query), the
 /// cohort's criteria and the measure if any, the answer's count and sum (or the threshold they are
 /// below) and the proof.
@@ -340,7 +341,7 @@ async fn proofs(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
-) -> Result<Json<Vec<agora_zk::archive::ArchivedAnswer>>, ApiError> {
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
     let who = researcher(&state, &headers).await?;
     Ok(Json(state.coordinator.archived_proofs(id, &who).await?))
 }

@@ -9,12 +9,12 @@ use crate::store::{now_ms, HubStore, NodePart, QueryRecord, Session, StoreError}
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan_or_reason, query_digest, DatasetCommitment, Expected, Plan, ProofMessage, ProofOutcome, ProofState,
-    ProvenCell, ProvenPart, Target,
+    plan_or_reason, query_digest, ChunkedCell, DatasetCommitment, Expected, Plan, ProofMessage, ProofOutcome,
+    ProofState, ProvenCell, ProvenPart, Target,
 };
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
 use agora_protocol::{NodeAnswer, Query, QueryError};
-use agora_zk::archive::ArchivedAnswer;
+use agora_zk::archive::{ArchivedAnswer, ArchivedChunkedAnswer, ArchivedClaim, ArchivedPart};
 use agora_zk::{Claim, Criterion};
 use base64::Engine;
 use libp2p::identity::Keypair;
@@ -92,7 +92,8 @@ struct Inner {
     /// Researchers waiting for a query to settle (long-poll); woken and removed when it does.
     waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
     /// Proof checks under way, one per (query, node) at most.
-    proving: Mutex<HashSet<(Uuid, PeerId)>>,
+    /// Proof messages being checked: per answer, and over chunks per cell.
+    proving: Mutex<HashSet<(Uuid, PeerId, Option<usize>)>>,
     /// Proof verifications running at once (each ~2 ms of CPU on a blocking thread).
     verifying: Arc<Semaphore>,
 }
@@ -371,7 +372,7 @@ impl Coordinator {
             .map_err(|e| e.to_string())?;
         // A commitment this hub cannot read (another format version, a malformed root) is not recorded,
         // but does not keep the node out: its answers then simply fail or lack proofs, with the reason.
-        match v.payload.commitment.as_ref().map(|c| (c, zk_commitment(c).root_bytes())) {
+        match v.payload.commitment.as_ref().map(|c| (c, readable(c))) {
             Some((c, Ok(_))) => {
                 self.inner.store.record_commitment(&peer.to_string(), c, now_ms()).await.map_err(|e| e.to_string())?
             }
@@ -421,10 +422,13 @@ impl Coordinator {
         Ok(())
     }
 
-    /// A node's proof of an answer it sent: verified against the node's signed commitment and the
-    /// answer's own cells (the criteria come from the hub's plan of the query, never from the node); an
-    /// answer whose proof fails is excluded from the combination from then on.
-    async fn proof(&self, peer: PeerId, msg: Signed<ProofMessage>) -> Result<(), String> {
+    /// A node's proof of an answer it sent (`peer`: the connection's node), as the network hands it
+    /// over: verified against the node's signed commitment and the answer's own cells (the criteria come
+    /// from the hub's plan of the query, never from the node); an answer whose proof fails is excluded
+    /// from the combination from then on. Over a dataset in chunks, each cell's message is verified and
+    /// kept as it arrives, and the answer is proven when every cell's has. `Err` is the refusal sent
+    /// back (a replayed or late message, a message the hub cannot take now); nothing stored changes then.
+    pub async fn proof(&self, peer: PeerId, msg: Signed<ProofMessage>) -> Result<(), String> {
         if msg.body.len() > MAX_PROOF_MESSAGE {
             return Err(format!("proof message of {} bytes exceeds {MAX_PROOF_MESSAGE}", msg.body.len()));
         }
@@ -434,12 +438,16 @@ impl Coordinator {
         }
         v.payload.header.check(now(), 24 * 3600).map_err(|e| format!("proof header: {e}"))?;
         let query_id = v.payload.header.query_id;
-        // One check per answer at a time; a second message meanwhile is refused.
-        if !self.inner.proving.lock().expect("proving lock").insert((query_id, peer)) {
+        // One check per answer (over chunks, per cell) at a time; a second message meanwhile is refused.
+        let cell = match &v.payload.outcome {
+            ProofOutcome::Chunked { index, .. } => Some(*index),
+            _ => None,
+        };
+        if !self.inner.proving.lock().expect("proving lock").insert((query_id, peer, cell)) {
             return Err("a proof of this answer is already being checked".into());
         }
         let outcome = self.settle_proof(peer, query_id, v.payload.outcome, &msg).await;
-        self.inner.proving.lock().expect("proving lock").remove(&(query_id, peer));
+        self.inner.proving.lock().expect("proving lock").remove(&(query_id, peer, cell));
         outcome
     }
 
@@ -475,7 +483,9 @@ impl Coordinator {
         // Proofs of another statement than this hub's cannot be checked here: the answer stays unproven,
         // saying why.
         let mismatch = match &outcome {
-            ProofOutcome::Proven { statement, .. } => statement_mismatch(statement),
+            ProofOutcome::Proven { statement, .. } | ProofOutcome::Chunked { statement, .. } => {
+                statement_mismatch(statement)
+            }
             ProofOutcome::Unavailable { .. } => None,
         };
         let state = match (outcome, mismatch) {
@@ -511,6 +521,31 @@ impl Coordinator {
                 }
                 state
             }
+            (ProofOutcome::Chunked { commitment, index, cells, cell, .. }, None) => {
+                // A cell kept already is refused before it is verified again.
+                let kept =
+                    self.inner.store.proof_cells(query_id, &peer.to_string()).await.map_err(|e| e.to_string())?;
+                if kept.iter().any(|(i, _, _)| *i == index) {
+                    return Err(format!("the proof of cell {index} of this answer is already received"));
+                }
+                let answer = answer.clone();
+                let record = record.clone();
+                let checked = commitment.clone();
+                let permit = self.inner.verifying.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+                let state = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    let population = Population::of(&record, &answer, now());
+                    check_chunked_cell(query_id, &record.query, &answer, &checked, (index, cells), &cell, population)
+                })
+                .await
+                .map_err(|e| format!("proof check failed to run: {e}"))?;
+                match state {
+                    ProofState::Proven { .. } => {
+                        return self.keep_cell(peer, query_id, &commitment, (index, cells), state, msg).await
+                    }
+                    state => state,
+                }
+            }
         };
         let envelope = serde_json::to_string(msg).expect("serialises");
         let settled = self
@@ -531,8 +566,54 @@ impl Coordinator {
         Ok(())
     }
 
-    /// The proven answers of one of the researcher's queries as archived answers for `agora-zk verify`.
-    pub async fn archived_proofs(&self, query_id: Uuid, researcher: &str) -> Result<Vec<ArchivedAnswer>, HubError> {
+    /// Keeps a verified cell of an answer over a dataset in chunks; once every cell of the answer has
+    /// verified, over the same dataset, the answer is proven (`state`, this cell's verdict).
+    async fn keep_cell(
+        &self,
+        peer: PeerId,
+        query_id: Uuid,
+        commitment: &DatasetCommitment,
+        (index, cells): (usize, usize),
+        mut state: ProofState,
+        msg: &Signed<ProofMessage>,
+    ) -> Result<(), String> {
+        let node = peer.to_string();
+        let store = &self.inner.store;
+        let envelope = serde_json::to_string(msg).expect("serialises");
+        let kept = store.add_proof_cell(query_id, &node, index, &commitment.root, &envelope).await;
+        if !kept.map_err(|e| e.to_string())? {
+            return Err(format!("the proof of cell {index} of this answer is already received"));
+        }
+        let verified = store.proof_cells(query_id, &node).await.map_err(|e| e.to_string())?;
+        if verified.iter().any(|(_, root, _)| *root != commitment.root) {
+            let reason = "the answer's cells are proven over different datasets".to_string();
+            warn!(target: "hub::query", %query_id, %peer, %reason, "proof failed: answer excluded");
+            let failed = ProofState::Failed { reason };
+            store.set_proof(query_id, &node, &failed, None).await.map_err(|e| e.to_string())?;
+            return Ok(());
+        }
+        info!(target: "hub::query", %query_id, %peer, cell = index, of = cells, "proven cell over chunks verified");
+        if verified.len() < cells {
+            return Ok(());
+        }
+        let registered = store.commitments(&node).await.map_err(|e| e.to_string())?;
+        let submitted = store.submitted_ms(query_id).await.map_err(|e| e.to_string())?;
+        if let ProofState::Proven { committed_before_query, .. } = &mut state {
+            *committed_before_query =
+                submitted.is_some_and(|at| registered.iter().any(|(c, seen)| c == commitment && *seen < at));
+        }
+        store.record_commitment(&node, commitment, now_ms()).await.map_err(|e| e.to_string())?;
+        // The cells' own messages stay in `proof_cells`; a concurrent last cell may have settled first.
+        if store.set_proof(query_id, &node, &state, None).await.map_err(|e| e.to_string())? {
+            info!(target: "hub::query", %query_id, %peer, proof = %state.label(), "proof settled");
+        }
+        Ok(())
+    }
+
+    /// The proven answers of one of the researcher's queries as archived answers for `agora-zk verify`:
+    /// one per node and proven cell, over one snapshot (`agora-zk/cohort/…`) or over the node's chunks
+    /// (`agora-zk/chunked/…`).
+    pub async fn archived_proofs(&self, query_id: Uuid, researcher: &str) -> Result<Vec<serde_json::Value>, HubError> {
         let record = self.inner.store.query(query_id).await?.filter(|r| r.researcher == researcher);
         let record = record.ok_or(HubError::NotFound(query_id))?;
         let mut out = Vec::new();
@@ -540,29 +621,38 @@ impl Coordinator {
             let (NodeState::Answered { answer }, Some(ProofState::Proven { .. })) = (&part.state, &part.proof) else {
                 continue;
             };
-            let Some(envelope) = self.inner.store.proof_envelope(query_id, &part.peer_id).await? else { continue };
-            let Ok(signed) = serde_json::from_str::<Signed<ProofMessage>>(&envelope) else { continue };
-            let Ok(msg) = serde_json::from_str::<ProofMessage>(&signed.body) else { continue };
-            let ProofOutcome::Proven { commitment, cells, .. } = msg.outcome else { continue };
             let Ok(plan) = Population::of(&record, answer, now()).and_then(|p| p.plan(&record.query)) else {
                 continue;
             };
-            let zk = zk_commitment(&commitment);
-            for ((_, claim), cell) in claims(query_id, &record.query, answer, &plan).into_iter().zip(&cells) {
-                let Ok(claim) = claim else { continue };
-                out.push(ArchivedAnswer {
-                    format: agora_zk::archive::ARCHIVE_FORMAT.into(),
-                    commitment: zk.clone(),
-                    query: hex::encode(claim.query),
-                    criteria: claim.criteria,
-                    measure: claim.measure,
-                    count: claim.count,
-                    sum: claim.sum,
-                    sum_sq: claim.sum_sq,
-                    measure_range: claim.measure_range,
-                    suppressed_below: claim.suppressed_below,
-                    proof: cell.proof.clone(),
-                });
+            let claims = claims(query_id, &record.query, answer, &plan);
+            // The message that proved the answer, or over chunks one per cell.
+            let messages = match self.inner.store.proof_envelope(query_id, &part.peer_id).await? {
+                Some(envelope) => vec![envelope],
+                None => {
+                    let cells = self.inner.store.proof_cells(query_id, &part.peer_id).await?;
+                    cells.into_iter().map(|(_, _, envelope)| envelope).collect()
+                }
+            };
+            for envelope in messages {
+                let Ok(signed) = serde_json::from_str::<Signed<ProofMessage>>(&envelope) else { continue };
+                let Ok(msg) = serde_json::from_str::<ProofMessage>(&signed.body) else { continue };
+                match msg.outcome {
+                    ProofOutcome::Proven { commitment, cells, .. } => {
+                        let zk = zk_commitment(&commitment);
+                        for ((_, claim), cell) in claims.iter().zip(&cells) {
+                            let Ok(claim) = claim else { continue };
+                            let archived = ArchivedAnswer::with_proof(zk.clone(), claim, cell.proof.clone());
+                            out.push(serde_json::to_value(&archived).expect("serialises"));
+                        }
+                    }
+                    ProofOutcome::Chunked { commitment, index, cell, .. } => {
+                        if let Some((_, Ok(claim))) = claims.get(index) {
+                            let archived = archived_chunked(&commitment, claim, &cell);
+                            out.push(serde_json::to_value(&archived).expect("serialises"));
+                        }
+                    }
+                    ProofOutcome::Unavailable { .. } => {}
+                }
             }
         }
         Ok(out)
@@ -738,17 +828,12 @@ pub fn check_proofs(
     population: Result<Population, String>,
 ) -> ProofState {
     let failed = |reason: String| ProofState::Failed { reason };
-    let population = match population {
-        Ok(p) => p,
-        Err(reason) => return failed(reason),
+    let (population, claims) = match checked_claims(query_id, query, answer, commitment, population) {
+        Ok(checked) => checked,
+        Err(state) => return state,
     };
-    let plan = match population.plan(query) {
-        Ok(plan) => plan,
-        Err(reason) => return ProofState::Unproven { reason },
-    };
-    let claims = claims(query_id, query, answer, &plan);
-    if claims.first().is_none_or(|(t, _)| !t.group.is_total()) {
-        return failed("the answer has no whole-cohort row".into());
+    if !commitment.chunks.is_empty() {
+        return failed("the dataset is committed in chunks: its proofs come a cell at a time".into());
     }
     if cells.len() != claims.len() || claims.iter().zip(cells).any(|((t, _), c)| t.part != c.part || t.group != c.group)
     {
@@ -756,12 +841,6 @@ pub fn check_proofs(
             "{} proofs for an answer with {} cells to prove (the whole cohort and each released group)",
             cells.len(),
             claims.len()
-        ));
-    }
-    if commitment.data_version != answer.data_version {
-        return failed(format!(
-            "the proof is over data version {}, the answer over {}",
-            commitment.data_version, answer.data_version
         ));
     }
     let zk = zk_commitment(commitment);
@@ -779,6 +858,11 @@ pub fn check_proofs(
             return failed(format!("{what}: {e}"));
         }
     }
+    proven(commitment, population)
+}
+
+/// A proof's verdict over `commitment`, for `population`.
+fn proven(commitment: &DatasetCommitment, population: Population) -> ProofState {
     ProofState::Proven {
         root: commitment.root.clone(),
         data_version: commitment.data_version,
@@ -788,6 +872,127 @@ pub fn check_proofs(
             Population::ConsentedTo { purpose, .. } => Some(purpose),
         },
     }
+}
+
+/// What an answer's proofs must show, checked before any is read: the hub's own plan of the query over
+/// the population the node says it counted, a whole-cohort row first, and proofs over the answer's data
+/// version. `Err` is the answer's proof state (failed, or unproven when the plan has none).
+fn checked_claims(
+    query_id: Uuid,
+    query: &agora_protocol::Query,
+    answer: &NodeAnswer,
+    commitment: &DatasetCommitment,
+    population: Result<Population, String>,
+) -> Result<(Population, Vec<TargetClaim>), ProofState> {
+    let failed = |reason: String| ProofState::Failed { reason };
+    let population = population.map_err(failed)?;
+    let plan = population.plan(query).map_err(|reason| ProofState::Unproven { reason })?;
+    let claims = claims(query_id, query, answer, &plan);
+    if claims.first().is_none_or(|(t, _)| !t.group.is_total()) {
+        return Err(failed("the answer has no whole-cohort row".into()));
+    }
+    if commitment.data_version != answer.data_version {
+        return Err(failed(format!(
+            "the proof is over data version {}, the answer over {}",
+            commitment.data_version, answer.data_version
+        )));
+    }
+    Ok((population, claims))
+}
+
+/// Checks one cell's proof of an answer over a dataset committed in chunks ([`ProofOutcome::Chunked`]):
+/// the commitment names its chunk list, the cell is the plan's `index`-th of `cells` (as many as the
+/// plan has), and its parts prove, chunk by chunk with masked outputs, the claim the answer makes for
+/// that cell (agora-zk's `verify_chunked`, through the archive form auditors check too). `Proven` says
+/// this cell verified; the answer is proven when every cell has.
+pub fn check_chunked_cell(
+    query_id: Uuid,
+    query: &agora_protocol::Query,
+    answer: &NodeAnswer,
+    commitment: &DatasetCommitment,
+    (index, cells): (usize, usize),
+    cell: &ChunkedCell,
+    population: Result<Population, String>,
+) -> ProofState {
+    let failed = |reason: String| ProofState::Failed { reason };
+    let (population, claims) = match checked_claims(query_id, query, answer, commitment, population) {
+        Ok(checked) => checked,
+        Err(state) => return state,
+    };
+    if commitment.chunks.is_empty() {
+        return failed("a proof over chunks names a dataset without chunks".into());
+    }
+    if let Err(e) = commitment.check_chunks() {
+        return failed(format!("the dataset's commitment: {e}"));
+    }
+    if cells != claims.len() {
+        return failed(format!("{cells} cells stated for an answer with {} cells to prove", claims.len()));
+    }
+    let Some((target, claim)) = claims.into_iter().nth(index) else {
+        return failed(format!("cell {index} of an answer with {cells} cells to prove"));
+    };
+    let what = format!("{} ({})", part_name(target.part), target.group);
+    if target.part != cell.part || target.group != cell.group {
+        return failed(format!("cell {index} is the plan's {what}, not the one proven"));
+    }
+    let claim = match claim {
+        Ok(claim) => claim,
+        Err(e) => return failed(format!("{what}: {e}")),
+    };
+    if claim.sum_sq.is_some() {
+        // agora-zk proves counts and sums over chunks, not yet sums of squares: a standard deviation
+        // over chunks cannot be shown, whatever the node's message says.
+        return failed(format!("{what}: a sum of squares is not proven over chunks"));
+    }
+    if let Err(e) = archived_chunked(commitment, &claim, cell).verify() {
+        return failed(format!("{what}: {e}"));
+    }
+    proven(commitment, population)
+}
+
+/// A cell's proof over chunks in the archive form `agora-zk verify` checks, with the hub's own claim.
+fn archived_chunked(commitment: &DatasetCommitment, claim: &Claim, cell: &ChunkedCell) -> ArchivedChunkedAnswer {
+    ArchivedChunkedAnswer {
+        format: agora_zk::archive::CHUNKED_FORMAT.into(),
+        dataset: commitment
+            .chunks
+            .iter()
+            .map(|c| agora_zk::format::Commitment {
+                version: commitment.version,
+                trace_length: c.trace_length,
+                root: c.root.clone(),
+            })
+            .collect(),
+        claim: ArchivedClaim::of(claim),
+        parts: cell
+            .parts
+            .iter()
+            .map(|p| ArchivedPart {
+                count: p.count,
+                sum: p.sum,
+                link: agora_zk::air::ChunkLink { prev: p.link.prev, next: p.link.next, total: p.link.total },
+                proof: p.proof.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Whether this hub can read a node's commitment: one snapshot's in agora-zk's format, or a chunk list
+/// its root names with every chunk's in the format.
+fn readable(c: &DatasetCommitment) -> Result<(), String> {
+    if c.chunks.is_empty() {
+        return zk_commitment(c).root_bytes().map(|_| ()).map_err(|e| e.to_string());
+    }
+    c.check_chunks()?;
+    for chunk in &c.chunks {
+        let zk = agora_zk::format::Commitment {
+            version: c.version,
+            trace_length: chunk.trace_length,
+            root: chunk.root.clone(),
+        };
+        zk.root_bytes().map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Why the node will not prove `answer`, known from the plan before its proof message says so: a cell
@@ -818,15 +1023,13 @@ fn zk_commitment(c: &DatasetCommitment) -> agora_zk::format::Commitment {
     agora_zk::format::Commitment { version: c.version, trace_length: c.trace_length, root: c.root.clone() }
 }
 
+/// A target of the plan and what the answer claims for it (or why no committed data could give it).
+type TargetClaim = (Target, Result<Claim, String>);
+
 /// What an answer claims for each target of the plan, as the statement its proof must show: the
 /// criteria and measure from the plan, the count and sum (or the threshold they are below) from the
 /// answer's cell, the digest of the query. A cell no committed data could give is an error.
-fn claims(
-    query_id: Uuid,
-    query: &agora_protocol::Query,
-    answer: &NodeAnswer,
-    plan: &Plan,
-) -> Vec<(Target, Result<Claim, String>)> {
+fn claims(query_id: Uuid, query: &agora_protocol::Query, answer: &NodeAnswer, plan: &Plan) -> Vec<TargetClaim> {
     let digest = query_digest(query_id, query);
     plan.targets(answer)
         .into_iter()

@@ -357,8 +357,8 @@ impl HubStore {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO node_commitments (peer_id, root, version, trace_length, data_version, first_seen_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (peer_id, root) DO NOTHING",
+            "INSERT INTO node_commitments (peer_id, root, version, trace_length, data_version, first_seen_ms, chunks)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (peer_id, root) DO NOTHING",
         )
         .bind(peer_id)
         .bind(&c.root)
@@ -366,6 +366,7 @@ impl HubStore {
         .bind(c.trace_length as i64)
         .bind(c.data_version as i64)
         .bind(now_ms)
+        .bind((!c.chunks.is_empty()).then(|| serde_json::to_string(&c.chunks).expect("chunks serialise")))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -377,7 +378,7 @@ impl HubStore {
         peer_id: &str,
     ) -> Result<Vec<(agora_protocol::proof::DatasetCommitment, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT root, version, trace_length, data_version, first_seen_ms FROM node_commitments
+            "SELECT root, version, trace_length, data_version, first_seen_ms, chunks FROM node_commitments
              WHERE peer_id = $1 ORDER BY first_seen_ms, root",
         )
         .bind(peer_id)
@@ -391,6 +392,10 @@ impl HubStore {
                     version: r.get::<i64, _>(1) as u32,
                     trace_length: r.get::<i64, _>(2) as usize,
                     data_version: r.get::<i64, _>(3) as u64,
+                    chunks: r
+                        .get::<Option<String>, _>(5)
+                        .and_then(|json| serde_json::from_str(&json).ok())
+                        .unwrap_or_default(),
                 };
                 (c, r.get::<i64, _>(4))
             })
@@ -417,6 +422,42 @@ impl HubStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Keeps one verified cell's signed proof message of an answer over a dataset in chunks, with the
+    /// root of the dataset it is over: `false` if that cell's was kept already.
+    pub async fn add_proof_cell(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+        cell: usize,
+        root: &str,
+        envelope: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO proof_cells (query_id, peer_id, cell, root, envelope) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (query_id, peer_id, cell) DO NOTHING",
+        )
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .bind(cell as i64)
+        .bind(root)
+        .bind(envelope)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The verified cells kept for one node's answer: `(cell, dataset root, signed message)` by cell.
+    pub async fn proof_cells(&self, query_id: Uuid, peer_id: &str) -> Result<Vec<(usize, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT cell, root, envelope FROM proof_cells WHERE query_id = $1 AND peer_id = $2 ORDER BY cell",
+        )
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get::<i64, _>(0) as usize, r.get(1), r.get(2))).collect())
     }
 
     /// When the hub recorded a query, in milliseconds.

@@ -2,19 +2,27 @@
 //! forged or mismatched one fails with its reason and its answer leaves the combination. The proofs are
 //! real (agora-zk's prover over a snapshot this test lays out); expected counts are counted here.
 
+use agora_hub::authority::Authority;
 use agora_hub::coordinator::{
-    assemble, assemble_with, check_proofs, statement_mismatch, with_statement_hint, Population,
+    assemble, assemble_with, check_chunked_cell, check_proofs, statement_mismatch, with_statement_hint, Coordinator,
+    CoordinatorConfig, Population,
 };
+use agora_hub::store::HubStore;
 use agora_hub::store::{NodePart, QueryRecord};
 use agora_protocol::answer::{AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
+use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    consent_code, consent_until, plan, query_digest, row_code, DatasetCommitment, Plan, ProofState, ProvenCell,
+    consent_code, consent_until, plan, query_digest, row_code, ChunkCommitment, ChunkLinks, ChunkProof, ChunkedCell,
+    DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
 };
 use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, Consented, GroupBy, Query, Sex};
 use agora_zk::prove::{Row, Snapshot, Statement};
 use base64::Engine;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+mod common;
 
 fn query(cohort: Cohort) -> Query {
     Query {
@@ -34,6 +42,20 @@ fn e11() -> Cohort {
 /// 40 persons, even ones female (20), odd ones male (20); persons 0..23 have E11.9 (23: 12 female, 11
 /// male), persons 30..35 have I10 (5).
 fn snapshot(data_version: u64, seed: u8) -> (Snapshot, DatasetCommitment) {
+    let s = Snapshot::build(blocks(), [seed; 32]).unwrap();
+    let c = s.commitment();
+    let commitment = DatasetCommitment {
+        version: c.version,
+        trace_length: c.trace_length,
+        root: c.root.clone(),
+        data_version,
+        chunks: Vec::new(),
+    };
+    (s, commitment)
+}
+
+/// The blocks of [`snapshot`].
+fn blocks() -> Vec<Vec<Row>> {
     let mut blocks = Vec::new();
     for p in 0..40 {
         let sex = if p % 2 == 0 { "female" } else { "male" };
@@ -59,11 +81,7 @@ fn snapshot(data_version: u64, seed: u8) -> (Snapshot, DatasetCommitment) {
         }
         blocks.push(block);
     }
-    let s = Snapshot::build(blocks, [seed; 32]).unwrap();
-    let c = s.commitment();
-    let commitment =
-        DatasetCommitment { version: c.version, trace_length: c.trace_length, root: c.root.clone(), data_version };
-    (s, commitment)
+    blocks
 }
 
 fn answer(query_id: Uuid, patients: Cell) -> NodeAnswer {
@@ -406,6 +424,11 @@ fn the_largest_proof_message_fits_the_limits() {
     let base64_proof = 250_000usize.div_ceil(3) * 4;
     let needed = agora_protocol::proof::MAX_PROOFS_PER_ANSWER * (base64_proof + 64) + 4096;
     assert!(needed <= MAX_PROOF_MESSAGE, "{needed} > {MAX_PROOF_MESSAGE}");
+    // A cell over the most chunks: a part per chunk (its proof, masked outputs and links as JSON
+    // numbers: about 200 bytes) and the commitment's chunk list (about 100 bytes a chunk).
+    let chunks = agora_protocol::proof::MAX_CHUNKS_PER_DATASET;
+    let needed = chunks * (base64_proof + 64 + 200) + chunks * 100 + 4096;
+    assert!(needed <= MAX_PROOF_MESSAGE, "{needed} > {MAX_PROOF_MESSAGE}");
     // The signed envelope wraps the body (a JSON string: quotes escaped) with a signature and a key.
     assert!((MAX_PROOF_MESSAGE as u64) * 11 / 10 + 4096 <= agora_protocol::transport::MAX_REQUEST_BYTES);
 }
@@ -486,4 +509,355 @@ fn a_cell_too_wide_to_prove_is_unproven_before_the_node_says_so() {
     let narrow = query(Cohort::All { of: vec![observation("2345-7")] });
     let result = assemble(record(narrow), vec![part]);
     assert_eq!(result.nodes[0].proof, Some(ProofState::Pending));
+}
+
+/// The 40 persons of [`blocks`] in three chunks (14, 14 and 12 persons), as a node above its row cap
+/// commits them: each chunk an ordinary snapshot, the dataset named by its chunk list.
+fn chunks(data_version: u64, seed: u8) -> (Vec<Snapshot>, DatasetCommitment) {
+    let mut all = blocks();
+    let rest = all.split_off(14);
+    let (second, third) = (rest[..14].to_vec(), rest[14..].to_vec());
+    let snapshots: Vec<Snapshot> = [all, second, third]
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| Snapshot::build(b, [i as u8 + seed; 32]).unwrap())
+        .collect();
+    let list = snapshots
+        .iter()
+        .map(|s| ChunkCommitment { trace_length: s.commitment().trace_length, root: s.commitment().root.clone() })
+        .collect();
+    let commitment = DatasetCommitment::chunked(snapshots[0].commitment().version, list, data_version).unwrap();
+    (snapshots, commitment)
+}
+
+/// The node's side over chunks: the cells of the plan, each proven over every chunk.
+fn prove_chunks(chunks: &[Snapshot], query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<ChunkedCell> {
+    let chunks: Vec<&Snapshot> = chunks.iter().collect();
+    plan(q)
+        .unwrap()
+        .targets(answer)
+        .into_iter()
+        .map(|t| {
+            let statement = Statement {
+                criteria: t.criteria.iter().map(agora_hub::coordinator::criterion).collect(),
+                measure: t.measure,
+                squares: false,
+                measure_range: t.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
+                threshold: 10,
+            };
+            let (_, parts) = agora_zk::prove::prove_chunked(&chunks, query_digest(query_id, q), &statement).unwrap();
+            let parts = parts
+                .into_iter()
+                .map(|p| ChunkProof {
+                    count: p.claim.count,
+                    sum: p.claim.sum,
+                    link: ChunkLinks { prev: p.link.prev, next: p.link.next, total: p.link.total },
+                    proof: base64::engine::general_purpose::STANDARD.encode(p.proof),
+                })
+                .collect();
+            ChunkedCell { part: t.part, group: t.group, parts }
+        })
+        .collect()
+}
+
+/// A cell proven over chunks is checked on its own, against the hub's plan and the answer's cell; each
+/// forgery fails with its reason: another count, a part's masked count changed, parts swapped, a cell
+/// out of place, a commitment whose root does not name its chunks or whose chunks are reordered, and
+/// chunked commitments are not taken in one message.
+#[test]
+fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
+    let (snapshots, commitment) = chunks(7, 9);
+    let everyone = || Ok(Population::Everyone);
+    let id = Uuid::new_v4();
+    let q = query(e11());
+    let honest = answer(id, Cell::Value(23));
+    let cells = prove_chunks(&snapshots, id, &q, &honest);
+    assert_eq!((cells.len(), cells[0].parts.len()), (1, 3));
+    let check = |answer: &NodeAnswer, c: &DatasetCommitment, at: (usize, usize), cell: &ChunkedCell| {
+        check_chunked_cell(id, &q, answer, c, at, cell, everyone())
+    };
+    assert_eq!(
+        check(&honest, &commitment, (0, 1), &cells[0]),
+        ProofState::Proven {
+            root: commitment.root.clone(),
+            data_version: 7,
+            committed_before_query: false,
+            consented_to: None
+        }
+    );
+    // The answer claims another count, or a part's masked count is moved (the total too: a part's own).
+    failed(check(&answer(id, Cell::Value(24)), &commitment, (0, 1), &cells[0]), "patients (all):");
+    let mut moved = cells[0].clone();
+    moved.parts[0].count += 1;
+    moved.parts[1].count -= 1;
+    failed(check(&honest, &commitment, (0, 1), &moved), "patients (all):");
+    let mut swapped = cells[0].clone();
+    swapped.parts.swap(0, 1);
+    failed(check(&honest, &commitment, (0, 1), &swapped), "patients (all):");
+    let mut dropped = cells[0].clone();
+    dropped.parts.pop();
+    failed(check(&honest, &commitment, (0, 1), &dropped), "2 parts for a dataset of 3 chunks");
+    // Out of place: a cell the plan has not, or another number of cells.
+    failed(check(&honest, &commitment, (1, 1), &cells[0]), "cell 1 of an answer with 1 cells");
+    failed(check(&honest, &commitment, (0, 2), &cells[0]), "2 cells stated for an answer with 1");
+    // The commitment: its root must name its chunks; reordered chunks (root recomputed) are another
+    // dataset, which these parts are not over; stale data.
+    let renamed = DatasetCommitment { root: "ab".repeat(32), ..commitment.clone() };
+    failed(check(&honest, &renamed, (0, 1), &cells[0]), "does not name its chunk list");
+    let mut list = commitment.chunks.clone();
+    list.swap(0, 2);
+    let reordered = DatasetCommitment::chunked(commitment.version, list, 7).unwrap();
+    failed(check(&honest, &reordered, (0, 1), &cells[0]), "part 0: proof is over dataset");
+    let stale = DatasetCommitment::chunked(commitment.version, commitment.chunks.clone(), 6).unwrap();
+    failed(check(&honest, &stale, (0, 1), &cells[0]), "data version 6");
+    let (_, single) = snapshot(7, 1);
+    failed(check(&honest, &single, (0, 1), &cells[0]), "a dataset without chunks");
+    // The whole answer in one message over chunks is not taken.
+    let one = prove(&snapshots[0], id, &q, &honest);
+    failed(check_proofs(id, &q, &honest, &commitment, &one, everyone()), "a cell at a time");
+
+    // A rare cohort (I10: 5 patients, below 10) is proven suppressed over the chunks, its count hidden.
+    let q =
+        query(Cohort::Condition { code: CodeMatch { system: CodeSystem::Icd10Cm, code: "I10".into(), prefix: false } });
+    let rare = answer(id, Cell::Suppressed);
+    let cells = prove_chunks(&snapshots, id, &q, &rare);
+    assert!(cells[0].parts[2].link.total.is_some(), "the last part states the masked counts added");
+    assert!(matches!(
+        check_chunked_cell(id, &q, &rare, &commitment, (0, 1), &cells[0], everyone()),
+        ProofState::Proven { .. }
+    ));
+    failed(
+        check_chunked_cell(id, &q, &answer(id, Cell::Value(5)), &commitment, (0, 1), &cells[0], everyone()),
+        "patients (all):",
+    );
+
+    // A mean over the chunks is proven (the number of values and their sum); with a standard deviation
+    // the answer's sum of squares cannot be shown over chunks, whatever the cell's parts: it fails.
+    let mut q = query(e11());
+    q.aggregates = vec![Aggregate::Count, Aggregate::Mean];
+    q.measure = Some(agora_protocol::Measure {
+        code: agora_protocol::Code::new(CodeSystem::Loinc, "2345-7"),
+        selection: agora_protocol::Selection::Latest,
+    });
+    // Persons 0..23 with E11.9, the even ones with a value of p - 10 mg/dL: 0, 2, ..., 22 (12 values).
+    let values: Vec<i64> = (0..23).filter(|p| p % 2 == 0).map(|p| (p - 10) * 1000).collect();
+    let squares: i128 = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum();
+    let mut mean = answer(id, Cell::Value(23));
+    mean.rows[0].moments = Some(Moments::Released { n: 12, sum: values.iter().sum(), sum_sq: squares });
+    let cells = prove_chunks(&snapshots, id, &q, &mean);
+    assert_eq!(cells.len(), 2, "patients and moments");
+    for (i, cell) in cells.iter().enumerate() {
+        let state = check_chunked_cell(id, &q, &mean, &commitment, (i, 2), cell, everyone());
+        assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
+    }
+    q.aggregates.push(Aggregate::StdDev);
+    failed(
+        check_chunked_cell(id, &q, &mean, &commitment, (1, 2), &cells[1], everyone()),
+        "moments (all): a sum of squares is not proven over chunks",
+    );
+}
+
+/// A hub on `url` (SQLite, or a PostgreSQL database) with a query of `q` sent to one node, whose
+/// answer `answer` has arrived; the node's key.
+async fn hub_with_answer(url: &str, q: &Query, answer: &NodeAnswer) -> (Coordinator, libp2p::identity::Keypair) {
+    let store = HubStore::connect(url).await.unwrap();
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let identity = agora_did::identity::identity_of_keypair(&key).unwrap();
+    let authority = Authority::new(identity, None, "https://hub.agora.test", store.clone(), false).unwrap();
+    let (_task, net, _inbound, _addr) =
+        agora_hub::net::listen(key.clone(), "/ip4/127.0.0.1/tcp/0", std::time::Duration::from_secs(5)).await.unwrap();
+    let cfg = CoordinatorConfig {
+        deadline: std::time::Duration::from_secs(2),
+        ttl_secs: 60,
+        allowed_nodes: Default::default(),
+        max_inflight: 8,
+    };
+    let coordinator = Coordinator::new(store.clone(), net, key, authority, cfg, CancellationToken::new());
+    let node = libp2p::identity::Keypair::generate_ed25519();
+    let peer = node.public().to_peer_id().to_string();
+    let record = QueryRecord {
+        query_id: answer.query_id,
+        researcher: "ada".into(),
+        purpose: None,
+        query: q.clone(),
+        submitted_at: now(),
+        deadline_at: now() + 60,
+        status: ResultStatus::Running,
+    };
+    store.insert_query(&record, "{}", &[(peer.clone(), "node".into())]).await.unwrap();
+    let answered = NodeState::Answered { answer: answer.clone() };
+    store.set_node_state(answer.query_id, &peer, &answered, None, now()).await.unwrap();
+    (coordinator, node)
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The node's signed message of cell `index` of `cells` over `commitment`.
+fn cell_message(
+    node: &libp2p::identity::Keypair,
+    query_id: Uuid,
+    commitment: &DatasetCommitment,
+    (index, cells): (usize, usize),
+    cell: &ChunkedCell,
+) -> Signed<ProofMessage> {
+    let outcome = ProofOutcome::Chunked {
+        commitment: commitment.clone(),
+        index,
+        cells,
+        cell: cell.clone(),
+        statement: agora_zk::archive::ARCHIVE_FORMAT.into(),
+    };
+    Signed::sign(&ProofMessage { header: Header::new(query_id, now(), 3600), outcome }, node)
+}
+
+/// The proof state the hub's store holds for the node's answer.
+async fn stored_proof(hub: &Coordinator, query_id: Uuid) -> Option<ProofState> {
+    hub.store().parts(query_id).await.unwrap().remove(0).proof
+}
+
+/// What [`cells_over_chunks_through_the_hub`] sends, proven once for both stores: E11.9 by sex over
+/// [`chunks`], for three queries (ids), and the third's cells over the same rows under other seeds.
+struct ThroughTheHub {
+    q: Query,
+    ids: [Uuid; 3],
+    commitment: DatasetCommitment,
+    cells: [Vec<ChunkedCell>; 3],
+    other_commitment: DatasetCommitment,
+    elsewhere: Vec<ChunkedCell>,
+}
+
+/// 23 with E11.9: 12 female, 11 male (persons 0..23, even ones female), as [`blocks`] writes them.
+fn e11_by_sex(id: Uuid) -> NodeAnswer {
+    let mut a = answer(id, Cell::Value(23));
+    for (sex, n) in [(Sex::Female, 12), (Sex::Male, 11)] {
+        a.rows.push(AnswerRow {
+            group: GroupKey { sex: Some(sex), ..GroupKey::TOTAL },
+            patients: Cell::Value(n),
+            moments: None,
+            histogram: None,
+        });
+    }
+    a
+}
+
+fn through_the_hub() -> &'static ThroughTheHub {
+    static FIXTURE: std::sync::OnceLock<ThroughTheHub> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let (snapshots, commitment) = chunks(7, 9);
+        let (other_snapshots, other_commitment) = chunks(7, 20);
+        let mut q = query(e11());
+        q.group_by.sex = true;
+        let ids = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+        let cells = ids.map(|id| prove_chunks(&snapshots, id, &q, &e11_by_sex(id)));
+        let elsewhere = prove_chunks(&other_snapshots, ids[2], &q, &e11_by_sex(ids[2]));
+        ThroughTheHub { q, ids, commitment, cells, other_commitment, elsewhere }
+    })
+}
+
+/// The hub takes an answer's cells over chunks one message at a time, in its store: the answer stays
+/// pending until every cell has verified, then is proven (its commitment registered before the query
+/// counts as such) and each cell is an archived answer over the chunks that verifies offline. A cell's
+/// message again, re-signed, replayed as it was or forged, is refused before it is verified and changes
+/// nothing; a forged cell fails the answer, and later cells are refused; cells over two datasets fail it
+/// too.
+async fn cells_over_chunks_through_the_hub(url: &str) {
+    let ThroughTheHub { q, ids, commitment, cells: proven, other_commitment, elsewhere } = through_the_hub();
+    let (q, commitment) = (q.clone(), commitment.clone());
+
+    // Honest, a cell at a time.
+    let id = ids[0];
+    let honest = e11_by_sex(id);
+    let (hub, node) = hub_with_answer(url, &q, &honest).await;
+    let peer = node.public().to_peer_id();
+    hub.store().record_commitment(&peer.to_string(), &commitment, agora_hub::store::now_ms() - 60_000).await.unwrap();
+    let cells = &proven[0];
+    assert_eq!(cells.len(), 3, "the cohort, the women, the men");
+    let first = cell_message(&node, id, &commitment, (0, 3), &cells[0]);
+    hub.proof(peer, first.clone()).await.unwrap();
+    assert_eq!(stored_proof(&hub, id).await, None, "pending until every cell has verified");
+    let e = hub.proof(peer, first).await.unwrap_err();
+    assert!(e.contains("already received"), "{e}");
+    let e = hub.proof(peer, cell_message(&node, id, &commitment, (0, 3), &cells[0])).await.unwrap_err();
+    assert!(e.contains("already received"), "{e}");
+    // A copy of a kept cell is refused before it is verified: a forged one too, with nothing changed.
+    let mut forged = cells[0].clone();
+    forged.parts[1].count += 1;
+    let e = hub.proof(peer, cell_message(&node, id, &commitment, (0, 3), &forged)).await.unwrap_err();
+    assert!(e.contains("already received"), "{e}");
+    assert_eq!(stored_proof(&hub, id).await, None);
+    // Signed by another key than the connection's: refused.
+    let stranger = libp2p::identity::Keypair::generate_ed25519();
+    let e = hub.proof(peer, cell_message(&stranger, id, &commitment, (1, 3), &cells[1])).await.unwrap_err();
+    assert!(e.contains("another than the connection's") || e.contains("other than the connection's"), "{e}");
+    hub.proof(peer, cell_message(&node, id, &commitment, (2, 3), &cells[2])).await.unwrap();
+    assert_eq!(stored_proof(&hub, id).await, None);
+    hub.proof(peer, cell_message(&node, id, &commitment, (1, 3), &cells[1])).await.unwrap();
+    assert_eq!(
+        stored_proof(&hub, id).await,
+        Some(ProofState::Proven {
+            root: commitment.root.clone(),
+            data_version: 7,
+            committed_before_query: true,
+            consented_to: None
+        })
+    );
+    let e = hub.proof(peer, cell_message(&node, id, &commitment, (1, 3), &cells[1])).await.unwrap_err();
+    assert!(e.contains("already settled"), "{e}");
+    // Auditors: the three cells, each over the three chunks, with the counts written above.
+    let archived = hub.archived_proofs(id, "ada").await.unwrap();
+    let mut counts: Vec<u64> = archived
+        .into_iter()
+        .map(|a| {
+            let a = agora_zk::archive::Archived::from_value(a).unwrap();
+            assert!(matches!(&a, agora_zk::archive::Archived::Chunked(c) if c.dataset.len() == 3));
+            a.verify().unwrap().count
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [11, 12, 23]);
+
+    // A forged cell fails the answer; a later honest cell is refused and the failure stays.
+    let id = ids[1];
+    let (hub, node) = hub_with_answer(url, &q, &e11_by_sex(id)).await;
+    let peer = node.public().to_peer_id();
+    let cells = &proven[1];
+    hub.proof(peer, cell_message(&node, id, &commitment, (0, 3), &cells[0])).await.unwrap();
+    let mut forged = cells[1].clone();
+    forged.parts[0].count += 1;
+    forged.parts[2].count -= 1;
+    hub.proof(peer, cell_message(&node, id, &commitment, (1, 3), &forged)).await.unwrap();
+    let failed_state = stored_proof(&hub, id).await;
+    assert!(
+        matches!(&failed_state, Some(ProofState::Failed { reason }) if reason.contains("patients (")),
+        "{failed_state:?}"
+    );
+    let e = hub.proof(peer, cell_message(&node, id, &commitment, (2, 3), &cells[2])).await.unwrap_err();
+    assert!(e.contains("already settled"), "{e}");
+    assert_eq!(stored_proof(&hub, id).await, failed_state);
+    assert!(hub.archived_proofs(id, "ada").await.unwrap().is_empty());
+
+    // Cells over two datasets (each verifying over its own): the answer fails.
+    let id = ids[2];
+    let (hub, node) = hub_with_answer(url, &q, &e11_by_sex(id)).await;
+    let peer = node.public().to_peer_id();
+    hub.proof(peer, cell_message(&node, id, &commitment, (0, 3), &proven[2][0])).await.unwrap();
+    hub.proof(peer, cell_message(&node, id, other_commitment, (1, 3), &elsewhere[1])).await.unwrap();
+    assert!(
+        matches!(stored_proof(&hub, id).await, Some(ProofState::Failed { reason }) if reason.contains("different datasets"))
+    );
+}
+
+#[tokio::test]
+async fn cells_over_chunks_through_the_hubs_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    cells_over_chunks_through_the_hub(&format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display())).await;
+}
+
+#[tokio::test]
+async fn cells_over_chunks_through_the_hubs_postgresql_store() {
+    if let Some(url) = common::fresh_postgres().await {
+        cells_over_chunks_through_the_hub(&url).await;
+    }
 }

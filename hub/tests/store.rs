@@ -7,29 +7,10 @@ use agora_protocol::combined::{NodeState, ResultStatus};
 use agora_protocol::proof::{DatasetCommitment, ProofState};
 use agora_protocol::wire::{DataSummary, Rejection, RejectionCode};
 use agora_protocol::{Cohort, GroupBy, Query};
-use sqlx::Connection;
+use common::fresh_postgres;
 use uuid::Uuid;
 
-/// A fresh PostgreSQL database, or None when no server was provided (allowed only outside scripts/test).
-async fn fresh_postgres() -> Option<String> {
-    let Ok(admin) = std::env::var("AGORA_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("AGORA_REQUIRE_POSTGRES").is_err(),
-            "AGORA_REQUIRE_POSTGRES is set but AGORA_TEST_POSTGRES_URL is not: run the suite through scripts/test"
-        );
-        eprintln!("no AGORA_TEST_POSTGRES_URL: PostgreSQL part skipped (scripts/test provides one)");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
-    let db = format!("agora_test_{}", Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    let base = admin.rsplit_once('/').expect("url has a database").0;
-    Some(format!("{base}/{db}"))
-}
+mod common;
 
 fn query() -> Query {
     Query {
@@ -142,7 +123,13 @@ async fn exercise(store: HubStore) {
     assert!(ms > 1_700_000_000_000, "{ms}");
     assert_eq!(store.submitted_ms(Uuid::new_v4()).await.unwrap(), None);
     assert_eq!(got[0].proof, None);
-    let commitment = DatasetCommitment { version: 2, trace_length: 2048, root: "ab".repeat(32), data_version: 3 };
+    let commitment = DatasetCommitment {
+        version: 2,
+        trace_length: 2048,
+        root: "ab".repeat(32),
+        data_version: 3,
+        chunks: Vec::new(),
+    };
     store.record_commitment("peer-a", &commitment, 1003).await.unwrap();
     let later = DatasetCommitment { data_version: 4, ..commitment.clone() };
     store.record_commitment("peer-a", &later, 1004).await.unwrap();
@@ -152,6 +139,11 @@ async fn exercise(store: HubStore) {
     store.record_commitment("peer-a", &newer, 1005).await.unwrap();
     assert_eq!(store.nodes().await.unwrap()[0].commitment.as_ref(), Some(&newer), "the registry shows the last one");
     assert!(store.commitments("peer-b").await.unwrap().is_empty());
+    // A dataset in chunks keeps its chunk list.
+    let chunk = |r: &str| agora_protocol::proof::ChunkCommitment { trace_length: 4096, root: r.repeat(32) };
+    let chunked = DatasetCommitment::chunked(3, vec![chunk("01"), chunk("02")], 5).unwrap();
+    store.record_commitment("peer-c", &chunked, 1006).await.unwrap();
+    assert_eq!(store.commitments("peer-c").await.unwrap(), vec![(chunked, 1006)]);
     let proven = ProofState::Proven {
         root: commitment.root.clone(),
         data_version: 3,
@@ -167,6 +159,16 @@ async fn exercise(store: HubStore) {
     assert!(!store.set_proof(id, "peer-a", &failed, Some("{\"late\":1}")).await.unwrap());
     assert_eq!(store.parts(id).await.unwrap()[0].proof.as_ref(), Some(&proven));
     assert_eq!(store.proof_envelope(id, "peer-a").await.unwrap().as_deref(), Some("{\"proof\":1}"));
+    // Cells of an answer over chunks, each kept once, by cell.
+    assert!(store.add_proof_cell(id, "peer-b", 1, "root", "{\"cell\":1}").await.unwrap());
+    assert!(store.add_proof_cell(id, "peer-b", 0, "root", "{\"cell\":0}").await.unwrap());
+    assert!(!store.add_proof_cell(id, "peer-b", 1, "other", "{\"again\":1}").await.unwrap());
+    let cells = store.proof_cells(id, "peer-b").await.unwrap();
+    assert_eq!(
+        cells,
+        vec![(0, "root".to_string(), "{\"cell\":0}".to_string()), (1, "root".to_string(), "{\"cell\":1}".to_string())]
+    );
+    assert!(store.proof_cells(id, "peer-a").await.unwrap().is_empty());
 
     // A duplicate query id is refused and leaves the original intact.
     assert!(store.insert_query(&record, "{}", &parts).await.is_err());

@@ -51,6 +51,13 @@ pub struct Config {
     /// running proof. A lower cap bounds proving time and disk instead. Each worker proves with its own
     /// columns: `prover_workers` above 1 multiplies the proofs' part.
     pub prover_max_rows: usize,
+    /// A store above `prover_max_rows` is committed in chunks of whole patients, each at most
+    /// `prover_max_rows` rows and proven on its own (agora-zk's chunks: no chunk's own count is
+    /// disclosed), in at most this many (1: never; at most 10, so that one cell's parts fit a proof
+    /// message). Memory stays that of one chunk; time and scratch disk grow with the chunks (a chunk's
+    /// proof takes about three times a single snapshot's of the same rows: BENCHMARKS.md, "Chunks").
+    /// Sums of squares (standard deviations) are not proven over chunks yet.
+    pub prover_max_chunks: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger
     /// trace), so a node may turn them off.
@@ -75,6 +82,7 @@ impl Default for Config {
             prover_workers: 1,
             prover_queue: 16,
             prover_max_rows: agora_zk::format::capacity(agora_zk::format::MAX_TRACE_LENGTH),
+            prover_max_chunks: agora_protocol::proof::MAX_CHUNKS_PER_DATASET,
             prover_every_value: true,
             policy: PolicyConfig::default(),
         }
@@ -115,6 +123,13 @@ impl Config {
                 "query_workers, prover_workers and ingest_batch must be at least 1".into(),
             ));
         }
+        let most = agora_protocol::proof::MAX_CHUNKS_PER_DATASET;
+        if !(1..=most).contains(&c.prover_max_chunks) {
+            return Err(ConfigError::Invalid(format!(
+                "prover_max_chunks is {}: it must be 1 to {most}",
+                c.prover_max_chunks
+            )));
+        }
         Ok(c)
     }
 
@@ -151,5 +166,23 @@ impl Config {
     /// The effective configuration as TOML (it holds no secrets: keys live in their own files).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prover_max_chunks_is_one_to_ten() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap().prover_max_chunks, 10);
+        for (value, ok) in [(0, false), (1, true), (10, true), (11, false)] {
+            std::fs::write(Config::file(dir.path()), format!("prover_max_chunks = {value}\n")).unwrap();
+            match Config::load(dir.path()) {
+                Ok(c) => assert!(ok && c.prover_max_chunks == value, "{value}"),
+                Err(e) => assert!(!ok && e.to_string().contains("1 to 10"), "{value}: {e}"),
+            }
+        }
     }
 }

@@ -142,6 +142,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
             workers: config.prover_workers,
             queue: config.prover_queue,
             max_rows: config.prover_max_rows,
+            max_chunks: config.prover_max_chunks,
             every_value: config.prover_every_value,
         };
         let prover = proofs::Prover::start(config.store_path(), key.clone(), settings, cancel.clone());

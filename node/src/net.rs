@@ -402,8 +402,9 @@ fn follow_with_proof(
         return;
     };
     tokio::spawn(async move {
-        let msg = prover.prove(query_id, &request.query, &answer).await;
-        let _ = tx.send(WireRequest::Proof(msg)).await;
+        for msg in prover.prove(query_id, &request.query, &answer).await {
+            let _ = tx.send(WireRequest::Proof(msg)).await;
+        }
     });
 }
 

@@ -16,10 +16,10 @@ use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
     birth_month, birth_month_code, committed_prefixes, committed_value, consent_code, consent_until, latest_code,
-    plan_or_reason, prefix_code, query_digest, row_code, value_code, DatasetCommitment, Expected, Literal, Outputs,
-    ProofMessage, ProofOutcome, ProvenCell,
+    plan_or_reason, prefix_code, query_digest, row_code, value_code, ChunkCommitment, ChunkLinks, ChunkProof,
+    ChunkedCell, DatasetCommitment, Expected, Literal, Outputs, ProofMessage, ProofOutcome, ProvenCell, ProvenPart,
 };
-use agora_protocol::NodeAnswer;
+use agora_protocol::{GroupKey, NodeAnswer};
 use agora_zk::pool::ProverPool;
 use agora_zk::prove::{Block, Row, Snapshot, Statement};
 use agora_zk::{Criterion, ZkError};
@@ -27,7 +27,7 @@ use base64::Engine;
 use libp2p::identity::Keypair;
 use rand::RngCore;
 use rusqlite::OptionalExtension;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -65,118 +65,165 @@ pub struct SnapshotData {
 /// [`consent_until`]), then every plausible value of each LOINC measure (in time order, under the measure's
 /// [`value_code`]; offset into an unsigned value by [`committed_value`]), then the person's latest
 /// plausible value of each (latest by time, ties by the greatest measurement id, as the query engine
-/// takes it), under its [`latest_code`].
+/// takes it), under its [`latest_code`]. All in memory: the node itself reads them a block at a time
+/// ([`BlockReader`]).
 pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
-    let tx = store.conn_mut().transaction()?;
-    let version: Option<String> =
-        tx.query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get(0)).optional()?;
-    let data_version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
-    let person = row_code(&["person"]);
-    let mut blocks: BTreeMap<i64, Block> = BTreeMap::new();
-    let mut uncommitted = BTreeSet::new();
-    let mut value_codes = BTreeSet::new();
-    {
-        let mut stmt = tx.prepare("SELECT person_id, sex, year_of_birth, month_of_birth FROM person")?;
-        let mut it = stmt.query([])?;
-        let birth = birth_month_code();
-        while let Some(r) = it.next()? {
-            let (id, sex): (i64, String) = (r.get(0)?, r.get(1)?);
+    let reader = BlockReader::open(store)?;
+    let mut blocks = Vec::new();
+    reader.for_each(|block| {
+        blocks.push(block);
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(SnapshotData {
+        data_version: reader.data_version,
+        blocks,
+        uncommitted_measures: reader.uncommitted.clone(),
+        value_codes: reader.value_codes.clone(),
+    })
+}
+
+/// The store's patient blocks as [`snapshot_blocks`] lays them out, read in one read transaction a
+/// block at a time, in person id order ([`BlockReader::for_each`]), as many times as needed: memory
+/// holds one block and SQLite's sorters (which spill to temporary files), whatever the store's size.
+pub struct BlockReader<'s> {
+    tx: rusqlite::Transaction<'s>,
+    /// The store's data version.
+    pub data_version: u64,
+    /// Row codes of measures not committed (a plausible value outside the committable range).
+    pub uncommitted: BTreeSet<u64>,
+    /// Row codes of every-value rows.
+    pub value_codes: BTreeSet<u64>,
+}
+
+/// The latest plausible LOINC value of each measure per person (ties by the greatest measurement id).
+const LATEST_VALUES: &str = "SELECT person_id, code, value_e3 FROM (
+         SELECT person_id, code, value_e3, ROW_NUMBER() OVER (
+             PARTITION BY person_id, code ORDER BY measured_at DESC, measurement_id DESC) AS latest
+         FROM measurement WHERE system = 'loinc' AND implausible = 0)
+     WHERE latest = 1 ORDER BY person_id, code";
+
+/// Every plausible LOINC value, in time order per person and measure.
+const EVERY_VALUE: &str = "SELECT person_id, code, value_e3 FROM measurement WHERE system = 'loinc' AND implausible = 0
+     ORDER BY person_id, code, measured_at, measurement_id";
+
+impl<'s> BlockReader<'s> {
+    /// Opens the read transaction, and finds the data version and the measures that are not committed
+    /// (one pass over the measurements).
+    pub fn open(store: &'s mut Store) -> Result<BlockReader<'s>, StoreError> {
+        let tx = store.conn_mut().transaction()?;
+        let version: Option<String> =
+            tx.query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get(0)).optional()?;
+        let data_version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut uncommitted = BTreeSet::new();
+        let mut value_codes = BTreeSet::new();
+        for (sql, code_of) in [(EVERY_VALUE, value_code as fn(&str, &str) -> u64), (LATEST_VALUES, latest_code)] {
+            let mut stmt = tx.prepare(sql)?;
+            let mut it = stmt.query([])?;
+            while let Some(r) = it.next()? {
+                let (code, value): (String, i64) = (r.get(1)?, r.get(2)?);
+                let code = code_of("loinc", &code);
+                if sql == EVERY_VALUE {
+                    value_codes.insert(code);
+                }
+                if committed_value(value).is_none() {
+                    uncommitted.insert(code);
+                }
+            }
+        }
+        Ok(BlockReader { tx, data_version, uncommitted, value_codes })
+    }
+
+    /// Hands every person's block to `each`, in person id order; stops at `each`'s first error.
+    pub fn for_each<E: From<StoreError>>(&self, mut each: impl FnMut(Block) -> Result<(), E>) -> Result<(), E> {
+        let q = |sql: &str| self.tx.prepare(sql).map_err(StoreError::from);
+        let (mut persons, mut conditions, mut medications, mut consents, mut values, mut latest) = (
+            q("SELECT person_id, sex, year_of_birth, month_of_birth FROM person ORDER BY person_id")?,
+            q("SELECT DISTINCT person_id, system, code FROM condition_occurrence ORDER BY person_id, system, code")?,
+            q("SELECT DISTINCT person_id, system, code FROM drug_exposure WHERE kind IN ('request', 'statement')
+               ORDER BY person_id, system, code")?,
+            // Unrevoked consents, expired ones too: whether a consent is active depends on when a query
+            // runs, which the proof's consent criterion compares with the consent's end.
+            q("SELECT person_id, purpose, valid_until FROM consent WHERE revoked_at IS NULL
+               ORDER BY person_id, purpose, credential_id")?,
+            q(EVERY_VALUE)?,
+            q(LATEST_VALUES)?,
+        );
+        let codes = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, (r.get::<_, String>(1)?, r.get::<_, String>(2)?)));
+        let mut conditions = Cursor::new(conditions.query_map([], codes).map_err(StoreError::from)?)?;
+        let mut medications = Cursor::new(medications.query_map([], codes).map_err(StoreError::from)?)?;
+        let consent = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, (r.get::<_, String>(1)?, r.get(2)?)));
+        let mut consents = Cursor::new(consents.query_map([], consent).map_err(StoreError::from)?)?;
+        let measure = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, (r.get::<_, String>(1)?, r.get::<_, i64>(2)?)));
+        let mut values = Cursor::new(values.query_map([], measure).map_err(StoreError::from)?)?;
+        let mut latest = Cursor::new(latest.query_map([], measure).map_err(StoreError::from)?)?;
+        let (person, birth) = (row_code(&["person"]), birth_month_code());
+        let mut it = persons.query([]).map_err(StoreError::from)?;
+        while let Some(r) = it.next().map_err(StoreError::from)? {
+            let (id, sex): (i64, String) = (r.get(0).map_err(StoreError::from)?, r.get(1).map_err(StoreError::from)?);
             let sex = Sex::from_fhir(&sex).unwrap_or(Sex::Unknown);
             let mut block = vec![Row::attribute(person), Row::attribute(row_code(&["sex", sex.as_str()]))];
             // The birth month (an age criterion's row), when the year of birth is known.
-            let (year, month): (Option<i64>, Option<i64>) = (r.get(2)?, r.get(3)?);
+            let (year, month): (Option<i64>, Option<i64>) =
+                (r.get(2).map_err(StoreError::from)?, r.get(3).map_err(StoreError::from)?);
             if let Some(value) = year.and_then(|y| birth_month(y, month)) {
                 block.push(Row { code: birth, value });
             }
-            blocks.insert(id, block);
-        }
-        for (kind, sql) in [
-            ("condition", "SELECT DISTINCT person_id, system, code FROM condition_occurrence"),
-            (
-                "medication",
-                "SELECT DISTINCT person_id, system, code FROM drug_exposure WHERE kind IN ('request', 'statement')",
-            ),
-        ] {
-            let mut stmt = tx.prepare(sql)?;
-            let mut it = stmt.query([])?;
-            let mut prefixes: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
-            while let Some(r) = it.next()? {
-                let (id, system, code): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-                if let Some(block) = blocks.get_mut(&id) {
+            for (kind, cursor) in [("condition", &mut conditions), ("medication", &mut medications)] {
+                // Each code, then each prefix once per patient, whichever of their codes it starts.
+                let mut prefixes = BTreeSet::new();
+                for (system, code) in cursor.take(id)? {
                     block.push(Row::attribute(row_code(&[kind, &system, &code])));
-                    let mine = prefixes.entry(id).or_default();
-                    mine.extend(committed_prefixes(&code).map(|p| prefix_code(kind, &system, p)));
+                    prefixes.extend(committed_prefixes(&code).map(|p| prefix_code(kind, &system, p)));
                 }
+                block.extend(prefixes.into_iter().map(Row::attribute));
             }
-            // Each prefix once per patient, whichever of their codes it starts.
-            for (id, mine) in prefixes {
-                if let Some(block) = blocks.get_mut(&id) {
-                    block.extend(mine.into_iter().map(Row::attribute));
-                }
-            }
-        }
-        // Unrevoked consents, expired ones too: whether a consent is active depends on when a query
-        // runs, which the proof's consent criterion compares with the consent's end.
-        let mut stmt = tx.prepare(
-            "SELECT person_id, purpose, valid_until FROM consent WHERE revoked_at IS NULL
-             ORDER BY person_id, purpose, credential_id",
-        )?;
-        let mut it = stmt.query([])?;
-        while let Some(r) = it.next()? {
-            let (id, purpose, until): (i64, String, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            if let Some(block) = blocks.get_mut(&id) {
+            for (purpose, until) in consents.take(id)? {
                 block.push(Row { code: consent_code(&purpose), value: consent_until(until) });
             }
-        }
-        // Measure rows last in each block, every value before the latest (a proof counts a value by its
-        // whole block's verdict, so the order is the node's choice, not the statement's).
-        let mut stmt = tx.prepare(
-            "SELECT person_id, code, value_e3 FROM (
-                 SELECT person_id, code, value_e3, ROW_NUMBER() OVER (
-                     PARTITION BY person_id, code ORDER BY measured_at DESC, measurement_id DESC) AS latest
-                 FROM measurement WHERE system = 'loinc' AND implausible = 0)
-             WHERE latest = 1",
-        )?;
-        let mut it = stmt.query([])?;
-        let mut latest: Vec<(i64, u64, i64)> = Vec::new();
-        while let Some(r) = it.next()? {
-            let (id, code, value): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            latest.push((id, latest_code("loinc", &code), value));
-        }
-        let mut measures: Vec<(i64, u64, i64)> = Vec::new();
-        // Every plausible value, as the engine's `all` selection reads them.
-        let mut stmt = tx.prepare(
-            "SELECT person_id, code, value_e3 FROM measurement WHERE system = 'loinc' AND implausible = 0
-             ORDER BY person_id, code, measured_at, measurement_id",
-        )?;
-        let mut it = stmt.query([])?;
-        while let Some(r) = it.next()? {
-            let (id, code, value): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let code = value_code("loinc", &code);
-            value_codes.insert(code);
-            measures.push((id, code, value));
-        }
-        measures.extend(latest);
-        for (_, code, value) in &measures {
-            if committed_value(*value).is_none() {
-                uncommitted.insert(*code);
-            }
-        }
-        for (id, code, value) in measures {
-            if let (Some(block), Some(v)) = (blocks.get_mut(&id), committed_value(value)) {
-                if !uncommitted.contains(&code) {
-                    block.push(Row { code, value: v });
+            // Measure rows last, every value before the latest (a proof counts a value by its whole
+            // block's verdict, so the order is the node's choice, not the statement's).
+            for (cursor, code_of) in [(&mut values, value_code as fn(&str, &str) -> u64), (&mut latest, latest_code)] {
+                for (code, value) in cursor.take(id)? {
+                    let code = code_of("loinc", &code);
+                    if let (false, Some(v)) = (self.uncommitted.contains(&code), committed_value(value)) {
+                        block.push(Row { code, value: v });
+                    }
                 }
             }
+            each(block)?;
         }
+        Ok(())
     }
-    tx.commit()?;
-    Ok(SnapshotData {
-        data_version,
-        blocks: blocks.into_values().collect(),
-        uncommitted_measures: uncommitted,
-        value_codes,
-    })
+}
+
+/// Rows of one query in person id order, taken a person at a time (rows of persons the person table
+/// does not hold are passed over).
+struct Cursor<T, I: Iterator<Item = rusqlite::Result<(i64, T)>>> {
+    rows: I,
+    next: Option<(i64, T)>,
+}
+
+impl<T, I: Iterator<Item = rusqlite::Result<(i64, T)>>> Cursor<T, I> {
+    fn new(mut rows: I) -> Result<Self, StoreError> {
+        let next = rows.next().transpose()?;
+        Ok(Cursor { rows, next })
+    }
+
+    /// The rows of person `id` (the cursor moved past them).
+    fn take(&mut self, id: i64) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        while let Some((person, _)) = &self.next {
+            if *person > id {
+                break;
+            }
+            let (person, row) = self.next.take().expect("peeked");
+            if person == id {
+                out.push(row);
+            }
+            self.next = self.rows.next().transpose()?;
+        }
+        Ok(out)
+    }
 }
 
 /// The statement a node proves for one target of its answer.
@@ -197,11 +244,52 @@ pub fn criterion(l: &Literal) -> Criterion {
 
 #[derive(Clone)]
 struct Committed {
-    snapshot: Arc<Snapshot>,
+    /// The snapshot, or the dataset's chunks in order.
+    snapshots: Vec<Arc<Snapshot>>,
     commitment: DatasetCommitment,
     uncommitted_measures: Arc<BTreeSet<u64>>,
     /// The rows the snapshot would have held with every value of the measures, when they were left out.
     values_left_out: Option<usize>,
+}
+
+impl Committed {
+    /// Proofs every snapshot (or chunk) may still serve.
+    fn remaining_proofs(&self) -> usize {
+        self.snapshots.iter().map(|s| s.remaining_proofs()).min().unwrap_or(0)
+    }
+}
+
+/// Why a snapshot could not be built (its reason travels to the hub).
+struct Reason(String);
+
+impl From<StoreError> for Reason {
+    fn from(e: StoreError) -> Reason {
+        Reason(e.to_string())
+    }
+}
+
+/// Splits patient blocks of the given sizes into chunks of at most `max_rows` rows, in order, each
+/// chunk as full as the next block allows: the index one past each chunk's last block. `Err` holds the
+/// size of a block larger than `max_rows` (a patient is never split across chunks).
+pub fn chunk_ends(sizes: impl IntoIterator<Item = usize>, max_rows: usize) -> Result<Vec<usize>, usize> {
+    let mut ends = Vec::new();
+    let mut rows = 0;
+    let mut index = 0;
+    for (i, size) in sizes.into_iter().enumerate() {
+        if size > max_rows {
+            return Err(size);
+        }
+        if rows + size > max_rows {
+            ends.push(i);
+            rows = 0;
+        }
+        rows += size;
+        index = i + 1;
+    }
+    if rows > 0 || ends.is_empty() {
+        ends.push(index);
+    }
+    Ok(ends)
 }
 
 /// How a node proves.
@@ -214,8 +302,11 @@ pub struct ProverSettings {
     /// Proofs waiting for a worker; beyond, answers go unproven ("busy").
     pub queue: usize,
     /// The most snapshot rows the node commits to: memory grows with the trace (BENCHMARKS.md); above
-    /// it the node proves nothing and says why.
+    /// it the node commits in chunks of at most this many rows.
     pub max_rows: usize,
+    /// The most chunks the node commits in (1: never in chunks); above the node proves nothing and
+    /// says why.
+    pub max_chunks: usize,
     /// Whether every plausible value of each measure is committed (else each patient's latest only).
     pub every_value: bool,
 }
@@ -226,6 +317,7 @@ pub struct Prover {
     key: Keypair,
     threshold: u32,
     max_rows: usize,
+    max_chunks: usize,
     every_value: bool,
     pool: ProverPool,
     current: Mutex<Option<Committed>>,
@@ -254,6 +346,7 @@ impl Prover {
             key,
             threshold: settings.threshold,
             max_rows: settings.max_rows,
+            max_chunks: settings.max_chunks.clamp(1, agora_protocol::proof::MAX_CHUNKS_PER_DATASET),
             every_value: settings.every_value,
             pool,
             current: Mutex::new(None),
@@ -313,36 +406,62 @@ impl Prover {
             }
         }
         let path = self.store_path.clone();
-        let max_rows = self.max_rows;
+        let (max_rows, max_chunks) = (self.max_rows, self.max_chunks);
         let every_value = self.every_value;
         let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
             let mut store = Store::open(&path).map_err(|e| e.to_string())?;
-            let SnapshotData { data_version: version, mut blocks, mut uncommitted_measures, value_codes } =
-                snapshot_blocks(&mut store).map_err(|e| e.to_string())?;
-            let mut n: usize = blocks.iter().map(Vec::len).sum();
-            let values: usize = blocks.iter().flatten().filter(|r| value_codes.contains(&r.code)).count();
+            // The store is read a block at a time, twice in one read transaction: the blocks' sizes
+            // first (to split them into chunks), then the blocks, each chunk committed as it fills.
+            let reader = BlockReader::open(&mut store).map_err(|e| e.to_string())?;
+            let (version, value_codes) = (reader.data_version, &reader.value_codes);
+            let mut uncommitted_measures = reader.uncommitted.clone();
+            let value_rows = |b: &Block| b.iter().filter(|r| value_codes.contains(&r.code)).count();
+            let mut sizes: Vec<(usize, usize)> = Vec::new();
+            reader
+                .for_each(|b| {
+                    sizes.push((b.len(), value_rows(&b)));
+                    Ok::<(), Reason>(())
+                })
+                .map_err(|Reason(e)| e)?;
+            let n: usize = sizes.iter().map(|s| s.0).sum();
+            let values: usize = sizes.iter().map(|s| s.1).sum();
+            // The chunks the blocks take, with or without every value of the measures.
+            let fits = |ends: &Result<Vec<usize>, usize>| ends.as_ref().is_ok_and(|e| e.len() <= max_chunks);
+            let with_values = chunk_ends(sizes.iter().map(|s| s.0), max_rows);
+            let without = chunk_ends(sizes.iter().map(|s| s.0 - s.1), max_rows);
             let mut values_left_out = None;
-            if !every_value || (n > max_rows && n - values <= max_rows) {
+            let leave_out = !every_value || (!fits(&with_values) && fits(&without));
+            let mut ends = with_values;
+            if leave_out {
                 // Not wanted, or every value of the measures does not fit and each patient's latest does.
-                for block in &mut blocks {
-                    block.retain(|r| !value_codes.contains(&r.code));
-                }
                 if every_value {
-                    warn!(target: "node::proof", rows = n, max_rows, "every-value rows left out of the snapshot");
+                    warn!(target: "node::proof", rows = n, max_rows, max_chunks, "every-value rows left out of the snapshot");
                 }
                 values_left_out = Some(n);
-                n -= values;
-                uncommitted_measures.extend(value_codes);
+                uncommitted_measures.extend(value_codes.iter().copied());
+                ends = without;
             }
-            if n > max_rows {
-                return Err(format!(
-                    "the snapshot would hold {n} rows ({} without every value of the measures), above this \
-                     node's prover_max_rows ({max_rows}): proving is off for this data (memory and time; see BENCHMARKS.md)",
-                    n - values
-                ));
-            }
-            let mut seed = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut seed);
+            let rows = n - values_left_out.map_or(0, |_| values);
+            let ends = match ends {
+                Ok(ends) if ends.len() <= max_chunks => ends,
+                Ok(ends) => {
+                    return Err(format!(
+                        "the snapshot would hold {rows} rows ({} without every value of the measures), {} chunks \
+                         of at most this node's prover_max_rows ({max_rows}), above its prover_max_chunks \
+                         ({max_chunks}): proving is off for this data (memory and time; see BENCHMARKS.md)",
+                        n - values,
+                        ends.len()
+                    ))
+                }
+                Err(size) => {
+                    // The block's size stays in the node's log: the reason travels to the hub.
+                    warn!(target: "node::proof", rows = size, max_rows, "a patient's block exceeds prover_max_rows");
+                    return Err(format!(
+                        "a patient's rows exceed this node's prover_max_rows ({max_rows}): a patient is never \
+                         split across chunks, proving is off for this data"
+                    ));
+                }
+            };
             let started = std::time::Instant::now();
             // The snapshot's extension and polynomials, and most of each proof's, go to unnamed scratch
             // files beside the store (memory: BENCHMARKS.md), or stay in memory where none can be written.
@@ -354,21 +473,68 @@ impl Prover {
                     None
                 }
             };
-            let snapshot = Snapshot::build_in(blocks, seed, scratch.as_deref()).map_err(|e| e.to_string())?;
-            if !snapshot.spilled() {
-                warn!(target: "node::proof", "the snapshot's extension or polynomials are held in memory (no scratch file)");
-            }
-            let c = snapshot.commitment();
-            let commitment = DatasetCommitment {
-                version: c.version,
-                trace_length: c.trace_length,
-                root: c.root.clone(),
-                data_version: version,
+            // One snapshot, or one per chunk of whole blocks, each with its own secret seed. In chunks,
+            // each chunk's rows then wait in a scratch file while another is built or proven, so that
+            // memory holds one chunk's (`Snapshot::park`).
+            let chunked = ends.len() > 1;
+            let mut snapshots: Vec<Arc<Snapshot>> = Vec::with_capacity(ends.len());
+            let mut chunk: Vec<Block> = Vec::new();
+            let mut read = 0;
+            let commit = |chunk: Vec<Block>| -> Result<Arc<Snapshot>, Reason> {
+                let mut seed = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut seed);
+                let snapshot = Snapshot::build_in(chunk, seed, scratch.as_deref()).map_err(|e| Reason(e.to_string()))?;
+                if !snapshot.spilled() {
+                    warn!(target: "node::proof", "the snapshot's extension or polynomials are held in memory (no scratch file)");
+                }
+                if let (true, Some(dir)) = (chunked, scratch.as_deref()) {
+                    if let Err(e) = snapshot.park(dir) {
+                        warn!(target: "node::proof", error = %e, "a chunk's rows are held in memory");
+                    }
+                }
+                Ok(Arc::new(snapshot))
             };
-            info!(target: "node::proof", rows = n, data_version = version, root = %commitment.root,
+            reader
+                .for_each(|mut block| {
+                    if leave_out {
+                        block.retain(|r| !value_codes.contains(&r.code));
+                    }
+                    chunk.push(block);
+                    read += 1;
+                    if ends.contains(&read) {
+                        snapshots.push(commit(std::mem::take(&mut chunk))?);
+                    }
+                    Ok(())
+                })
+                .map_err(|Reason(e)| e)?;
+            if sizes.is_empty() {
+                // An empty store is one empty snapshot.
+                snapshots.push(commit(Vec::new()).map_err(|Reason(e)| e)?);
+            }
+            if read != sizes.len() || snapshots.len() != ends.len() {
+                return Err("the store's blocks changed between its two reads".into());
+            }
+            let first = snapshots[0].commitment();
+            let commitment = if let [one] = &snapshots[..] {
+                let c = one.commitment();
+                DatasetCommitment {
+                    version: c.version,
+                    trace_length: c.trace_length,
+                    root: c.root.clone(),
+                    data_version: version,
+                    chunks: Vec::new(),
+                }
+            } else {
+                let chunks = snapshots
+                    .iter()
+                    .map(|s| ChunkCommitment { trace_length: s.commitment().trace_length, root: s.commitment().root.clone() })
+                    .collect();
+                DatasetCommitment::chunked(first.version, chunks, version)?
+            };
+            info!(target: "node::proof", rows, chunks = snapshots.len(), data_version = version, root = %commitment.root,
                   millis = started.elapsed().as_millis() as u64, "snapshot committed");
             Ok(Committed {
-                snapshot: Arc::new(snapshot),
+                snapshots,
                 commitment,
                 uncommitted_measures: Arc::new(uncommitted_measures),
                 values_left_out,
@@ -396,20 +562,21 @@ impl Prover {
 
     /// Proves an answer to `query` sent earlier, or says why not; over the population the answer states
     /// (every patient, or those consenting to the query's purpose when it ran: [`NodeAnswer::consented`]).
+    /// One message, or over a dataset in chunks one per cell ([`ProofOutcome::Chunked`]).
     pub async fn prove(
         &self,
         query_id: Uuid,
         query: &agora_protocol::Query,
         answer: &NodeAnswer,
-    ) -> Signed<ProofMessage> {
-        let outcome = match self.proofs(query_id, query, answer).await {
-            Ok(outcome) => outcome,
+    ) -> Vec<Signed<ProofMessage>> {
+        let outcomes = match self.proofs(query_id, query, answer).await {
+            Ok(outcomes) => outcomes,
             Err(reason) => {
                 info!(target: "node::proof", %query_id, %reason, "answer not proven");
-                ProofOutcome::Unavailable { reason }
+                vec![ProofOutcome::Unavailable { reason }]
             }
         };
-        proof_message(&self.key, query_id, outcome)
+        outcomes.into_iter().map(|outcome| proof_message(&self.key, query_id, outcome)).collect()
     }
 
     async fn proofs(
@@ -417,7 +584,7 @@ impl Prover {
         query_id: Uuid,
         query: &agora_protocol::Query,
         answer: &NodeAnswer,
-    ) -> Result<ProofOutcome, String> {
+    ) -> Result<Vec<ProofOutcome>, String> {
         let mut plan = plan_or_reason(query)?;
         if let Some(c) = &answer.consented {
             plan = plan.consented(&c.purpose, c.at)?;
@@ -448,18 +615,12 @@ impl Prover {
             return Err("the measure has values outside the committable range (±2^31 thousandths of its unit)".into());
         }
         for _ in 0..2 {
-            if committed.snapshot.remaining_proofs() < targets.len() {
+            if committed.remaining_proofs() < targets.len() {
                 let spent = committed.commitment.root.clone();
                 committed = self.snapshot_at(Some(answer.data_version), Some(&spent)).await?;
             }
             match self.prove_targets(query_id, digest, &targets, &committed).await {
-                Ok(cells) => {
-                    return Ok(ProofOutcome::Proven {
-                        commitment: committed.commitment,
-                        cells,
-                        statement: agora_zk::archive::ARCHIVE_FORMAT.into(),
-                    })
-                }
+                Ok(cells) => return Ok(outcomes(&committed.commitment, cells)),
                 Err(ZkError::BudgetExhausted(_)) => continue,
                 Err(ZkError::Busy) => return Err("the node's prover is busy".into()),
                 Err(ZkError::Prover(reason)) => return Err(reason),
@@ -469,23 +630,46 @@ impl Prover {
         Err("the snapshot's proof budget ran out twice while proving this answer".into())
     }
 
-    /// Proves each target over one snapshot, checking each proven cell against the answer's.
+    /// Proves each target over one snapshot (or the dataset's chunks), checking each proven cell
+    /// against the answer's.
     async fn prove_targets(
         &self,
         query_id: Uuid,
         digest: [u8; 32],
         targets: &[agora_protocol::proof::Target],
         committed: &Committed,
-    ) -> Result<Vec<ProvenCell>, ZkError> {
+    ) -> Result<Vec<Cell>, ZkError> {
         let statements: Vec<Statement> = targets.iter().map(|t| statement(t, self.threshold)).collect();
-        // Every cell's statement fits the format before any proof spends the snapshot's budget.
+        let chunked = committed.snapshots.len() > 1;
+        // Every cell's statement fits the format (as a chunk's part, over chunks) before any proof spends
+        // a snapshot's budget.
         for s in &statements {
             s.check_width()?;
+            if chunked {
+                s.check_chunked()?;
+            }
         }
+        let b64 = |proof: &[u8]| base64::engine::general_purpose::STANDARD.encode(proof);
         let mut cells = Vec::with_capacity(targets.len());
         for (target, statement) in targets.iter().zip(statements) {
-            let rx = self.pool.try_submit(committed.snapshot.clone(), digest, statement)?;
-            let (claim, proof) = rx.await.map_err(|_| ZkError::Stopped)??;
+            let (claim, proof) = if chunked {
+                let rx = self.pool.try_submit_chunked(committed.snapshots.clone(), digest, statement)?;
+                let (claim, parts) = rx.await.map_err(|_| ZkError::Stopped)??;
+                let parts = parts
+                    .into_iter()
+                    .map(|p| ChunkProof {
+                        count: p.claim.count,
+                        sum: p.claim.sum,
+                        link: ChunkLinks { prev: p.link.prev, next: p.link.next, total: p.link.total },
+                        proof: b64(&p.proof),
+                    })
+                    .collect();
+                (claim, CellProof::Chunked(parts))
+            } else {
+                let rx = self.pool.try_submit(committed.snapshots[0].clone(), digest, statement)?;
+                let (claim, proof) = rx.await.map_err(|_| ZkError::Stopped)??;
+                (claim, CellProof::One(b64(&proof)))
+            };
             let proven = claim.suppressed_below.is_none().then_some(Outputs {
                 count: claim.count,
                 sum: claim.sum,
@@ -502,14 +686,44 @@ impl Prover {
                 }
                 Err(e) => return Err(ZkError::Prover(format!("{cell}: {e}"))),
             }
-            cells.push(ProvenCell {
-                part: target.part,
-                group: target.group,
-                proof: base64::engine::general_purpose::STANDARD.encode(proof),
-            });
+            cells.push((target.part, target.group, proof));
         }
         Ok(cells)
     }
+}
+
+/// A proven cell: which it is, and its proof.
+type Cell = (ProvenPart, GroupKey, CellProof);
+
+/// A cell's proof: over one snapshot, or a part per chunk.
+enum CellProof {
+    One(String),
+    Chunked(Vec<ChunkProof>),
+}
+
+/// What the node says of an answer's proven cells over `commitment`: one message with every cell, or
+/// over a dataset in chunks a message per cell (one cell's parts fit a message, an answer's may not).
+fn outcomes(commitment: &DatasetCommitment, cells: Vec<Cell>) -> Vec<ProofOutcome> {
+    let statement = agora_zk::archive::ARCHIVE_FORMAT.to_string();
+    let total = cells.len();
+    let mut one = Vec::new();
+    let mut out = Vec::new();
+    for (index, (part, group, proof)) in cells.into_iter().enumerate() {
+        match proof {
+            CellProof::One(proof) => one.push(ProvenCell { part, group, proof }),
+            CellProof::Chunked(parts) => out.push(ProofOutcome::Chunked {
+                commitment: commitment.clone(),
+                index,
+                cells: total,
+                cell: ChunkedCell { part, group, parts },
+                statement: statement.clone(),
+            }),
+        }
+    }
+    if out.is_empty() {
+        out.push(ProofOutcome::Proven { commitment: commitment.clone(), cells: one, statement });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -520,6 +734,24 @@ mod tests {
     fn the_default_row_cap_is_the_formats_largest_trace() {
         assert_eq!(crate::config::Config::default().prover_max_rows, 3_932_158);
         assert_eq!(agora_zk::format::capacity(1 << 22), 3_932_158, "2^22 rows less the mask's and two");
+    }
+
+    #[test]
+    fn blocks_fill_chunks_in_order_and_are_never_split() {
+        assert_eq!(chunk_ends([3, 3, 3, 3], 6), Ok(vec![2, 4]));
+        assert_eq!(chunk_ends([3, 4, 2, 5, 1], 6), Ok(vec![1, 3, 5]));
+        assert_eq!(chunk_ends([6], 6), Ok(vec![1]));
+        assert_eq!(chunk_ends([], 6), Ok(vec![0]), "an empty store is one empty snapshot");
+        assert_eq!(chunk_ends([2, 7, 1], 6), Err(7));
+        // Every chunk within the cap, the blocks in order, as few chunks as the order allows.
+        let sizes = [5, 1, 1, 4, 2, 6, 3, 3];
+        let ends = chunk_ends(sizes, 6).unwrap();
+        let mut from = 0;
+        for end in &ends {
+            assert!(sizes[from..*end].iter().sum::<usize>() <= 6);
+            from = *end;
+        }
+        assert_eq!((ends, from), (vec![2, 4, 5, 6, 8], sizes.len()));
     }
 
     #[test]

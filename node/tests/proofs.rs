@@ -106,6 +106,14 @@ fn latest_moments<'a>(members: impl Iterator<Item = &'a Person>) -> (u64, u64, i
     (patients, values, sum, squares)
 }
 
+/// The one message of an answer proven over one snapshot.
+fn single(
+    mut messages: Vec<agora_protocol::envelope::Signed<ProofMessage>>,
+) -> agora_protocol::envelope::Signed<ProofMessage> {
+    assert_eq!(messages.len(), 1, "one proof message over one snapshot");
+    messages.remove(0)
+}
+
 fn count(cohort: Cohort) -> Query {
     Query {
         version: 1,
@@ -233,7 +241,7 @@ async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people
         assert_eq!(answer.consented, Some(Consented { purpose: "study-a".into(), at: T }), "the answer says so");
         let everyone = query::execute(store, &q, id, 10).unwrap();
         assert_ne!(everyone.rows[0].patients, answer.rows[0].patients, "the population matters");
-        let msg = prover.prove(id, &q, &answer).await.verify().unwrap().payload;
+        let msg = single(prover.prove(id, &q, &answer).await).verify().unwrap().payload;
         assert!(matches!(msg.outcome, ProofOutcome::Proven { .. }), "{q}: {:?}", msg.outcome);
         let consented = |at| plan(&q).unwrap().consented("study-a", at).unwrap();
         verify_plan(&msg, id, &q, &answer, consented(T)).unwrap_or_else(|e| panic!("{q}: {e}"));
@@ -251,7 +259,7 @@ async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people
         verify_plan(&msg, id, &q, &answer, consented(NEXT_DAY - 1)).unwrap();
         // The answer over everyone, stated as over consenting patients: its proof does not verify.
         let stated = NodeAnswer { consented: answer.consented.clone(), ..everyone.clone() };
-        let msg = prover.prove(id, &q, &stated).await.verify().unwrap().payload;
+        let msg = single(prover.prove(id, &q, &stated).await).verify().unwrap().payload;
         assert!(verify_plan(&msg, id, &q, &stated, consented(T)).is_err(), "{q}: {:?}", msg.outcome);
     }
     // Too many literals with the consent's: not proven, and the node says why.
@@ -260,7 +268,7 @@ async fn consented_answers_are_proven(store: &mut Store, prover: &Prover, people
     too_wide.group_by.sex = true;
     let id = Uuid::new_v4();
     let answer = query::execute_within(store, &too_wide, id, 10, population).unwrap();
-    let msg = prover.prove(id, &too_wide, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &too_wide, &answer).await).verify().unwrap().payload;
     let why = "more than eight criteria (a sex group and an age band count as one each), with the consent criterion";
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(why)), "{:?}", msg.outcome);
 }
@@ -273,7 +281,8 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let (by_code, by_sex, people) = write(&mut store, 300, 7);
     assert!(people.iter().any(|p| p.2.is_some_and(|v| v < 0)), "some latest values are negative");
     let key = libp2p::identity::Keypair::generate_ed25519();
-    let settings = ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows: 10_000, every_value: true };
+    let settings =
+        ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows: 10_000, max_chunks: 1, every_value: true };
     let prover = Prover::start(path.clone(), key.clone(), settings, CancellationToken::new());
 
     let mut roots = Vec::new();
@@ -297,7 +306,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         let answer = query::execute(&store, q, id, 10).unwrap();
         let cell = answer.total().unwrap().patients;
         assert_eq!(cell, if *truth >= 10 { Cell::Value(*truth) } else { Cell::Suppressed }, "{q}");
-        let signed = prover.prove(id, q, &answer).await;
+        let signed = single(prover.prove(id, q, &answer).await);
         let msg = signed.verify().unwrap().payload;
         roots.push(verify(&msg, id, q, &answer).unwrap_or_else(|e| panic!("{q}: {e}")));
         // The proof is for this query only.
@@ -313,29 +322,29 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let tx = store.conn_mut().transaction().unwrap();
     Store::bump_data_version(&tx).unwrap();
     tx.commit().unwrap();
-    let msg = prover.prove(id, &q, &old).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &q, &old).await).verify().unwrap().payload;
     verify(&msg, id, &q, &old).unwrap();
     // ...until an answer over the new version makes the node commit to it.
     let id2 = Uuid::new_v4();
     let new = query::execute(&store, &q, id2, 10).unwrap();
     assert_eq!(new.data_version, old.data_version + 1);
-    let msg = prover.prove(id2, &q, &new).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id2, &q, &new).await).verify().unwrap().payload;
     let root = verify(&msg, id2, &q, &new).unwrap();
     assert!(!roots.contains(&root), "a new commitment for the new data version");
-    let msg = prover.prove(id, &q, &old).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &q, &old).await).verify().unwrap().payload;
     match msg.outcome {
         ProofOutcome::Unavailable { reason } => assert!(reason.contains("data changed"), "{reason}"),
-        ProofOutcome::Proven { .. } => panic!("an answer over replaced data was proven"),
+        _ => panic!("an answer over replaced data was proven"),
     }
     let answer = new;
     // A node whose snapshot would exceed its prover_max_rows proves nothing, and says why.
     let small = ProverSettings { max_rows: 100, ..settings };
     let capped = Prover::start(path.clone(), key.clone(), small, CancellationToken::new());
-    let msg = capped.prove(id2, &q, &answer).await.verify().unwrap().payload;
+    let msg = single(capped.prove(id2, &q, &answer).await).verify().unwrap().payload;
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("prover_max_rows (100)")));
     assert!(capped.commitment().is_none());
     let mean = Query { aggregates: vec![Aggregate::Mean], ..q.clone() };
-    let msg = prover.prove(id, &mean, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &mean, &answer).await).verify().unwrap().payload;
     assert!(
         matches!(msg.outcome, ProofOutcome::Unavailable { reason } if reason == "not provable yet: a sum, mean or standard deviation without a measure")
     );
@@ -358,7 +367,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let female = answer.rows.iter().find(|r| r.group.sex == Some(Sex::Female)).unwrap();
     assert_eq!(female.patients, released(truth(Some(true))));
     assert!(truth(Some(true)) >= 10 && truth(Some(false)) >= 10, "both sex groups released");
-    let msg = prover.prove(id, &grouped, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &grouped, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &grouped, &answer).unwrap();
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 3, "whole cohort, female, male (other and unknown are empty, suppressed)");
@@ -394,7 +403,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
             other => panic!("{}: {other:?}", answer.rows[row].group),
         }
     }
-    let msg = prover.prove(id, &mean, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &mean, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &mean, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 6, "patients and moments of the cohort, the women and the men");
@@ -437,7 +446,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         assert_eq!(answer.rows[row].patients, Cell::Value(patients), "{}", answer.rows[row].group);
         assert_eq!(answer.rows[row].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
     }
-    let msg = prover.prove(id, &either, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &either, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &either, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 6, "patients and moments of the cohort, the women and the men");
@@ -460,7 +469,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let squares = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum::<i128>();
     let expected = Moments::Released { n: values.len() as u64, sum: values.iter().sum(), sum_sq: squares };
     assert_eq!(answer.rows[0].moments, Some(expected));
-    let msg = prover.prove(id, &every, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &every, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &every, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let mut forged = answer.clone();
     if let Some(Moments::Released { n, .. }) = &mut forged.rows[0].moments {
@@ -475,7 +484,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     assert!(without < with);
     let capped = ProverSettings { max_rows: without, ..settings };
     let latest_only = Prover::start(path.clone(), key.clone(), capped, CancellationToken::new());
-    let msg = latest_only.prove(id, &every, &answer).await.verify().unwrap().payload;
+    let msg = single(latest_only.prove(id, &every, &answer).await).verify().unwrap().payload;
     let why = format!("every value of the measures would take the snapshot to {with} rows");
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(&why)), "{:?}", msg.outcome);
     let latest = Query {
@@ -484,17 +493,17 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     };
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &latest, id, 10).unwrap();
-    let msg = latest_only.prove(id, &latest, &answer).await.verify().unwrap().payload;
+    let msg = single(latest_only.prove(id, &latest, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &latest, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     // A node that does not commit every value says so.
     let off = ProverSettings { every_value: false, ..settings };
     let latest_only = Prover::start(path.clone(), key.clone(), off, CancellationToken::new());
     let every_id = Uuid::new_v4();
     let every_answer = query::execute(&store, &every, every_id, 10).unwrap();
-    let msg = latest_only.prove(every_id, &every, &every_answer).await.verify().unwrap().payload;
+    let msg = single(latest_only.prove(every_id, &every, &every_answer).await).verify().unwrap().payload;
     let why = "latest value only (prover_every_value = false)";
     assert!(matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains(why)), "{:?}", msg.outcome);
-    let msg = latest_only.prove(id, &latest, &answer).await.verify().unwrap().payload;
+    let msg = single(latest_only.prove(id, &latest, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &latest, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
 
     // A conjunction inside an `any of`: (J45 and I10) or E11.9, proven as (J45 or E11.9) and (I10 or
@@ -506,7 +515,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &q, id, 10).unwrap();
     assert_eq!(answer.rows[0].patients, Cell::Value(truth));
-    let msg = prover.prove(id, &q, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &q, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
 
     // Ages: patients aged 30 and over, by age band (30-49, 50-64, 65+), with the mean and sd of their
@@ -526,7 +535,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         assert_eq!(answer.rows[row].patients, Cell::Value(patients), "{}", answer.rows[row].group);
         assert_eq!(answer.rows[row].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
     }
-    let msg = prover.prove(id, &aged, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &aged, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &aged, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 8, "patients and moments of the cohort and of each band");
@@ -550,7 +559,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &histogram, id, 10).unwrap();
     assert_eq!(answer.rows[0].histogram, Some(bins.iter().map(|n| Cell::Value(*n)).collect()));
-    let msg = prover.prove(id, &histogram, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &histogram, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &histogram, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 5, "the patients and four bins");
@@ -573,7 +582,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &every_bins, id, 10).unwrap();
     assert_eq!(answer.rows[0].histogram, Some(bins.iter().map(|n| Cell::Value(*n)).collect()));
-    let msg = prover.prove(id, &every_bins, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &every_bins, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &every_bins, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let mut forged = answer.clone();
     forged.rows[0].histogram = Some(vec![Cell::Value(bins[0] - 1), Cell::Value(bins[1] + 1), Cell::Value(bins[2])]);
@@ -593,7 +602,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
         let id = Uuid::new_v4();
         let answer = query::execute(&store, &q, id, 10).unwrap();
         assert_eq!(answer.rows[0].patients, Cell::Value(truth), "{q}");
-        let msg = prover.prove(id, &q, &answer).await.verify().unwrap().payload;
+        let msg = single(prover.prove(id, &q, &answer).await).verify().unwrap().payload;
         verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{q}: {e}: {:?}", msg.outcome));
     }
 
@@ -615,7 +624,7 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     assert_eq!(answer.rows[0].patients, Cell::Value(members.len() as u64));
     assert_eq!(answer.rows[0].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
     assert_eq!(answer.rows[0].histogram, Some(vec![Cell::Value(below), Cell::Value(n - below)]));
-    let msg = prover.prove(id, &beside, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &beside, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &beside, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
     let ProofOutcome::Proven { cells, .. } = &msg.outcome else { unreachable!() };
     assert_eq!(cells.len(), 4, "the patients, the moments and two bins");
@@ -632,6 +641,159 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &q, id, 10).unwrap();
     assert_eq!(answer.rows[0].patients, Cell::Value(truth));
-    let msg = prover.prove(id, &q, &answer).await.verify().unwrap().payload;
+    let msg = single(prover.prove(id, &q, &answer).await).verify().unwrap().payload;
     verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
+}
+
+/// Checks the messages of an answer proven over a dataset in chunks as an auditor would: one message per
+/// target of the plan, in order, each over the same commitment (which names its chunk list), whose
+/// parts prove, with agora-zk's own verifier, the claim made here from the plan and the answer's cell.
+fn verify_chunks(msgs: &[ProofMessage], id: Uuid, q: &Query, answer: &NodeAnswer) -> Result<String, String> {
+    let targets = plan(q).unwrap().targets(answer);
+    if msgs.len() != targets.len() {
+        return Err(format!("{} messages for {} targets", msgs.len(), targets.len()));
+    }
+    let mut root = None;
+    for (i, (msg, target)) in msgs.iter().zip(&targets).enumerate() {
+        let ProofOutcome::Chunked { commitment, index, cells, cell, statement } = &msg.outcome else {
+            return Err(format!("message {i} is not a cell over chunks: {:?}", msg.outcome));
+        };
+        if (*index, *cells, statement.as_str()) != (i, targets.len(), agora_zk::archive::ARCHIVE_FORMAT) {
+            return Err(format!("message {i} says cell {index} of {cells}, statement {statement}"));
+        }
+        commitment.check_chunks()?;
+        if *root.get_or_insert(commitment.root.clone()) != commitment.root {
+            return Err("cells over different datasets".into());
+        }
+        assert_eq!((cell.part, cell.group), (target.part, target.group));
+        let outputs = target.outputs()?;
+        let claim = agora_zk::Claim {
+            query: query_digest(id, q),
+            criteria: target.criteria.iter().map(agora_node::proofs::criterion).collect(),
+            measure: target.measure,
+            count: outputs.map_or(0, |o| o.count),
+            sum: outputs.map_or(0, |o| o.sum),
+            sum_sq: None,
+            measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
+            suppressed_below: outputs.is_none().then_some(answer.threshold),
+        };
+        let archived = agora_zk::archive::ArchivedChunkedAnswer {
+            format: agora_zk::archive::CHUNKED_FORMAT.into(),
+            dataset: commitment
+                .chunks
+                .iter()
+                .map(|c| agora_zk::Commitment {
+                    version: commitment.version,
+                    trace_length: c.trace_length,
+                    root: c.root.clone(),
+                })
+                .collect(),
+            claim: agora_zk::archive::ArchivedClaim::of(&claim),
+            parts: cell
+                .parts
+                .iter()
+                .map(|p| serde_json::from_value(serde_json::to_value(p).unwrap()).unwrap())
+                .collect(),
+        };
+        let proven = archived.verify().map_err(|e| format!("cell {i}: {e}"))?;
+        assert_eq!(proven, claim);
+    }
+    Ok(root.unwrap_or_default())
+}
+
+/// A store above `prover_max_rows` is committed in chunks of whole patients and its answers are proven
+/// a cell per message, each cell's parts adding up (masked) to the count or sum counted here from the
+/// persons as written; no part states its chunk's own count. A statement over chunks not provable yet
+/// (a sum of squares), or a store needing more chunks than allowed, is refused with the reason.
+#[tokio::test]
+async fn a_store_above_the_row_cap_is_proven_in_chunks_a_cell_per_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.db");
+    let mut store = Store::open(&path).unwrap();
+    let (by_code, _, people) = write(&mut store, 200, 23);
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let rows: usize = agora_node::proofs::snapshot_blocks(&mut store).unwrap().blocks.iter().map(Vec::len).sum();
+    // Three chunks: each at most a third of the rows and a few patients more.
+    let max_rows = rows / 3 + 40;
+    let settings = ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows, max_chunks: 10, every_value: true };
+    let prover = Prover::start(path.clone(), key.clone(), settings, CancellationToken::new());
+    let commitment = prover.commit_current().await.unwrap();
+    assert_eq!(commitment.chunks.len(), 3, "{rows} rows in chunks of at most {max_rows}");
+    assert_eq!(
+        commitment.root,
+        agora_protocol::proof::DatasetCommitment::chunks_root(commitment.version, &commitment.chunks).unwrap()
+    );
+
+    // J45 by sex: the cohort and each sex group, released, a cell per message.
+    let mut by_sex = count(condition("J45"));
+    by_sex.group_by.sex = true;
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &by_sex, id, 10).unwrap();
+    assert_eq!(answer.rows[0].patients, Cell::Value(by_code[2]));
+    let msgs: Vec<ProofMessage> =
+        prover.prove(id, &by_sex, &answer).await.into_iter().map(|m| m.verify().unwrap().payload).collect();
+    assert_eq!(msgs.len(), plan(&by_sex).unwrap().targets(&answer).len());
+    assert_eq!(verify_chunks(&msgs, id, &by_sex, &answer).unwrap(), commitment.root);
+    // No part claims its chunk's own count (at most 200 here): every part's count is masked by a
+    // uniform field element (below 2^32 with probability about 2^-32 each).
+    for msg in &msgs {
+        let ProofOutcome::Chunked { cell, .. } = &msg.outcome else { unreachable!() };
+        assert_eq!(cell.parts.len(), 3);
+        assert!(cell.parts.iter().all(|p| p.count > u64::from(u32::MAX)), "{:?}", cell.parts);
+    }
+    // A forged count fails.
+    let mut forged = answer.clone();
+    forged.rows[0].patients = Cell::Value(by_code[2] + 1);
+    assert!(verify_chunks(&msgs, id, &by_sex, &forged).unwrap_err().contains("does not"));
+
+    // A code nobody has: suppressed, proven below the threshold over the chunks without its count.
+    let q = count(condition("Z99.9"));
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &q, id, 10).unwrap();
+    assert_eq!(answer.rows[0].patients, Cell::Suppressed);
+    let msgs: Vec<ProofMessage> =
+        prover.prove(id, &q, &answer).await.into_iter().map(|m| m.verify().unwrap().payload).collect();
+    verify_chunks(&msgs, id, &q, &answer).unwrap();
+
+    // The mean of each patient's latest glucose: the number of values and their sum, over the chunks.
+    let mut mean = count(Cohort::Everyone);
+    mean.aggregates = vec![Aggregate::Count, Aggregate::Mean];
+    mean.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &mean, id, 10).unwrap();
+    let (patients, n, sum, _) = latest_moments(people.iter());
+    assert_eq!(answer.rows[0].patients, Cell::Value(patients));
+    assert!(matches!(answer.rows[0].moments, Some(Moments::Released { n: a, sum: b, .. }) if (a, b) == (n, sum)));
+    let msgs: Vec<ProofMessage> =
+        prover.prove(id, &mean, &answer).await.into_iter().map(|m| m.verify().unwrap().payload).collect();
+    assert_eq!(msgs.len(), 2, "patients and moments");
+    verify_chunks(&msgs, id, &mean, &answer).unwrap();
+    let mut forged = answer.clone();
+    if let Some(Moments::Released { sum, .. }) = &mut forged.rows[0].moments {
+        *sum += 1;
+    }
+    assert!(verify_chunks(&msgs, id, &mean, &forged).is_err());
+
+    // A standard deviation needs a sum of squares, not provable over chunks yet: the node says so.
+    mean.aggregates.push(Aggregate::StdDev);
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &mean, id, 10).unwrap();
+    let msg = single(prover.prove(id, &mean, &answer).await).verify().unwrap().payload;
+    assert!(
+        matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("not yet a sum of squares")),
+        "{:?}",
+        msg.outcome
+    );
+
+    // At most two chunks: the store needs three, so nothing is proven, and the node says why.
+    let two = ProverSettings { max_chunks: 2, ..settings };
+    let capped = Prover::start(path.clone(), key, two, CancellationToken::new());
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &by_sex, id, 10).unwrap();
+    let msg = single(capped.prove(id, &by_sex, &answer).await).verify().unwrap().payload;
+    assert!(
+        matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("3 chunks") && reason.contains("prover_max_chunks (2)")),
+        "{:?}",
+        msg.outcome
+    );
 }

@@ -667,16 +667,92 @@ impl Plan {
 }
 
 /// A node's published dataset commitment (agora-zk's `Commitment`, with the data version it covers).
+///
+/// A dataset too large for one proof is committed in *chunks* (agora-zk's "Chunks": snapshots of whole
+/// patient blocks, each with its own commitment): `chunks` lists them in order, `root` is then
+/// [`DatasetCommitment::chunks_root`] of the list (the dataset's one name, as a single snapshot's root
+/// is) and `trace_length` the chunks' traces added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetCommitment {
     /// agora-zk's commitment format version.
     pub version: u32,
-    /// Rows of the committed trace (a power of two).
+    /// Rows of the committed trace (a power of two; in chunks, their traces' rows added).
     pub trace_length: usize,
     /// The commitment root (hex).
     pub root: String,
     /// The node's data version the snapshot was taken at.
     pub data_version: u64,
+    /// The chunks, in order, when the dataset is committed in chunks (else empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunks: Vec<ChunkCommitment>,
+}
+
+/// One chunk of a dataset committed in chunks: an ordinary snapshot's commitment (of the dataset's
+/// format version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChunkCommitment {
+    /// Rows of the chunk's trace (a power of two).
+    pub trace_length: usize,
+    /// The chunk's commitment root (hex).
+    pub root: String,
+}
+
+/// The most chunks a node commits a dataset in: one cell's parts travel in one proof message
+/// ([`ProofOutcome::Chunked`]), and ten proofs of at most 250 KB (agora-zk's ceiling at every trace
+/// length), a third larger in base64, stay below the hub's 3,648 KiB proof message limit.
+pub const MAX_CHUNKS_PER_DATASET: usize = 10;
+
+impl DatasetCommitment {
+    /// The commitment of a dataset in `chunks` (at least two): its root is [`Self::chunks_root`].
+    pub fn chunked(version: u32, chunks: Vec<ChunkCommitment>, data_version: u64) -> Result<DatasetCommitment, String> {
+        let root = Self::chunks_root(version, &chunks)?;
+        let trace_length = Self::chunks_length(&chunks)?;
+        Ok(DatasetCommitment { version, trace_length, root, data_version, chunks })
+    }
+
+    /// The chunks' trace lengths added (refused if they overflow).
+    fn chunks_length(chunks: &[ChunkCommitment]) -> Result<usize, String> {
+        chunks
+            .iter()
+            .try_fold(0usize, |n, c| n.checked_add(c.trace_length))
+            .ok_or_else(|| "the chunks' trace lengths overflow".to_string())
+    }
+
+    /// The root naming a dataset in chunks: SHA-256 of `agora/chunked-dataset/1`, the format version
+    /// (4 bytes, little-endian) and, per chunk in order, its trace length (8 bytes, little-endian) and
+    /// its 32-byte root; in hex. Two to [`MAX_CHUNKS_PER_DATASET`] chunks, each root 64 hex digits.
+    pub fn chunks_root(version: u32, chunks: &[ChunkCommitment]) -> Result<String, String> {
+        if !(2..=MAX_CHUNKS_PER_DATASET).contains(&chunks.len()) {
+            return Err(format!("{} chunks: a dataset in chunks has 2 to {MAX_CHUNKS_PER_DATASET}", chunks.len()));
+        }
+        let mut h = Sha256::new();
+        h.update(b"agora/chunked-dataset/1");
+        h.update(version.to_le_bytes());
+        for (i, c) in chunks.iter().enumerate() {
+            let root: [u8; 32] = hex::decode(&c.root)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| format!("chunk {i}'s root is not 64 hex digits"))?;
+            h.update((c.trace_length as u64).to_le_bytes());
+            h.update(root);
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+
+    /// Checks a commitment in chunks: its root names its chunk list and its trace length adds theirs
+    /// (a commitment of one snapshot has nothing to check here).
+    pub fn check_chunks(&self) -> Result<(), String> {
+        if self.chunks.is_empty() {
+            return Ok(());
+        }
+        if Self::chunks_root(self.version, &self.chunks)? != self.root {
+            return Err("the dataset's root does not name its chunk list".into());
+        }
+        if Self::chunks_length(&self.chunks)? != self.trace_length {
+            return Err("the dataset's trace length is not its chunks' added".into());
+        }
+        Ok(())
+    }
 }
 
 /// One proven cell.
@@ -689,6 +765,43 @@ pub struct ProvenCell {
     pub group: GroupKey,
     /// The winterfell proof (base64).
     pub proof: String,
+}
+
+/// One proven cell over a dataset in chunks: one part per chunk, in the dataset's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChunkedCell {
+    /// Which cell of the answer.
+    pub part: ProvenPart,
+    /// Which row of the answer (absent: the whole cohort).
+    #[serde(default, skip_serializing_if = "GroupKey::is_total")]
+    pub group: GroupKey,
+    /// One part per chunk.
+    pub parts: Vec<ChunkProof>,
+}
+
+/// One chunk's part of a cell's proof (agora-zk's archived part, the same JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChunkProof {
+    /// The masked count (a field element, not a count).
+    pub count: u64,
+    /// The masked sum (a field element; 0 without one).
+    pub sum: u64,
+    /// The digests of the masks shared with the chunks before and after.
+    pub link: ChunkLinks,
+    /// The STARK proof (base64).
+    pub proof: String,
+}
+
+/// A chunk's part's links (agora-zk's `ChunkLink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChunkLinks {
+    /// The digest (four field elements) of the masks shared with the previous chunk.
+    pub prev: [u64; 4],
+    /// The digest of the masks shared with the next chunk.
+    pub next: [u64; 4],
+    /// On the last part of a suppressed cell: the parts' masked counts added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
 }
 
 /// What a node says about the proof of one of its answers.
@@ -706,6 +819,22 @@ pub enum ProofOutcome {
         /// format, such as `agora-zk/cohort/5`): a hub checks only its own, and says so of others.
         /// Empty from nodes older than the field.
         #[serde(default)]
+        statement: String,
+    },
+    /// One cell's proof over a dataset committed in chunks (agora-zk's `prove_chunked`: a part per
+    /// chunk, each with masked outputs, so no chunk's own count is disclosed): a message per cell, since
+    /// an answer's cells over several chunks may exceed one message. The answer is proven when every
+    /// cell's message has verified.
+    Chunked {
+        /// The dataset the proofs are over, with its chunks.
+        commitment: DatasetCommitment,
+        /// The cell's place among the plan's targets ([`Plan::targets`], as for `Proven`).
+        index: usize,
+        /// How many cells the answer has to prove.
+        cells: usize,
+        /// The cell and its parts.
+        cell: ChunkedCell,
+        /// The statement the proofs are of, as in `Proven`.
         statement: String,
     },
     /// The node cannot prove this answer (busy, not provable over its population, ...).
@@ -793,6 +922,53 @@ mod tests {
             group_by: GroupBy::default(),
             reference_date: time::macros::date!(2026 - 01 - 01),
         }
+    }
+
+    #[test]
+    fn a_dataset_in_chunks_is_named_by_its_chunk_list() {
+        let chunk = |trace_length, root: &str| ChunkCommitment { trace_length, root: root.repeat(32) };
+        let list = vec![chunk(4096, "01"), chunk(8192, "ab")];
+        // Computed with Python's hashlib: sha256(b"agora/chunked-dataset/1" + pack("<I", 3) +
+        // pack("<Q", 4096) + bytes.fromhex("01" * 32) + pack("<Q", 8192) + bytes.fromhex("ab" * 32)).
+        let c = DatasetCommitment::chunked(3, list.clone(), 9).unwrap();
+        assert_eq!(c.root, "109bedc98ccb54d47f862231ef7aa252f832c1f9f7328022cef6cc53a0a862cb");
+        assert_eq!((c.trace_length, c.data_version), (12_288, 9));
+        c.check_chunks().unwrap();
+        // Another order, version or length is another dataset; a root or length that does not match its
+        // list is refused, and so are one chunk, too many, or a root that is not 32 bytes of hex.
+        let swapped = DatasetCommitment::chunked(3, vec![list[1].clone(), list[0].clone()], 9).unwrap();
+        assert_ne!(swapped.root, c.root);
+        assert_ne!(DatasetCommitment::chunked(4, list.clone(), 9).unwrap().root, c.root);
+        let e = DatasetCommitment { root: swapped.root.clone(), ..c.clone() }.check_chunks().unwrap_err();
+        assert!(e.contains("does not name its chunk list"), "{e}");
+        let e = DatasetCommitment { trace_length: 4096, ..c.clone() }.check_chunks().unwrap_err();
+        assert!(e.contains("trace length"), "{e}");
+        assert!(DatasetCommitment::chunked(3, vec![list[0].clone()], 9).unwrap_err().contains("1 chunks"));
+        let many = vec![list[0].clone(); MAX_CHUNKS_PER_DATASET + 1];
+        assert!(DatasetCommitment::chunked(3, many, 9).unwrap_err().contains("2 to 10"));
+        let e = DatasetCommitment::chunked(3, vec![list[0].clone(), chunk(4096, "0g")], 9).unwrap_err();
+        assert!(e.contains("chunk 1's root"), "{e}");
+        let e = DatasetCommitment::chunked(3, vec![list[0].clone(), chunk(usize::MAX, "02")], 9).unwrap_err();
+        assert!(e.contains("overflow"), "{e}");
+        let wrapped = DatasetCommitment { trace_length: 4095, ..c.clone() };
+        let huge = vec![chunk(4096, "01"), ChunkCommitment { trace_length: usize::MAX, ..list[1].clone() }];
+        let e = DatasetCommitment { root: DatasetCommitment::chunks_root(3, &huge).unwrap(), chunks: huge, ..wrapped }
+            .check_chunks()
+            .unwrap_err();
+        assert!(e.contains("overflow"), "{e}");
+        // A commitment of one snapshot has no chunk list and keeps its JSON.
+        let one = DatasetCommitment {
+            version: 3,
+            trace_length: 4096,
+            root: "cd".repeat(32),
+            data_version: 1,
+            chunks: vec![],
+        };
+        one.check_chunks().unwrap();
+        let json = serde_json::to_string(&one).unwrap();
+        assert!(!json.contains("chunks"), "{json}");
+        assert_eq!(serde_json::from_str::<DatasetCommitment>(&json).unwrap(), one);
+        assert_eq!(serde_json::from_str::<DatasetCommitment>(&serde_json::to_string(&c).unwrap()).unwrap(), c);
     }
 
     #[test]

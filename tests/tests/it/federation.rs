@@ -401,6 +401,15 @@ async fn held_queries_wait_for_the_data_steward() {
     }
 }
 
+/// A new database on the PostgreSQL server at `admin` (scripts/test starts one); its URL.
+fn fresh_database(admin: &str) -> String {
+    let db = format!("agora_it_{}", Uuid::new_v4().simple());
+    let out =
+        std::process::Command::new("psql").args([admin, "-qc", &format!("CREATE DATABASE {db}")]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    format!("{}/{db}", admin.rsplit_once('/').unwrap().0)
+}
+
 #[tokio::test]
 async fn hub_runs_on_postgresql() {
     let Ok(admin) = std::env::var("AGORA_TEST_POSTGRES_URL") else {
@@ -408,11 +417,7 @@ async fn hub_runs_on_postgresql() {
         eprintln!("no AGORA_TEST_POSTGRES_URL: skipped (scripts/test provides one)");
         return;
     };
-    let db = format!("agora_it_{}", Uuid::new_v4().simple());
-    let out =
-        std::process::Command::new("psql").args([&admin, "-qc", &format!("CREATE DATABASE {db}")]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let url = format!("{}/{db}", admin.rsplit_once('/').unwrap().0);
+    let url = fresh_database(&admin);
     let net = TestNet::spawn(NetOptions {
         nodes: 2,
         patients_per_node: 30,
@@ -702,4 +707,70 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     // Asking for proven answers only leaves nothing to combine here.
     let only = client.result_proven_only(r.query_id).await.unwrap();
     assert_eq!(only.rows.len(), 0, "{}", only.to_table());
+}
+
+/// A node whose data exceed its `prover_max_rows` commits them in chunks of whole patients (its hello
+/// registers the chunk list) and proves each cell over every chunk, a message per cell; the hub verifies
+/// each cell as it arrives, keeping it in its store, and shows the answer proven once every cell has; auditors get
+/// each cell as an archived answer over the chunks that verifies offline. Counts come from the FHIR files.
+#[tokio::test]
+async fn a_node_above_its_row_cap_proves_over_chunks_and_the_hub_verifies_each_cell() {
+    let net = TestNet::spawn(NetOptions {
+        nodes: 1,
+        patients_per_node: 80,
+        node_env: vec![("AGORA_NODE_PROVER_MAX_ROWS".into(), "2000".into())],
+        // The hub's PostgreSQL store where the suite provides one (scripts/test), else its SQLite.
+        database_url: std::env::var("AGORA_TEST_POSTGRES_URL").ok().map(|admin| fresh_database(&admin)),
+        ..NetOptions::default()
+    })
+    .await
+    .unwrap();
+    let truth = expected::patients(&net.nodes[0].synth_dir);
+    let client = net.client().await.unwrap();
+    // The commitment the hello registered names its chunks.
+    let nodes = client.nodes().await.unwrap();
+    let node = nodes.as_array().and_then(|n| n.first()).cloned().unwrap_or_default();
+    let chunks = node["commitment"]["chunks"].as_array().map_or(0, Vec::len);
+    assert!((2..=10).contains(&chunks), "{nodes}");
+
+    // Everyone and each sex, counted over the chunks.
+    let q = query(Cohort::Everyone, None, Selection::Latest, vec![Aggregate::Count], true);
+    let (id, r) = {
+        let id = client.submit(q.clone(), Some("demo".into())).await.unwrap();
+        client.wait(id, Duration::from_secs(30)).await.unwrap();
+        (id, settled_proofs(&net, id).await)
+    };
+    assert_eq!((r.proofs.proven, r.proofs.pending, r.proofs.failed), (1, 0, 0), "{}", r.to_table());
+    assert!(
+        matches!(&r.nodes[0].proof, Some(agora_protocol::proof::ProofState::Proven { committed_before_query: true, root, .. }) if *root == node["commitment"]["root"]),
+        "{:?}",
+        r.nodes[0].proof
+    );
+    assert_eq!(r.rows[0].patients.released, truth.len() as u64, "{}", r.to_table());
+    let by_sex = |sex: &str| truth.values().filter(|p| p.sex == sex).count() as u64;
+    let mut released = vec![(None, truth.len() as u64)];
+    for sex in [Sex::Female, Sex::Male] {
+        if by_sex(sex.as_str()) >= 10 {
+            released.push((Some(sex), by_sex(sex.as_str())));
+            let row = r.rows.iter().find(|x| x.group.sex == Some(sex)).unwrap();
+            assert_eq!(row.patients.released, by_sex(sex.as_str()), "{}", r.to_table());
+        }
+    }
+    // Auditors: one archived answer over the chunks per proven cell, each verifying offline with the
+    // count computed here.
+    let archived = client.proofs(id).await.unwrap();
+    assert_eq!(archived.len(), released.len(), "{archived:?}");
+    let mut proven: Vec<u64> = Vec::new();
+    for a in archived {
+        let a = agora_zk::archive::Archived::from_value(a).unwrap();
+        let agora_zk::archive::Archived::Chunked(chunked) = &a else { panic!("not over chunks: {a:?}") };
+        assert_eq!(chunked.dataset.len(), chunks);
+        let claim = a.verify().unwrap();
+        assert_eq!(claim.query, agora_protocol::proof::query_digest(id, &q));
+        proven.push(claim.count);
+    }
+    let mut expected: Vec<u64> = released.iter().map(|(_, n)| *n).collect();
+    proven.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(proven, expected);
 }
