@@ -828,13 +828,10 @@ pub fn check_proofs(
     population: Result<Population, String>,
 ) -> ProofState {
     let failed = |reason: String| ProofState::Failed { reason };
-    let (population, claims) = match checked_claims(query_id, query, answer, commitment, population) {
+    let (population, claims) = match checked_claims(query_id, query, answer, commitment, population, false) {
         Ok(checked) => checked,
         Err(state) => return state,
     };
-    if !commitment.chunks.is_empty() {
-        return failed("the dataset is committed in chunks: its proofs come a cell at a time".into());
-    }
     if cells.len() != claims.len() || claims.iter().zip(cells).any(|((t, _), c)| t.part != c.part || t.group != c.group)
     {
         return failed(format!(
@@ -875,16 +872,26 @@ fn proven(commitment: &DatasetCommitment, population: Population) -> ProofState 
 }
 
 /// What an answer's proofs must show, checked before any is read: the hub's own plan of the query over
-/// the population the node says it counted, a whole-cohort row first, and proofs over the answer's data
-/// version. `Err` is the answer's proof state (failed, or unproven when the plan has none).
+/// the population the node says it counted, a whole-cohort row first, proofs over the answer's data
+/// version, and a commitment in chunks (whose root names its list) exactly when the proofs are
+/// `over_chunks`. `Err` is the answer's proof state (failed, or unproven when the plan has none).
 fn checked_claims(
     query_id: Uuid,
     query: &agora_protocol::Query,
     answer: &NodeAnswer,
     commitment: &DatasetCommitment,
     population: Result<Population, String>,
+    over_chunks: bool,
 ) -> Result<(Population, Vec<TargetClaim>), ProofState> {
     let failed = |reason: String| ProofState::Failed { reason };
+    match (over_chunks, commitment.chunks.is_empty()) {
+        (false, false) => {
+            return Err(failed("the dataset is committed in chunks: its proofs come a cell at a time".into()))
+        }
+        (true, true) => return Err(failed("a proof over chunks names a dataset without chunks".into())),
+        (true, false) => commitment.check_chunks().map_err(|e| failed(format!("the dataset's commitment: {e}")))?,
+        (false, true) => {}
+    }
     let population = population.map_err(failed)?;
     let plan = population.plan(query).map_err(|reason| ProofState::Unproven { reason })?;
     let claims = claims(query_id, query, answer, &plan);
@@ -915,16 +922,10 @@ pub fn check_chunked_cell(
     population: Result<Population, String>,
 ) -> ProofState {
     let failed = |reason: String| ProofState::Failed { reason };
-    let (population, claims) = match checked_claims(query_id, query, answer, commitment, population) {
+    let (population, claims) = match checked_claims(query_id, query, answer, commitment, population, true) {
         Ok(checked) => checked,
         Err(state) => return state,
     };
-    if commitment.chunks.is_empty() {
-        return failed("a proof over chunks names a dataset without chunks".into());
-    }
-    if let Err(e) = commitment.check_chunks() {
-        return failed(format!("the dataset's commitment: {e}"));
-    }
     if cells != claims.len() {
         return failed(format!("{cells} cells stated for an answer with {} cells to prove", claims.len()));
     }

@@ -327,18 +327,23 @@ fn conjunctions_and_sex_groups_are_proven_cell_by_cell() {
 
 /// The mean of a measure over a cohort: its number of values and their sum are proven; a forged sum,
 /// or one no committed values could give, fails and names the moments.
-#[test]
-fn the_moments_behind_a_mean_are_proven() {
-    let (s, commitment) = snapshot(7, 5);
-    let id = Uuid::new_v4();
+/// The count and mean of the latest glucose over E11.9, and the values [`blocks`] writes for it: persons
+/// 0..23 with E11.9, the even ones with a value of p - 10 mg/dL (0, 2, ..., 22: 12 values).
+fn e11_glucose_mean() -> (Query, Vec<i64>) {
     let mut q = query(e11());
     q.aggregates = vec![Aggregate::Count, Aggregate::Mean];
     q.measure = Some(agora_protocol::Measure {
         code: agora_protocol::Code::new(CodeSystem::Loinc, "2345-7"),
         selection: agora_protocol::Selection::Latest,
     });
-    // Persons 0..23 with E11.9, the even ones with a value of p - 10 mg/dL: 0, 2, ..., 22 (12 values).
-    let values: Vec<i64> = (0..23).filter(|p| p % 2 == 0).map(|p| (p - 10) * 1000).collect();
+    (q, (0..23).filter(|p| p % 2 == 0).map(|p| (p - 10) * 1000).collect())
+}
+
+#[test]
+fn the_moments_behind_a_mean_are_proven() {
+    let (s, commitment) = snapshot(7, 5);
+    let id = Uuid::new_v4();
+    let (q, values) = e11_glucose_mean();
     let moments = |n: u64, sum: i64| Moments::Released { n, sum, sum_sq: 0 };
     let mut honest = answer(id, Cell::Value(23));
     honest.rows[0].moments = Some(moments(values.len() as u64, values.iter().sum()));
@@ -633,14 +638,7 @@ fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
 
     // A mean over the chunks is proven (the number of values and their sum); with a standard deviation
     // the answer's sum of squares cannot be shown over chunks, whatever the cell's parts: it fails.
-    let mut q = query(e11());
-    q.aggregates = vec![Aggregate::Count, Aggregate::Mean];
-    q.measure = Some(agora_protocol::Measure {
-        code: agora_protocol::Code::new(CodeSystem::Loinc, "2345-7"),
-        selection: agora_protocol::Selection::Latest,
-    });
-    // Persons 0..23 with E11.9, the even ones with a value of p - 10 mg/dL: 0, 2, ..., 22 (12 values).
-    let values: Vec<i64> = (0..23).filter(|p| p % 2 == 0).map(|p| (p - 10) * 1000).collect();
+    let (mut q, values) = e11_glucose_mean();
     let squares: i128 = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum();
     let mut mean = answer(id, Cell::Value(23));
     mean.rows[0].moments = Some(Moments::Released { n: 12, sum: values.iter().sum(), sum_sq: squares });
