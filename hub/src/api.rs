@@ -341,7 +341,7 @@ async fn proofs(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<agora_zk::archive::Archived>>, ApiError> {
     let who = researcher(&state, &headers).await?;
     Ok(Json(state.coordinator.archived_proofs(id, &who).await?))
 }

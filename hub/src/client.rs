@@ -345,7 +345,7 @@ impl HubClient {
     }
 
     /// The proofs of a query's proven answers, as archived answers for `agora-zk verify`.
-    pub async fn proofs(&self, id: uuid::Uuid) -> Result<Vec<serde_json::Value>, ClientError> {
+    pub async fn proofs(&self, id: uuid::Uuid) -> Result<Vec<agora_zk::archive::Archived>, ClientError> {
         self.send(self.http.get(format!("{}/v1/queries/{id}/proofs", self.base))).await
     }
 

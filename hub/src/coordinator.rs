@@ -14,7 +14,7 @@ use agora_protocol::proof::{
 };
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
 use agora_protocol::{NodeAnswer, Query, QueryError};
-use agora_zk::archive::{ArchivedAnswer, ArchivedChunkedAnswer, ArchivedClaim, ArchivedPart};
+use agora_zk::archive::{Archived, ArchivedAnswer, ArchivedChunkedAnswer, ArchivedClaim, ArchivedPart};
 use agora_zk::{Claim, Criterion};
 use base64::Engine;
 use libp2p::identity::Keypair;
@@ -613,7 +613,7 @@ impl Coordinator {
     /// The proven answers of one of the researcher's queries as archived answers for `agora-zk verify`:
     /// one per node and proven cell, over one snapshot (`agora-zk/cohort/…`) or over the node's chunks
     /// (`agora-zk/chunked/…`).
-    pub async fn archived_proofs(&self, query_id: Uuid, researcher: &str) -> Result<Vec<serde_json::Value>, HubError> {
+    pub async fn archived_proofs(&self, query_id: Uuid, researcher: &str) -> Result<Vec<Archived>, HubError> {
         let record = self.inner.store.query(query_id).await?.filter(|r| r.researcher == researcher);
         let record = record.ok_or(HubError::NotFound(query_id))?;
         let mut out = Vec::new();
@@ -641,14 +641,12 @@ impl Coordinator {
                         let zk = zk_commitment(&commitment);
                         for ((_, claim), cell) in claims.iter().zip(&cells) {
                             let Ok(claim) = claim else { continue };
-                            let archived = ArchivedAnswer::with_proof(zk.clone(), claim, cell.proof.clone());
-                            out.push(serde_json::to_value(&archived).expect("serialises"));
+                            out.push(Archived::One(ArchivedAnswer::with_proof(zk.clone(), claim, cell.proof.clone())));
                         }
                     }
                     ProofOutcome::Chunked { commitment, index, cell, .. } => {
                         if let Some((_, Ok(claim))) = claims.get(index) {
-                            let archived = archived_chunked(&commitment, claim, &cell);
-                            out.push(serde_json::to_value(&archived).expect("serialises"));
+                            out.push(Archived::Chunked(archived_chunked(&commitment, claim, &cell)));
                         }
                     }
                     ProofOutcome::Unavailable { .. } => {}
@@ -940,11 +938,6 @@ pub fn check_chunked_cell(
         Ok(claim) => claim,
         Err(e) => return failed(format!("{what}: {e}")),
     };
-    if claim.sum_sq.is_some() {
-        // agora-zk proves counts and sums over chunks, not yet sums of squares: a standard deviation
-        // over chunks cannot be shown, whatever the node's message says.
-        return failed(format!("{what}: a sum of squares is not proven over chunks"));
-    }
     if let Err(e) = archived_chunked(commitment, &claim, cell).verify() {
         return failed(format!("{what}: {e}"));
     }
@@ -971,7 +964,13 @@ fn archived_chunked(commitment: &DatasetCommitment, claim: &Claim, cell: &Chunke
             .map(|p| ArchivedPart {
                 count: p.count,
                 sum: p.sum,
-                link: agora_zk::air::ChunkLink { prev: p.link.prev, next: p.link.next, total: p.link.total },
+                link: agora_zk::air::ChunkLink {
+                    prev: p.link.prev,
+                    next: p.link.next,
+                    total: p.link.total,
+                    squares: p.link.squares,
+                    squares_total: p.link.squares_total,
+                },
                 proof: p.proof.clone(),
             })
             .collect(),

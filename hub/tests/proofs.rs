@@ -14,7 +14,7 @@ use agora_protocol::combined::{NodeState, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
     consent_code, consent_until, plan, query_digest, row_code, ChunkCommitment, ChunkLinks, ChunkProof, ChunkedCell,
-    DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
+    DatasetCommitment, Expected, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
 };
 use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, Consented, GroupBy, Query, Sex};
 use agora_zk::prove::{Row, Snapshot, Statement};
@@ -546,7 +546,7 @@ fn prove_chunks(chunks: &[Snapshot], query_id: Uuid, q: &Query, answer: &NodeAns
             let statement = Statement {
                 criteria: t.criteria.iter().map(agora_hub::coordinator::criterion).collect(),
                 measure: t.measure,
-                squares: false,
+                squares: matches!(t.cell, Expected::Moments { sum_sq: Some(_), .. }),
                 measure_range: t.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
                 threshold: 10,
             };
@@ -556,7 +556,13 @@ fn prove_chunks(chunks: &[Snapshot], query_id: Uuid, q: &Query, answer: &NodeAns
                 .map(|p| ChunkProof {
                     count: p.claim.count,
                     sum: p.claim.sum,
-                    link: ChunkLinks { prev: p.link.prev, next: p.link.next, total: p.link.total },
+                    link: ChunkLinks {
+                        prev: p.link.prev,
+                        next: p.link.next,
+                        total: p.link.total,
+                        squares: p.link.squares,
+                        squares_total: p.link.squares_total,
+                    },
                     proof: base64::engine::general_purpose::STANDARD.encode(p.proof),
                 })
                 .collect();
@@ -636,8 +642,8 @@ fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
         "patients (all):",
     );
 
-    // A mean over the chunks is proven (the number of values and their sum); with a standard deviation
-    // the answer's sum of squares cannot be shown over chunks, whatever the cell's parts: it fails.
+    // A mean over the chunks is proven (the number of values and their sum), and a standard deviation
+    // (their sum of squares too, recombined by the last part).
     let (mut q, values) = e11_glucose_mean();
     let squares: i128 = values.iter().map(|v| i128::from(*v) * i128::from(*v)).sum();
     let mut mean = answer(id, Cell::Value(23));
@@ -649,10 +655,30 @@ fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
         assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
     }
     q.aggregates.push(Aggregate::StdDev);
+    // The mean's parts state no sum of squares: they do not prove the standard deviation's.
     failed(
         check_chunked_cell(id, &q, &mean, &commitment, (1, 2), &cells[1], everyone()),
-        "moments (all): a sum of squares is not proven over chunks",
+        "moments (all): proof does not verify for this query and these outputs: the last part of a sum of squares ends at no boundary",
     );
+    let cells = prove_chunks(&snapshots, id, &q, &mean);
+    assert!(cells[1].parts.iter().all(|p| p.link.squares.is_some()));
+    assert!(cells[1].parts[2].link.squares_total.is_some(), "the last part adds up the masked ones");
+    for (i, cell) in cells.iter().enumerate() {
+        let state = check_chunked_cell(id, &q, &mean, &commitment, (i, 2), cell, everyone());
+        assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
+    }
+    // Another sum of squares in the answer, or a part's masked low word moved: the cell fails.
+    let mut other = mean.clone();
+    other.rows[0].moments = Some(Moments::Released { n: 12, sum: values.iter().sum(), sum_sq: squares + 1 });
+    failed(
+        check_chunked_cell(id, &q, &other, &commitment, (1, 2), &cells[1], everyone()),
+        "moments (all): proof does not verify for this query and these outputs: part 0: proof does not verify",
+    );
+    let mut moved = cells[1].clone();
+    moved.parts[1].link.squares.as_mut().unwrap()[0] += 1;
+    failed(check_chunked_cell(id, &q, &mean, &commitment, (1, 2), &moved, everyone()), "add up to");
+    moved.parts[2].link.squares_total.as_mut().unwrap()[0] += 1;
+    failed(check_chunked_cell(id, &q, &mean, &commitment, (1, 2), &moved, everyone()), "part 1: proof does not verify");
 }
 
 /// A hub on `url` (SQLite, or a PostgreSQL database) with a query of `q` sent to one node, whose
@@ -808,7 +834,6 @@ async fn cells_over_chunks_through_the_hub(url: &str) {
     let mut counts: Vec<u64> = archived
         .into_iter()
         .map(|a| {
-            let a = agora_zk::archive::Archived::from_value(a).unwrap();
             assert!(matches!(&a, agora_zk::archive::Archived::Chunked(c) if c.dataset.len() == 3));
             a.verify().unwrap().count
         })

@@ -660,7 +660,13 @@ impl Prover {
                     .map(|p| ChunkProof {
                         count: p.claim.count,
                         sum: p.claim.sum,
-                        link: ChunkLinks { prev: p.link.prev, next: p.link.next, total: p.link.total },
+                        link: ChunkLinks {
+                            prev: p.link.prev,
+                            next: p.link.next,
+                            total: p.link.total,
+                            squares: p.link.squares,
+                            squares_total: p.link.squares_total,
+                        },
                         proof: b64(&p.proof),
                     })
                     .collect();

@@ -673,7 +673,7 @@ fn verify_chunks(msgs: &[ProofMessage], id: Uuid, q: &Query, answer: &NodeAnswer
             measure: target.measure,
             count: outputs.map_or(0, |o| o.count),
             sum: outputs.map_or(0, |o| o.sum),
-            sum_sq: None,
+            sum_sq: outputs.and_then(|o| o.sum_sq),
             measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
             suppressed_below: outputs.is_none().then_some(answer.threshold),
         };
@@ -703,8 +703,8 @@ fn verify_chunks(msgs: &[ProofMessage], id: Uuid, q: &Query, answer: &NodeAnswer
 
 /// A store above `prover_max_rows` is committed in chunks of whole patients and its answers are proven
 /// a cell per message, each cell's parts adding up (masked) to the count or sum counted here from the
-/// persons as written; no part states its chunk's own count. A statement over chunks not provable yet
-/// (a sum of squares), or a store needing more chunks than allowed, is refused with the reason.
+/// persons as written; no part states its chunk's own count. A standard deviation's sum of squares is
+/// proven over the chunks too. A store needing more chunks than allowed is refused with the reason.
 #[tokio::test]
 async fn a_store_above_the_row_cap_is_proven_in_chunks_a_cell_per_message() {
     let dir = tempfile::tempdir().unwrap();
@@ -761,7 +761,7 @@ async fn a_store_above_the_row_cap_is_proven_in_chunks_a_cell_per_message() {
     mean.measure = Some(Measure { code: Code::new(CodeSystem::Loinc, "2345-7"), selection: Selection::Latest });
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &mean, id, 10).unwrap();
-    let (patients, n, sum, _) = latest_moments(people.iter());
+    let (patients, n, sum, squares) = latest_moments(people.iter());
     assert_eq!(answer.rows[0].patients, Cell::Value(patients));
     assert!(matches!(answer.rows[0].moments, Some(Moments::Released { n: a, sum: b, .. }) if (a, b) == (n, sum)));
     let msgs: Vec<ProofMessage> =
@@ -774,16 +774,24 @@ async fn a_store_above_the_row_cap_is_proven_in_chunks_a_cell_per_message() {
     }
     assert!(verify_chunks(&msgs, id, &mean, &forged).is_err());
 
-    // A standard deviation needs a sum of squares, not provable over chunks yet: the node says so.
+    // A standard deviation: the sum of squares too, each part's masked and the last part recombining
+    // them, equal to the one computed here from the values written.
     mean.aggregates.push(Aggregate::StdDev);
     let id = Uuid::new_v4();
     let answer = query::execute(&store, &mean, id, 10).unwrap();
-    let msg = single(prover.prove(id, &mean, &answer).await).verify().unwrap().payload;
-    assert!(
-        matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason.contains("not yet a sum of squares")),
-        "{:?}",
-        msg.outcome
-    );
+    assert_eq!(answer.rows[0].moments, Some(Moments::Released { n, sum, sum_sq: squares }));
+    let msgs: Vec<ProofMessage> =
+        prover.prove(id, &mean, &answer).await.into_iter().map(|m| m.verify().unwrap().payload).collect();
+    assert_eq!(msgs.len(), 2, "patients and moments");
+    verify_chunks(&msgs, id, &mean, &answer).unwrap();
+    let ProofOutcome::Chunked { cell, .. } = &msgs[1].outcome else { unreachable!() };
+    assert!(cell.parts.iter().all(|p| p.link.squares.is_some()) && cell.parts[2].link.squares_total.is_some());
+    let mut forged = answer.clone();
+    if let Some(Moments::Released { sum_sq, .. }) = &mut forged.rows[0].moments {
+        *sum_sq += 1;
+    }
+    let why = verify_chunks(&msgs, id, &mean, &forged).unwrap_err();
+    assert!(why.contains("cell 1: proof does not verify") && why.contains("part 0: proof does not verify"), "{why}");
 
     // At most two chunks: the store needs three, so nothing is proven, and the node says why.
     let two = ProverSettings { max_chunks: 2, ..settings };

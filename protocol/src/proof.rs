@@ -802,6 +802,14 @@ pub struct ChunkLinks {
     /// On the last part of a suppressed cell: the parts' masked counts added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// With a sum of squares (a standard deviation): this part's masked low word and rest of its own
+    /// (field elements).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub squares: Option<[u64; 2]>,
+    /// On the last part of a cell with a sum of squares: the parts' masked low words added and their
+    /// masked rests added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub squares_total: Option<[u64; 2]>,
 }
 
 /// What a node says about the proof of one of its answers.

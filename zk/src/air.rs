@@ -72,16 +72,31 @@
 //! (suppressed, with that sum `S` as a public input, [`ChunkLink::total`]) proves `T - 1 - (S - m)` is
 //! its six gap bits: the equation on the window's 64th row (reading `m` in the next row's rate and the
 //! bits on that row), the bits boolean on every row of a permutation's first kind (`kind_0`, a column of
-//! degree 1: the window's flag times a periodic column would make the constraint of degree 4). A sum of
-//! squares is not yet stated over chunks.
+//! degree 1: the window's flag times a periodic column would make the constraint of degree 4).
+//!
+//! A sum of squares over chunks: the parts' canonical splits added would disclose more than the total
+//! (the carry out of their low words depends on how the rows fall into chunks), so each part masks its
+//! own split `Q_i = ℓ_i + 2^32·η_i` as two more outputs ([`ChunkLink::squares`]): its low word `ℓ_i`
+//! is range-checked by [`LOW_BITS`] more bits in its squares window (accumulated in `a_l`, which the
+//! low word's link now equals instead of the public `L`), and its rest is `η_i = a_c + a_yhi + s_hh`
+//! (below `2^55`, by the witnesses' ranges). Every part states the whole claim's `(L, H)`. The last
+//! part's next boundary is a real one whose count and sum masks are zero (constrained on its second
+//! permutation's input) and whose masks `m_l`, `m_e` hide the low words and rests added: it states
+//! their masked sums `S_l`, `S_e` ([`ChunkLink::squares_total`], which the verifier checks against the
+//! parts' outputs added) and proves, on the first half's last row (reading the masks in the next row's
+//! rate), `S_l - m_l = L + 2^32·c` and `H = S_e - m_e + c`, with the carry `c` range-checked by
+//! [`LOWS_CARRY_BITS`] bits on the window's first rows (its accumulator, one more column). Both sides
+//! of the first equation are integers below `2^41` (at most [`crate::verify::MAX_CHUNKS`] low words below
+//! `2^32`), so it holds over the integers, and then `Σ Q_i = L + 2^32·H` exactly; without the carry's
+//! range check, a claim moved by the modulus would meet both equations.
 //!
 //! The predicate is computed from the committed codes inside the proof; nothing query-dependent is
 //! committed with the data. `count ≤ 2^22` and `value < 2^32` keep `sum < 2^54`, below the field's
 //! modulus: sums are exact.
 
 use crate::format::{
-    random_rows, CARRY_BITS, CHUNK_WINDOW, FIRST, GAP_BITS, MAIN_WIDTH, MAX_CRITERIA, PAD_CODE, SELECTOR,
-    SQUARES_WINDOW, VALUE_BITS, Y_HI_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
+    random_rows, CARRY_BITS, CHUNK_WINDOW, FIRST, GAP_BITS, LOWS_CARRY_BITS, LOW_BITS, MAIN_WIDTH, MAX_CRITERIA,
+    PAD_CODE, SELECTOR, SQUARES_WINDOW, VALUE_BITS, Y_HI_BITS, Y_LO_BITS, ZK_QUOTIENT_SLACK,
 };
 use crate::range::AtMost;
 use crate::rescue;
@@ -288,6 +303,9 @@ pub struct AuxLayout {
     /// Whether the statement is one chunk's of a dataset committed in chunks: its outputs are masked,
     /// and the masks open the hashes it shares with its neighbours ("Chunks" below).
     pub chunked: bool,
+    /// Whether the statement is the last part of a sum of squares over chunks, which recombines the
+    /// parts' masked low words and rests into the claim's (a column more: the carry's accumulator).
+    pub recombined: bool,
 }
 
 impl AuxLayout {
@@ -297,7 +315,7 @@ impl AuxLayout {
         for (r, c) in ranges.iter_mut().zip(criteria) {
             *r = c.range();
         }
-        AuxLayout { criteria: criteria.len(), measure, squares, suppressed, ranges, chunked: false }
+        AuxLayout { criteria: criteria.len(), measure, squares, suppressed, ranges, chunked: false, recombined: false }
     }
 
     /// The same layout with the measure's rows counted only within `range` (with a measure).
@@ -309,6 +327,13 @@ impl AuxLayout {
     /// The same layout, as one chunk's (or not).
     pub fn with_chunk(mut self, chunked: bool) -> AuxLayout {
         self.chunked = chunked;
+        self
+    }
+
+    /// The same layout, as the last part of a sum of squares over chunks (or not; with squares and a
+    /// chunk only).
+    pub fn with_recombined(mut self, recombined: bool) -> AuxLayout {
+        self.recombined = recombined && self.squares && self.chunked;
         self
     }
 
@@ -358,8 +383,28 @@ impl AuxLayout {
         let b = self.after_products() + 6;
         std::array::from_fn(|i| b + i)
     }
+    /// A chunk's low word `ℓ` of its own sum of squares, its bits' accumulator (with squares, chunked).
+    pub fn low_word(&self) -> usize {
+        self.after_products() + 6 + 9
+    }
+    /// The accumulators of the squares window's bits: `a_ylo`, `a_yhi`, `a_c`, then a chunk's `a_l` and
+    /// the last part's carry of the low words added ([`AuxLayout::lows_carry`]), in the order of
+    /// [`squares_segments`].
+    pub fn accumulators(&self) -> Vec<usize> {
+        let [.., a_ylo, a_yhi, a_c] = self.squares_columns();
+        let mut out = vec![a_ylo, a_yhi, a_c];
+        if self.chunked {
+            out.push(self.low_word());
+        }
+        if self.recombined {
+            out.push(self.lows_carry());
+        }
+        out
+    }
     fn after_squares(&self) -> usize {
-        self.after_products() + if self.measure { 6 } else { 1 } + if self.squares { 9 } else { 0 }
+        self.after_products()
+            + if self.measure { 6 } else { 1 }
+            + if self.squares { 9 + usize::from(self.chunked) } else { 0 }
     }
     /// Columns of range slot `k` (a criterion's: `t` and [`Range::width`]; the measure's, `k =
     /// MAX_CRITERIA`: no `t`).
@@ -391,31 +436,39 @@ impl AuxLayout {
     pub fn hash(&self) -> usize {
         self.window() + 6
     }
-    /// Outputs a chunk masks: the count (`cnt` or `n`) and, with a measure summed and disclosed, the sum.
+    /// Outputs a chunk masks: the count (`cnt` or `n`), with a measure summed and disclosed the sum, and
+    /// with squares the low word `ℓ` and the rest `η` of the chunk's own sum of squares.
     pub fn totals(&self) -> usize {
         1 + usize::from(self.measure && self.measure_range().is_none() && !self.suppressed)
+            + 2 * usize::from(self.squares)
     }
-    /// The column of output `t` ([`AuxLayout::totals`]).
+    /// The column of output `t < 3` ([`AuxLayout::totals`]; the rest `η` is a sum of three columns).
     pub fn total(&self, t: usize) -> usize {
-        if t == 0 {
-            self.counted()
-        } else {
-            self.measure_columns()[4]
+        match t {
+            0 => self.counted(),
+            1 => self.measure_columns()[4],
+            _ => self.low_word(),
         }
     }
     /// The column carrying output `t`'s masks through the window.
     pub fn carry(&self, t: usize) -> usize {
         self.hash() + rescue::COLUMNS + t
     }
+    /// The last part's accumulator of the carry out of the parts' low words added (recombined).
+    pub fn lows_carry(&self) -> usize {
+        self.carry(self.totals())
+    }
     /// Columns in all.
     pub fn width(&self) -> usize {
-        self.window() + if self.chunked { 6 + rescue::COLUMNS + self.totals() } else { 0 }
+        self.window()
+            + if self.chunked { 6 + rescue::COLUMNS + self.totals() + usize::from(self.recombined) } else { 0 }
     }
 }
 
 /// A chunk's links to its neighbours: the digests (`Rp64_256`, four field elements each) of the masks it
-/// shares with the chunk before it and with the chunk after it. The first chunk's `prev` and the last's
-/// `next` are [`ChunkLink::END`], the digest of zero masks with a zero salt.
+/// shares with the chunk before it and with the chunk after it. The first chunk's `prev` is
+/// [`ChunkLink::end`], the digest of zero masks with a zero salt, and so is the last's `next` unless that
+/// boundary hides a suppressed total or the carry of a sum of squares' low words added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkLink {
@@ -428,6 +481,15 @@ pub struct ChunkLink {
     /// threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// With a sum of squares: this part's masked low word and rest of its own sum of squares (field
+    /// elements, `ℓ + m_next - m_prev` and `η + m_next - m_prev` for `Σ v² = ℓ + 2^32·η`, `ℓ < 2^32`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub squares: Option<[u64; 2]>,
+    /// On the last part of an answer with a sum of squares: every part's masked low words added, and
+    /// their masked rests added, which its proof recombines, with its next boundary's masks, into the
+    /// claim's sum of squares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub squares_total: Option<[u64; 2]>,
 }
 
 impl ChunkLink {
@@ -509,7 +571,11 @@ impl PublicInputs {
             sum_sq: layout.squares.then_some(0),
             measure_range: layout.measure_range(),
             suppressed_below: u32::from(layout.suppressed),
-            chunk: layout.chunked.then_some(ChunkLink::default()),
+            chunk: layout.chunked.then(|| ChunkLink {
+                squares: layout.squares.then_some([0; 2]),
+                squares_total: layout.recombined.then_some([0; 2]),
+                ..ChunkLink::default()
+            }),
         }
     }
 
@@ -518,11 +584,13 @@ impl PublicInputs {
         AuxLayout::new(&self.criteria, self.measure.is_some(), self.sum_sq.is_some(), self.suppressed_below != 0)
             .with_measure_range(self.measure_range)
             .with_chunk(self.chunk.is_some())
+            .with_recombined(self.chunk.is_some_and(|c| c.squares_total.is_some()))
     }
 }
 
 /// A sum of squares as the AIR states it: its low 32 bits and the rest (`sum_sq = low + 2^32·high`). The
-/// verifier bounds `sum_sq` below `2^86` first ([`crate::Claim`]), so `high` is below `2^54`.
+/// verifier bounds `sum_sq` by `count·(2^32 - 1)^2` first ([`crate::Claim`]): below `2^86` for one
+/// snapshot, so `high` is below `2^54`, and below `2^94` over chunks, `high` below `2^62`.
 pub fn split_squares(sum_sq: u128) -> (BaseElement, BaseElement) {
     let high = u64::try_from(sum_sq >> 32).unwrap_or(u64::MAX);
     (BaseElement::new((sum_sq & 0xffff_ffff) as u64), BaseElement::new(high))
@@ -534,32 +602,53 @@ pub fn split_squares(sum_sq: u128) -> (BaseElement, BaseElement) {
 const SQUARE_SEGMENTS: [(usize, usize); 3] =
     [(0, Y_LO_BITS), (Y_LO_BITS, Y_HI_BITS), (Y_LO_BITS + Y_HI_BITS, CARRY_BITS)];
 
+/// A chunk's segments: the same three after [`LOWS_CARRY_BITS`] rows, then its low word `ℓ`
+/// ([`LOW_BITS`]), then (the last part only) the carry out of the parts' low words added, on the
+/// window's first rows: the last part's equation reads its accumulator on the first half's last row.
+const CHUNK_SQUARE_SEGMENTS: [(usize, usize); 5] = [
+    (LOWS_CARRY_BITS, Y_LO_BITS),
+    (LOWS_CARRY_BITS + Y_LO_BITS, Y_HI_BITS),
+    (LOWS_CARRY_BITS + Y_LO_BITS + Y_HI_BITS, CARRY_BITS),
+    (LOWS_CARRY_BITS + Y_LO_BITS + Y_HI_BITS + CARRY_BITS, LOW_BITS),
+    (0, LOWS_CARRY_BITS),
+];
+
+/// Where each witness's bits sit in a window of `layout`'s (`(first position, bits)`), in the order of
+/// [`AuxLayout::accumulators`].
+pub fn squares_segments(layout: &AuxLayout) -> &'static [(usize, usize)] {
+    if layout.chunked {
+        &CHUNK_SQUARE_SEGMENTS[..4 + usize::from(layout.recombined)]
+    } else {
+        &SQUARE_SEGMENTS
+    }
+}
+
 /// The periodic columns of a statement with squares, each read on the row before the one it describes
 /// (a transition constraint reads the periodic value of its current row): whether the next row starts
 /// a window, and for each segment the weight of the next row's bit in it (`2^j` for its `j`-th bit, 0
 /// outside it).
-fn squares_periodic_columns() -> Vec<Vec<BaseElement>> {
+fn squares_periodic_columns(segments: &[(usize, usize)]) -> Vec<Vec<BaseElement>> {
     let next = |pos: usize| (pos + 1) % SQUARES_WINDOW;
     let mut out = vec![(0..SQUARES_WINDOW).map(|p| BaseElement::from(u32::from(next(p) == 0))).collect::<Vec<_>>()];
-    for segment in 0..SQUARE_SEGMENTS.len() {
-        out.push((0..SQUARES_WINDOW).map(|p| BaseElement::new(squares_weight(segment, next(p)))).collect());
+    for segment in segments {
+        out.push((0..SQUARES_WINDOW).map(|p| BaseElement::new(squares_weight(*segment, next(p)))).collect());
     }
     out
 }
 
-/// The weight of a window's bit at `pos` in `segment`'s witness: `2^j` for its `j`-th bit, 0 outside.
-pub(crate) fn squares_weight(segment: usize, pos: usize) -> u64 {
-    let (start, bits) = SQUARE_SEGMENTS[segment];
+/// The weight of a window's bit at `pos` in a segment's witness: `2^j` for its `j`-th bit, 0 outside.
+pub(crate) fn squares_weight((start, bits): (usize, usize), pos: usize) -> u64 {
     match pos.checked_sub(start) {
         Some(j) if j < bits => 1 << j,
         _ => 0,
     }
 }
 
-/// The bit at position `pos` of a squares window, for the witnesses `(y_lo, y_hi, carry)`.
+/// The bit at position `pos` of a squares window with `segments`, for their witnesses (`y_lo`, `y_hi`,
+/// `carry`, and a chunk's `ℓ` and the last part's carry of the low words added).
 #[cfg(feature = "prover")]
-pub(crate) fn squares_window_bit(pos: usize, witnesses: [u64; 3]) -> u64 {
-    SQUARE_SEGMENTS
+pub(crate) fn squares_window_bit(segments: &[(usize, usize)], pos: usize, witnesses: &[u64]) -> u64 {
+    segments
         .iter()
         .zip(witnesses)
         .find_map(|((start, bits), w)| pos.checked_sub(*start).filter(|j| j < bits).map(|j| (w >> j) & 1))
@@ -604,6 +693,8 @@ impl ToElements<BaseElement> for PublicInputs {
             out.push(BaseElement::ONE);
             out.extend(link.prev.iter().chain(&link.next).map(|e| BaseElement::new(*e)));
             out.extend(link.total.map(BaseElement::new));
+            // A chunk without squares encodes as before they were proven over chunks.
+            out.extend(link.squares.iter().chain(&link.squares_total).flatten().map(|e| BaseElement::new(*e)));
         }
         out
     }
@@ -655,10 +746,14 @@ impl Air for CohortAir {
             aux.push(d(3));
         }
         if layout.squares {
-            // u_lo, u_hi, three running sums, the window's bits, three accumulators, three links.
+            // u_lo, u_hi, three running sums, the window's bits, the accumulators, three links (a chunk's:
+            // two, its rest `η` is an output).
             aux.extend(vec![d(3); 6]);
-            aux.extend(vec![TransitionConstraintDegree::with_cycles(2, vec![SQUARES_WINDOW]); 3]);
-            aux.extend(vec![d(2); 3]);
+            aux.extend(vec![
+                TransitionConstraintDegree::with_cycles(2, vec![SQUARES_WINDOW]);
+                layout.accumulators().len()
+            ]);
+            aux.extend(vec![d(2); if layout.chunked { 2 } else { 3 }]);
         }
         for range in layout.ranges.iter().flatten() {
             // The match `mt = eq·r` (`r = 1` without a bound), the verdict of two bounds, the bounds'.
@@ -681,7 +776,6 @@ impl Air for CohortAir {
             aux.extend(vec![d(3); GAP_BITS]);
         }
         if layout.chunked {
-            assert!(!layout.squares, "a chunk's statement proves no sum of squares");
             let window = |base| TransitionConstraintDegree::with_cycles(base, vec![CHUNK_WINDOW]);
             // `win`: boolean, constant over each aligned block, and 1 only on the block where the selector
             // falls (1 on its first row, 0 on its last).
@@ -697,6 +791,11 @@ impl Air for CohortAir {
             // assertions: each assertion's row is a divisor winterfell evaluates over the whole domain).
             // (Both markers of each add up to a column of period 64: their halves' rows are 64 apart.)
             aux.extend(vec![TransitionConstraintDegree::with_cycles(2, vec![PERMUTATION_PERIOD]); 2 * 4]);
+            if layout.recombined {
+                // The low words' and the rests' equations on the first half's last row, and the next
+                // boundary's count and sum masks zero.
+                aux.extend(vec![window(2); 4]);
+            }
         }
         let starts = layout.criteria + if layout.measure { 2 } else { 1 } + if layout.squares { 3 } else { 0 };
         let aux_assertions = starts
@@ -757,7 +856,8 @@ impl Air for CohortAir {
     }
 
     fn get_periodic_column_values(&self) -> Vec<Vec<BaseElement>> {
-        let mut out = if self.layout.squares { squares_periodic_columns() } else { Vec::new() };
+        let mut out =
+            if self.layout.squares { squares_periodic_columns(squares_segments(&self.layout)) } else { Vec::new() };
         if self.layout.chunked {
             out.extend(chunk_periodic_columns());
         }
@@ -869,18 +969,24 @@ impl Air for CohortAir {
             result[r + 5] = s * next[bit] * (next[bit] - E::ONE);
             // Each accumulator starts over with every window and adds its segment's bits.
             let starts: E = periodic_values[0].into();
-            for (j, acc) in [a_ylo, a_yhi, a_c].into_iter().enumerate() {
+            let accumulators = l.accumulators();
+            for (j, acc) in accumulators.iter().enumerate() {
                 let weight: E = periodic_values[1 + j].into();
-                result[r + 6 + j] = s * (next[acc] - (E::ONE - starts) * a[acc] - next[bit] * weight);
+                result[r + 6 + j] = s * (next[*acc] - (E::ONE - starts) * a[*acc] - next[bit] * weight);
             }
+            r += 6 + accumulators.len();
             // On the last window's last row (n-k-1): the cross sum splits at bit 15, the low word and
-            // its carry, and the high word.
+            // its carry, and the high word. A chunk's low word `ℓ` is its range-checked accumulator,
+            // and its rest `η = a_c + a_yhi + s_hh` is masked as an output (`evaluate_chunk`).
             let (low, high) = self.squares;
             let two = |e: u32| E::from(BaseElement::new(1u64 << e));
-            result[r + 9] = at_end * (next[s_lh] - next[a_ylo] - two(15) * next[a_yhi]);
-            result[r + 10] = at_end * (next[s_ll] + two(17) * next[a_ylo] - two(32) * next[a_c] - E::from(low));
-            result[r + 11] = at_end * (next[a_c] + next[a_yhi] + next[s_hh] - E::from(high));
-            r += 12;
+            let low = if l.chunked { next[l.low_word()] } else { E::from(low) };
+            result[r] = at_end * (next[s_lh] - next[a_ylo] - two(15) * next[a_yhi]);
+            result[r + 1] = at_end * (next[s_ll] + two(17) * next[a_ylo] - two(32) * next[a_c] - low);
+            if !l.chunked {
+                result[r + 2] = at_end * (next[a_c] + next[a_yhi] + next[s_hh] - E::from(high));
+            }
+            r += if l.chunked { 2 } else { 3 };
         }
         if l.ranges.iter().any(Option::is_some) {
             let bits: [E; VALUE_BITS] = std::array::from_fn(|j| m[2 + j].into());
@@ -915,7 +1021,7 @@ impl Air for CohortAir {
                 r = at;
             }
         }
-        let chunk_periodic = &periodic_values[if l.squares { 4 } else { 0 }..];
+        let chunk_periodic = &periodic_values[if l.squares { 1 + squares_segments(l).len() } else { 0 }..];
         if l.suppressed && l.chunked {
             // The total is hidden: on the window's 64th row, `T - 1 - (S - m)` is the gap's bits on
             // the next row, for `S` the parts' masked counts added and `m` the next boundary's count
@@ -1043,18 +1149,26 @@ impl CohortAir {
         let (h, width) = (l.hash(), rescue::COLUMNS);
         let r = 9 + rescue::CONSTRAINTS;
         rescue::evaluate(&a[h..h + width], &next[h..h + width], &selectors, &constants, &mut result[9..r]);
-        let outputs = [self.count, self.sum];
+        let link = self.link.unwrap_or_default();
+        let [low, rest] = link.squares.unwrap_or_default();
+        let outputs = [self.count, self.sum, BaseElement::new(low), BaseElement::new(rest)].map(E::from);
         for t in 0..l.totals() {
             let (carry, mask) = (l.carry(t), h + Rp64_256::RATE_RANGE.start + t);
             let at = r + 3 * t;
+            let value = if t == 3 {
+                // The chunk's rest `η = a_c + a_yhi + s_hh` (`crate::air`, the squares' links).
+                let [.., s_hh, _, _, a_yhi, a_c] = l.squares_columns();
+                a[a_c] + a[a_yhi] + a[s_hh]
+            } else {
+                a[l.total(t)]
+            };
             result[at] = win * first * (a[carry] + a[mask]);
             result[at + 1] = win * ((E::ONE - end) * (next[carry] - a[carry]) - middle * next[mask]);
-            result[at + 2] = win * end * (a[l.total(t)] + a[carry] - E::from(outputs[t]));
+            result[at + 2] = win * end * (value + a[carry] - outputs[t]);
         }
         // Each permutation starts from the capacity of a boundary's eight elements and ends in its
         // link's digest.
         let at = r + 3 * l.totals();
-        let link = self.link.unwrap_or_default();
         let capacity = boundary_state(&[BaseElement::ZERO; BOUNDARY]);
         for i in 0..4 {
             let c = E::from(capacity[Rp64_256::CAPACITY_RANGE.start + i]);
@@ -1062,6 +1176,24 @@ impl CohortAir {
             let x = a[h + Rp64_256::DIGEST_RANGE.start + i];
             let (prev, next) = (E::from(BaseElement::new(link.prev[i])), E::from(BaseElement::new(link.next[i])));
             result[at + 4 + i] = win * (first_out * (x - prev) + second_out * (x - next));
+        }
+        if l.recombined {
+            // The last part of a sum of squares: its next boundary is a real one, whose low word's and
+            // rest's masks (`m_l`, `m_e`, in the rate on the second half's first row) the parts' masked
+            // low words and rests added (`S_l`, `S_e`, public) carry. On the first half's last row:
+            // `S_l - m_l = L + 2^32·c` (the parts' low words added, each below 2^32, and `c` below
+            // 2^8 by its bits: both sides are integers below the modulus) and `H = S_e - m_e + c`, for the
+            // claim's `L` and `H`. Its count and sum masks are zero, so those outputs add up as ever.
+            let at = at + 8;
+            let [sl, se] = link.squares_total.unwrap_or_default().map(|e| E::from(BaseElement::new(e)));
+            let (low, high) = (E::from(self.squares.0), E::from(self.squares.1));
+            let rate = h + Rp64_256::RATE_RANGE.start;
+            let carry = a[l.lows_carry()];
+            let shift = E::from(BaseElement::new(1u64 << 32));
+            result[at] = win * middle * (sl - next[rate + 2] - low - shift * carry);
+            result[at + 1] = win * middle * (high - se + next[rate + 3] - carry);
+            result[at + 2] = win * second_in * a[rate];
+            result[at + 3] = win * second_in * a[rate + 1];
         }
     }
 }

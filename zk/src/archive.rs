@@ -131,7 +131,7 @@ fn proof_bytes(proof: &str) -> Result<Vec<u8>, ZkError> {
 pub const CHUNKED_FORMAT: &str = "agora-zk/chunked/1";
 
 /// What an answer over chunks claims: the query's digest (hex), the cohort, the measure, and its count
-/// and sum, or the threshold its hidden count is below (no sum of squares over chunks yet).
+/// and sum (and sum of squares, when claimed), or the threshold its hidden count is below.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchivedClaim {
@@ -146,6 +146,9 @@ pub struct ArchivedClaim {
     pub count: u64,
     /// The sum claimed (0 without a measure, with a range on it, or when suppressed).
     pub sum: u64,
+    /// The sum of the squares of the measure's values, when claimed (a standard deviation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum_sq: Option<u128>,
     /// The range of the measure's values counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measure_range: Option<crate::air::Range>,
@@ -155,7 +158,7 @@ pub struct ArchivedClaim {
 }
 
 impl ArchivedClaim {
-    /// The archived form of an answer's claim (its sum of squares, none over chunks, left out).
+    /// The archived form of an answer's claim.
     pub fn of(claim: &Claim) -> ArchivedClaim {
         ArchivedClaim {
             query: hex::encode(claim.query),
@@ -163,6 +166,7 @@ impl ArchivedClaim {
             measure: claim.measure,
             count: claim.count,
             sum: claim.sum,
+            sum_sq: claim.sum_sq,
             measure_range: claim.measure_range,
             suppressed_below: claim.suppressed_below,
         }
@@ -179,7 +183,8 @@ pub struct ArchivedPart {
     /// The masked sum (a field element; 0 when the statement has none).
     pub sum: u64,
     /// The digests of the boundaries before and after the chunk (and, on the last part of a suppressed
-    /// answer, the parts' masked counts added).
+    /// answer, the parts' masked counts added; with a sum of squares, the part's masked low word and
+    /// rest of its own, and on the last part the parts' added).
     pub link: ChunkLink,
     /// The STARK proof (base64).
     pub proof: String,
@@ -247,7 +252,7 @@ impl ArchivedChunkedAnswer {
             measure: c.measure,
             count: c.count,
             sum: c.sum,
-            sum_sq: None,
+            sum_sq: c.sum_sq,
             measure_range: c.measure_range,
             suppressed_below: c.suppressed_below,
         };
@@ -275,7 +280,11 @@ impl ArchivedChunkedAnswer {
 }
 
 /// An archived answer of either kind, told apart by its format.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It is read from JSON text ([`Archived::from_json`], or as a serde value from a JSON deserializer),
+/// never through `serde_json::Value`: a sum of squares may exceed `2^64`, which a `Value` cannot hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum Archived {
     /// Over one snapshot.
     One(ArchivedAnswer),
@@ -284,16 +293,29 @@ pub enum Archived {
 }
 
 impl Archived {
-    /// Reads an archived answer from JSON: one whose format is `agora-zk/chunked/…` as
+    /// Reads an archived answer from JSON text: one whose format is `agora-zk/chunked/…` as
     /// [`ArchivedChunkedAnswer`] (which refuses another version than [`CHUNKED_FORMAT`] by name), any
     /// other as [`ArchivedAnswer`].
-    pub fn from_value(value: serde_json::Value) -> Result<Archived, String> {
-        let chunked = value.get("format").and_then(|f| f.as_str()).is_some_and(|f| f.starts_with("agora-zk/chunked/"));
+    pub fn from_json(text: &str) -> Result<Archived, String> {
+        #[derive(Deserialize)]
+        struct Format {
+            format: Option<String>,
+        }
         let read = |e: serde_json::Error| format!("not an archived answer: {e}");
-        if chunked {
-            serde_json::from_value(value).map(Archived::Chunked).map_err(read)
+        let format = serde_json::from_str::<Format>(text).map_err(read)?.format;
+        if format.is_some_and(|f| f.starts_with("agora-zk/chunked/")) {
+            serde_json::from_str(text).map(Archived::Chunked).map_err(read)
         } else {
-            serde_json::from_value(value).map(Archived::One).map_err(read)
+            serde_json::from_str(text).map(Archived::One).map_err(read)
+        }
+    }
+
+    /// Reads a file's archived answers: one, or an array of them (as the hub's
+    /// `GET /v1/queries/{id}/proofs` gives), each read on its own.
+    pub fn all_from_json(text: &str) -> Vec<Result<Archived, String>> {
+        match serde_json::from_str::<Vec<Box<serde_json::value::RawValue>>>(text) {
+            Ok(items) => items.iter().map(|raw| Archived::from_json(raw.get())).collect(),
+            Err(_) => vec![Archived::from_json(text)],
         }
     }
 
@@ -326,5 +348,13 @@ impl Archived {
                 a.dataset.iter().map(|c| c.root.as_str()).collect::<Vec<_>>().join(", ")
             ),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Archived {
+    /// As [`Archived::from_json`] (with a JSON deserializer only: it reads the value's own text).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Archived, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        Archived::from_json(raw.get()).map_err(serde::de::Error::custom)
     }
 }

@@ -74,6 +74,14 @@ pub const Y_HI_BITS: usize = 39;
 /// Bits of the carry from the low word (`Σ lo² + 2^17·y_lo < 2^55`).
 pub const CARRY_BITS: usize = 23;
 const _: () = assert!(Y_LO_BITS + Y_HI_BITS + CARRY_BITS <= SQUARES_WINDOW);
+/// Bits of a chunk's low word `ℓ` of its own sum of squares (`crate::air`, "Chunks"): range-checked in
+/// its window too, since the parts' low words are added.
+pub const LOW_BITS: usize = 32;
+/// Bits of the carry out of the parts' low words added (below `MAX_CHUNKS · 2^32 = 2^40`), proven by the
+/// last part: in the first half of its window, before the row where the masks it reads are.
+pub const LOWS_CARRY_BITS: usize = 8;
+const _: () = assert!(LOWS_CARRY_BITS + Y_LO_BITS + Y_HI_BITS + CARRY_BITS + LOW_BITS <= SQUARES_WINDOW);
+const _: () = assert!(LOWS_CARRY_BITS < CHUNK_WINDOW / 2);
 
 /// Rows of the window of a chunk's proof (`crate::air`, "Chunks"): the last [`CHUNK_WINDOW`] rows before
 /// the random ones (`n - k` is a multiple of it), where two permutations of the in-AIR hash open the

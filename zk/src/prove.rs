@@ -1,8 +1,8 @@
 //! Snapshots, their commitments, and proofs (the node's side; feature `prover`).
 
 use crate::air::{
-    boundary_state, check_criteria, digest_of, squares_weight, squares_window_bit, AuxLayout, ChunkLink, CohortAir,
-    Criterion, PublicInputs, BOUNDARY, MASKS, PERMUTATION_PERIOD,
+    boundary_state, check_criteria, digest_of, squares_segments, squares_weight, squares_window_bit, AuxLayout,
+    ChunkLink, CohortAir, Criterion, PublicInputs, BOUNDARY, MASKS, PERMUTATION_PERIOD,
 };
 use crate::columns::{Cells, Windowed};
 use crate::format::{
@@ -75,19 +75,15 @@ impl Statement {
     }
 
     /// Whether the statement can be proven over a dataset in chunks ([`prove_chunked`]), whatever the
-    /// data: it has no sum of squares (not yet provable over chunks) and every part's layout fits the
-    /// format (the last part of a suppressed answer has the gap's columns too). A node checks every
+    /// data: every part's layout fits the format (the last part of a suppressed answer has the gap's
+    /// columns too, and the last of one with a sum of squares its recombination's). A node checks every
     /// cell of an answer so before any proof spends a chunk's budget.
     pub fn check_chunked(&self) -> Result<(), ZkError> {
-        if self.squares {
-            return Err(ZkError::Prover(
-                "a dataset in chunks proves counts and sums (not yet a sum of squares)".into(),
-            ));
-        }
-        for hidden in [false, true] {
-            let layout = AuxLayout::new(&self.criteria, self.measure.is_some(), false, hidden)
+        for (hidden, last) in [(false, false), (false, true), (true, true)] {
+            let layout = AuxLayout::new(&self.criteria, self.measure.is_some(), self.squares && !hidden, hidden)
                 .with_measure_range(self.measure_range)
-                .with_chunk(true);
+                .with_chunk(true)
+                .with_recombined(last);
             crate::air::check_width(layout, MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
         }
         Ok(())
@@ -521,45 +517,55 @@ impl Snapshot {
             suppressed_below: suppressed.then_some(*threshold),
         };
         let mut gap = if suppressed { u64::from(*threshold) - 1 - count } else { 0 };
-        if let Some(ChunkSecrets { boundaries: [prev, next], suppressed: hidden }) = &chunk {
-            if *squares {
-                return Err(ZkError::Prover("a chunk's proof masks a count and sum (not yet a sum of squares)".into()));
-            }
+        let mut link = None;
+        if let Some(secrets) = &chunk {
+            let [prev, next] = &secrets.boundaries;
             let masked = |t: usize, value: u64| (BaseElement::new(value) + next[t] - prev[t]).as_int();
             claim.count = masked(0, count);
-            if claim.layout().with_chunk(true).totals() == 2 {
+            let totals = claim.layout().with_chunk(true).totals();
+            if totals >= 2 {
                 claim.sum = masked(1, sum);
             }
-            gap = hidden.map_or(0, |(_, total_gap)| total_gap);
+            // Every part states the whole answer's sum of squares; its own is masked in its link, as its
+            // canonical split `ℓ + 2^32·η`.
+            claim.sum_sq = claim.sum_sq.and(secrets.sum_sq);
+            gap = secrets.suppressed.map_or(0, |(_, total_gap)| total_gap);
+            link = Some(ChunkLink {
+                prev: digest_of(prev),
+                next: digest_of(next),
+                total: secrets.suppressed.map(|(total, _)| total.as_int()),
+                squares: claim
+                    .sum_sq
+                    .map(|_| [masked(2, (sum_sq & 0xffff_ffff) as u64), masked(3, (sum_sq >> 32) as u64)]),
+                squares_total: secrets.recombine.filter(|_| claim.sum_sq.is_some()).map(|(t, _)| t.map(|e| e.as_int())),
+            });
         }
+        let layout = |claim: &Claim| {
+            claim.layout().with_chunk(link.is_some()).with_recombined(link.is_some_and(|l| l.squares_total.is_some()))
+        };
         // The proof's own layout, checked before any of the snapshot's budget is spent.
-        crate::air::check_width(claim.layout().with_chunk(chunk.is_some()), MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
+        crate::air::check_width(layout(&claim), MAX_AUX_WIDTH).map_err(ZkError::Prover)?;
         let budget = proof_budget(self.commitment.trace_length);
         if self.proofs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= budget {
             return Err(ZkError::BudgetExhausted(budget));
         }
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
-        let (prover, trace) = self.prover(&claim, gap, seed, chunk);
-        let link = prover.inputs.chunk;
+        let (prover, trace) = self.prover(&claim, gap, seed, chunk, link);
         let proof = prover.prove(trace).map_err(|e| ZkError::Prover(e.to_string()))?;
         Ok((claim, link, crate::openings::compact(proof)?))
     }
 
     /// The prover of `claim` over this snapshot (with `gap`, `bound - 1 - count`, and the seed of its
-    /// random rows), and the trace it proves.
+    /// random rows; a chunk's with its secrets and public `link`), and the trace it proves.
     fn prover(
         &self,
         claim: &Claim,
         gap: u64,
         seed: [u8; 32],
         chunk: Option<ChunkSecrets>,
+        link: Option<ChunkLink>,
     ) -> (CohortProver, SnapshotTrace) {
-        let link = chunk.map(|c| ChunkLink {
-            prev: digest_of(&c.boundaries[0]),
-            next: digest_of(&c.boundaries[1]),
-            total: c.suppressed.map(|(total, _)| total.as_int()),
-        });
         let Claim { query, criteria, measure, .. } = claim;
         let inputs = PublicInputs {
             commitment: self.root(),
@@ -654,14 +660,19 @@ struct CohortProver {
     aux_memory: usize,
 }
 
-/// What one chunk's proof keeps secret.
-#[derive(Debug, Clone, Copy)]
+/// What one chunk's proof keeps secret (and what of the whole answer it states).
+#[derive(Debug, Clone, Copy, Default)]
 struct ChunkSecrets {
     /// The masks and salt shared with the previous chunk, and with the next.
     boundaries: [[BaseElement; BOUNDARY]; 2],
     /// On the last part of a suppressed answer: the parts' masked counts added (public), and the gap
     /// `T - 1 - total` of the hidden total.
     suppressed: Option<(BaseElement, u64)>,
+    /// With a sum of squares: the whole answer's, which every part states.
+    sum_sq: Option<u128>,
+    /// On the last part of an answer with a sum of squares: the parts' masked low words added and their
+    /// masked rests added (public), and the carry out of the low words added.
+    recombine: Option<([BaseElement; 2], u64)>,
 }
 
 fn random_element<E: FieldElement>(rng: &mut ChaCha20Rng) -> E {
@@ -726,19 +737,30 @@ impl CohortProver {
     /// Fills the bits and accumulators of a statement with squares: the window ending on row `last`
     /// holds the range-checked witnesses that split `Σ lo² + 2^17·Σ lo·hi + 2^32·Σ hi²` into its low
     /// word and the rest; every other row of those columns (up to `last`) is zero.
+    /// A chunk's window holds its low word `ℓ = (Σ lo² + 2^17·y_lo) mod 2^32` too, and the last part's
+    /// the carry out of the parts' low words added.
     fn squares_window(&self, cells: &mut impl Cells, last: usize, [x, y, _]: [u64; 3]) {
-        let [.., bit, a_ylo, a_yhi, a_c] = self.inputs.layout().squares_columns();
+        let l = self.inputs.layout();
+        let bit = l.squares_columns()[5];
         let y_lo = y & ((1 << Y_LO_BITS) - 1);
-        let carry = (x + (y_lo << 17)) >> 32;
-        let witnesses = [y_lo, y >> Y_LO_BITS, carry];
+        let low = x + (y_lo << 17);
+        let witnesses = [
+            y_lo,
+            y >> Y_LO_BITS,
+            low >> 32,
+            low & 0xffff_ffff,
+            self.chunk.and_then(|c| c.recombine).map_or(0, |(_, carry)| carry),
+        ];
+        let segments = squares_segments(&l);
+        let accumulators = l.accumulators();
         let start = last + 1 - SQUARES_WINDOW;
-        let mut acc = [0u64; 3];
+        let mut acc = vec![0u64; accumulators.len()];
         for pos in 0..SQUARES_WINDOW {
-            let b = squares_window_bit(pos, witnesses);
+            let b = squares_window_bit(segments, pos, &witnesses);
             cells.set(bit, start + pos, BaseElement::new(b));
-            for (j, (c, a)) in [a_ylo, a_yhi, a_c].into_iter().zip(&mut acc).enumerate() {
-                *a += b * squares_weight(j, pos);
-                cells.set(c, start + pos, BaseElement::new(*a));
+            for ((c, a), segment) in accumulators.iter().zip(&mut acc).zip(segments) {
+                *a += b * squares_weight(*segment, pos);
+                cells.set(*c, start + pos, BaseElement::new(*a));
             }
         }
     }
@@ -778,8 +800,10 @@ fn chunk_window(l: &AuxLayout, [prev, next]: &[[BaseElement; BOUNDARY]; 2], last
 /// that its masks open the public digests of its [`ChunkLink`] (`crate::air`, "Chunks"). The parts'
 /// claims add up to the whole's, as `crate::verify::verify_chunked` checks. A count below the statement's
 /// threshold stays hidden too: the last boundary is then drawn like the others, and the last part shows
-/// the total below the threshold from the parts' masked counts added ([`ChunkLink::total`]). A statement
-/// with a sum of squares is refused (not yet provable over chunks).
+/// the total below the threshold from the parts' masked counts added ([`ChunkLink::total`]). A sum of
+/// squares is masked as its canonical split per chunk (`ℓ + 2^32·η`, [`ChunkLink::squares`]): every
+/// part states the whole's, and the last, whose next boundary masks the low words and rests, recombines
+/// the parts' masked ones added ([`ChunkLink::squares_total`]) into it.
 pub fn prove_chunked(
     chunks: &[&Snapshot],
     query: [u8; 32],
@@ -804,20 +828,25 @@ pub fn prove_chunked(
         outputs.push(o);
     }
     let suppressed = total.count < u64::from(statement.threshold);
-    // The boundaries: none before the first chunk and (unless the total is hidden) after the last, fresh
-    // masks and salt between.
+    let squares = statement.squares && !suppressed;
+    // The boundaries: none before the first chunk and (unless the total or a sum of squares' carry is
+    // hidden) after the last, fresh masks and salt between. The last boundary of a sum of squares masks
+    // its low word and rest only: its count and sum masks are 0 (its proof shows it), so the count and
+    // sum add up as ever.
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let mut rng = ChaCha20Rng::from_seed(seed);
     let mut boundaries = vec![[BaseElement::ZERO; BOUNDARY]; chunks.len() + 1];
-    let drawn = if suppressed { chunks.len() + 1 } else { chunks.len() };
-    for boundary in &mut boundaries[1..drawn] {
+    let drawn = if suppressed || squares { chunks.len() + 1 } else { chunks.len() };
+    // The outputs of the parts before the last (never suppressed: a suppressed answer's earlier parts
+    // mask their count and sum like any other).
+    let totals = AuxLayout::new(&statement.criteria, statement.measure.is_some(), squares, false)
+        .with_measure_range(statement.measure_range)
+        .totals();
+    for (b, boundary) in boundaries.iter_mut().enumerate().take(drawn).skip(1) {
         for (i, e) in boundary.iter_mut().enumerate() {
             // The masks of outputs the statement has not stay 0.
-            let used = i >= MASKS
-                || i < AuxLayout::new(&statement.criteria, statement.measure.is_some(), false, false)
-                    .with_measure_range(statement.measure_range)
-                    .totals();
+            let used = i >= MASKS || (i < totals && (b < chunks.len() || suppressed || i >= 2));
             if used {
                 *e = random_element(&mut rng);
             }
@@ -828,11 +857,23 @@ pub fn prove_chunked(
         let masked = BaseElement::new(total.count) + boundaries[chunks.len()][0];
         (masked, u64::from(statement.threshold) - 1 - total.count)
     });
+    // With squares: the parts' masked low words (and rests) add up to the low words (rests) added plus
+    // the last boundary's masks; the low words added are the claim's low word and a carry.
+    let recombine = squares.then(|| {
+        let lows: u64 = outputs.iter().map(|o| (o.sum_sq & 0xffff_ffff) as u64).sum();
+        let rests: u64 = outputs.iter().map(|o| (o.sum_sq >> 32) as u64).sum();
+        let mask = boundaries[chunks.len()];
+        ([BaseElement::new(lows) + mask[2], BaseElement::new(rests) + mask[3]], lows >> 32)
+    });
     let last = chunks.len() - 1;
     let mut parts = Vec::with_capacity(chunks.len());
     for (i, (chunk, o)) in chunks.iter().zip(outputs).enumerate() {
-        let secrets =
-            ChunkSecrets { boundaries: [boundaries[i], boundaries[i + 1]], suppressed: hidden.filter(|_| i == last) };
+        let secrets = ChunkSecrets {
+            boundaries: [boundaries[i], boundaries[i + 1]],
+            suppressed: hidden.filter(|_| i == last),
+            sum_sq: squares.then_some(total.sum_sq),
+            recombine: recombine.filter(|_| i == last),
+        };
         let (claim, link, proof) = chunk.prove_part(query, statement, o, Some(secrets))?;
         parts.push(ChunkPart { commitment: chunk.commitment().clone(), claim, link: link.expect("a chunk"), proof });
     }
@@ -842,7 +883,7 @@ pub fn prove_chunked(
         measure: statement.measure,
         count: if suppressed { 0 } else { total.count },
         sum: if suppressed || statement.measure_range.is_some() { 0 } else { total.sum },
-        sum_sq: None,
+        sum_sq: squares.then_some(total.sum_sq),
         measure_range: statement.measure_range,
         suppressed_below: suppressed.then_some(statement.threshold),
     };
@@ -1146,7 +1187,7 @@ impl CohortProver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::CARRY_BITS;
+    use crate::format::{CARRY_BITS, LOWS_CARRY_BITS};
     use winter_air::Air;
     use winter_math::fields::QuadExtension;
     use winter_math::polynom;
@@ -1271,10 +1312,11 @@ mod tests {
         let start = last + 1 - SQUARES_WINDOW;
         let mut acc = [0u64; 3];
         for pos in 0..SQUARES_WINDOW {
-            let b = squares_window_bit(pos, [y_lo.as_int(), y_hi.as_int(), carry.as_int()]);
+            let segments = squares_segments(&l);
+            let b = squares_window_bit(segments, pos, &[y_lo.as_int(), y_hi.as_int(), carry.as_int()]);
             aux.set(bit, start + pos, BaseElement::new(b));
             for (j, a) in acc.iter_mut().enumerate() {
-                *a += b * squares_weight(j, pos);
+                *a += b * squares_weight(segments[j], pos);
                 aux.set(a_ylo + j, start + pos, BaseElement::new(*a));
             }
         }
@@ -1412,6 +1454,7 @@ mod tests {
             prev: digest_of(&prev),
             next: digest_of(&next),
             total: chunk.suppressed.map(|(total, _)| total.as_int()),
+            ..ChunkLink::default()
         };
         let inputs = PublicInputs {
             chunk: Some(link),
@@ -1454,7 +1497,7 @@ mod tests {
         let boundary = |x: u64| -> [BaseElement; BOUNDARY] { std::array::from_fn(|i| BaseElement::new(x + i as u64)) };
         let chunk = [boundary(1000), boundary(2000)];
         let criteria = vec![Criterion::has(1)];
-        let secrets = ChunkSecrets { boundaries: chunk, suppressed: None };
+        let secrets = ChunkSecrets { boundaries: chunk, ..ChunkSecrets::default() };
         let (inputs, air, main, aux) = chunk_traces(&snapshot, criteria, secrets, 0);
         assert_eq!(broken(&air, &main, &aux), vec![]);
         assert_eq!(assertions_broken(&air, &aux), Vec::<usize>::new());
@@ -1512,6 +1555,114 @@ mod tests {
         assert!(!moved.is_empty(), "moving the window breaks a transition, not only an assertion");
     }
 
+    /// The last part of a sum of squares over chunks recombines the parts' masked low words and rests:
+    /// `S_l - m_l = L + 2^32·c` and `H = S_e - m_e + c` fix `L + 2^32·H` only modulo `p`, so a claim
+    /// moved by the modulus meets both with the carry `c + (H' - H)`, above 2^8: only the carry's range
+    /// check stops it (the carry written whole breaks its accumulator's step; written as the bits there
+    /// are, the equations break again). Its next boundary's count mask not zero breaks the constraint
+    /// that keeps it zero (else the parts' counts would no longer add up to the claim's).
+    #[test]
+    fn a_recombined_sum_of_squares_forged_by_the_modulus_breaks_only_the_carrys_range_check() {
+        let blocks: Vec<Block> =
+            (0..3u32).map(|i| vec![Row::attribute(1), Row { code: 2, value: (1 << 31) + 977 * i }]).collect();
+        let snapshot = Snapshot::build(blocks, [3; 32]).unwrap();
+        let criteria = vec![Criterion::has(1)];
+        let own = snapshot.evaluate(&criteria, Some(2)).unwrap();
+        // What the parts before this last one add: low words that carry, and rests.
+        let (lows_before, rests_before) = ((1u64 << 32) - 5, 1u64 << 40);
+        let (low, rest) = ((own.sum_sq & 0xffff_ffff) as u64, (own.sum_sq >> 32) as u64);
+        let carry = (lows_before + low) >> 32;
+        assert_eq!(carry, 1, "the low words added carry");
+        let total = own.sum_sq + u128::from(lows_before) + (u128::from(rests_before) << 32);
+        let boundary = |x: u64| -> [BaseElement; BOUNDARY] { std::array::from_fn(|i| BaseElement::new(x + i as u64)) };
+        let prev = boundary(1000);
+        let part = |next: [BaseElement; BOUNDARY], claimed: u128| {
+            let masked = |t: usize, v: u64| (BaseElement::new(v) + next[t] - prev[t]).as_int();
+            let sums = [BaseElement::new(lows_before + low) + next[2], BaseElement::new(rests_before + rest) + next[3]];
+            let inputs = PublicInputs {
+                count: masked(0, own.count),
+                sum: masked(1, own.sum),
+                chunk: Some(ChunkLink {
+                    prev: digest_of(&prev),
+                    next: digest_of(&next),
+                    total: None,
+                    squares: Some([masked(2, low), masked(3, rest)]),
+                    squares_total: Some(sums.map(|e| e.as_int())),
+                }),
+                ..inputs(&snapshot, criteria.clone(), Some(2), Outputs { sum_sq: claimed, ..own }, true)
+            };
+            let secrets = ChunkSecrets {
+                boundaries: [prev, next],
+                suppressed: None,
+                sum_sq: Some(claimed),
+                recombine: Some((sums, carry)),
+            };
+            traces_with(&snapshot, inputs, 0, Some(secrets))
+        };
+        let mut next = boundary(2000);
+        next[0] = BaseElement::ZERO;
+        next[1] = BaseElement::ZERO;
+        let (air, main, aux) = part(next, total);
+        assert_eq!(broken(&air, &main, &aux), vec![], "the honest last part meets every constraint");
+        assert_eq!(assertions_broken(&air, &aux), Vec::<usize>::new());
+        let l = air.layout;
+        assert!(l.recombined);
+        let n = main.num_rows();
+        let start = n - random_rows(n) - CHUNK_WINDOW;
+        let middle = start + PERMUTATION_PERIOD - 1;
+        let equations = air.context().num_aux_transition_constraints() - 4;
+        // The carry's accumulator: after the criterion's 4 constraints, the measure's 7, the squares' 6
+        // and their four other accumulators.
+        let accumulator = 4 + 7 + 6 + 4;
+
+        let p = u128::from(BaseElement::MODULUS);
+        let (forged_air, _, mut forged) = part(next, total + p);
+        assert_eq!(broken(&forged_air, &main, &forged), vec![(middle, equations), (middle, equations + 1)]);
+        let (_, high) = crate::air::split_squares(total);
+        let (_, forged_high) = crate::air::split_squares(total + p);
+        let needed = BaseElement::new(carry) + forged_high - high;
+        assert!(needed.as_int() >= 1 << LOWS_CARRY_BITS);
+        let mut whole = forged.clone();
+        overwrite(&mut whole, l.lows_carry(), start, &vec![needed; CHUNK_WINDOW]);
+        assert_eq!(broken(&forged_air, &main, &whole), vec![(start - 1, accumulator)]);
+        let bit = l.squares_columns()[5];
+        let mut acc = 0;
+        for pos in 0..CHUNK_WINDOW {
+            if pos < LOWS_CARRY_BITS {
+                let b = (needed.as_int() >> pos) & 1;
+                forged.set(bit, start + pos, BaseElement::new(b));
+                acc += b << pos;
+            }
+            forged.set(l.lows_carry(), start + pos, BaseElement::new(acc));
+        }
+        assert_eq!(acc, needed.as_int() % (1 << LOWS_CARRY_BITS));
+        assert_eq!(broken(&forged_air, &main, &forged), vec![(middle, equations), (middle, equations + 1)]);
+
+        // The claim one off: the low words' equation breaks, and only it.
+        let (one_off, _, _) = part(next, total + 1);
+        assert_eq!(broken(&one_off, &main, &aux), vec![(middle, equations)]);
+
+        // A part's low word beyond 32 bits (`ℓ + 2^32`, its carry one less: the part's low-word link
+        // still holds, and its total `ℓ + 2^32·η` is the same) cannot be accumulated from its bits:
+        // the accumulators' steps break where the forged values begin.
+        let [.., a_c] = l.squares_columns();
+        let (low_at, carry_at) = (CHUNK_WINDOW - 12, CHUNK_WINDOW - 44);
+        let mut forged = aux.clone();
+        let low_word = forged.get(l.low_word(), start + CHUNK_WINDOW - 1) + BaseElement::new(1 << 32);
+        let less = forged.get(a_c, start + CHUNK_WINDOW - 1) - BaseElement::ONE;
+        overwrite(&mut forged, l.low_word(), start + low_at, &vec![low_word; CHUNK_WINDOW - low_at]);
+        overwrite(&mut forged, a_c, start + carry_at, &vec![less; CHUNK_WINDOW - carry_at]);
+        let why = broken(&air, &main, &forged);
+        let (low_link, low_step, carry_step) = (4 + 7 + 6 + 5 + 1, 4 + 7 + 6 + 3, 4 + 7 + 6 + 2);
+        assert!(why.contains(&(start + low_at - 1, low_step)) && why.contains(&(start + carry_at - 1, carry_step)));
+        assert!(!why.iter().any(|(_, c)| *c == low_link), "the link holds with the forged pair: {why:?}");
+
+        // A count mask in the last boundary: only the constraint keeping it zero breaks.
+        next[0] = BaseElement::new(5);
+        let (air, main, aux) = part(next, total);
+        assert_eq!(broken(&air, &main, &aux), vec![(start + PERMUTATION_PERIOD, equations + 2)]);
+    }
+
     /// The last part of a suppressed answer over chunks: the gap of a hidden total below the threshold
     /// meets the constraints; a total at the threshold (its gap `-1`) fails them whatever the six gap
     /// bits, and so does a stated sum of the masked counts one off.
@@ -1525,6 +1676,7 @@ mod tests {
         let secrets = |total: u64, gap: u64, off: u64| ChunkSecrets {
             boundaries,
             suppressed: Some((BaseElement::new(total + off) + boundaries[1][0], gap)),
+            ..ChunkSecrets::default()
         };
         let criteria = vec![Criterion::has(1)];
         let (_, air, main, aux) = chunk_traces(&snapshot, criteria.clone(), secrets(7, 2, 0), threshold);
@@ -1652,8 +1804,8 @@ mod tests {
             threshold: 1,
         };
         let (claim, _) = snapshot.prove([9; 32], &statement).unwrap();
-        let (base, trace) = snapshot.prover(&claim, 0, [4; 32], None);
-        let (mut lifted, same_trace) = snapshot.prover(&claim, 0, [4; 32], None);
+        let (base, trace) = snapshot.prover(&claim, 0, [4; 32], None, None);
+        let (mut lifted, same_trace) = snapshot.prover(&claim, 0, [4; 32], None, None);
         lifted.aux_in_extension = true;
         let base = base.prove(trace).unwrap().to_bytes();
         let lifted = lifted.prove(same_trace).unwrap().to_bytes();
@@ -1664,11 +1816,11 @@ mod tests {
         assert!(!in_memory.spilled());
         assert_eq!(snapshot.spilled(), cfg!(unix), "the temporary directory takes the scratch files");
         assert_eq!(in_memory.commitment().root, snapshot.commitment().root);
-        let (memory, trace) = in_memory.prover(&claim, 0, [4; 32], None);
+        let (memory, trace) = in_memory.prover(&claim, 0, [4; 32], None, None);
         assert!(memory.prove(trace).unwrap().to_bytes() == base, "rows in memory give another proof");
         // The auxiliary even rows in the scratch file too (as a wide statement's at 2^20 rows), read
         // back a chunk at a time by constraint evaluation: same proof.
-        let (mut spilled, trace) = snapshot.prover(&claim, 0, [4; 32], None);
+        let (mut spilled, trace) = snapshot.prover(&claim, 0, [4; 32], None, None);
         let (width, n) = (claim.layout().width(), trace.info.length());
         let blowup = spilled.options.blowup_factor();
         // The least budget for the segment in memory; its even rows need more.
@@ -1679,7 +1831,7 @@ mod tests {
         // in memory.
         let no_elements = AuxRandElements::<E>::new(Vec::new());
         for (budget, in_file) in [(spilled.aux_memory, cfg!(unix)), (usize::MAX, false)] {
-            let (mut prover, trace) = snapshot.prover(&claim, 0, [4; 32], None);
+            let (mut prover, trace) = snapshot.prover(&claim, 0, [4; 32], None, None);
             prover.aux_memory = budget;
             let segment = prover.build_aux_trace_base(&trace, &no_elements).unwrap();
             assert!(matches!(segment, PolyColumns::Memory(_)), "the segment itself fits");
@@ -1691,13 +1843,13 @@ mod tests {
         // And the segment built in the scratch file, then interpolated and extended a group of
         // columns at a time, in four-wide groups (as the widest statements' at 2^21 rows): same proof.
         crate::lde::WIDE_HALF_IN_TEST.set(0);
-        let (mut streamed, trace) = snapshot.prover(&claim, 0, [4; 32], None);
+        let (mut streamed, trace) = snapshot.prover(&claim, 0, [4; 32], None, None);
         streamed.aux_memory = 0;
         let built = streamed.build_aux_trace_base(&trace, &no_elements).unwrap();
         assert_eq!(matches!(built, PolyColumns::Stored(_)), cfg!(unix), "built in the scratch file");
         assert!(streamed.prove(trace).unwrap().to_bytes() == base, "a segment built in a file gives another proof");
         // Without a scratch directory the budget cannot be kept: the segment is built in memory.
-        let (mut held, trace) = in_memory.prover(&claim, 0, [4; 32], None);
+        let (mut held, trace) = in_memory.prover(&claim, 0, [4; 32], None, None);
         held.aux_memory = 0;
         assert!(matches!(held.build_aux_trace_base(&trace, &no_elements), Some(PolyColumns::Memory(_))));
         assert!(held.prove(trace).unwrap().to_bytes() == base, "rows in memory give another proof");

@@ -64,8 +64,13 @@ impl Claim {
         if let Some(code) = self.criteria.iter().map(|c| c.code).chain(self.measure).find(|c| *c > MAX_CODE) {
             return Err(ZkError::Rejected(format!("code {code} is above the format's {MAX_CODE}")));
         }
-        if chunked && self.sum_sq.is_some() {
-            return Err(ZkError::Rejected("a chunk's claim masks a count and sum (no sum of squares)".into()));
+        if chunked
+            && self.sum_sq.is_some()
+            && (self.measure.is_none() || self.measure_range.is_some() || self.suppressed_below.is_some())
+        {
+            return Err(ZkError::Rejected(
+                "a sum of squares belongs to a disclosed measure only, without a range on it".into(),
+            ));
         }
         if chunked && self.suppressed_below.is_some_and(|t| !(1..=MAX_THRESHOLD).contains(&t)) {
             return Err(ZkError::Rejected(format!("a suppressed claim's threshold is in 1..={MAX_THRESHOLD}")));
@@ -104,7 +109,8 @@ impl Claim {
             if self.measure.is_none() || self.suppressed_below.is_some() {
                 return refuse("a sum of squares belongs to a disclosed measure only".into());
             }
-            // Below 2^86 (count ≤ 2^22): the AIR's split of it stays below the field's modulus.
+            // Below 2^86 for one snapshot (count ≤ 2^22), 2^94 over chunks (count ≤ 256·2^22): the
+            // AIR's split of it, `L < 2^32` and `H < 2^62`, stays below the field's modulus.
             let most = u128::from(self.count) * u128::from(u32::MAX) * u128::from(u32::MAX);
             if sum_sq > most {
                 return refuse(format!("sum of squares {sum_sq} exceeds count × (2^32 - 1)^2"));
@@ -256,6 +262,10 @@ pub fn verify_claim(commitment: &Commitment, claim: &Claim, proof: &[u8]) -> Res
 /// sum added over them below the field's modulus (a chunk's sum is below 2^54), so the parts' field sum
 /// is the integer one.
 pub const MAX_CHUNKS: usize = 256;
+// The last part of a sum of squares proves the carry out of the parts' low words added in
+// `LOWS_CARRY_BITS` bits, and their rests added (each below 2^55) stay below the modulus.
+const _: () = assert!(MAX_CHUNKS <= 1 << crate::format::LOWS_CARRY_BITS);
+const _: () = assert!((MAX_CHUNKS as u128) << 55 < (1u128 << 64) - (1 << 32));
 
 /// One chunk's part of an answer over a dataset committed in chunks (`crate::air`, "Chunks"): the
 /// chunk's commitment, its claim (its count and sum masked), its links to its neighbours, its proof.
@@ -286,13 +296,25 @@ pub fn verify_chunk(part: &ChunkPart) -> Result<(), ZkError> {
             "a chunk's part states the parts' masked counts added exactly when it is suppressed".into(),
         ));
     }
+    let squares = part.link.squares.iter().chain(&part.link.squares_total).flatten();
+    if squares.clone().any(|e| *e >= p) {
+        return Err(ZkError::Rejected("a chunk's masked sum of squares is not a canonical field element".into()));
+    }
+    if part.claim.sum_sq.is_some() != part.link.squares.is_some() {
+        return Err(ZkError::Rejected(
+            "a chunk's part masks its own sum of squares exactly when it states the answer's".into(),
+        ));
+    }
+    if part.link.squares_total.is_some() && part.link.squares.is_none() {
+        return Err(ZkError::Rejected("a chunk's part adds up masked sums of squares without one of its own".into()));
+    }
     part.claim.check_statement(true)?;
     verify_statement(&part.commitment, &part.claim, Some(part.link), &part.proof)
 }
 
 /// Verifies an answer over the dataset a node committed in the chunks `commitments` (in the order it
 /// published them): one part per chunk, over that chunk's commitment, in order (at most [`MAX_CHUNKS`]),
-/// every part is of `claim`'s statement and query, the first links to no previous chunk and the last to no next one, each part's
+/// every part is of `claim`'s statement and query, the first links to no previous chunk and the last to no next one (unless its total or a sum of squares' carry is hidden, below), each part's
 /// next digest is the following part's previous one, every proof verifies ([`verify_chunk`]), and the
 /// masked outputs add up, in the field, to `claim`'s count and sum (the masks telescope: each is added
 /// by one chunk and taken away by the next). `claim` is then checked against the chunks' rows together.
@@ -300,7 +322,10 @@ pub fn verify_chunk(part: &ChunkPart) -> Result<(), ZkError> {
 /// that threshold, the last boundary is a real one (its mask hides the total), and the parts' masked
 /// counts add up to the total the last part states, which its proof shows is the hidden count plus its
 /// last mask (a real one: an end boundary there would disclose the total), and that count below the
-/// threshold.
+/// threshold. A `claim` with a sum of squares: every part states it and masks its own split (low word
+/// and rest, [`ChunkLink::squares`]), the last boundary is a real one, and the parts' masked splits add
+/// up to the sums the last part states ([`ChunkLink::squares_total`]), which its proof recombines with
+/// that boundary's masks into the claim's.
 pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart]) -> Result<(), ZkError> {
     let refuse = |why: String| Err(ZkError::Rejected(why));
     let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
@@ -326,15 +351,13 @@ pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkP
         c.root_bytes()?;
         rows += capacity(c.trace_length) as u64;
     }
-    if claim.sum_sq.is_some() {
-        return refuse("an answer over chunks states no sum of squares".into());
-    }
     claim.check(rows)?;
     let same = |c: &Claim| {
         c.query == claim.query
             && c.criteria == claim.criteria
             && c.measure == claim.measure
             && c.measure_range == claim.measure_range
+            && c.sum_sq == claim.sum_sq
     };
     if let Some(i) = parts.iter().position(|part| !same(&part.claim)) {
         return refuse(format!("part {i} is of another query or statement"));
@@ -343,8 +366,21 @@ pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkP
         return refuse("the first part links to a chunk before it".into());
     }
     let hidden = claim.suppressed_below;
-    if hidden.is_none() && last.link.next != ChunkLink::end() {
+    let squares = claim.sum_sq.is_some();
+    if hidden.is_none() && !squares && last.link.next != ChunkLink::end() {
         return refuse("the last part links to a chunk after it".into());
+    }
+    if squares && last.link.next == ChunkLink::end() {
+        return refuse(
+            "the last part of a sum of squares ends at no boundary, which would disclose its parts' low words added"
+                .into(),
+        );
+    }
+    let at_last = |i: usize| i + 1 == parts.len();
+    if let Some(i) = (0..parts.len()).position(|i| parts[i].link.squares_total.is_some() != (squares && at_last(i))) {
+        return refuse(format!(
+            "part {i}: only the last part of an answer with a sum of squares adds up the parts' masked ones"
+        ));
     }
     if hidden.is_some() && last.link.next == ChunkLink::end() {
         return refuse("a suppressed answer's last part ends at no boundary, which would disclose its total".into());
@@ -362,6 +398,27 @@ pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkP
     }
     if let Some(i) = parts.windows(2).position(|w| w[0].link.next != w[1].link.prev) {
         return refuse(format!("part {} does not link to part {}", i, i + 1));
+    }
+    if let Some(i) = parts.iter().position(|part| part.link.squares.is_some() != squares) {
+        return refuse(format!(
+            "part {i}: a chunk's part masks its own sum of squares exactly when the answer states one"
+        ));
+    }
+    // The parts' masked sums of squares add up to what the last part states (before any proof is read).
+    if let Some(stated) = last.link.squares_total {
+        let mut added = [BaseElement::ZERO; 2];
+        for part in parts {
+            for (s, e) in added.iter_mut().zip(part.link.squares.unwrap_or_default()) {
+                *s += BaseElement::new(e);
+            }
+        }
+        let added = added.map(|e| e.as_int());
+        if added != stated {
+            return refuse(format!(
+                "the parts' masked low words and rests of their sums of squares add up to {added:?}, not the \
+                 {stated:?} the last part states"
+            ));
+        }
     }
     let (mut count, mut sum) = (BaseElement::ZERO, BaseElement::ZERO);
     for (i, part) in parts.iter().enumerate() {
@@ -399,11 +456,6 @@ fn verify_statement(
     proof: &[u8],
 ) -> Result<(), ZkError> {
     let root = commitment.root_bytes()?;
-    let proof = parse_proof(commitment, claim.layout().with_chunk(link.is_some()), proof)?;
-    let opened = opened_root(&proof)?;
-    if opened != root {
-        return Err(ZkError::ForeignCommitment { expected: hex::encode(root), found: hex::encode(opened) });
-    }
     let inputs = PublicInputs {
         commitment: root,
         query: claim.query,
@@ -416,6 +468,11 @@ fn verify_statement(
         suppressed_below: claim.suppressed_below.unwrap_or(0),
         chunk: link,
     };
+    let proof = parse_proof(commitment, inputs.layout(), proof)?;
+    let opened = opened_root(&proof)?;
+    if opened != root {
+        return Err(ZkError::ForeignCommitment { expected: hex::encode(root), found: hex::encode(opened) });
+    }
     let acceptable = AcceptableOptions::OptionSet(vec![proof_options()]);
     let outcome = std::panic::catch_unwind(move || {
         winter_verifier::verify::<CohortAir, Hash, DefaultRandomCoin<Hash>, MerkleTree<Hash>>(

@@ -220,6 +220,14 @@ fn a_rare_cohort_over_chunks_is_proven_below_the_threshold_and_its_count_stays_h
         let total = last.link.total.expect("the last part states the masked counts added");
         assert_ne!(total, count);
         assert!(parts[..2].iter().all(|p| p.claim.suppressed_below.is_none() && p.link.total.is_none()));
+        // No earlier part states its chunk's own count or sum either (each masked by a uniform element).
+        for (part, snapshot) in parts[..2].iter().zip(&snapshots) {
+            let (own_count, own_sum) = expected(&snapshot.blocks(), &criteria, statement.measure);
+            assert_ne!(part.claim.count, own_count);
+            if statement.measure.is_some() {
+                assert_ne!(part.claim.sum, own_sum, "a suppressed mean's part discloses its chunk's sum");
+            }
+        }
 
         // The stated total moved by one: the last part's proof, of which it is a public input, fails;
         // and so does a middle part's whose masked count is moved with it to match.
@@ -249,13 +257,145 @@ fn a_rare_cohort_over_chunks_is_proven_below_the_threshold_and_its_count_stays_h
     verify_chunked(&claim, &commitments(&snapshots), &parts).unwrap();
 }
 
+/// Three chunks whose measure values reach up to 2^32, so that each chunk's sum of squares is far
+/// beyond the field's modulus and their low words added carry.
+fn wide_chunks() -> (Vec<Block>, Vec<Snapshot>) {
+    let mut x = 41u64;
+    let parts: Vec<Vec<Block>> = (0..3)
+        .map(|i| {
+            let mut blocks = patients(60 + 10 * i, 700 + i as u64);
+            for row in blocks.iter_mut().flatten().filter(|r| r.code == MEASURE) {
+                row.value = match xorshift(&mut x) % 3 {
+                    0 => u32::MAX - (xorshift(&mut x) % 1_000) as u32,
+                    1 => (xorshift(&mut x) % 70_000) as u32,
+                    _ => xorshift(&mut x) as u32,
+                };
+            }
+            blocks
+        })
+        .collect();
+    let snapshots = parts.iter().enumerate().map(|(i, p)| Snapshot::build(p.clone(), [i as u8 + 20; 32]).unwrap());
+    let snapshots = snapshots.collect();
+    (parts.concat(), snapshots)
+}
+
+/// A sum of squares over chunks (a standard deviation): each part masks its own as its low word and
+/// rest, and the last part recombines the parts' masked ones added into the claim's. The total equals
+/// one computed here from the rows, far beyond the modulus, and no part discloses its own.
 #[test]
-fn what_chunks_do_not_prove_yet_is_refused_before_any_proof() {
+fn sums_of_squares_over_chunks_add_up_exactly_and_no_part_discloses_its_own() {
+    use agora_zk::archive::{Archived, ArchivedChunkedAnswer};
+    let (all, snapshots) = wide_chunks();
+    let dir = tempfile::tempdir().unwrap();
+    snapshots[1].park(dir.path()).unwrap();
+    let refs: Vec<&Snapshot> = snapshots.iter().collect();
+    let dataset = commitments(&snapshots);
+    let criteria = vec![Criterion::has(PERSON), Criterion::lacks(2)];
+    let statement = Statement { squares: true, ..mean_of(criteria.clone()) };
+    let (claim, parts) = prove_chunked(&refs, [6; 32], &statement).unwrap();
+    let (count, sum) = expected(&all, &criteria, Some(MEASURE));
+    let squares = expected_squares(&all, &criteria);
+    assert_eq!((claim.count, claim.sum, claim.sum_sq), (count, sum, Some(squares)));
+    assert!(squares > 1 << 68, "far beyond the modulus: {squares}");
+    // Each chunk's low word below 2^32: added, they carry (the last part's carry is not zero).
+    let own: Vec<u128> = snapshots.iter().map(|s| expected_squares(&s.blocks(), &criteria)).collect();
+    assert_eq!(own.iter().sum::<u128>(), squares);
+    let lows: u128 = own.iter().map(|q| q % (1 << 32)).sum();
+    assert!(lows >> 32 >= 1, "the low words added carry: {lows}");
+    verify_chunked(&claim, &dataset, &parts).expect("an honest sum of squares over chunks verifies");
+    let last = &parts[2];
+    // The last boundary is a real one (its masks hide the low words added); the count and sum still
+    // add up unmasked.
+    assert_ne!(last.link.next, ChunkLink::end());
+    let stated = last.link.squares_total.expect("the last part adds up the masked ones");
+    assert_ne!(stated, [(lows % (1 << 64)) as u64, own.iter().map(|q| (q >> 32) as u64).sum::<u64>()]);
+    for (part, q) in parts.iter().zip(&own) {
+        assert_eq!(part.claim.sum_sq, Some(squares), "every part states the answer's");
+        let masked = part.link.squares.expect("each part masks its own");
+        assert_ne!(masked, [(q % (1 << 32)) as u64, (q >> 32) as u64], "a part discloses its own");
+        verify_chunk(part).expect("each part verifies alone");
+    }
+    assert!(parts[..2].iter().all(|p| p.link.squares_total.is_none()));
+
+    // Through the archive an auditor reads: the claim's sum of squares moved is refused by the proofs
+    // (every part states it; the last proves it), whatever the move (one, a word, the modulus).
+    let good = ArchivedChunkedAnswer::new(dataset.clone(), &claim, &parts);
+    assert_eq!(Archived::Chunked(good.clone()).verify().unwrap(), claim);
+    let file = dir.path().join("squares.json");
+    std::fs::write(&file, serde_json::to_string(&good).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora-zk")).arg("verify").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains(&format!("summing to {sum}, their squares to {squares}")), "{text}");
+    let p = u128::from(agora_zk::air::digest_modulus());
+    for forged in [squares + 1, squares - 1, squares + (1 << 32), squares - (1 << 40), squares + p, squares - p] {
+        let mut archived = good.clone();
+        archived.claim.sum_sq = Some(forged);
+        let why = Archived::Chunked(archived).verify().unwrap_err().to_string();
+        assert!(why.contains("part 0: proof does not verify"), "{forged}: {why}");
+    }
+    let mut dropped = good.clone();
+    dropped.claim.sum_sq = None;
+    assert!(Archived::Chunked(dropped).verify().is_err());
+
+    // The stated sums moved: refused as not adding up; with a part's masked low word (or rest) moved to
+    // match, that part's proof fails.
+    for word in 0..2 {
+        let mut forged = parts.clone();
+        forged[2].link.squares_total.as_mut().unwrap()[word] += 1;
+        assert!(refusal(&claim, &forged).contains("add up to"), "{}", refusal(&claim, &forged));
+        forged[0].link.squares.as_mut().unwrap()[word] += 1;
+        assert!(refusal(&claim, &forged).contains("part 0: proof does not verify"), "{}", refusal(&claim, &forged));
+    }
+    // Every part stating another sum of squares: the proofs fail.
+    let mut restated = parts.clone();
+    let other = Claim { sum_sq: Some(squares + (1 << 32)), ..claim.clone() };
+    for part in &mut restated {
+        part.claim.sum_sq = other.sum_sq;
+    }
+    assert!(refusal(&other, &restated).contains("proof does not verify"), "{}", refusal(&other, &restated));
+    // One part stating another: it is of another statement.
+    let mut one = parts.clone();
+    one[1].claim.sum_sq = other.sum_sq;
+    assert!(refusal(&claim, &one).contains("part 1 is of another query or statement"));
+    // The last part ending at no boundary, the sums added stated by a middle part or by none.
+    let mut ended = parts.clone();
+    ended[2].link.next = ChunkLink::end();
+    assert!(refusal(&claim, &ended).contains("would disclose"), "{}", refusal(&claim, &ended));
+    let mut moved = parts.clone();
+    moved[1].link.squares_total = moved[2].link.squares_total.take();
+    assert!(refusal(&claim, &moved).contains("part 1: only the last part"), "{}", refusal(&claim, &moved));
+    let mut unstated = parts.clone();
+    unstated[2].link.squares_total = None;
+    assert!(refusal(&claim, &unstated).contains("part 2: only the last part"));
+    // A part without its own masked sum of squares, or with one outside the field.
+    let mut bare = parts[1].clone();
+    bare.link.squares = None;
+    assert!(verify_chunk(&bare).unwrap_err().to_string().contains("exactly when it states"));
+    let mut wide = parts[1].clone();
+    wide.link.squares = Some([u64::MAX, 0]);
+    assert!(verify_chunk(&wide).unwrap_err().to_string().contains("canonical"));
+    // The count and sum of an answer with squares are checked as ever.
+    let more = Claim { count: claim.count + 1, ..claim.clone() };
+    assert!(refusal(&more, &parts).contains("add up to count"), "{}", refusal(&more, &parts));
+
+    // A rare cohort with squares asked: suppressed, it states none, and hides its total as before.
+    let rare: Vec<Criterion> = (0..6).map(Criterion::has).collect();
+    let statement = Statement { threshold: 10, squares: true, ..mean_of(rare) };
+    let (hidden, parts) = prove_chunked(&refs, [6; 32], &statement).unwrap();
+    assert_eq!((hidden.count, hidden.sum_sq, hidden.suppressed_below), (0, None, Some(10)));
+    assert!(parts.iter().all(|p| p.link.squares.is_none()));
+    for (part, snapshot) in parts[..2].iter().zip(&snapshots) {
+        let (own_count, own_sum) = expected(&snapshot.blocks(), &statement.criteria, Some(MEASURE));
+        assert!(part.claim.count != own_count && part.claim.sum != own_sum, "a part discloses its own");
+    }
+    verify_chunked(&hidden, &dataset, &parts).unwrap();
+}
+
+#[test]
+fn what_chunks_cannot_prove_is_refused_before_any_proof() {
     let (_, snapshots) = chunks();
     let refs: Vec<&Snapshot> = snapshots.iter().collect();
     let before: Vec<usize> = snapshots.iter().map(Snapshot::remaining_proofs).collect();
-    let squares = Statement { squares: true, ..mean_of(vec![Criterion::has(PERSON)]) };
-    assert!(prove_chunked(&refs, [0; 32], &squares).unwrap_err().to_string().contains("sum of squares"));
     assert!(prove_chunked(&[], [0; 32], &count_of(vec![Criterion::has(PERSON)])).is_err());
     // A statement that fits one snapshot's proof but not a chunk's (31 columns more): refused by its
     // width, whatever its count, before any proof.
@@ -285,7 +425,7 @@ fn answers_over_chunks_are_archived_and_verified_offline_with_the_cli() {
     let (claim, parts) = prove_chunked(&refs, [5; 32], &mean_of(criteria.clone())).unwrap();
     let good = ArchivedChunkedAnswer::new(dataset.clone(), &claim, &parts);
     let json = serde_json::to_value(&good).unwrap();
-    let read = Archived::from_value(json.clone()).unwrap();
+    let read = Archived::from_json(&json.to_string()).unwrap();
     assert_eq!(read.verify().unwrap(), claim);
     let (count, sum) = expected(&all, &criteria, Some(MEASURE));
     assert_eq!((claim.count, claim.sum), (count, sum));
@@ -309,7 +449,7 @@ fn answers_over_chunks_are_archived_and_verified_offline_with_the_cli() {
     // Another version of the chunked format is read as one and refused by name.
     let mut renamed = serde_json::to_value(&good).unwrap();
     renamed["format"] = "agora-zk/chunked/9".into();
-    let refused = Archived::from_value(renamed).unwrap().verify().unwrap_err().to_string();
+    let refused = Archived::from_json(&renamed.to_string()).unwrap().verify().unwrap_err().to_string();
     assert!(refused.contains("expected agora-zk/chunked/1"), "{refused}");
 
     // The CLI: an answer over chunks verifies and says over which chunks; a forged one is refused.

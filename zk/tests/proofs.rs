@@ -144,17 +144,7 @@ fn a_measure_row_counts_by_its_whole_block() {
     assert!(e.to_string().contains("appears twice"), "{e}");
 }
 
-/// The sum of squares of the measure's values over a cohort, computed here with `u128` arithmetic.
-fn expected_squares(blocks: &[Block], criteria: &[Criterion]) -> u128 {
-    blocks
-        .iter()
-        .filter(|b| in_cohort(b, criteria))
-        .flatten()
-        .filter(|r| r.code == MEASURE)
-        .map(|r| u128::from(r.value) * u128::from(r.value))
-        .sum()
-}
-
+/// A mean's statement with the sum of squares proven too (a standard deviation).
 fn squares_of(criteria: Vec<Criterion>) -> Statement {
     Statement { squares: true, ..mean_of(criteria) }
 }
@@ -809,6 +799,27 @@ fn archived_answers_verify_offline_with_the_cli() {
         claim.count
     );
     assert!(out.contains(&said) && !out.contains("summing"), "{out}");
+    // A standard deviation's sum of squares above 2^64 (values near 2^32), in an array: read from the
+    // file's own text (a JSON value of serde's cannot hold it), verified and stated.
+    let mut wide = data.clone();
+    for (i, row) in wide.iter_mut().flatten().filter(|r| r.code == MEASURE).enumerate() {
+        row.value = u32::MAX - 7 * i as u32;
+    }
+    let wide_snapshot = Snapshot::build(wide.clone(), [5; 32]).unwrap();
+    let deviation = squares_of(vec![Criterion::has(PERSON)]);
+    let (claim, proof) = wide_snapshot.prove([9; 32], &deviation).unwrap();
+    let squares = expected_squares(&wide, &deviation.criteria);
+    assert!(claim.sum_sq == Some(squares) && squares > u128::from(u64::MAX), "{squares}");
+    let archived = ArchivedAnswer::new(wide_snapshot.commitment().clone(), &claim, &proof);
+    let array = dir.path().join("deviation.json");
+    std::fs::write(&array, serde_json::to_string(&[&archived, &good]).unwrap()).unwrap();
+    let ok = run(&[&array]);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{out}");
+    assert!(
+        out.contains(&format!("their squares to {squares}")) && out.contains("deviation.json[1]: verified"),
+        "{out}"
+    );
     // The previous format: a count without a measure is the same statement and verifies; one with a
     // measure was proven over the earlier statement and is refused by name.
     let (claim, proof) = snapshot.prove([8; 32], &with(3)).unwrap();

@@ -562,7 +562,7 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     // Each proves one node's count, as computed above from the FHIR files (or that it is below 10).
     let mut proven: Vec<(u64, Option<u32>)> = Vec::new();
     for a in archived {
-        let a: agora_zk::archive::ArchivedAnswer = serde_json::from_value(a).unwrap();
+        assert!(matches!(a, agora_zk::archive::Archived::One(_)), "{a:?}");
         let claim = a.verify().unwrap();
         assert_eq!(hex::encode(claim.query), hex::encode(agora_protocol::proof::query_digest(id, &q)));
         proven.push((claim.count, claim.suppressed_below));
@@ -615,7 +615,6 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     let archived = client.proofs(id).await.unwrap();
     assert_eq!(archived.len(), 6);
     for a in archived {
-        let a: agora_zk::archive::ArchivedAnswer = serde_json::from_value(a).unwrap();
         let claim = a.verify().unwrap();
         assert!(claim.criteria.iter().any(|c| c.negated), "the negated condition is in every claim");
     }
@@ -639,7 +638,6 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     let archived = client.proofs(id).await.unwrap();
     assert_eq!(archived.len(), 4, "patients and moments of each node");
     for a in archived {
-        let a: agora_zk::archive::ArchivedAnswer = serde_json::from_value(a).unwrap();
         a.verify().unwrap();
     }
 
@@ -647,12 +645,22 @@ async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifie
     // sum and their sum of squares) and agrees with every glucose value in the FHIR files.
     let every =
         query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean, Aggregate::StdDev], false);
-    let (_, r) = run_proven(&net, every).await;
+    let (id, r) = run_proven(&net, every).await;
     let all: Vec<f64> = per_node.iter().flat_map(|(_, ps)| ps.values().flat_map(|p| p.values_of("2345-7"))).collect();
     let (n, mean, sd) = expected::stats(&all);
     assert_eq!(r.rows[0].n.unwrap().released, n as u64, "{}", r.to_table());
     assert!((r.rows[0].mean.unwrap() - mean).abs() < 1e-3, "mean {} vs {mean}", r.rows[0].mean.unwrap());
     assert!((r.rows[0].sd.unwrap() - sd).abs() < 1e-3, "sd {} vs {sd}", r.rows[0].sd.unwrap());
+    // Auditors get its proofs too: the sums of squares of committed (offset) values are far above 2^64,
+    // beyond what a JSON value of serde's holds, and still verify offline.
+    let archived = client.proofs(id).await.unwrap();
+    assert_eq!(archived.len(), 4, "patients and moments of each node");
+    let claims: Vec<agora_zk::Claim> = archived.iter().map(|a| a.verify().unwrap()).collect();
+    let squares: Vec<u128> = claims.iter().filter_map(|c| c.sum_sq).collect();
+    assert_eq!(squares.len(), 2, "{claims:?}");
+    assert!(squares.iter().all(|q| *q > u128::from(u64::MAX)), "{squares:?}");
+    let text = serde_json::to_string(&archived).unwrap();
+    assert!(agora_zk::archive::Archived::all_from_json(&text).iter().all(|a| a.as_ref().unwrap().verify().is_ok()));
 
     // Ages: patients aged 40 and over by age band (40-64, 65+), computed from the FHIR birth dates
     // and proven over each node's committed birth months.
@@ -762,7 +770,6 @@ async fn a_node_above_its_row_cap_proves_over_chunks_and_the_hub_verifies_each_c
     assert_eq!(archived.len(), released.len(), "{archived:?}");
     let mut proven: Vec<u64> = Vec::new();
     for a in archived {
-        let a = agora_zk::archive::Archived::from_value(a).unwrap();
         let agora_zk::archive::Archived::Chunked(chunked) = &a else { panic!("not over chunks: {a:?}") };
         assert_eq!(chunked.dataset.len(), chunks);
         let claim = a.verify().unwrap();
@@ -773,4 +780,23 @@ async fn a_node_above_its_row_cap_proves_over_chunks_and_the_hub_verifies_each_c
     proven.sort_unstable();
     expected.sort_unstable();
     assert_eq!(proven, expected);
+
+    // The mean and standard deviation of every glucose value, over the chunks: the sum of squares too
+    // (each part's masked, the last part recombining them), agreeing with the FHIR files, and its
+    // archive (a sum of squares far above 2^64) verifying offline.
+    let every =
+        query(Cohort::Everyone, Some("2345-7"), Selection::All, vec![Aggregate::Mean, Aggregate::StdDev], false);
+    let id = client.submit(every, Some("demo".into())).await.unwrap();
+    client.wait(id, Duration::from_secs(30)).await.unwrap();
+    let r = settled_proofs(&net, id).await;
+    assert_eq!((r.proofs.proven, r.proofs.pending, r.proofs.failed), (1, 0, 0), "{}", r.to_table());
+    let all: Vec<f64> = truth.values().flat_map(|p| p.values_of("2345-7")).collect();
+    let (n, mean, sd) = expected::stats(&all);
+    assert_eq!(r.rows[0].n.unwrap().released, n as u64, "{}", r.to_table());
+    assert!((r.rows[0].mean.unwrap() - mean).abs() < 1e-3, "mean {} vs {mean}", r.rows[0].mean.unwrap());
+    assert!((r.rows[0].sd.unwrap() - sd).abs() < 1e-3, "sd {} vs {sd}", r.rows[0].sd.unwrap());
+    let archived = client.proofs(id).await.unwrap();
+    assert_eq!(archived.len(), 2, "patients and moments");
+    let squares: Vec<u128> = archived.iter().filter_map(|a| a.verify().unwrap().sum_sq).collect();
+    assert!(squares.len() == 1 && squares[0] > u128::from(u64::MAX), "{squares:?}");
 }

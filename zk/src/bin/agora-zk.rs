@@ -141,7 +141,12 @@ fn describe(claim: &agora_zk::Claim) -> String {
     };
     match (claim.suppressed_below, claim.measure, claim.measure_range) {
         (Some(t), ..) => format!("the number of {what} is below {t} (suppressed; nothing else disclosed)"),
-        (None, Some(_), None) => format!("{} {what}, summing to {}", claim.count, claim.sum),
+        (None, Some(_), None) => format!(
+            "{} {what}, summing to {}{}",
+            claim.count,
+            claim.sum,
+            claim.sum_sq.map_or(String::new(), |q| format!(", their squares to {q}"))
+        ),
         (None, ..) => format!("{} {what}", claim.count),
     }
 }
@@ -159,12 +164,7 @@ fn main() -> anyhow::Result<ExitCode> {
     for path in &answers {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         // One archived answer, or an array of them (as the hub's `GET /v1/queries/{id}/proofs` gives).
-        let items: Vec<Result<Archived, String>> = match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
-            Ok(values) => values.into_iter().map(Archived::from_value).collect(),
-            Err(_) => vec![serde_json::from_str::<serde_json::Value>(&text)
-                .map_err(|e| format!("not an archived answer: {e}"))
-                .and_then(Archived::from_value)],
-        };
+        let items = Archived::all_from_json(&text);
         if items.is_empty() {
             refused += 1;
             println!("{}: REFUSED: no archived answer in the file", path.display());

@@ -76,3 +76,14 @@ pub(crate) fn expected(blocks: &[Block], criteria: &[Criterion], measure: Option
     }
     (count, sum)
 }
+
+/// The sum of the squares of the measure's values over the cohort, computed here.
+pub(crate) fn expected_squares(blocks: &[Block], criteria: &[Criterion]) -> u128 {
+    blocks
+        .iter()
+        .filter(|b| in_cohort(b, criteria))
+        .flatten()
+        .filter(|r| r.code == MEASURE)
+        .map(|r| u128::from(r.value) * u128::from(r.value))
+        .sum()
+}
