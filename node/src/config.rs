@@ -55,7 +55,8 @@ pub struct Config {
     /// `prover_max_rows` rows and proven on its own (agora-zk's chunks: no chunk's own count is
     /// disclosed), in at most this many (1: never; at most 10, so that one cell's parts fit a proof
     /// message). Memory stays that of one chunk; time and scratch disk grow with the chunks (a chunk's
-    /// proof takes about three times a single snapshot's of the same rows: BENCHMARKS.md, "Chunks").
+    /// proof takes about three times a single snapshot's of the same rows, and a chunk of 2^22 trace rows
+    /// keeps about 6 GB of scratch files: BENCHMARKS.md, "Chunks").
     pub prover_max_chunks: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger

@@ -3,8 +3,8 @@
 //!
 //! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement, then one at the format's cap; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
 //! `--eight`: the most criteria, with and without a consent-like ranged one; `--chunk`: a count and a mean as
-//! one chunk's proofs, beside the same over the whole snapshot; `--dataset K [--held]`: a count and a mean over
-//! K full chunks, parked as a node keeps them, or held in memory)
+//! one chunk's proofs, beside the same over the whole snapshot; `--dataset K [--held] [--only count,mean,sd]`: a
+//! count, a mean and a standard deviation over K full chunks, parked as a node keeps them, or held in memory)
 //!
 //! The snapshot is full (the format's capacity for that trace length): patient blocks of four rows (a
 //! person row, a sex, one of eight condition codes, a measure's value). Timed: the count of a
@@ -41,8 +41,9 @@ fn rss_mb() -> f64 {
 }
 
 /// A dataset of `k` full chunks of 2^`log` rows, as a node holds it: each chunk committed and (unless
-/// `held`) parked in a scratch file right after, then a count and a mean proven over all of them.
-fn dataset(log: usize, k: usize, blocks: Vec<Block>, held: bool) {
+/// `held`) parked in a scratch file right after, then a count, a mean and a standard deviation (those
+/// named in `only`, if given) proven over all of them.
+fn dataset(log: usize, k: usize, blocks: Vec<Block>, held: bool, only: Option<&str>) {
     let n = 1usize << log;
     let scratch = std::env::temp_dir();
     let t = Instant::now();
@@ -65,14 +66,12 @@ fn dataset(log: usize, k: usize, blocks: Vec<Block>, held: bool) {
     );
     let refs: Vec<&Snapshot> = chunks.iter().collect();
     let commitments: Vec<_> = chunks.iter().map(|c| c.commitment().clone()).collect();
-    for (name, measure) in [("count", None), ("mean", Some(200))] {
-        let statement = Statement {
-            criteria: vec![Criterion::has(101)],
-            measure,
-            squares: false,
-            measure_range: None,
-            threshold: 0,
-        };
+    for (name, measure, squares) in [("count", None, false), ("mean", Some(200), false), ("sd", Some(200), true)] {
+        if only.is_some_and(|o| !o.split(',').any(|n| n == name)) {
+            continue;
+        }
+        let statement =
+            Statement { criteria: vec![Criterion::has(101)], measure, squares, measure_range: None, threshold: 0 };
         let t = Instant::now();
         let (claim, parts) = agora_zk::prove::prove_chunked(&refs, [13; 32], &statement).unwrap();
         let prove_s = t.elapsed().as_secs_f64();
@@ -153,7 +152,8 @@ fn main() {
         })
         .collect();
     if let Some(k) = args.iter().position(|a| a == "--dataset").and_then(|i| args.get(i + 1)) {
-        dataset(log, k.parse().unwrap(), blocks, args.iter().any(|a| a == "--held"));
+        let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1));
+        dataset(log, k.parse().unwrap(), blocks, args.iter().any(|a| a == "--held"), only.map(String::as_str));
         return;
     }
     let t = Instant::now();
@@ -228,6 +228,16 @@ fn main() {
                 },
             ),
             (
+                "standard deviation",
+                Statement {
+                    criteria: vec![Criterion::has(101)],
+                    measure: Some(200),
+                    squares: true,
+                    measure_range: None,
+                    threshold: 0,
+                },
+            ),
+            (
                 // Five patients with condition 9: a suppressed cell, its total hidden over the chunks.
                 "suppressed count",
                 Statement {
@@ -255,7 +265,7 @@ fn main() {
                 claim.layout().width(),
                 capacity(n) as f64 / whole_s,
                 proof.len() as f64 / 1024.0,
-                claim.layout().with_chunk(true).width(),
+                claim.layout().with_chunk(true).with_recombined(true).width(),
                 capacity(n) as f64 / chunk_s,
                 parts[0].proof.len() as f64 / 1024.0,
                 peak_rss_mb()

@@ -1,7 +1,8 @@
 //! The committed main segment's low-degree extension, computed once per snapshot and shared by every
 //! proof over it (winterfell's default recomputes it for each proof), and how every extension and
 //! commitment of a proof is held: as column segments never transposed ([`Extension`]), under Merkle
-//! trees kept from 32 rows up ([`RowTree`], also for the quotient: [`QuotientCommitment`]), in unnamed
+//! trees kept from 32 rows up (a snapshot's, which it keeps, from 256: [`RowTree`], also for the
+//! quotient: [`QuotientCommitment`]), in unnamed
 //! scratch files with the polynomials ([`PolyFile`]) but for a proof's auxiliary even rows while they
 //! fit ([`Budget`]); the same roots, openings and proofs as winterfell's own (zk/README.md, "Memory").
 
@@ -423,10 +424,10 @@ impl Extension {
     }
 
     /// The Merkle tree over the rows read as elements of `F` (winterfell hashes a row as the bytes of
-    /// its elements; partitions are not used by format v3's options).
-    fn commit_rows<F: FieldElement<BaseField = BaseElement>>(&self) -> RowTree {
+    /// its elements; partitions are not used by format v3's options), kept from `2^low` rows up.
+    fn commit_rows<F: FieldElement<BaseField = BaseElement>>(&self, low: usize) -> RowTree {
         let _span = tracing::info_span!("hash_rows").entered();
-        RowTree::build(self.num_rows(), |start, out| self.hash_rows::<F>(start, out))
+        RowTree::build(self.num_rows(), low, |start, out| self.hash_rows::<F>(start, out))
     }
 
     /// The hashes of rows `start..start + out.len()` (`start` and the length even), read as elements of
@@ -687,26 +688,38 @@ fn read_columns<E: FieldElement<BaseField = BaseElement>>(polys: &PolyColumns<Ba
 
 type Digest = <Hash as Hasher>::Digest;
 
-/// Rows under one stored node of a [`RowTree`]: `2^LOW_LEVELS`.
+/// Rows under one stored node of a proof's [`RowTree`] (its auxiliary segment's and its quotient's):
+/// `2^LOW_LEVELS`.
 const LOW_LEVELS: usize = 5;
 
+/// Rows under one stored node of a snapshot's own [`RowTree`], which it keeps as long as it lives (a
+/// node keeps one per chunk of a dataset): 2^8, so the tree is 4 MB at 2^22 trace rows instead of 32,
+/// and each of a proof's 42 openings of the snapshot hashes 256 of its extension's rows again (a few
+/// milliseconds, and 72 KB read, per opening).
+const MAIN_LOW_LEVELS: usize = 8;
+
 /// winterfell's Merkle tree over an extension's rows (the same root and the same batch openings), kept
-/// from `2^LOW_LEVELS` rows up: an opening hashes again the 32 rows under the stored node above it. A
+/// from `2^low` rows up: an opening hashes again the `2^low` rows under the stored node above it. A
 /// full tree holds two digests per row, 256 MB for 2^22 rows of the LDE domain (a 2^20-row trace); this
-/// one 8 MB, for about 1,300 row hashes per tree and proof (42 openings of 32 rows; a proof opens three
-/// trees).
+/// one 8 MB from 32 rows up ([`LOW_LEVELS`], a proof's trees), for about 1,300 row hashes per tree and
+/// proof (42 openings of 32 rows; a proof opens three trees), and 1 MB from 256 rows up
+/// ([`MAIN_LOW_LEVELS`], a snapshot's).
 pub(crate) struct RowTree {
     upper: Vc,
+    /// Levels below the stored leaves.
+    low: usize,
 }
 
 impl RowTree {
-    /// The tree over `rows` rows, `hash_rows(start, out)` writing the hashes of rows `start..` into
-    /// `out`.
-    fn build(rows: usize, hash_rows: impl Fn(usize, &mut [Digest]) + Sync) -> RowTree {
+    /// The tree over `rows` rows (a power of two, at least 4), kept from `2^low` rows up (at most a
+    /// quarter of them), `hash_rows(start, out)` writing the hashes of rows `start..` into `out`.
+    fn build(rows: usize, low: usize, hash_rows: impl Fn(usize, &mut [Digest]) + Sync) -> RowTree {
         use rayon::prelude::*;
-        let block = 1 << LOW_LEVELS;
-        // Rows hashed per call: 64 blocks (one read of the spilled rows per group).
-        let chunk = (block * 64).min(rows);
+        // At least two stored leaves (winterfell's tree needs two), whatever the rows.
+        let low = low.min(rows.trailing_zeros() as usize - 1);
+        let block = 1 << low;
+        // Rows hashed per call: 2,048, or a block (one read of the spilled rows per group).
+        let chunk = (1usize << 11).max(block).min(rows);
         let mut roots = vec![Digest::default(); rows / block];
         roots.par_chunks_mut(chunk / block).enumerate().for_each(|(c, roots)| {
             let mut leaves = vec![Digest::default(); chunk];
@@ -719,7 +732,7 @@ impl RowTree {
                 *root = level[0];
             }
         });
-        RowTree { upper: Vc::new(roots).expect("a power-of-two number of blocks, at least two") }
+        RowTree { upper: Vc::new(roots).expect("a power-of-two number of blocks, at least two"), low }
     }
 
     pub(crate) fn root(&self) -> Digest {
@@ -740,14 +753,14 @@ impl RowTree {
             positions.iter().collect::<std::collections::BTreeSet<_>>().len() == positions.len(),
             "distinct positions"
         );
-        let block = 1 << LOW_LEVELS;
+        let block = 1 << self.low;
         let openings: Vec<(Digest, Vec<Digest>)> = positions
             .iter()
             .map(|&p| {
                 let mut level = vec![Digest::default(); block];
                 hash_rows(p / block * block, &mut level);
                 let leaf = level[p % block];
-                let mut path = Vec::with_capacity(LOW_LEVELS + self.upper.depth());
+                let mut path = Vec::with_capacity(self.low + self.upper.depth());
                 let mut index = p % block;
                 while level.len() > 1 {
                     path.push(level[index ^ 1]);
@@ -788,7 +801,7 @@ impl<E: FieldElement<BaseField = BaseElement>> QuotientCommitment<E> {
         assert_eq!(evaluations.num_rows(), domain.lde_domain_size());
         // A row of `E` hashes as the row of its base-field coordinates (winterfell serializes both
         // alike), so the tree is over the base-field rows.
-        let tree = evaluations.commit_rows::<BaseElement>();
+        let tree = evaluations.commit_rows::<BaseElement>(LOW_LEVELS);
         (QuotientCommitment { evaluations, tree, _extension: std::marker::PhantomData }, poly)
     }
 }
@@ -835,7 +848,7 @@ impl MainLde {
         let lde = Extension::of(&polys, domain, scratch, false);
         // The polynomials are written while the rows are hashed.
         let (polys, tree) =
-            rayon::join(|| PolyFile::columns(polys, scratch, true), || lde.commit_rows::<BaseElement>());
+            rayon::join(|| PolyFile::columns(polys, scratch, true), || lde.commit_rows::<BaseElement>(MAIN_LOW_LEVELS));
         // Written back now, the snapshot's pages are clean: the kernel may drop them (and read them
         // again) under memory pressure, and they no longer count towards the dirty pages beyond
         // which it throttles the writes of every proof (measured: 45,000 rows/s proving an age band
@@ -856,7 +869,7 @@ impl MainLde {
     ) -> Result<MainLde, String> {
         assert_eq!(partition, PartitionOptions::default(), "format v3 hashes whole rows");
         let lde = Extension::interpolating(&values, domain, scratch)?;
-        let tree = lde.commit_rows::<BaseElement>();
+        let tree = lde.commit_rows::<BaseElement>(MAIN_LOW_LEVELS);
         // Written back, as `build` does.
         let _ = values.file.sync_data();
         lde.write_back();
@@ -972,13 +985,14 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
                 let keep_even = Budget { cols, n, blowup, budget: self.aux_memory }.keep_even_rows(E::EXTENSION_DEGREE);
                 let lde = Extension::of(&polys, domain, scratch, keep_even);
                 // The polynomials are written while the rows are hashed.
-                let (polys, tree) = rayon::join(|| PolyFile::columns(polys, scratch, false), || lde.commit_rows::<E>());
+                let (polys, tree) =
+                    rayon::join(|| PolyFile::columns(polys, scratch, false), || lde.commit_rows::<E>(LOW_LEVELS));
                 (lde, polys, tree)
             }
             PolyColumns::Stored(store) => {
                 // A full disk fails the proof (the pool reports it), not the snapshot.
                 let lde = Extension::interpolating(&*store, domain, scratch).unwrap_or_else(|e| panic!("{e}"));
-                let tree = lde.commit_rows::<E>();
+                let tree = lde.commit_rows::<E>(LOW_LEVELS);
                 (lde, PolyColumns::Stored(store), tree)
             }
         };
@@ -1188,10 +1202,13 @@ mod tests {
         });
         let positions = [0, 1, 2, 33, 63, 64, 100, 101, 170, 4 * n - 1, 17, 31, 32];
         let full = theirs.commit_to_rows::<Hash, Vc>(PartitionOptions::default());
-        let tree = ours.commit_rows::<BaseElement>();
-        assert_eq!(tree.root(), full.commitment());
-        let opened = tree.open_many(&positions, |start, out| ours.hash_rows::<BaseElement>(start, out));
-        assert_eq!(opened, full.open_many(&positions).unwrap().1);
+        // A proof's trees and a snapshot's, each stored from its own level up.
+        for low in [LOW_LEVELS, MAIN_LOW_LEVELS] {
+            let tree = ours.commit_rows::<BaseElement>(low);
+            assert_eq!(tree.root(), full.commitment());
+            let opened = tree.open_many(&positions, |start, out| ours.hash_rows::<BaseElement>(start, out));
+            assert_eq!(opened, full.open_many(&positions).unwrap().1);
+        }
         // Lifted rows hash as winterfell's extension of the same values in the extension field.
         type E = QuadExtension<BaseElement>;
         let lifted = ColMatrix::new(
@@ -1199,7 +1216,7 @@ mod tests {
         );
         let theirs = RowMatrix::evaluate_polys_over::<SEGMENT_WIDTH>(&lifted, domain);
         let full = theirs.commit_to_rows::<Hash, Vc>(PartitionOptions::default());
-        let tree = ours.commit_rows::<E>();
+        let tree = ours.commit_rows::<E>(LOW_LEVELS);
         assert_eq!(tree.root(), full.commitment());
         let opened = tree.open_many(&positions, |start, out| ours.hash_rows::<E>(start, out));
         assert_eq!(opened, full.open_many(&positions).unwrap().1);
