@@ -83,8 +83,8 @@ fn group_width(rows: usize) -> usize {
 pub(crate) const AUX_MEMORY: usize = 1_200 << 20;
 
 /// The bytes per trace row counted for the snapshot while its proofs run: the three main columns a
-/// proof reads (17), its patient blocks (about 22 with four rows per patient), its Merkle tree (2),
-/// and a margin.
+/// proof reads (17), its patient blocks (about 22 with four rows per patient), its Merkle tree (1,
+/// kept from 256 rows up; 8 when it was kept from 32), and a margin.
 const SNAPSHOT_PER_ROW: usize = 64;
 
 /// The quotient's columns: three randomized segments and the DEEP randomizer (zk/README.md), of the
