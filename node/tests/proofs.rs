@@ -154,22 +154,31 @@ fn verify_plan(msg: &ProofMessage, id: Uuid, q: &Query, answer: &NodeAnswer, pla
     };
     for (target, cell) in targets.iter().zip(cells) {
         assert_eq!(target.group, cell.group);
-        let outputs = target.outputs()?;
-        let criteria = target.criteria.iter().map(agora_node::proofs::criterion);
-        let claim = agora_zk::Claim {
-            query: query_digest(id, q),
-            criteria: criteria.collect(),
-            measure: target.measure,
-            count: outputs.map_or(0, |o| o.count),
-            sum: outputs.map_or(0, |o| o.sum),
-            sum_sq: outputs.and_then(|o| o.sum_sq),
-            measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
-            suppressed_below: outputs.is_none().then_some(answer.threshold),
-        };
+        let claim = claim_of(target, id, q, answer)?;
         let proof = base64::engine::general_purpose::STANDARD.decode(&cell.proof).unwrap();
         agora_zk::verify_claim(&zk, &claim, &proof).map_err(|e| e.to_string())?;
     }
     Ok(commitment.root.clone())
+}
+
+/// The claim an auditor makes for `target` of the answer, from the plan and the answer's cell.
+fn claim_of(
+    target: &agora_protocol::proof::Target,
+    id: Uuid,
+    q: &Query,
+    answer: &NodeAnswer,
+) -> Result<agora_zk::Claim, String> {
+    let outputs = target.outputs()?;
+    Ok(agora_zk::Claim {
+        query: query_digest(id, q),
+        criteria: target.criteria.iter().map(agora_node::proofs::criterion).collect(),
+        measure: target.measure,
+        count: outputs.map_or(0, |o| o.count),
+        sum: outputs.map_or(0, |o| o.sum),
+        sum_sq: outputs.and_then(|o| o.sum_sq),
+        measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
+        suppressed_below: outputs.is_none().then_some(answer.threshold),
+    })
 }
 
 /// Consents to purpose `study-a`, granted as the consent service does (a new data version): person `p`
@@ -666,17 +675,7 @@ fn verify_chunks(msgs: &[ProofMessage], id: Uuid, q: &Query, answer: &NodeAnswer
             return Err("cells over different datasets".into());
         }
         assert_eq!((cell.part, cell.group), (target.part, target.group));
-        let outputs = target.outputs()?;
-        let claim = agora_zk::Claim {
-            query: query_digest(id, q),
-            criteria: target.criteria.iter().map(agora_node::proofs::criterion).collect(),
-            measure: target.measure,
-            count: outputs.map_or(0, |o| o.count),
-            sum: outputs.map_or(0, |o| o.sum),
-            sum_sq: outputs.and_then(|o| o.sum_sq),
-            measure_range: target.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
-            suppressed_below: outputs.is_none().then_some(answer.threshold),
-        };
+        let claim = claim_of(target, id, q, answer)?;
         let archived = agora_zk::archive::ArchivedChunkedAnswer {
             format: agora_zk::archive::CHUNKED_FORMAT.into(),
             dataset: commitment
