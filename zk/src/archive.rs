@@ -171,6 +171,20 @@ impl ArchivedClaim {
             suppressed_below: claim.suppressed_below,
         }
     }
+
+    /// The claim it archives (its query digest read from hex).
+    pub fn to_claim(&self) -> Result<Claim, ZkError> {
+        Ok(Claim {
+            query: digest(&self.query)?,
+            criteria: self.criteria.clone(),
+            measure: self.measure,
+            count: self.count,
+            sum: self.sum,
+            sum_sq: self.sum_sq,
+            measure_range: self.measure_range,
+            suppressed_below: self.suppressed_below,
+        })
+    }
 }
 
 /// One chunk's part, as archived: its masked outputs, its links and its proof (the chunk's commitment
@@ -188,6 +202,30 @@ pub struct ArchivedPart {
     pub link: ChunkLink,
     /// The STARK proof (base64).
     pub proof: String,
+}
+
+impl ArchivedPart {
+    /// Part `index` of an answer with `claim` over the chunks `dataset`: over that chunk's commitment,
+    /// of the claim's statement with this part's masked outputs, suppressed as the claim is only when it
+    /// is the last part; with its proof decoded, or (`proof` false) none, for
+    /// [`crate::verify::check_linked`].
+    pub fn part(&self, claim: &Claim, dataset: &[Commitment], index: usize, proof: bool) -> Result<ChunkPart, ZkError> {
+        let commitment = dataset
+            .get(index)
+            .ok_or_else(|| ZkError::Rejected(format!("part {index} of a dataset of {} chunks", dataset.len())))?;
+        let last = index + 1 == dataset.len();
+        Ok(ChunkPart {
+            commitment: commitment.clone(),
+            claim: Claim {
+                count: self.count,
+                sum: self.sum,
+                suppressed_below: claim.suppressed_below.filter(|_| last),
+                ..claim.clone()
+            },
+            link: self.link,
+            proof: if proof { proof_bytes(&self.proof)? } else { Vec::new() },
+        })
+    }
 }
 
 /// An answer over a dataset committed in chunks, as archived: the node's list of chunk commitments,
@@ -245,35 +283,10 @@ impl ArchivedChunkedAnswer {
                 self.dataset.len()
             )));
         }
-        let c = &self.claim;
-        let claim = Claim {
-            query: digest(&c.query)?,
-            criteria: c.criteria.clone(),
-            measure: c.measure,
-            count: c.count,
-            sum: c.sum,
-            sum_sq: c.sum_sq,
-            measure_range: c.measure_range,
-            suppressed_below: c.suppressed_below,
-        };
-        let parts = self
-            .parts
-            .iter()
-            .zip(&self.dataset)
-            .map(|(p, commitment)| {
-                Ok(ChunkPart {
-                    commitment: commitment.clone(),
-                    claim: Claim { count: p.count, sum: p.sum, suppressed_below: None, ..claim.clone() },
-                    link: p.link,
-                    proof: proof_bytes(&p.proof)?,
-                })
-            })
+        let claim = self.claim.to_claim()?;
+        let parts = (self.parts.iter().enumerate())
+            .map(|(i, p)| p.part(&claim, &self.dataset, i, true))
             .collect::<Result<Vec<_>, ZkError>>()?;
-        // Only the last part of a suppressed answer is suppressed (it states the masked counts added).
-        let mut parts = parts;
-        if let Some(last) = parts.last_mut() {
-            last.claim.suppressed_below = claim.suppressed_below;
-        }
         verify_chunked(&claim, &self.dataset, &parts)?;
         Ok(claim)
     }

@@ -284,6 +284,13 @@ pub struct ChunkPart {
 /// Verifies one chunk's part: its proof shows the masked outputs over the chunk's commitment, with masks
 /// that open its link's digests. It says nothing of the whole dataset: [`verify_chunked`] does.
 pub fn verify_chunk(part: &ChunkPart) -> Result<(), ZkError> {
+    check_part(part)?;
+    verify_statement(&part.commitment, &part.claim, Some(part.link), &part.proof)
+}
+
+/// A chunk's part's own checks before its proof is read: canonical field elements, its outputs and
+/// links of the shape its statement has.
+fn check_part(part: &ChunkPart) -> Result<(), ZkError> {
     let p = crate::air::digest_modulus();
     if part.link.prev.iter().chain(&part.link.next).any(|e| *e >= p) {
         return Err(ZkError::Rejected("a link's digest element is not a canonical field element".into()));
@@ -308,8 +315,7 @@ pub fn verify_chunk(part: &ChunkPart) -> Result<(), ZkError> {
     if part.link.squares_total.is_some() && part.link.squares.is_none() {
         return Err(ZkError::Rejected("a chunk's part adds up masked sums of squares without one of its own".into()));
     }
-    part.claim.check_statement(true)?;
-    verify_statement(&part.commitment, &part.claim, Some(part.link), &part.proof)
+    part.claim.check_statement(true)
 }
 
 /// Verifies an answer over the dataset a node committed in the chunks `commitments` (in the order it
@@ -327,31 +333,52 @@ pub fn verify_chunk(part: &ChunkPart) -> Result<(), ZkError> {
 /// up to the sums the last part states ([`ChunkLink::squares_total`]), which its proof recombines with
 /// that boundary's masks into the claim's.
 pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart]) -> Result<(), ZkError> {
+    chunked(claim, commitments, parts, true)
+}
+
+/// Checks everything [`verify_chunked`] does except the parts' proofs, which the caller has verified
+/// one by one with [`verify_chunk`], each with the claim [`ChunkPart`]s get from the archive form
+/// (`crate::archive::ArchivedPart::part`): for a verifier that receives a cell's parts apart, in several
+/// messages, and keeps only what each proof showed. A part's `proof` is not read (it may be empty).
+pub fn check_linked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart]) -> Result<(), ZkError> {
+    chunked(claim, commitments, parts, false)
+}
+
+/// The checks of an answer over the chunks `commitments` that read no part, before any proof is: at
+/// most [`MAX_CHUNKS`] chunks, no chunk repeated, every root 32 bytes of hex, and `claim` possible over
+/// the chunks' rows together. Part of [`verify_chunked`] and [`check_linked`]; a verifier receiving
+/// parts apart runs it on each arrival, before their proofs.
+pub fn check_dataset(claim: &Claim, commitments: &[Commitment]) -> Result<(), ZkError> {
     let refuse = |why: String| Err(ZkError::Rejected(why));
-    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
-        return refuse("an answer over chunks has at least one part".into());
-    };
     if commitments.len() > MAX_CHUNKS {
         return refuse(format!("{} chunks, at most {MAX_CHUNKS}", commitments.len()));
-    }
-    if parts.len() != commitments.len() {
-        return refuse(format!("{} parts for a dataset of {} chunks", parts.len(), commitments.len()));
-    }
-    if let Some(i) = parts.iter().zip(commitments).position(|(part, c)| &part.commitment != c) {
-        return refuse(format!("part {i} is over another commitment than the dataset's chunk {i}"));
     }
     for (i, c) in commitments.iter().enumerate() {
         if let Some(j) = commitments[..i].iter().position(|d| d.root == c.root) {
             return refuse(format!("the dataset's chunk {i} repeats its chunk {j}"));
         }
     }
-    // The whole claim's own checks, before any proof is read.
     let mut rows = 0u64;
     for c in commitments {
         c.root_bytes()?;
         rows += capacity(c.trace_length) as u64;
     }
-    claim.check(rows)?;
+    claim.check(rows)
+}
+
+/// [`verify_chunked`], its parts' proofs verified here (`proofs`) or by the caller.
+fn chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart], proofs: bool) -> Result<(), ZkError> {
+    let refuse = |why: String| Err(ZkError::Rejected(why));
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return refuse("an answer over chunks has at least one part".into());
+    };
+    check_dataset(claim, commitments)?;
+    if parts.len() != commitments.len() {
+        return refuse(format!("{} parts for a dataset of {} chunks", parts.len(), commitments.len()));
+    }
+    if let Some(i) = parts.iter().zip(commitments).position(|(part, c)| &part.commitment != c) {
+        return refuse(format!("part {i} is over another commitment than the dataset's chunk {i}"));
+    }
     let same = |c: &Claim| {
         c.query == claim.query
             && c.criteria == claim.criteria
@@ -422,7 +449,11 @@ pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkP
     }
     let (mut count, mut sum) = (BaseElement::ZERO, BaseElement::ZERO);
     for (i, part) in parts.iter().enumerate() {
-        verify_chunk(part).map_err(|e| ZkError::Rejected(format!("part {i}: {e}")))?;
+        if proofs {
+            verify_chunk(part).map_err(|e| ZkError::Rejected(format!("part {i}: {e}")))?;
+        } else {
+            check_part(part).map_err(|e| ZkError::Rejected(format!("part {i}: {e}")))?;
+        }
         count += BaseElement::new(part.claim.count);
         sum += BaseElement::new(part.claim.sum);
     }

@@ -6,9 +6,10 @@ mod common;
 use common::*;
 
 use agora_zk::air::ChunkLink;
+use agora_zk::archive::{ArchivedChunkedAnswer, ArchivedPart};
 use agora_zk::format::Commitment;
 use agora_zk::prove::{prove_chunked, Block, Snapshot, Statement};
-use agora_zk::verify::verify_chunk;
+use agora_zk::verify::{check_linked, verify_chunk};
 use agora_zk::{verify_chunked, ChunkPart, Claim, Criterion, ZkError};
 
 /// Three chunks of patients, each a snapshot of its own.
@@ -37,11 +38,38 @@ fn commitments(snapshots: &[Snapshot]) -> Vec<Commitment> {
 }
 
 /// Why `verify_chunked` refuses `parts` as an answer over the dataset of `chunks`.
+/// Checked apart too, it is refused as well: each part's proof alone (`verify_chunk`), then the parts
+/// linked without their proofs (`check_linked`). And its archived form (what travels: each part's
+/// masked outputs, links and proof, the claim the verifier's own) is judged the same checked whole
+/// (`ArchivedChunkedAnswer::verify`) and as a hub receiving a cell's parts in several messages checks
+/// it: each part rebuilt with the claim (`ArchivedPart::part`) and its proof verified alone, then all
+/// linked without their proofs. (A forgery of a part's own claim, which the archived form does not
+/// carry, is undone by it.)
 fn refusal_over(chunks: &[Commitment], claim: &Claim, parts: &[ChunkPart]) -> String {
+    let apart =
+        check_linked(claim, chunks, &without_proofs(parts)).is_err() || parts.iter().any(|p| verify_chunk(p).is_err());
+    assert!(apart, "checked part by part, a forged answer over chunks passed");
+    let whole = ArchivedChunkedAnswer::new(chunks.to_vec(), claim, parts);
+    let proven = |(i, p): (usize, &ArchivedPart)| p.part(claim, chunks, i, true).and_then(|p| verify_chunk(&p));
+    let linked = (whole.parts.iter().enumerate())
+        .map(|(i, p)| p.part(claim, chunks, i, false))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|bare| check_linked(claim, chunks, &bare));
+    let as_hub = whole.parts.iter().enumerate().any(|part| proven(part).is_err()) || linked.is_err();
+    assert_eq!(
+        as_hub,
+        whole.verify().is_err(),
+        "checked as a hub checks runs of parts, the archived answer is judged otherwise"
+    );
     match verify_chunked(claim, chunks, parts) {
         Ok(()) => panic!("a forged answer over chunks verified"),
         Err(e) => e.to_string(),
     }
+}
+
+/// The parts without their proofs, as `check_linked` reads them.
+fn without_proofs(parts: &[ChunkPart]) -> Vec<ChunkPart> {
+    parts.iter().map(|p| ChunkPart { proof: Vec::new(), ..p.clone() }).collect()
 }
 
 /// Why `verify_chunked` refuses `parts` as an answer over the chunks they name.
@@ -64,6 +92,7 @@ fn the_parts_add_up_to_an_independent_count_and_no_part_discloses_its_own() {
         assert!(count > 10, "a cohort worth counting: {count}");
         assert_eq!((claim.count, claim.sum), (count, sum));
         verify_chunked(&claim, &commitments(&snapshots), &parts).expect("an honest answer over chunks verifies");
+        check_linked(&claim, &commitments(&snapshots), &without_proofs(&parts)).expect("and checked part by part");
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[0].link.prev, ChunkLink::end());
         assert_eq!(parts[2].link.next, ChunkLink::end());
