@@ -9,8 +9,8 @@ use crate::store::{now_ms, HubStore, NodePart, QueryRecord, Session, StoreError}
 use agora_protocol::combined::{combine, CombinedResult, NodeReport, NodeState, ProofSummary, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    plan_or_reason, query_digest, ChunkedCell, DatasetCommitment, Expected, Plan, ProofMessage, ProofOutcome,
-    ProofState, ProvenCell, ProvenPart, Target,
+    plan_or_reason, query_digest, ChunkProof, ChunkedCell, DatasetCommitment, Expected, Plan, ProofMessage,
+    ProofOutcome, ProofState, ProvenCell, ProvenPart, Target, MAX_PARTS_PER_MESSAGE,
 };
 use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
 use agora_protocol::{NodeAnswer, Query, QueryError};
@@ -71,6 +71,9 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// A proof message being checked: its query, its node, and over chunks its cell and run's first part.
+type ProofCheck = (Uuid, PeerId, Option<(usize, usize)>);
+
 /// A connected, admitted node.
 #[derive(Debug, Clone)]
 struct Admitted {
@@ -91,9 +94,8 @@ struct Inner {
     cancel: CancellationToken,
     /// Researchers waiting for a query to settle (long-poll); woken and removed when it does.
     waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
-    /// Proof checks under way, one per (query, node) at most.
-    /// Proof messages being checked: per answer, and over chunks per cell.
-    proving: Mutex<HashSet<(Uuid, PeerId, Option<usize>)>>,
+    /// Proof messages being checked: per answer, and over chunks per run of a cell's parts.
+    proving: Mutex<HashSet<ProofCheck>>,
     /// Proof verifications running at once (each ~2 ms of CPU on a blocking thread).
     verifying: Arc<Semaphore>,
 }
@@ -425,8 +427,9 @@ impl Coordinator {
     /// A node's proof of an answer it sent (`peer`: the connection's node), as the network hands it
     /// over: verified against the node's signed commitment and the answer's own cells (the criteria come
     /// from the hub's plan of the query, never from the node); an answer whose proof fails is excluded
-    /// from the combination from then on. Over a dataset in chunks, each cell's message is verified and
-    /// kept as it arrives, and the answer is proven when every cell's has. `Err` is the refusal sent
+    /// from the combination from then on. Over a dataset in chunks, each run of a cell's parts is
+    /// verified and kept as it arrives ([`Coordinator::take_run`]), a cell is proven once its runs
+    /// cover the chunks and link, and the answer once every cell is. `Err` is the refusal sent
     /// back (a replayed or late message, a message the hub cannot take now); nothing stored changes then.
     pub async fn proof(&self, peer: PeerId, msg: Signed<ProofMessage>) -> Result<(), String> {
         if msg.body.len() > MAX_PROOF_MESSAGE {
@@ -438,9 +441,10 @@ impl Coordinator {
         }
         v.payload.header.check(now(), 24 * 3600).map_err(|e| format!("proof header: {e}"))?;
         let query_id = v.payload.header.query_id;
-        // One check per answer (over chunks, per cell) at a time; a second message meanwhile is refused.
+        // One check per answer (over chunks, per run of a cell's parts) at a time; a second message
+        // meanwhile is refused.
         let cell = match &v.payload.outcome {
-            ProofOutcome::Chunked { index, .. } => Some(*index),
+            ProofOutcome::Chunked { index, cell, .. } => Some((*index, cell.first)),
             _ => None,
         };
         if !self.inner.proving.lock().expect("proving lock").insert((query_id, peer, cell)) {
@@ -522,42 +526,33 @@ impl Coordinator {
                 state
             }
             (ProofOutcome::Chunked { commitment, index, cells, cell, .. }, None) => {
-                // A cell kept already is refused before it is verified again.
-                let kept =
-                    self.inner.store.proof_cells(query_id, &peer.to_string()).await.map_err(|e| e.to_string())?;
-                if kept.iter().any(|(i, _, _)| *i == index) {
-                    return Err(format!("the proof of cell {index} of this answer is already received"));
-                }
                 let answer = answer.clone();
-                let record = record.clone();
-                let checked = commitment.clone();
-                let permit = self.inner.verifying.clone().acquire_owned().await.map_err(|e| e.to_string())?;
-                let state = tokio::task::spawn_blocking(move || {
-                    let _permit = permit;
-                    let population = Population::of(&record, &answer, now());
-                    check_chunked_cell(query_id, &record.query, &answer, &checked, (index, cells), &cell, population)
-                })
-                .await
-                .map_err(|e| format!("proof check failed to run: {e}"))?;
-                match state {
-                    ProofState::Proven { .. } => {
-                        return self.keep_cell(peer, query_id, &commitment, (index, cells), state, msg).await
-                    }
-                    state => state,
-                }
+                return self.take_run(peer, query_id, &record, answer, commitment, (index, cells), cell, msg).await;
             }
         };
         let envelope = serde_json::to_string(msg).expect("serialises");
+        self.settle(peer, query_id, &state, Some(&envelope)).await
+    }
+
+    /// Settles the proof of `peer`'s answer as `state` (`envelope`: the message that settled it), or
+    /// says it was settled already.
+    async fn settle(
+        &self,
+        peer: PeerId,
+        query_id: Uuid,
+        state: &ProofState,
+        envelope: Option<&str>,
+    ) -> Result<(), String> {
         let settled = self
             .inner
             .store
-            .set_proof(query_id, &peer.to_string(), &state, Some(&envelope))
+            .set_proof(query_id, &peer.to_string(), state, envelope)
             .await
             .map_err(|e| e.to_string())?;
         if !settled {
             return Err("the proof of this answer is already settled".into());
         }
-        match &state {
+        match state {
             ProofState::Failed { reason } => {
                 warn!(target: "hub::query", %query_id, %peer, %reason, "proof failed: answer excluded")
             }
@@ -566,8 +561,163 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Keeps a verified cell of an answer over a dataset in chunks; once every cell of the answer has
-    /// verified, over the same dataset, the answer is proven (`state`, this cell's verdict).
+    /// Takes a run of one cell's parts of an answer over a dataset in chunks ([`ProofOutcome::Chunked`]):
+    /// its parts' proofs are verified ([`check_chunked_run`]) and the run kept; then, once the cell's
+    /// runs cover the dataset's chunks, the cell is checked whole ([`Coordinator::complete_cell`]). A run
+    /// for a cell proven already, or overlapping a kept run, is refused before it is verified; a run
+    /// that fails excludes the answer. The same run again (its first part, its length and its dataset
+    /// those of a kept one) is not verified again but completes the cell if its runs cover it: a
+    /// completion cut short (a store error, a restart) is finished by the node sending it again.
+    #[allow(clippy::too_many_arguments)]
+    async fn take_run(
+        &self,
+        peer: PeerId,
+        query_id: Uuid,
+        record: &QueryRecord,
+        answer: NodeAnswer,
+        commitment: DatasetCommitment,
+        (index, cells): (usize, usize),
+        run: ChunkedCell,
+        msg: &Signed<ProofMessage>,
+    ) -> Result<(), String> {
+        let node = peer.to_string();
+        let store = &self.inner.store;
+        let proven = store.proven_cells(query_id, &node).await.map_err(|e| e.to_string())?;
+        if proven.iter().any(|(i, _, _)| *i == index) {
+            return Err(format!("the proof of cell {index} of this answer is already received"));
+        }
+        let (first, parts) = (run.first, run.parts.len());
+        let kept = store.proof_runs(query_id, &node, index).await.map_err(|e| e.to_string())?;
+        if kept.iter().any(|(f, n, root)| (*f, *n, root) == (first, parts, &commitment.root)) {
+            return match self.complete_cell(peer, query_id, record, answer, &commitment, (index, cells)).await? {
+                true => Ok(()),
+                false => {
+                    Err(format!("parts {first}..{} of cell {index} of this answer are already received", first + parts))
+                }
+            };
+        }
+        if let Some((f, n, _)) = kept.iter().find(|(f, n, _)| *f < first.saturating_add(parts) && first < f + n) {
+            return Err(format!(
+                "a run of {parts} parts from part {first} of cell {index} overlaps parts {f}..{} already received",
+                f + n
+            ));
+        }
+        let state = {
+            let (answer, query, commitment) = (answer.clone(), record.query.clone(), commitment.clone());
+            let population = Population::of(record, &answer, now());
+            let permit = self.inner.verifying.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                check_chunked_run(query_id, &query, &answer, &commitment, (index, cells), &run, population)
+            })
+            .await
+            .map_err(|e| format!("proof check failed to run: {e}"))?
+        };
+        let envelope = serde_json::to_string(msg).expect("serialises");
+        if !matches!(state, ProofState::Proven { .. }) {
+            return self.settle(peer, query_id, &state, Some(&envelope)).await;
+        }
+        let added = store.add_proof_run(query_id, &node, (index, first, parts), &commitment.root, &envelope).await;
+        if !added.map_err(|e| e.to_string())? {
+            return Err(format!(
+                "parts {first}..{} of cell {index} of this answer are already received",
+                first + parts
+            ));
+        }
+        drop(envelope);
+        info!(target: "hub::query", %query_id, %peer, cell = index, first, parts, "run of a cell over chunks verified");
+        self.complete_cell(peer, query_id, record, answer, &commitment, (index, cells)).await.map(|_| ())
+    }
+
+    /// Checks cell `index` of `peer`'s answer whole if its kept runs tile the dataset's chunks from the
+    /// first, over one dataset (runs over two, or overlapping, fail the answer): its parts, read back a
+    /// run at a time without their proofs, must link and add up to the hub's claim
+    /// ([`check_chunked_links`]); the cell is then kept as proven ([`Coordinator::keep_cell`]), or the
+    /// answer fails. `false` if the runs do not cover the chunks yet.
+    async fn complete_cell(
+        &self,
+        peer: PeerId,
+        query_id: Uuid,
+        record: &QueryRecord,
+        answer: NodeAnswer,
+        commitment: &DatasetCommitment,
+        (index, cells): (usize, usize),
+    ) -> Result<bool, String> {
+        let node = peer.to_string();
+        let kept = self.inner.store.proof_runs(query_id, &node, index).await.map_err(|e| e.to_string())?;
+        let failed = |reason: String| ProofState::Failed { reason };
+        let mut at = 0;
+        for (f, n, root) in &kept {
+            let failure = if *root != commitment.root {
+                Some(format!("cell {index}'s parts are proven over different datasets"))
+            } else if *f < at {
+                Some(format!("cell {index}'s runs of parts overlap (parts {f}..{} and ..{at})", f + n))
+            } else {
+                None
+            };
+            if let Some(reason) = failure {
+                self.settle(peer, query_id, &failed(reason), None).await?;
+                return Ok(true);
+            }
+            if *f > at {
+                return Ok(false);
+            }
+            at = f + n;
+        }
+        if at < commitment.chunks.len() {
+            return Ok(false);
+        }
+        // Every part's outputs and links, a kept run at a time, without the proofs.
+        let Some((_, whole)) = self.cell_of_runs(query_id, &node, index, false).await.map_err(|e| e.to_string())?
+        else {
+            return Err(format!("a kept run of cell {index} of this answer cannot be read back"));
+        };
+        let state = {
+            let (query, checked) = (record.query.clone(), commitment.clone());
+            let population = Population::of(record, &answer, now());
+            tokio::task::spawn_blocking(move || {
+                check_chunked_links(query_id, &query, &answer, &checked, (index, cells), &whole, population)
+            })
+            .await
+            .map_err(|e| format!("proof check failed to run: {e}"))?
+        };
+        match state {
+            ProofState::Proven { .. } => self.keep_cell(peer, query_id, commitment, (index, cells), state).await?,
+            state => self.settle(peer, query_id, &state, None).await?,
+        }
+        Ok(true)
+    }
+
+    /// One cell of `node`'s answer over chunks from its kept runs, in order, with the dataset of its
+    /// first run (every run's root is the same, checked before the cell is read back); with the parts' proofs, or (`proofs` false) without them, holding one run's message at
+    /// a time. `None` if a run's message cannot be read back.
+    async fn cell_of_runs(
+        &self,
+        query_id: Uuid,
+        node: &str,
+        index: usize,
+        proofs: bool,
+    ) -> Result<Option<(DatasetCommitment, ChunkedCell)>, StoreError> {
+        let mut whole: Option<(DatasetCommitment, ChunkedCell)> = None;
+        for (first, _, _) in self.inner.store.proof_runs(query_id, node, index).await? {
+            let envelope = self.inner.store.proof_run(query_id, node, index, first).await?;
+            let Some(ProofOutcome::Chunked { commitment, mut cell, .. }) = envelope.as_deref().and_then(outcome_of)
+            else {
+                return Ok(None);
+            };
+            if !proofs {
+                cell.parts.iter_mut().for_each(|p| p.proof = String::new());
+            }
+            match &mut whole {
+                Some((_, w)) => w.parts.append(&mut cell.parts),
+                None => whole = Some((commitment, ChunkedCell { first: 0, ..cell })),
+            }
+        }
+        Ok(whole)
+    }
+
+    /// Keeps a proven cell of an answer over a dataset in chunks; once every cell of the answer has
+    /// been, over the same dataset, the answer is proven (`state`, this cell's verdict).
     async fn keep_cell(
         &self,
         peer: PeerId,
@@ -575,16 +725,14 @@ impl Coordinator {
         commitment: &DatasetCommitment,
         (index, cells): (usize, usize),
         mut state: ProofState,
-        msg: &Signed<ProofMessage>,
     ) -> Result<(), String> {
         let node = peer.to_string();
         let store = &self.inner.store;
-        let envelope = serde_json::to_string(msg).expect("serialises");
-        let kept = store.add_proof_cell(query_id, &node, index, &commitment.root, &envelope).await;
-        if !kept.map_err(|e| e.to_string())? {
-            return Err(format!("the proof of cell {index} of this answer is already received"));
+        // A concurrent run may have completed the cell first: its check kept it.
+        if !store.add_proven_cell(query_id, &node, index, &commitment.root).await.map_err(|e| e.to_string())? {
+            return Ok(());
         }
-        let verified = store.proof_cells(query_id, &node).await.map_err(|e| e.to_string())?;
+        let verified = store.proven_cells(query_id, &node).await.map_err(|e| e.to_string())?;
         if verified.iter().any(|(_, root, _)| *root != commitment.root) {
             let reason = "the answer's cells are proven over different datasets".to_string();
             warn!(target: "hub::query", %query_id, %peer, %reason, "proof failed: answer excluded");
@@ -603,7 +751,7 @@ impl Coordinator {
                 submitted.is_some_and(|at| registered.iter().any(|(c, seen)| c == commitment && *seen < at));
         }
         store.record_commitment(&node, commitment, now_ms()).await.map_err(|e| e.to_string())?;
-        // The cells' own messages stay in `proof_cells`; a concurrent last cell may have settled first.
+        // The cells' runs stay in `proof_runs`; a concurrent last cell may have settled first.
         if store.set_proof(query_id, &node, &state, None).await.map_err(|e| e.to_string())? {
             info!(target: "hub::query", %query_id, %peer, proof = %state.label(), "proof settled");
         }
@@ -625,31 +773,27 @@ impl Coordinator {
                 continue;
             };
             let claims = claims(query_id, &record.query, answer, &plan);
-            // The message that proved the answer, or over chunks one per cell.
-            let messages = match self.inner.store.proof_envelope(query_id, &part.peer_id).await? {
-                Some(envelope) => vec![envelope],
-                None => {
-                    let cells = self.inner.store.proof_cells(query_id, &part.peer_id).await?;
-                    cells.into_iter().map(|(_, _, envelope)| envelope).collect()
+            // The message that proved the answer, or over chunks each proven cell from its runs.
+            if let Some(envelope) = self.inner.store.proof_envelope(query_id, &part.peer_id).await? {
+                if let Some(ProofOutcome::Proven { commitment, cells, .. }) = outcome_of(&envelope) {
+                    let zk = zk_commitment(&commitment);
+                    for ((_, claim), cell) in claims.iter().zip(&cells) {
+                        let Ok(claim) = claim else { continue };
+                        out.push(Archived::One(ArchivedAnswer::with_proof(zk.clone(), claim, cell.proof.clone())));
+                    }
                 }
-            };
-            for envelope in messages {
-                let Ok(signed) = serde_json::from_str::<Signed<ProofMessage>>(&envelope) else { continue };
-                let Ok(msg) = serde_json::from_str::<ProofMessage>(&signed.body) else { continue };
-                match msg.outcome {
-                    ProofOutcome::Proven { commitment, cells, .. } => {
-                        let zk = zk_commitment(&commitment);
-                        for ((_, claim), cell) in claims.iter().zip(&cells) {
-                            let Ok(claim) = claim else { continue };
-                            out.push(Archived::One(ArchivedAnswer::with_proof(zk.clone(), claim, cell.proof.clone())));
-                        }
-                    }
-                    ProofOutcome::Chunked { commitment, index, cell, .. } => {
-                        if let Some((_, Ok(claim))) = claims.get(index) {
-                            out.push(Archived::Chunked(archived_chunked(&commitment, claim, &cell)));
-                        }
-                    }
-                    ProofOutcome::Unavailable { .. } => {}
+                continue;
+            }
+            for (index, _, whole) in self.inner.store.proven_cells(query_id, &part.peer_id).await? {
+                let cell = match whole {
+                    Some(envelope) => match outcome_of(&envelope) {
+                        Some(ProofOutcome::Chunked { commitment, cell, .. }) => Some((commitment, cell)),
+                        _ => None,
+                    },
+                    None => self.cell_of_runs(query_id, &part.peer_id, index, true).await.map_err(HubError::Store)?,
+                };
+                if let (Some((commitment, cell)), Some((_, Ok(claim)))) = (cell, claims.get(index)) {
+                    out.push(Archived::Chunked(archived_chunked(&commitment, claim, &cell)));
                 }
             }
         }
@@ -671,6 +815,12 @@ impl Coordinator {
             }
         }
     }
+}
+
+/// What a kept signed proof message says (`None` if it cannot be read).
+fn outcome_of(envelope: &str) -> Option<ProofOutcome> {
+    let signed = serde_json::from_str::<Signed<ProofMessage>>(envelope).ok()?;
+    Some(serde_json::from_str::<ProofMessage>(&signed.body).ok()?.outcome)
 }
 
 /// Checks a node's signed statement: signature, signer, query id, and the answer's own id.
@@ -719,7 +869,8 @@ pub fn criterion(l: &agora_protocol::proof::Literal) -> Criterion {
     Criterion { code: l.code, negated: l.negated, or_previous: l.or_previous, min: l.min, max: l.max }
 }
 
-/// The largest proof message accepted: up to `MAX_PROOFS_PER_ANSWER` proofs of at most 250 KB (the
+/// The largest proof message accepted: up to `MAX_PROOFS_PER_ANSWER` proofs (or a run of
+/// `MAX_PARTS_PER_MESSAGE` parts with a chunk list of up to `MAX_CHUNKS_PER_DATASET`) of at most 250 KB (the
 /// format's target; 148–163 KB at 2^20 rows, and `agora_zk::format::MAX_AUX_WIDTH` keeps the widest
 /// statement under it at every trace length: 197 KB at 2^20, 219 KB at 2^22, BENCHMARKS.md), each a
 /// third larger in base64, below the wire's 4 MiB frame. (Before archive format 5 the widest proofs
@@ -884,7 +1035,7 @@ fn checked_claims(
     let failed = |reason: String| ProofState::Failed { reason };
     match (over_chunks, commitment.chunks.is_empty()) {
         (false, false) => {
-            return Err(failed("the dataset is committed in chunks: its proofs come a cell at a time".into()))
+            return Err(failed("the dataset is committed in chunks: its proofs come in runs of a cell's parts".into()))
         }
         (true, true) => return Err(failed("a proof over chunks names a dataset without chunks".into())),
         (true, false) => commitment.check_chunks().map_err(|e| failed(format!("the dataset's commitment: {e}")))?,
@@ -905,12 +1056,11 @@ fn checked_claims(
     Ok((population, claims))
 }
 
-/// Checks one cell's proof of an answer over a dataset committed in chunks ([`ProofOutcome::Chunked`]):
+/// The claim cell `index` (of `cells`) of an answer over a dataset in chunks must show, with its name:
 /// the commitment names its chunk list, the cell is the plan's `index`-th of `cells` (as many as the
-/// plan has), and its parts prove, chunk by chunk with masked outputs, the claim the answer makes for
-/// that cell (agora-zk's `verify_chunked`, through the archive form auditors check too). `Proven` says
-/// this cell verified; the answer is proven when every cell has.
-pub fn check_chunked_cell(
+/// plan has) and the one `cell` says it is. `Err` is the answer's proof state.
+#[allow(clippy::too_many_arguments)]
+fn chunked_claim(
     query_id: Uuid,
     query: &agora_protocol::Query,
     answer: &NodeAnswer,
@@ -918,62 +1068,135 @@ pub fn check_chunked_cell(
     (index, cells): (usize, usize),
     cell: &ChunkedCell,
     population: Result<Population, String>,
-) -> ProofState {
+) -> Result<(Claim, String, Population), ProofState> {
     let failed = |reason: String| ProofState::Failed { reason };
-    let (population, claims) = match checked_claims(query_id, query, answer, commitment, population, true) {
-        Ok(checked) => checked,
-        Err(state) => return state,
-    };
+    let (population, claims) = checked_claims(query_id, query, answer, commitment, population, true)?;
     if cells != claims.len() {
-        return failed(format!("{cells} cells stated for an answer with {} cells to prove", claims.len()));
+        return Err(failed(format!("{cells} cells stated for an answer with {} cells to prove", claims.len())));
     }
     let Some((target, claim)) = claims.into_iter().nth(index) else {
-        return failed(format!("cell {index} of an answer with {cells} cells to prove"));
+        return Err(failed(format!("cell {index} of an answer with {cells} cells to prove")));
     };
     let what = format!("{} ({})", part_name(target.part), target.group);
     if target.part != cell.part || target.group != cell.group {
-        return failed(format!("cell {index} is the plan's {what}, not the one proven"));
+        return Err(failed(format!("cell {index} is the plan's {what}, not the one proven")));
     }
-    let claim = match claim {
-        Ok(claim) => claim,
-        Err(e) => return failed(format!("{what}: {e}")),
+    let claim = claim.map_err(|e| failed(format!("{what}: {e}")))?;
+    Ok((claim, what, population))
+}
+
+/// Checks a run of one cell's parts of an answer over a dataset committed in chunks
+/// ([`ProofOutcome::Chunked`]): the cell is the plan's (as [`check_chunked_links`] says), the run holds
+/// one to [`MAX_PARTS_PER_MESSAGE`] parts within the dataset's chunks, and each part's proof shows its
+/// masked outputs over its chunk, for the claim the answer makes for that cell (agora-zk's
+/// `verify_chunk`, each part built as the archive form auditors check builds it). `Proven` says these
+/// parts verified; the cell is proven once [`check_chunked_links`] passes over all of them.
+pub fn check_chunked_run(
+    query_id: Uuid,
+    query: &agora_protocol::Query,
+    answer: &NodeAnswer,
+    commitment: &DatasetCommitment,
+    at: (usize, usize),
+    run: &ChunkedCell,
+    population: Result<Population, String>,
+) -> ProofState {
+    let failed = |reason: String| ProofState::Failed { reason };
+    let (claim, what, population) = match chunked_claim(query_id, query, answer, commitment, at, run, population) {
+        Ok(checked) => checked,
+        Err(state) => return state,
     };
-    if let Err(e) = archived_chunked(commitment, &claim, cell).verify() {
+    let chunks = commitment.chunks.len();
+    let end = run.first.checked_add(run.parts.len()).filter(|end| *end <= chunks);
+    let Some(end) = end.filter(|_| (1..=MAX_PARTS_PER_MESSAGE).contains(&run.parts.len())) else {
+        return failed(format!(
+            "{what}: a run of {} parts from part {}, for a dataset of {chunks} chunks (1 to {MAX_PARTS_PER_MESSAGE} \
+             parts a message)",
+            run.parts.len(),
+            run.first
+        ));
+    };
+    let dataset = zk_chunks(commitment);
+    if let Err(e) = agora_zk::verify::check_dataset(&claim, &dataset) {
+        return failed(format!("{what}: {e}"));
+    }
+    for (i, p) in (run.first..end).zip(&run.parts) {
+        let part = archived_part(p).part(&claim, &dataset, i, true);
+        if let Err(e) = part.and_then(|part| agora_zk::verify::verify_chunk(&part)) {
+            return failed(format!("{what}: part {i}: {e}"));
+        }
+    }
+    proven(commitment, population)
+}
+
+/// Checks one whole cell of an answer over a dataset committed in chunks, its parts' proofs verified
+/// already ([`check_chunked_run`]) and not read here: the commitment names its chunk list, the cell is
+/// the plan's `index`-th of `cells` (as many as the plan has), and its parts (one per chunk, in order)
+/// link and add up to the claim the answer makes for that cell (agora-zk's `check_linked`). `Proven`
+/// says this cell is; the answer is proven when every cell is.
+pub fn check_chunked_links(
+    query_id: Uuid,
+    query: &agora_protocol::Query,
+    answer: &NodeAnswer,
+    commitment: &DatasetCommitment,
+    at: (usize, usize),
+    cell: &ChunkedCell,
+    population: Result<Population, String>,
+) -> ProofState {
+    let failed = |reason: String| ProofState::Failed { reason };
+    let (claim, what, population) = match chunked_claim(query_id, query, answer, commitment, at, cell, population) {
+        Ok(checked) => checked,
+        Err(state) => return state,
+    };
+    let dataset = zk_chunks(commitment);
+    if cell.first != 0 {
+        return failed(format!("{what}: a whole cell's parts start at part 0, not {}", cell.first));
+    }
+    if cell.parts.len() != dataset.len() {
+        return failed(format!("{what}: {} parts for a dataset of {} chunks", cell.parts.len(), dataset.len()));
+    }
+    let parts = cell.parts.iter().enumerate().map(|(i, p)| archived_part(p).part(&claim, &dataset, i, false));
+    let checked =
+        parts.collect::<Result<Vec<_>, _>>().and_then(|parts| agora_zk::verify::check_linked(&claim, &dataset, &parts));
+    if let Err(e) = checked {
         return failed(format!("{what}: {e}"));
     }
     proven(commitment, population)
+}
+
+/// The chunks of a dataset in chunks, as agora-zk's commitments.
+fn zk_chunks(commitment: &DatasetCommitment) -> Vec<agora_zk::format::Commitment> {
+    (commitment.chunks.iter())
+        .map(|c| agora_zk::format::Commitment {
+            version: commitment.version,
+            trace_length: c.trace_length,
+            root: c.root.clone(),
+        })
+        .collect()
+}
+
+/// A part as archived (its proof in base64, as sent).
+fn archived_part(p: &ChunkProof) -> ArchivedPart {
+    ArchivedPart {
+        count: p.count,
+        sum: p.sum,
+        link: agora_zk::air::ChunkLink {
+            prev: p.link.prev,
+            next: p.link.next,
+            total: p.link.total,
+            squares: p.link.squares,
+            squares_total: p.link.squares_total,
+        },
+        proof: p.proof.clone(),
+    }
 }
 
 /// A cell's proof over chunks in the archive form `agora-zk verify` checks, with the hub's own claim.
 fn archived_chunked(commitment: &DatasetCommitment, claim: &Claim, cell: &ChunkedCell) -> ArchivedChunkedAnswer {
     ArchivedChunkedAnswer {
         format: agora_zk::archive::CHUNKED_FORMAT.into(),
-        dataset: commitment
-            .chunks
-            .iter()
-            .map(|c| agora_zk::format::Commitment {
-                version: commitment.version,
-                trace_length: c.trace_length,
-                root: c.root.clone(),
-            })
-            .collect(),
+        dataset: zk_chunks(commitment),
         claim: ArchivedClaim::of(claim),
-        parts: cell
-            .parts
-            .iter()
-            .map(|p| ArchivedPart {
-                count: p.count,
-                sum: p.sum,
-                link: agora_zk::air::ChunkLink {
-                    prev: p.link.prev,
-                    next: p.link.next,
-                    total: p.link.total,
-                    squares: p.link.squares,
-                    squares_total: p.link.squares_total,
-                },
-                proof: p.proof.clone(),
-            })
-            .collect(),
+        parts: cell.parts.iter().map(archived_part).collect(),
     }
 }
 
@@ -984,12 +1207,7 @@ fn readable(c: &DatasetCommitment) -> Result<(), String> {
         return zk_commitment(c).root_bytes().map(|_| ()).map_err(|e| e.to_string());
     }
     c.check_chunks()?;
-    for chunk in &c.chunks {
-        let zk = agora_zk::format::Commitment {
-            version: c.version,
-            trace_length: chunk.trace_length,
-            root: chunk.root.clone(),
-        };
+    for zk in zk_chunks(c) {
         zk.root_bytes().map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -424,23 +424,27 @@ impl HubStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Keeps one verified cell's signed proof message of an answer over a dataset in chunks, with the
-    /// root of the dataset it is over: `false` if that cell's was kept already.
-    pub async fn add_proof_cell(
+    /// Keeps a run of one cell's parts (an answer over a dataset in chunks), whose proofs verified: the
+    /// parts `first..first + parts` of the dataset `root`, and the node's signed message. `false` if a
+    /// run from `first` was kept already.
+    pub async fn add_proof_run(
         &self,
         query_id: Uuid,
         peer_id: &str,
-        cell: usize,
+        (cell, first, parts): (usize, usize, usize),
         root: &str,
         envelope: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO proof_cells (query_id, peer_id, cell, root, envelope) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (query_id, peer_id, cell) DO NOTHING",
+            "INSERT INTO proof_runs (query_id, peer_id, cell, first_part, parts, root, envelope)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (query_id, peer_id, cell, first_part) DO NOTHING",
         )
         .bind(query_id.to_string())
         .bind(peer_id)
         .bind(cell as i64)
+        .bind(first as i64)
+        .bind(parts as i64)
         .bind(root)
         .bind(envelope)
         .execute(&self.pool)
@@ -448,10 +452,77 @@ impl HubStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The verified cells kept for one node's answer: `(cell, dataset root, signed message)` by cell.
-    pub async fn proof_cells(&self, query_id: Uuid, peer_id: &str) -> Result<Vec<(usize, String, String)>, StoreError> {
+    /// The runs kept of one cell of a node's answer: `(first part, parts, dataset root)` by first part.
+    pub async fn proof_runs(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+        cell: usize,
+    ) -> Result<Vec<(usize, usize, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT cell, root, envelope FROM proof_cells WHERE query_id = $1 AND peer_id = $2 ORDER BY cell",
+            "SELECT first_part, parts, root FROM proof_runs
+             WHERE query_id = $1 AND peer_id = $2 AND cell = $3 ORDER BY first_part",
+        )
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .bind(cell as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get::<i64, _>(0) as usize, r.get::<i64, _>(1) as usize, r.get(2))).collect())
+    }
+
+    /// The signed message of one kept run (a cell's, from its `first` part).
+    pub async fn proof_run(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+        cell: usize,
+        first: usize,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT envelope FROM proof_runs WHERE query_id = $1 AND peer_id = $2 AND cell = $3 AND first_part = $4",
+        )
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .bind(cell as i64)
+        .bind(first as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Records one cell of an answer over a dataset in chunks as proven (every part verified, the parts
+    /// linked and added up), over the dataset `root`: `false` if it was already. Its runs stay in
+    /// `proof_runs`.
+    pub async fn add_proven_cell(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+        cell: usize,
+        root: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO proven_cells (query_id, peer_id, cell, root) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (query_id, peer_id, cell) DO NOTHING",
+        )
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .bind(cell as i64)
+        .bind(root)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The proven cells of one node's answer: `(cell, dataset root, its whole signed message when a hub
+    /// before runs kept it)` by cell.
+    pub async fn proven_cells(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+    ) -> Result<Vec<(usize, String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT cell, root, envelope FROM proven_cells WHERE query_id = $1 AND peer_id = $2 ORDER BY cell",
         )
         .bind(query_id.to_string())
         .bind(peer_id)

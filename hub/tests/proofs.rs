@@ -4,8 +4,8 @@
 
 use agora_hub::authority::Authority;
 use agora_hub::coordinator::{
-    assemble, assemble_with, check_chunked_cell, check_proofs, statement_mismatch, with_statement_hint, Coordinator,
-    CoordinatorConfig, Population,
+    assemble, assemble_with, check_chunked_links, check_chunked_run, check_proofs, statement_mismatch,
+    with_statement_hint, Coordinator, CoordinatorConfig, Population,
 };
 use agora_hub::store::HubStore;
 use agora_hub::store::{NodePart, QueryRecord};
@@ -429,10 +429,11 @@ fn the_largest_proof_message_fits_the_limits() {
     let base64_proof = 250_000usize.div_ceil(3) * 4;
     let needed = agora_protocol::proof::MAX_PROOFS_PER_ANSWER * (base64_proof + 64) + 4096;
     assert!(needed <= MAX_PROOF_MESSAGE, "{needed} > {MAX_PROOF_MESSAGE}");
-    // A cell over the most chunks: a part per chunk (its proof, masked outputs and links as JSON
-    // numbers: about 200 bytes) and the commitment's chunk list (about 100 bytes a chunk).
-    let chunks = agora_protocol::proof::MAX_CHUNKS_PER_DATASET;
-    let needed = chunks * (base64_proof + 64 + 200) + chunks * 100 + 4096;
+    // A run of a cell's parts over the most chunks: a part per chunk, at most MAX_PARTS_PER_MESSAGE
+    // (its proof, masked outputs and links as JSON numbers: about 200 bytes), and the commitment's
+    // chunk list (about 100 bytes a chunk).
+    let (parts, chunks) = (agora_protocol::proof::MAX_PARTS_PER_MESSAGE, agora_protocol::proof::MAX_CHUNKS_PER_DATASET);
+    let needed = parts * (base64_proof + 64 + 200) + chunks * 100 + 4096;
     assert!(needed <= MAX_PROOF_MESSAGE, "{needed} > {MAX_PROOF_MESSAGE}");
     // The signed envelope wraps the body (a JSON string: quotes escaped) with a signature and a key.
     assert!((MAX_PROOF_MESSAGE as u64) * 11 / 10 + 4096 <= agora_protocol::transport::MAX_REQUEST_BYTES);
@@ -566,9 +567,37 @@ fn prove_chunks(chunks: &[Snapshot], query_id: Uuid, q: &Query, answer: &NodeAns
                     proof: base64::engine::general_purpose::STANDARD.encode(p.proof),
                 })
                 .collect();
-            ChunkedCell { part: t.part, group: t.group, parts }
+            ChunkedCell { part: t.part, group: t.group, first: 0, parts }
         })
         .collect()
+}
+
+/// A whole cell over chunks checked as the hub checks it: its parts in runs of at most `per`, in order
+/// (each run's proofs, `check_chunked_run`), then the whole cell's links and sums without its proofs
+/// (`check_chunked_links`).
+fn check_cell(
+    id: Uuid,
+    q: &Query,
+    answer: &NodeAnswer,
+    c: &DatasetCommitment,
+    at: (usize, usize),
+    cell: &ChunkedCell,
+    per: usize,
+) -> ProofState {
+    for (k, run) in cell.parts.chunks(per).enumerate() {
+        let run = ChunkedCell { first: k * per, parts: run.to_vec(), ..cell.clone() };
+        let state = check_chunked_run(id, q, answer, c, at, &run, Ok(Population::Everyone));
+        if !matches!(state, ProofState::Proven { .. }) {
+            return state;
+        }
+    }
+    check_chunked_links(id, q, answer, c, at, &without_proofs(cell), Ok(Population::Everyone))
+}
+
+/// The cell without its parts' proofs, as the hub reads its kept runs back to link them.
+fn without_proofs(cell: &ChunkedCell) -> ChunkedCell {
+    let parts = cell.parts.iter().map(|p| ChunkProof { proof: String::new(), ..p.clone() }).collect();
+    ChunkedCell { parts, ..cell.clone() }
 }
 
 /// A cell proven over chunks is checked on its own, against the hub's plan and the answer's cell; each
@@ -584,8 +613,11 @@ fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
     let honest = answer(id, Cell::Value(23));
     let cells = prove_chunks(&snapshots, id, &q, &honest);
     assert_eq!((cells.len(), cells[0].parts.len()), (1, 3));
+    // In runs of two parts and one, and whole.
     let check = |answer: &NodeAnswer, c: &DatasetCommitment, at: (usize, usize), cell: &ChunkedCell| {
-        check_chunked_cell(id, &q, answer, c, at, cell, everyone())
+        let state = check_cell(id, &q, answer, c, at, cell, 2);
+        assert_eq!(state, check_cell(id, &q, answer, c, at, cell, 3));
+        state
     };
     assert_eq!(
         check(&honest, &commitment, (0, 1), &cells[0]),
@@ -619,13 +651,28 @@ fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
     list.swap(0, 2);
     let reordered = DatasetCommitment::chunked(commitment.version, list, 7).unwrap();
     failed(check(&honest, &reordered, (0, 1), &cells[0]), "part 0: proof is over dataset");
+    // A run's place: within the dataset's chunks, one to ten parts, and its parts over the chunks they
+    // name (a run moved one place on is over other chunks).
+    let run = |first: usize, parts: &[ChunkProof]| ChunkedCell { first, parts: parts.to_vec(), ..cells[0].clone() };
+    let run_check = |r: &ChunkedCell| check_chunked_run(id, &q, &honest, &commitment, (0, 1), r, everyone());
+    assert!(matches!(run_check(&run(1, &cells[0].parts[1..])), ProofState::Proven { .. }));
+    failed(run_check(&run(2, &cells[0].parts[1..])), "a run of 2 parts from part 2, for a dataset of 3 chunks");
+    failed(run_check(&run(usize::MAX, &cells[0].parts[2..])), "a run of 1 parts from part 18446744073709551615");
+    failed(run_check(&run(0, &[])), "a run of 0 parts from part 0");
+    failed(run_check(&run(0, &vec![cells[0].parts[0].clone(); 11])), "a run of 11 parts");
+    failed(run_check(&run(1, &cells[0].parts[..1])), "patients (all): part 1: proof is over dataset");
+    // The links: a cell whole, from its first part, and its parts' proofs are not read there.
+    let links = |c: &ChunkedCell| check_chunked_links(id, &q, &honest, &commitment, (0, 1), c, everyone());
+    assert!(matches!(links(&without_proofs(&cells[0])), ProofState::Proven { .. }));
+    failed(links(&run(0, &cells[0].parts[1..])), "2 parts for a dataset of 3 chunks");
+    failed(links(&ChunkedCell { first: 1, ..cells[0].clone() }), "start at part 0, not 1");
     let stale = DatasetCommitment::chunked(commitment.version, commitment.chunks.clone(), 6).unwrap();
     failed(check(&honest, &stale, (0, 1), &cells[0]), "data version 6");
     let (_, single) = snapshot(7, 1);
     failed(check(&honest, &single, (0, 1), &cells[0]), "a dataset without chunks");
     // The whole answer in one message over chunks is not taken.
     let one = prove(&snapshots[0], id, &q, &honest);
-    failed(check_proofs(id, &q, &honest, &commitment, &one, everyone()), "a cell at a time");
+    failed(check_proofs(id, &q, &honest, &commitment, &one, everyone()), "in runs of a cell's parts");
 
     // A rare cohort (I10: 5 patients, below 10) is proven suppressed over the chunks, its count hidden.
     let q =
@@ -633,14 +680,8 @@ fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
     let rare = answer(id, Cell::Suppressed);
     let cells = prove_chunks(&snapshots, id, &q, &rare);
     assert!(cells[0].parts[2].link.total.is_some(), "the last part states the masked counts added");
-    assert!(matches!(
-        check_chunked_cell(id, &q, &rare, &commitment, (0, 1), &cells[0], everyone()),
-        ProofState::Proven { .. }
-    ));
-    failed(
-        check_chunked_cell(id, &q, &answer(id, Cell::Value(5)), &commitment, (0, 1), &cells[0], everyone()),
-        "patients (all):",
-    );
+    assert!(matches!(check_cell(id, &q, &rare, &commitment, (0, 1), &cells[0], 2), ProofState::Proven { .. }));
+    failed(check_cell(id, &q, &answer(id, Cell::Value(5)), &commitment, (0, 1), &cells[0], 2), "patients (all):");
 
     // A mean over the chunks is proven (the number of values and their sum), and a standard deviation
     // (their sum of squares too, recombined by the last part).
@@ -651,34 +692,45 @@ fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
     let cells = prove_chunks(&snapshots, id, &q, &mean);
     assert_eq!(cells.len(), 2, "patients and moments");
     for (i, cell) in cells.iter().enumerate() {
-        let state = check_chunked_cell(id, &q, &mean, &commitment, (i, 2), cell, everyone());
+        let state = check_cell(id, &q, &mean, &commitment, (i, 2), cell, 2);
         assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
     }
     q.aggregates.push(Aggregate::StdDev);
     // The mean's parts state no sum of squares: they do not prove the standard deviation's.
     failed(
-        check_chunked_cell(id, &q, &mean, &commitment, (1, 2), &cells[1], everyone()),
+        check_cell(id, &q, &mean, &commitment, (1, 2), &cells[1], 2),
+        "moments (all): part 0: proof does not verify for this query and these outputs: a chunk's part masks its own sum of squares exactly when it states the answer's",
+    );
+    failed(
+        check_chunked_links(id, &q, &mean, &commitment, (1, 2), &without_proofs(&cells[1]), everyone()),
         "moments (all): proof does not verify for this query and these outputs: the last part of a sum of squares ends at no boundary",
     );
     let cells = prove_chunks(&snapshots, id, &q, &mean);
     assert!(cells[1].parts.iter().all(|p| p.link.squares.is_some()));
     assert!(cells[1].parts[2].link.squares_total.is_some(), "the last part adds up the masked ones");
     for (i, cell) in cells.iter().enumerate() {
-        let state = check_chunked_cell(id, &q, &mean, &commitment, (i, 2), cell, everyone());
+        let state = check_cell(id, &q, &mean, &commitment, (i, 2), cell, 2);
         assert!(matches!(state, ProofState::Proven { .. }), "{state:?}");
     }
     // Another sum of squares in the answer, or a part's masked low word moved: the cell fails.
     let mut other = mean.clone();
     other.rows[0].moments = Some(Moments::Released { n: 12, sum: values.iter().sum(), sum_sq: squares + 1 });
     failed(
-        check_chunked_cell(id, &q, &other, &commitment, (1, 2), &cells[1], everyone()),
-        "moments (all): proof does not verify for this query and these outputs: part 0: proof does not verify",
+        check_cell(id, &q, &other, &commitment, (1, 2), &cells[1], 2),
+        "moments (all): part 0: proof does not verify",
     );
+    // A part's masked low word moved: its proof fails, and its links alone do not add up; with the stated
+    // sums moved too they do, and its proof still fails.
     let mut moved = cells[1].clone();
     moved.parts[1].link.squares.as_mut().unwrap()[0] += 1;
-    failed(check_chunked_cell(id, &q, &mean, &commitment, (1, 2), &moved, everyone()), "add up to");
+    failed(check_cell(id, &q, &mean, &commitment, (1, 2), &moved, 2), "part 1: proof does not verify");
+    failed(check_chunked_links(id, &q, &mean, &commitment, (1, 2), &moved, everyone()), "add up to");
     moved.parts[2].link.squares_total.as_mut().unwrap()[0] += 1;
-    failed(check_chunked_cell(id, &q, &mean, &commitment, (1, 2), &moved, everyone()), "part 1: proof does not verify");
+    assert!(matches!(
+        check_chunked_links(id, &q, &mean, &commitment, (1, 2), &moved, everyone()),
+        ProofState::Proven { .. }
+    ));
+    failed(check_cell(id, &q, &mean, &commitment, (1, 2), &moved, 2), "part 1: proof does not verify");
 }
 
 /// A hub on `url` (SQLite, or a PostgreSQL database) with a query of `q` sent to one node, whose
@@ -742,12 +794,18 @@ async fn stored_proof(hub: &Coordinator, query_id: Uuid) -> Option<ProofState> {
 }
 
 /// What [`cells_over_chunks_through_the_hub`] sends, proven once for both stores: E11.9 by sex over
-/// [`chunks`], for three queries (ids), and the third's cells over the same rows under other seeds.
+/// [`chunks`], for six queries (ids; a seventh is never proven), the fifth's twice, and the third's and
+/// sixth's cells over the same rows under other seeds.
 struct ThroughTheHub {
     q: Query,
-    ids: [Uuid; 3],
+    ids: [Uuid; 7],
     commitment: DatasetCommitment,
-    cells: [Vec<ChunkedCell>; 3],
+    /// The cells of the first six queries.
+    cells: Vec<Vec<ChunkedCell>>,
+    /// The fifth query's cells proven again (other masks).
+    again: Vec<ChunkedCell>,
+    /// The sixth query's cells over the same rows under other seeds.
+    elsewhere_too: Vec<ChunkedCell>,
     other_commitment: DatasetCommitment,
     elsewhere: Vec<ChunkedCell>,
 }
@@ -773,10 +831,17 @@ fn through_the_hub() -> &'static ThroughTheHub {
         let (other_snapshots, other_commitment) = chunks(7, 20);
         let mut q = query(e11());
         q.group_by.sex = true;
-        let ids = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
-        let cells = ids.map(|id| prove_chunks(&snapshots, id, &q, &e11_by_sex(id)));
+        let ids = [(); 7].map(|_| Uuid::new_v4());
+        // The same dataset built again for the fourth to sixth queries, and once more for the fifth's
+        // second proving: a snapshot serves eleven proofs.
+        let (more, again_snapshots) = (chunks(7, 9).0, chunks(7, 9).0);
+        let cells = (ids[..6].iter().enumerate())
+            .map(|(i, id)| prove_chunks(if i < 3 { &snapshots } else { &more }, *id, &q, &e11_by_sex(*id)))
+            .collect();
+        let again = prove_chunks(&again_snapshots, ids[4], &q, &e11_by_sex(ids[4]));
         let elsewhere = prove_chunks(&other_snapshots, ids[2], &q, &e11_by_sex(ids[2]));
-        ThroughTheHub { q, ids, commitment, cells, other_commitment, elsewhere }
+        let elsewhere_too = prove_chunks(&other_snapshots, ids[5], &q, &e11_by_sex(ids[5]));
+        ThroughTheHub { q, ids, commitment, cells, again, elsewhere_too, other_commitment, elsewhere }
     })
 }
 
@@ -787,7 +852,8 @@ fn through_the_hub() -> &'static ThroughTheHub {
 /// nothing; a forged cell fails the answer, and later cells are refused; cells over two datasets fail it
 /// too.
 async fn cells_over_chunks_through_the_hub(url: &str) {
-    let ThroughTheHub { q, ids, commitment, cells: proven, other_commitment, elsewhere } = through_the_hub();
+    let ThroughTheHub { q, ids, commitment, cells: proven, again, elsewhere_too, other_commitment, elsewhere } =
+        through_the_hub();
     let (q, commitment) = (q.clone(), commitment.clone());
 
     // Honest, a cell at a time.
@@ -869,6 +935,98 @@ async fn cells_over_chunks_through_the_hub(url: &str) {
     hub.proof(peer, cell_message(&node, id, other_commitment, (1, 3), &elsewhere[1])).await.unwrap();
     assert!(
         matches!(stored_proof(&hub, id).await, Some(ProofState::Failed { reason }) if reason.contains("different datasets"))
+    );
+
+    // Cells in runs of parts, as a node sends a cell over more chunks than a message holds: a cell is
+    // proven once its runs cover the chunks, in any order; a run overlapping one kept is refused with
+    // nothing changed; the archives hold each cell whole.
+    let id = ids[3];
+    let (hub, node) = hub_with_answer(url, &q, &e11_by_sex(id)).await;
+    let peer = node.public().to_peer_id();
+    let cells = &proven[3];
+    let run = |cell: &ChunkedCell, first: usize, end: usize| ChunkedCell {
+        first,
+        parts: cell.parts[first..end].to_vec(),
+        ..cell.clone()
+    };
+    let send =
+        |index: usize, cell: ChunkedCell| hub.proof(peer, cell_message(&node, id, &commitment, (index, 3), &cell));
+    send(0, run(&cells[0], 0, 2)).await.unwrap();
+    assert_eq!(stored_proof(&hub, id).await, None, "pending until every part has verified");
+    for (first, end) in [(1, 3), (0, 1)] {
+        let e = send(0, run(&cells[0], first, end)).await.unwrap_err();
+        let why =
+            format!("a run of {} parts from part {first} of cell 0 overlaps parts 0..2 already received", end - first);
+        assert!(e.contains(&why), "{e}");
+    }
+    let e = send(0, run(&cells[0], 0, 2)).await.unwrap_err();
+    assert!(e.contains("parts 0..2 of cell 0 of this answer are already received"), "{e}");
+    send(0, run(&cells[0], 2, 3)).await.unwrap();
+    let e = send(0, run(&cells[0], 2, 3)).await.unwrap_err();
+    assert!(e.contains("the proof of cell 0 of this answer is already received"), "{e}");
+    // Cell 1's last run kept but its cell never checked (as when the hub stops in between): the node
+    // sending that run again completes it.
+    send(1, run(&cells[1], 2, 3)).await.unwrap();
+    let last = cell_message(&node, id, &commitment, (1, 3), &run(&cells[1], 0, 2));
+    let envelope = serde_json::to_string(&last).unwrap();
+    assert!(hub.store().add_proof_run(id, &peer.to_string(), (1, 0, 2), &commitment.root, &envelope).await.unwrap());
+    assert_eq!(hub.store().proven_cells(id, &peer.to_string()).await.unwrap().len(), 1, "cell 0 only");
+    hub.proof(peer, last).await.unwrap();
+    assert_eq!(hub.store().proven_cells(id, &peer.to_string()).await.unwrap().len(), 2, "cells 0 and 1");
+    assert_eq!(stored_proof(&hub, id).await, None);
+    send(2, cells[2].clone()).await.unwrap();
+    assert!(matches!(stored_proof(&hub, id).await, Some(ProofState::Proven { .. })));
+    let archived = hub.archived_proofs(id, "ada").await.unwrap();
+    let mut counts: Vec<u64> = archived
+        .into_iter()
+        .map(|a| {
+            assert!(matches!(&a, agora_zk::archive::Archived::Chunked(c) if c.parts.len() == 3));
+            a.verify().unwrap().count
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [11, 12, 23]);
+
+    // Runs whose parts each verify but come from two provings of the cell (other masks): they do not
+    // link, and the answer fails once the cell is whole.
+    let id = ids[4];
+    let (hub, node) = hub_with_answer(url, &q, &e11_by_sex(id)).await;
+    let peer = node.public().to_peer_id();
+    let send = |cell: ChunkedCell| hub.proof(peer, cell_message(&node, id, &commitment, (0, 3), &cell));
+    send(run(&proven[4][0], 0, 2)).await.unwrap();
+    send(run(&again[0], 2, 3)).await.unwrap();
+    let state = stored_proof(&hub, id).await;
+    assert!(
+        matches!(&state, Some(ProofState::Failed { reason }) if reason.starts_with("patients (all): ") && reason.ends_with("part 1 does not link to part 2")),
+        "{state:?}"
+    );
+
+    // A cell's runs over two datasets (each run verifying over its own): the answer fails.
+    let id = ids[5];
+    let (hub, node) = hub_with_answer(url, &q, &e11_by_sex(id)).await;
+    let peer = node.public().to_peer_id();
+    hub.proof(peer, cell_message(&node, id, &commitment, (0, 3), &run(&proven[5][0], 0, 2))).await.unwrap();
+    hub.proof(peer, cell_message(&node, id, other_commitment, (0, 3), &run(&elsewhere_too[0], 2, 3))).await.unwrap();
+    let state = stored_proof(&hub, id).await;
+    assert!(
+        matches!(&state, Some(ProofState::Failed { reason }) if reason == "cell 0's parts are proven over different datasets"),
+        "{state:?}"
+    );
+
+    // Overlapping runs kept (two sent at once can both pass the check before either is kept; laid
+    // out here in the store): the cell's completion fails the answer instead of linking them.
+    let id = ids[6];
+    let (hub, node) = hub_with_answer(url, &q, &e11_by_sex(id)).await;
+    let peer = node.public().to_peer_id();
+    let node_id = peer.to_string();
+    for (first, parts) in [(0, 2), (1, 2)] {
+        assert!(hub.store().add_proof_run(id, &node_id, (0, first, parts), &commitment.root, "{}").await.unwrap());
+    }
+    hub.proof(peer, cell_message(&node, id, &commitment, (0, 3), &run(&proven[3][0], 0, 2))).await.unwrap();
+    let state = stored_proof(&hub, id).await;
+    assert!(
+        matches!(&state, Some(ProofState::Failed { reason }) if reason == "cell 0's runs of parts overlap (parts 1..3 and ..2)"),
+        "{state:?}"
     );
 }
 

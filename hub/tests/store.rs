@@ -159,16 +159,23 @@ async fn exercise(store: HubStore) {
     assert!(!store.set_proof(id, "peer-a", &failed, Some("{\"late\":1}")).await.unwrap());
     assert_eq!(store.parts(id).await.unwrap()[0].proof.as_ref(), Some(&proven));
     assert_eq!(store.proof_envelope(id, "peer-a").await.unwrap().as_deref(), Some("{\"proof\":1}"));
-    // Cells of an answer over chunks, each kept once, by cell.
-    assert!(store.add_proof_cell(id, "peer-b", 1, "root", "{\"cell\":1}").await.unwrap());
-    assert!(store.add_proof_cell(id, "peer-b", 0, "root", "{\"cell\":0}").await.unwrap());
-    assert!(!store.add_proof_cell(id, "peer-b", 1, "other", "{\"again\":1}").await.unwrap());
-    let cells = store.proof_cells(id, "peer-b").await.unwrap();
-    assert_eq!(
-        cells,
-        vec![(0, "root".to_string(), "{\"cell\":0}".to_string()), (1, "root".to_string(), "{\"cell\":1}".to_string())]
-    );
-    assert!(store.proof_cells(id, "peer-a").await.unwrap().is_empty());
+    // Runs of a cell's parts over chunks, each kept once (by its first part), read back in order; a
+    // proven cell kept once, by cell.
+    assert!(store.add_proof_run(id, "peer-b", (1, 10, 5), "root", "{\"run\":10}").await.unwrap());
+    assert!(store.add_proof_run(id, "peer-b", (1, 0, 10), "root", "{\"run\":0}").await.unwrap());
+    assert!(store.add_proof_run(id, "peer-b", (0, 0, 15), "root", "{\"cell\":0}").await.unwrap());
+    assert!(!store.add_proof_run(id, "peer-b", (1, 10, 2), "other", "{\"again\":10}").await.unwrap());
+    let runs = store.proof_runs(id, "peer-b", 1).await.unwrap();
+    assert_eq!(runs, vec![(0, 10, "root".to_string()), (10, 5, "root".to_string())]);
+    assert_eq!(store.proof_run(id, "peer-b", 1, 10).await.unwrap().as_deref(), Some("{\"run\":10}"));
+    assert_eq!(store.proof_run(id, "peer-b", 1, 5).await.unwrap(), None);
+    assert!(store.proof_runs(id, "peer-a", 1).await.unwrap().is_empty());
+    assert!(store.add_proven_cell(id, "peer-b", 1, "root").await.unwrap());
+    assert!(store.add_proven_cell(id, "peer-b", 0, "root").await.unwrap());
+    assert!(!store.add_proven_cell(id, "peer-b", 1, "other").await.unwrap());
+    let cells = store.proven_cells(id, "peer-b").await.unwrap();
+    assert_eq!(cells, vec![(0, "root".to_string(), None), (1, "root".to_string(), None)]);
+    assert!(store.proven_cells(id, "peer-a").await.unwrap().is_empty());
 
     // A duplicate query id is refused and leaves the original intact.
     assert!(store.insert_query(&record, "{}", &parts).await.is_err());
@@ -195,4 +202,47 @@ async fn postgres_store() {
 #[tokio::test]
 async fn bad_url_is_refused() {
     assert!(matches!(HubStore::connect("mysql://x").await, Err(StoreError::Url)));
+}
+
+/// A store kept by a hub before runs of parts (migrations up to 0004: a proven cell's whole message in
+/// `proof_cells`) keeps its proven cells, each with its message, once this release opens it.
+async fn cells_kept_before_runs_survive_the_migration(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "0005" {
+            std::fs::copy(&path, dir.path().join(name)).unwrap();
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap();
+    let before = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    assert_eq!(before.iter().count(), 4);
+    before.run(&pool).await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO proof_cells (query_id, peer_id, cell, root, envelope) VALUES ($1, 'peer', 1, 'root', $2)")
+        .bind(id.to_string())
+        .bind("{\"cell\":1}")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = HubStore::connect(url).await.unwrap();
+    let cells = store.proven_cells(id, "peer").await.unwrap();
+    assert_eq!(cells, vec![(1, "root".to_string(), Some("{\"cell\":1}".to_string()))]);
+    assert!(store.proof_runs(id, "peer", 1).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_cells_kept_before_runs_survive_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    cells_kept_before_runs_survive_the_migration(&format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display()))
+        .await;
+}
+
+#[tokio::test]
+async fn postgres_cells_kept_before_runs_survive_the_migration() {
+    let Some(url) = fresh_postgres().await else { return };
+    cells_kept_before_runs_survive_the_migration(&url).await;
 }

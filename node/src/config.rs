@@ -53,10 +53,12 @@ pub struct Config {
     pub prover_max_rows: usize,
     /// A store above `prover_max_rows` is committed in chunks of whole patients, each at most
     /// `prover_max_rows` rows and proven on its own (agora-zk's chunks: no chunk's own count is
-    /// disclosed), in at most this many (1: never; at most 10, so that one cell's parts fit a proof
-    /// message). Memory stays that of one chunk; time and scratch disk grow with the chunks (a chunk's
-    /// proof takes about three times a single snapshot's of the same rows, and a chunk of 2^22 trace rows
-    /// keeps about 6 GB of scratch files: BENCHMARKS.md, "Chunks").
+    /// disclosed), in at most this many (1: never; 10 by default; at most 256, agora-zk's most; a
+    /// cell's parts go to the hub in messages of at most ten). Memory stays that of one chunk's proof
+    /// plus what each parked chunk keeps (about 10 MB at 2^22 trace rows); time and scratch disk grow
+    /// with the chunks (a chunk's proof takes about three times a single snapshot's of the same rows, and
+    /// a chunk of 2^22 trace rows keeps about 6 GB of scratch files: BENCHMARKS.md, "Chunks"). Raise it
+    /// for a larger store when the data directory's disk holds the chunks' scratch files.
     pub prover_max_chunks: usize,
     /// Commit every plausible value of each measure (not only each patient's latest), so that answers
     /// over every value are proven too; the rows make every proof over the snapshot slower (a larger
@@ -65,6 +67,10 @@ pub struct Config {
     /// The hospital's query policy and disclosure control.
     pub policy: PolicyConfig,
 }
+
+/// The default `prover_max_chunks`: ten chunks of at most 2^22 trace rows (39 million rows, about 60 GB
+/// of scratch disk), the most measured within the memory target is five (BENCHMARKS.md, "Chunks").
+pub const DEFAULT_MAX_CHUNKS: usize = 10;
 
 impl Default for Config {
     fn default() -> Self {
@@ -82,7 +88,7 @@ impl Default for Config {
             prover_workers: 1,
             prover_queue: 16,
             prover_max_rows: agora_zk::format::capacity(agora_zk::format::MAX_TRACE_LENGTH),
-            prover_max_chunks: agora_protocol::proof::MAX_CHUNKS_PER_DATASET,
+            prover_max_chunks: DEFAULT_MAX_CHUNKS,
             prover_every_value: true,
             policy: PolicyConfig::default(),
         }
@@ -174,14 +180,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prover_max_chunks_is_one_to_ten() {
+    fn prover_max_chunks_is_ten_by_default_and_one_to_256() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Config::load(dir.path()).unwrap().prover_max_chunks, 10);
-        for (value, ok) in [(0, false), (1, true), (10, true), (11, false)] {
+        for (value, ok) in [(0, false), (1, true), (11, true), (256, true), (257, false)] {
             std::fs::write(Config::file(dir.path()), format!("prover_max_chunks = {value}\n")).unwrap();
             match Config::load(dir.path()) {
                 Ok(c) => assert!(ok && c.prover_max_chunks == value, "{value}"),
-                Err(e) => assert!(!ok && e.to_string().contains("1 to 10"), "{value}: {e}"),
+                Err(e) => assert!(!ok && e.to_string().contains("1 to 256"), "{value}: {e}"),
             }
         }
     }

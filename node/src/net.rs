@@ -402,9 +402,7 @@ fn follow_with_proof(
         return;
     };
     tokio::spawn(async move {
-        for msg in prover.prove(query_id, &request.query, &answer).await {
-            let _ = tx.send(WireRequest::Proof(msg)).await;
-        }
+        prover.prove_each(query_id, &request.query, &answer, &tx, WireRequest::Proof).await;
     });
 }
 

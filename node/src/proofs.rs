@@ -17,9 +17,10 @@ use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
     birth_month, birth_month_code, committed_prefixes, committed_value, consent_code, consent_until, latest_code,
     plan_or_reason, prefix_code, query_digest, row_code, value_code, ChunkCommitment, ChunkLinks, ChunkProof,
-    ChunkedCell, DatasetCommitment, Expected, Literal, Outputs, ProofMessage, ProofOutcome, ProvenCell, ProvenPart,
+    ChunkedCell, DatasetCommitment, Expected, Literal, Outputs, ProofMessage, ProofOutcome, ProvenCell,
+    MAX_PARTS_PER_MESSAGE,
 };
-use agora_protocol::{GroupKey, NodeAnswer};
+use agora_protocol::NodeAnswer;
 use agora_zk::pool::ProverPool;
 use agora_zk::prove::{Block, Row, Snapshot, Statement};
 use agora_zk::{Criterion, ZkError};
@@ -30,7 +31,7 @@ use rusqlite::OptionalExtension;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -562,29 +563,69 @@ impl Prover {
 
     /// Proves an answer to `query` sent earlier, or says why not; over the population the answer states
     /// (every patient, or those consenting to the query's purpose when it ran: [`NodeAnswer::consented`]).
-    /// One message, or over a dataset in chunks one per cell ([`ProofOutcome::Chunked`]).
+    /// The messages [`Prover::prove_each`] sends, collected.
     pub async fn prove(
         &self,
         query_id: Uuid,
         query: &agora_protocol::Query,
         answer: &NodeAnswer,
     ) -> Vec<Signed<ProofMessage>> {
-        let outcomes = match self.proofs(query_id, query, answer).await {
-            Ok(outcomes) => outcomes,
-            Err(reason) => {
-                info!(target: "node::proof", %query_id, %reason, "answer not proven");
-                vec![ProofOutcome::Unavailable { reason }]
+        let (tx, mut rx) = mpsc::channel(1);
+        let proving = async move { self.prove_each(query_id, query, answer, &tx, |msg| msg).await };
+        let mut out = Vec::new();
+        let collecting = async {
+            while let Some(msg) = rx.recv().await {
+                out.push(msg);
             }
         };
-        outcomes.into_iter().map(|outcome| proof_message(&self.key, query_id, outcome)).collect()
+        tokio::join!(proving, collecting);
+        out
     }
 
+    /// Proves an answer as [`Prover::prove`] does, sending each message on `out` (as `wrap` makes it) as
+    /// soon as it is signed: one message with every cell, or over a dataset in chunks a message per run
+    /// of at most [`MAX_PARTS_PER_MESSAGE`] parts of a cell ([`ProofOutcome::Chunked`]), sent once its
+    /// cell is proven and checked, so the node holds one cell's parts besides the messages waiting to go
+    /// out (the network task's queue and outbox: [`crate::net::MAX_OUTBOX`]). A reason follows
+    /// (`Unavailable`) when a later cell cannot be proven. A closed `out` stops it.
+    pub async fn prove_each<T>(
+        &self,
+        query_id: Uuid,
+        query: &agora_protocol::Query,
+        answer: &NodeAnswer,
+        out: &mpsc::Sender<T>,
+        wrap: impl Fn(Signed<ProofMessage>) -> T,
+    ) {
+        let (tx, rx) = mpsc::channel::<ProofOutcome>(1);
+        let proving = async move { self.proofs(query_id, query, answer, &tx).await };
+        // Stopping drops `rx`, so the proving side sees it closed instead of waiting.
+        let forwarding = async {
+            let mut rx = rx;
+            while let Some(outcome) = rx.recv().await {
+                if out.send(wrap(proof_message(&self.key, query_id, outcome))).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let (last, ()) = tokio::join!(proving, forwarding);
+        let last = last.unwrap_or_else(|reason| {
+            info!(target: "node::proof", %query_id, %reason, "answer not proven");
+            Some(ProofOutcome::Unavailable { reason })
+        });
+        if let Some(outcome) = last {
+            let _ = out.send(wrap(proof_message(&self.key, query_id, outcome))).await;
+        }
+    }
+
+    /// The proofs of an answer: the cells over one snapshot as the outcome returned, or over a dataset in
+    /// chunks each cell's runs sent on `runs` as the cell is proven (nothing returned).
     async fn proofs(
         &self,
         query_id: Uuid,
         query: &agora_protocol::Query,
         answer: &NodeAnswer,
-    ) -> Result<Vec<ProofOutcome>, String> {
+        runs: &mpsc::Sender<ProofOutcome>,
+    ) -> Result<Option<ProofOutcome>, String> {
         let mut plan = plan_or_reason(query)?;
         if let Some(c) = &answer.consented {
             plan = plan.consented(&c.purpose, c.at)?;
@@ -595,7 +636,8 @@ impl Prover {
         }
         let digest = query_digest(query_id, query);
         // Every cell of one answer goes over one snapshot, with enough of its masking budget left; a
-        // snapshot spent by concurrent proofs midway is replaced once and the answer proven again.
+        // snapshot spent by concurrent proofs midway is replaced once and the answer proven again (over
+        // chunks only while no cell's runs have gone out: after, the answer goes unproven, saying why).
         let mut committed = self.snapshot_at(Some(answer.data_version), None).await?;
         if plan.codes().any(|c| committed.uncommitted_measures.contains(&c)) {
             let every = plan.reads_every_value()
@@ -619,8 +661,21 @@ impl Prover {
                 let spent = committed.commitment.root.clone();
                 committed = self.snapshot_at(Some(answer.data_version), Some(&spent)).await?;
             }
-            match self.prove_targets(query_id, digest, &targets, &committed).await {
-                Ok(cells) => return Ok(outcomes(&committed.commitment, cells)),
+            let mut sent = 0;
+            match self.prove_targets(query_id, digest, &targets, &committed, runs, &mut sent).await {
+                Ok(cells) if cells.is_empty() => return Ok(None),
+                Ok(cells) => {
+                    let statement = agora_zk::archive::ARCHIVE_FORMAT.to_string();
+                    return Ok(Some(ProofOutcome::Proven {
+                        commitment: committed.commitment.clone(),
+                        cells,
+                        statement,
+                    }));
+                }
+                // Cells sent over this dataset are not proven again over another.
+                Err(ZkError::BudgetExhausted(_)) if sent > 0 => {
+                    return Err("the dataset's proof budget ran out while proving this answer".into())
+                }
                 Err(ZkError::BudgetExhausted(_)) => continue,
                 Err(ZkError::Busy) => return Err("the node's prover is busy".into()),
                 Err(ZkError::Prover(reason)) => return Err(reason),
@@ -632,13 +687,17 @@ impl Prover {
 
     /// Proves each target over one snapshot (or the dataset's chunks), checking each proven cell
     /// against the answer's.
+    /// Over one snapshot the proven cells are returned; over chunks each cell's runs go out on `runs`
+    /// once the cell is checked (`sent` counts them) and none is returned.
     async fn prove_targets(
         &self,
         query_id: Uuid,
         digest: [u8; 32],
         targets: &[agora_protocol::proof::Target],
         committed: &Committed,
-    ) -> Result<Vec<Cell>, ZkError> {
+        runs: &mpsc::Sender<ProofOutcome>,
+        sent: &mut usize,
+    ) -> Result<Vec<ProvenCell>, ZkError> {
         let statements: Vec<Statement> = targets.iter().map(|t| statement(t, self.threshold)).collect();
         let chunked = committed.snapshots.len() > 1;
         // Every cell's statement fits the format (as a chunk's part, over chunks) before any proof spends
@@ -651,7 +710,7 @@ impl Prover {
         }
         let b64 = |proof: &[u8]| base64::engine::general_purpose::STANDARD.encode(proof);
         let mut cells = Vec::with_capacity(targets.len());
-        for (target, statement) in targets.iter().zip(statements) {
+        for (index, (target, statement)) in targets.iter().zip(statements).enumerate() {
             let (claim, proof) = if chunked {
                 let rx = self.pool.try_submit_chunked(committed.snapshots.clone(), digest, statement)?;
                 let (claim, parts) = rx.await.map_err(|_| ZkError::Stopped)??;
@@ -692,14 +751,20 @@ impl Prover {
                 }
                 Err(e) => return Err(ZkError::Prover(format!("{cell}: {e}"))),
             }
-            cells.push((target.part, target.group, proof));
+            match proof {
+                CellProof::One(proof) => cells.push(ProvenCell { part: target.part, group: target.group, proof }),
+                CellProof::Chunked(parts) => {
+                    let cell = (index, targets.len());
+                    for run in chunked_runs(&committed.commitment, cell, target, parts) {
+                        runs.send(run).await.map_err(|_| ZkError::Stopped)?;
+                        *sent += 1;
+                    }
+                }
+            }
         }
         Ok(cells)
     }
 }
-
-/// A proven cell: which it is, and its proof.
-type Cell = (ProvenPart, GroupKey, CellProof);
 
 /// A cell's proof: over one snapshot, or a part per chunk.
 enum CellProof {
@@ -707,29 +772,30 @@ enum CellProof {
     Chunked(Vec<ChunkProof>),
 }
 
-/// What the node says of an answer's proven cells over `commitment`: one message with every cell, or
-/// over a dataset in chunks a message per cell (one cell's parts fit a message, an answer's may not).
-fn outcomes(commitment: &DatasetCommitment, cells: Vec<Cell>) -> Vec<ProofOutcome> {
-    let statement = agora_zk::archive::ARCHIVE_FORMAT.to_string();
-    let total = cells.len();
-    let mut one = Vec::new();
-    let mut out = Vec::new();
-    for (index, (part, group, proof)) in cells.into_iter().enumerate() {
-        match proof {
-            CellProof::One(proof) => one.push(ProvenCell { part, group, proof }),
-            CellProof::Chunked(parts) => out.push(ProofOutcome::Chunked {
-                commitment: commitment.clone(),
-                index,
-                cells: total,
-                cell: ChunkedCell { part, group, parts },
-                statement: statement.clone(),
-            }),
-        }
+/// What the node says of cell `index` (of `cells`) over the chunks of `commitment`: its parts in runs
+/// of at most [`MAX_PARTS_PER_MESSAGE`], a message each.
+fn chunked_runs(
+    commitment: &DatasetCommitment,
+    (index, cells): (usize, usize),
+    target: &agora_protocol::proof::Target,
+    mut parts: Vec<ChunkProof>,
+) -> Vec<ProofOutcome> {
+    let mut runs = Vec::new();
+    let mut first = 0;
+    while !parts.is_empty() {
+        let rest = parts.split_off(parts.len().min(MAX_PARTS_PER_MESSAGE));
+        let run = std::mem::replace(&mut parts, rest);
+        let n = run.len();
+        runs.push(ProofOutcome::Chunked {
+            commitment: commitment.clone(),
+            index,
+            cells,
+            cell: ChunkedCell { part: target.part, group: target.group, first, parts: run },
+            statement: agora_zk::archive::ARCHIVE_FORMAT.to_string(),
+        });
+        first += n;
     }
-    if out.is_empty() {
-        out.push(ProofOutcome::Proven { commitment: commitment.clone(), cells: one, statement });
-    }
-    out
+    runs
 }
 
 #[cfg(test)]
@@ -758,6 +824,51 @@ mod tests {
             from = *end;
         }
         assert_eq!((ends, from), (vec![2, 4, 5, 6, 8], sizes.len()));
+    }
+
+    #[test]
+    fn a_dataset_has_as_many_chunks_as_agora_zk_adds_up_exactly() {
+        assert_eq!(agora_protocol::proof::MAX_CHUNKS_PER_DATASET, agora_zk::MAX_CHUNKS);
+    }
+
+    #[test]
+    fn a_cells_parts_go_in_runs_of_at_most_ten_in_order() {
+        let commitment =
+            DatasetCommitment { version: 3, trace_length: 0, root: "ab".into(), data_version: 1, chunks: vec![] };
+        let target = agora_protocol::proof::Target {
+            part: agora_protocol::proof::ProvenPart::Moments,
+            group: agora_protocol::GroupKey {
+                sex: Some(agora_protocol::Sex::Female),
+                ..agora_protocol::GroupKey::TOTAL
+            },
+            criteria: vec![],
+            measure: None,
+            measure_range: None,
+            cell: Expected::Count(0),
+        };
+        let part = |i: u64| ChunkProof {
+            count: i,
+            sum: 0,
+            link: ChunkLinks { prev: [0; 4], next: [0; 4], total: None, squares: None, squares_total: None },
+            proof: format!("proof {i}"),
+        };
+        for (n, expected) in [(1, vec![(0, 1)]), (10, vec![(0, 10)]), (23, vec![(0, 10), (10, 10), (20, 3)])] {
+            let runs = chunked_runs(&commitment, (2, 5), &target, (0..n).map(part).collect());
+            let mut seen = Vec::new();
+            let mut shape = Vec::new();
+            for run in runs {
+                let ProofOutcome::Chunked { commitment: c, index, cells, cell, statement } = run else { panic!() };
+                assert_eq!(
+                    (c.root.as_str(), index, cells, statement.as_str()),
+                    ("ab", 2, 5, agora_zk::archive::ARCHIVE_FORMAT)
+                );
+                assert_eq!((cell.part, &cell.group), (target.part, &target.group));
+                shape.push((cell.first, cell.parts.len()));
+                seen.extend(cell.parts.iter().map(|p| p.count));
+            }
+            assert_eq!(shape, expected);
+            assert_eq!(seen, (0..n).collect::<Vec<u64>>());
+        }
     }
 
     #[test]

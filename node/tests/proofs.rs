@@ -6,7 +6,7 @@
 use agora_node::proofs::{Prover, ProverSettings};
 use agora_node::query;
 use agora_node::store::Store;
-use agora_protocol::proof::{plan, query_digest, Plan, ProofMessage, ProofOutcome};
+use agora_protocol::proof::{plan, query_digest, ChunkedCell, DatasetCommitment, Plan, ProofMessage, ProofOutcome};
 use agora_protocol::{
     Aggregate, Cell, Code, CodeMatch, CodeSystem, Cohort, Consented, GroupBy, Measure, Moments, NodeAnswer, Query,
     Selection, Sex,
@@ -654,22 +654,84 @@ async fn proofs_agree_with_the_engine_and_a_spent_budget_makes_a_new_commitment(
     verify(&msg, id, &q, &answer).unwrap_or_else(|e| panic!("{e}: {:?}", msg.outcome));
 }
 
-/// Checks the messages of an answer proven over a dataset in chunks as an auditor would: one message per
-/// target of the plan, in order, each over the same commitment (which names its chunk list), whose
-/// parts prove, with agora-zk's own verifier, the claim made here from the plan and the answer's cell.
+/// A store in more chunks than one message holds parts of (eleven or more, `prover_max_chunks` raised):
+/// each cell's parts go in runs of at most ten, a message each, in order, and together prove the count
+/// counted here from the persons as written.
+#[tokio::test]
+async fn a_store_in_more_chunks_than_a_message_holds_is_proven_in_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.db");
+    let mut store = Store::open(&path).unwrap();
+    let (by_code, _, _) = write(&mut store, 150, 29);
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let blocks = agora_node::proofs::snapshot_blocks(&mut store).unwrap().blocks;
+    let rows: usize = blocks.iter().map(Vec::len).sum();
+    let largest = blocks.iter().map(Vec::len).max().unwrap();
+    let max_rows = (rows / 12).max(largest);
+    let settings = ProverSettings { threshold: 10, workers: 1, queue: 4, max_rows, max_chunks: 24, every_value: true };
+    let prover = Prover::start(path.clone(), key, settings, CancellationToken::new());
+    let commitment = prover.commit_current().await.unwrap();
+    let chunks = commitment.chunks.len();
+    assert!((11..=24).contains(&chunks), "{chunks} chunks: {rows} rows in chunks of at most {max_rows}");
+
+    let q = count(condition("J45"));
+    let id = Uuid::new_v4();
+    let answer = query::execute(&store, &q, id, 10).unwrap();
+    assert_eq!(answer.rows[0].patients, Cell::Value(by_code[2]));
+    let msgs: Vec<ProofMessage> =
+        prover.prove(id, &q, &answer).await.into_iter().map(|m| m.verify().unwrap().payload).collect();
+    let runs: Vec<(usize, usize, usize)> = msgs
+        .iter()
+        .map(|m| match &m.outcome {
+            ProofOutcome::Chunked { index, cell, .. } => (*index, cell.first, cell.parts.len()),
+            other => panic!("not a run of parts: {other:?}"),
+        })
+        .collect();
+    let expected: Vec<(usize, usize, usize)> = (0..chunks).step_by(10).map(|f| (0, f, (chunks - f).min(10))).collect();
+    assert_eq!(runs, expected);
+    assert_eq!(verify_chunks(&msgs, id, &q, &answer).unwrap(), commitment.root);
+    let mut forged = answer.clone();
+    forged.rows[0].patients = Cell::Value(by_code[2] + 1);
+    assert!(verify_chunks(&msgs, id, &q, &forged).unwrap_err().contains("does not"));
+}
+
+/// Checks the messages of an answer proven over a dataset in chunks as an auditor would: for each target
+/// of the plan, in order, its runs of parts (at most ten a message, each starting where the one before
+/// ends), each over the same commitment (which names its chunk list), whose parts together prove, with
+/// agora-zk's own verifier, the claim made here from the plan and the answer's cell.
 fn verify_chunks(msgs: &[ProofMessage], id: Uuid, q: &Query, answer: &NodeAnswer) -> Result<String, String> {
     let targets = plan(q).unwrap().targets(answer);
-    if msgs.len() != targets.len() {
-        return Err(format!("{} messages for {} targets", msgs.len(), targets.len()));
-    }
-    let mut root = None;
-    for (i, (msg, target)) in msgs.iter().zip(&targets).enumerate() {
-        let ProofOutcome::Chunked { commitment, index, cells, cell, statement } = &msg.outcome else {
+    let mut cells: Vec<(DatasetCommitment, ChunkedCell)> = Vec::new();
+    for (i, msg) in msgs.iter().enumerate() {
+        let ProofOutcome::Chunked { commitment, index, cells: n, cell: run, statement } = &msg.outcome else {
             return Err(format!("message {i} is not a cell over chunks: {:?}", msg.outcome));
         };
-        if (*index, *cells, statement.as_str()) != (i, targets.len(), agora_zk::archive::ARCHIVE_FORMAT) {
-            return Err(format!("message {i} says cell {index} of {cells}, statement {statement}"));
+        if (*n, statement.as_str()) != (targets.len(), agora_zk::archive::ARCHIVE_FORMAT) {
+            return Err(format!("message {i} says {n} cells, statement {statement}"));
         }
+        if run.parts.len() > agora_protocol::proof::MAX_PARTS_PER_MESSAGE {
+            return Err(format!("message {i} holds {} parts", run.parts.len()));
+        }
+        let held = cells.len();
+        match cells.last_mut() {
+            Some((c, whole)) if *index + 1 == held => {
+                if (c != commitment)
+                    || run.first != whole.parts.len()
+                    || (run.part, &run.group) != (whole.part, &whole.group)
+                {
+                    return Err(format!("message {i}: a run of cell {index} that does not follow the one before"));
+                }
+                whole.parts.extend(run.parts.iter().cloned());
+            }
+            _ if *index == held && run.first == 0 => cells.push((commitment.clone(), run.clone())),
+            _ => return Err(format!("message {i}: cell {index} from part {} out of order", run.first)),
+        }
+    }
+    if cells.len() != targets.len() {
+        return Err(format!("{} cells for {} targets", cells.len(), targets.len()));
+    }
+    let mut root = None;
+    for (i, ((commitment, cell), target)) in cells.iter().zip(&targets).enumerate() {
         commitment.check_chunks()?;
         if *root.get_or_insert(commitment.root.clone()) != commitment.root {
             return Err("cells over different datasets".into());

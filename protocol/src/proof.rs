@@ -697,10 +697,15 @@ pub struct ChunkCommitment {
     pub root: String,
 }
 
-/// The most chunks a node commits a dataset in: one cell's parts travel in one proof message
-/// ([`ProofOutcome::Chunked`]), and ten proofs of at most 250 KB (agora-zk's ceiling at every trace
-/// length), a third larger in base64, stay below the hub's 3,648 KiB proof message limit.
-pub const MAX_CHUNKS_PER_DATASET: usize = 10;
+/// The most chunks a node commits a dataset in: agora-zk's `MAX_CHUNKS` (every count and sum added
+/// over them stays below the field's modulus). A cell's parts travel in messages of at most
+/// [`MAX_PARTS_PER_MESSAGE`] ([`ProofOutcome::Chunked`]).
+pub const MAX_CHUNKS_PER_DATASET: usize = 256;
+
+/// The most parts of a cell over chunks one proof message carries: ten proofs of at most 250 KB
+/// (agora-zk's ceiling at every trace length), a third larger in base64, with a commitment of
+/// [`MAX_CHUNKS_PER_DATASET`] chunks, stay below the hub's 3,648 KiB proof message limit.
+pub const MAX_PARTS_PER_MESSAGE: usize = 10;
 
 impl DatasetCommitment {
     /// The commitment of a dataset in `chunks` (at least two): its root is [`Self::chunks_root`].
@@ -767,7 +772,8 @@ pub struct ProvenCell {
     pub proof: String,
 }
 
-/// One proven cell over a dataset in chunks: one part per chunk, in the dataset's order.
+/// One proven cell over a dataset in chunks, or a run of its parts: one part per chunk, in the
+/// dataset's order, from the chunk `first` on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChunkedCell {
     /// Which cell of the answer.
@@ -775,7 +781,11 @@ pub struct ChunkedCell {
     /// Which row of the answer (absent: the whole cohort).
     #[serde(default, skip_serializing_if = "GroupKey::is_total")]
     pub group: GroupKey,
-    /// One part per chunk.
+    /// The place of the first part among the dataset's chunks (0 from nodes that send a cell whole).
+    #[serde(default)]
+    pub first: usize,
+    /// One part per chunk, of the chunks `first..first + parts.len()`: at most
+    /// [`MAX_PARTS_PER_MESSAGE`].
     pub parts: Vec<ChunkProof>,
 }
 
@@ -829,10 +839,10 @@ pub enum ProofOutcome {
         #[serde(default)]
         statement: String,
     },
-    /// One cell's proof over a dataset committed in chunks (agora-zk's `prove_chunked`: a part per
-    /// chunk, each with masked outputs, so no chunk's own count is disclosed): a message per cell, since
-    /// an answer's cells over several chunks may exceed one message. The answer is proven when every
-    /// cell's message has verified.
+    /// A run of one cell's proof over a dataset committed in chunks (agora-zk's `prove_chunked`: a part
+    /// per chunk, each with masked outputs, so no chunk's own count is disclosed): a message per run of
+    /// at most [`MAX_PARTS_PER_MESSAGE`] parts, since a cell's parts may exceed one message. A cell is
+    /// proven when every part has verified and the parts link and add up; the answer, when every cell is.
     Chunked {
         /// The dataset the proofs are over, with its chunks.
         commitment: DatasetCommitment,
@@ -953,7 +963,7 @@ mod tests {
         assert!(e.contains("trace length"), "{e}");
         assert!(DatasetCommitment::chunked(3, vec![list[0].clone()], 9).unwrap_err().contains("1 chunks"));
         let many = vec![list[0].clone(); MAX_CHUNKS_PER_DATASET + 1];
-        assert!(DatasetCommitment::chunked(3, many, 9).unwrap_err().contains("2 to 10"));
+        assert!(DatasetCommitment::chunked(3, many, 9).unwrap_err().contains("2 to 256"));
         let e = DatasetCommitment::chunked(3, vec![list[0].clone(), chunk(4096, "0g")], 9).unwrap_err();
         assert!(e.contains("chunk 1's root"), "{e}");
         let e = DatasetCommitment::chunked(3, vec![list[0].clone(), chunk(usize::MAX, "02")], 9).unwrap_err();
