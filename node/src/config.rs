@@ -55,7 +55,7 @@ pub struct Config {
     /// `prover_max_rows` rows and proven on its own (agora-zk's chunks: no chunk's own count is
     /// disclosed), in at most this many (1: never; 10 by default; at most 256, agora-zk's most; a
     /// cell's parts go to the hub in messages of at most ten). Memory stays that of one chunk's proof
-    /// plus what each parked chunk keeps (about 10 MB at 2^22 trace rows); time and scratch disk grow
+    /// (a parked chunk keeps its rows and its Merkle tree in scratch files); time and scratch disk grow
     /// with the chunks (a chunk's proof takes about three times a single snapshot's of the same rows, and
     /// a chunk of 2^22 trace rows keeps about 6 GB of scratch files: BENCHMARKS.md, "Chunks"). Raise it
     /// for a larger store when the data directory's disk holds the chunks' scratch files.
@@ -68,8 +68,8 @@ pub struct Config {
     pub policy: PolicyConfig,
 }
 
-/// The default `prover_max_chunks`: ten chunks of at most 2^22 trace rows (39 million rows, about 60 GB
-/// of scratch disk), the most measured within the memory target is five (BENCHMARKS.md, "Chunks").
+/// The default `prover_max_chunks`: ten chunks of at most 2^22 trace rows (39 million rows), which keep
+/// about 60 GB of scratch disk; an operator with the disk raises it (BENCHMARKS.md, "Chunks").
 pub const DEFAULT_MAX_CHUNKS: usize = 10;
 
 impl Default for Config {

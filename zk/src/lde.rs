@@ -704,10 +704,24 @@ const MAIN_LOW_LEVELS: usize = 8;
 /// one 8 MB from 32 rows up ([`LOW_LEVELS`], a proof's trees), for about 1,300 row hashes per tree and
 /// proof (42 openings of 32 rows; a proof opens three trees), and 1 MB from 256 rows up
 /// ([`MAIN_LOW_LEVELS`], a snapshot's).
+///
+/// A snapshot's tree may be parked ([`RowTree::park`]): its stored leaves go to an unnamed scratch file
+/// and each opening reads them back and builds the stored levels again (2^16 leaves at 2^22 trace rows:
+/// 2 MB read and a few milliseconds of hashing per proof), so a parked chunk of a dataset keeps none
+/// of its tree in memory.
 pub(crate) struct RowTree {
-    upper: Vc,
+    upper: std::sync::Mutex<Upper>,
+    root: Digest,
+    /// Stored leaves (a power of two).
+    leaves: usize,
     /// Levels below the stored leaves.
     low: usize,
+}
+
+/// A [`RowTree`]'s stored levels: held, or their leaves in a scratch file.
+enum Upper {
+    Held(Arc<Vc>),
+    Parked(Arc<std::fs::File>),
 }
 
 impl RowTree {
@@ -732,11 +746,51 @@ impl RowTree {
                 *root = level[0];
             }
         });
-        RowTree { upper: Vc::new(roots).expect("a power-of-two number of blocks, at least two"), low }
+        let upper = Vc::new(roots).expect("a power-of-two number of blocks, at least two");
+        let (root, leaves) = (*upper.root(), upper.leaves().len());
+        RowTree { upper: std::sync::Mutex::new(Upper::Held(Arc::new(upper))), root, leaves, low }
     }
 
     pub(crate) fn root(&self) -> Digest {
-        *self.upper.root()
+        self.root
+    }
+
+    /// Writes the stored leaves to an unnamed scratch file in `dir` and lets the stored levels go
+    /// (nothing changes if the file cannot be written, or if they are parked already).
+    pub(crate) fn park(&self, dir: &Path) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        let mut upper = self.upper.lock().expect("tree lock");
+        let Upper::Held(tree) = &*upper else { return Ok(()) };
+        let mut out = std::io::BufWriter::new(tempfile::tempfile_in(dir)?);
+        for leaf in tree.leaves() {
+            out.write_all(&winter_crypto::Digest::as_bytes(leaf))?;
+        }
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        *upper = Upper::Parked(Arc::new(file));
+        Ok(())
+    }
+
+    /// Whether the stored levels are parked in a scratch file.
+    #[cfg(test)]
+    pub(crate) fn parked(&self) -> bool {
+        matches!(*self.upper.lock().expect("tree lock"), Upper::Parked(_))
+    }
+
+    /// The stored levels: held, or built again from the parked leaves (for the caller's time only).
+    fn upper(&self) -> Arc<Vc> {
+        use std::os::unix::fs::FileExt;
+        // Read without the lock (positioned reads): proofs over one snapshot do not wait for each other.
+        let file = match &*self.upper.lock().expect("tree lock") {
+            Upper::Held(tree) => return tree.clone(),
+            Upper::Parked(file) => file.clone(),
+        };
+        let mut bytes = vec![0u8; self.leaves * 32];
+        file.read_exact_at(&mut bytes, 0).expect("the tree's parked leaves read back from their scratch file");
+        let leaves = bytes.chunks_exact(32).map(|b| Digest::new(b.try_into().expect("32 bytes"))).collect();
+        let tree = Vc::new(leaves).expect("as many leaves as when the tree was built");
+        assert_eq!(*tree.root(), self.root, "the tree's parked leaves give its root again");
+        Arc::new(tree)
     }
 
     /// winterfell's `MerkleTree::prove_batch` over the full tree: each position's leaf and path (the
@@ -754,21 +808,22 @@ impl RowTree {
             "distinct positions"
         );
         let block = 1 << self.low;
+        let upper = self.upper();
         let openings: Vec<(Digest, Vec<Digest>)> = positions
             .iter()
             .map(|&p| {
                 let mut level = vec![Digest::default(); block];
                 hash_rows(p / block * block, &mut level);
                 let leaf = level[p % block];
-                let mut path = Vec::with_capacity(self.low + self.upper.depth());
+                let mut path = Vec::with_capacity(self.low + upper.depth());
                 let mut index = p % block;
                 while level.len() > 1 {
                     path.push(level[index ^ 1]);
                     level = level.chunks(2).map(|pair| Hash::merge(&[pair[0], pair[1]])).collect();
                     index /= 2;
                 }
-                let (_, upper) = self.upper.prove(p / block).expect("a position within the LDE domain");
-                path.extend(upper);
+                let (_, above) = upper.prove(p / block).expect("a position within the LDE domain");
+                path.extend(above);
                 (leaf, path)
             })
             .collect();
@@ -879,6 +934,17 @@ impl MainLde {
 
     pub(crate) fn root(&self) -> <Hash as Hasher>::Digest {
         self.tree.root()
+    }
+
+    /// Parks the segment's Merkle tree in a scratch file in `dir` ([`RowTree::park`]).
+    pub(crate) fn park_tree(&self, dir: &Path) -> std::io::Result<()> {
+        self.tree.park(dir)
+    }
+
+    /// Whether the segment's Merkle tree is parked.
+    #[cfg(test)]
+    pub(crate) fn tree_parked(&self) -> bool {
+        self.tree.parked()
     }
 
     /// Whether the extension's rows and the polynomials are in scratch files.
@@ -1203,8 +1269,15 @@ mod tests {
         let positions = [0, 1, 2, 33, 63, 64, 100, 101, 170, 4 * n - 1, 17, 31, 32];
         let full = theirs.commit_to_rows::<Hash, Vc>(PartitionOptions::default());
         // A proof's trees and a snapshot's, each stored from its own level up.
+        // Parked, a tree opens the same (its stored levels built again from the leaves read back).
+        let dir = tempfile::tempdir().unwrap();
         for low in [LOW_LEVELS, MAIN_LOW_LEVELS] {
             let tree = ours.commit_rows::<BaseElement>(low);
+            assert_eq!(tree.root(), full.commitment());
+            let opened = tree.open_many(&positions, |start, out| ours.hash_rows::<BaseElement>(start, out));
+            assert_eq!(opened, full.open_many(&positions).unwrap().1);
+            tree.park(dir.path()).unwrap();
+            assert!(tree.parked());
             assert_eq!(tree.root(), full.commitment());
             let opened = tree.open_many(&positions, |start, out| ours.hash_rows::<BaseElement>(start, out));
             assert_eq!(opened, full.open_many(&positions).unwrap().1);

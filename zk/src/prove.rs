@@ -330,8 +330,10 @@ impl Snapshot {
     /// evaluation then reads the blocks back and lays the columns out again for its own time (a
     /// sequential read and a pass over the rows, about a second at 2^22 rows). A node holding a dataset
     /// in chunks parks them, so that only the chunk being proven holds its rows (its extension and
-    /// polynomials are in scratch files already: [`Snapshot::spilled`]). Proofs and commitment are
-    /// unchanged. Idempotent; an error (the file cannot be written) leaves the rows in memory.
+    /// polynomials are in scratch files already: [`Snapshot::spilled`]). Its Merkle tree's stored levels
+    /// go too (4 MB at 2^22: their leaves to another scratch file, read back and built again by each
+    /// proof, `lde::RowTree::park`), so a parked snapshot holds next to nothing. Proofs and commitment
+    /// are unchanged. Idempotent; an error (a file cannot be written) leaves the rows in memory.
     pub fn park(&self, dir: &Path) -> Result<(), ZkError> {
         let mut held = self.rows.lock().expect("rows lock");
         let Held::Loaded(rows) = &*held else { return Ok(()) };
@@ -351,6 +353,7 @@ impl Snapshot {
             Ok(file)
         };
         let file = write().map_err(|e| ZkError::Prover(format!("parking the snapshot's rows: {e}")))?;
+        self.lde.park_tree(dir).map_err(|e| ZkError::Prover(format!("parking the snapshot's Merkle tree: {e}")))?;
         *held = Held::Parked { file: Arc::new(file), seed: rows.seed };
         Ok(())
     }
@@ -1768,9 +1771,11 @@ mod tests {
         // Parked, the rows read back and laid out again are the same, each time.
         let dir = tempfile::tempdir().unwrap();
         assert!(!snapshot.parked());
+        assert!(!snapshot.lde.tree_parked());
         snapshot.park(dir.path()).unwrap();
         snapshot.park(dir.path()).unwrap();
-        assert!(snapshot.parked());
+        assert!(snapshot.parked() && snapshot.lde.tree_parked());
+        assert_eq!(MainLde::build(main.clone(), &domain, partition, None).root(), snapshot.lde.root());
         for _ in 0..2 {
             let back = snapshot.rows();
             assert_eq!((&back.code, &back.value, &back.first), (&rows.code, &rows.value, &rows.first));
