@@ -13,6 +13,7 @@ pub mod consent;
 pub mod disclosure;
 pub mod ingest;
 pub mod net;
+pub mod outbox;
 pub mod policy;
 pub mod proofs;
 pub mod query;

@@ -3,13 +3,18 @@
 //! queries; the node answers each through [`crate::service::QueryService`] on a bounded worker pool, and
 //! delivers answers a data steward released later. It answers requests from its hub only.
 //!
-//! Deliveries and proof messages the node sends on its own are kept until the hub responds: one whose
-//! request failed (the connection dropped, the hub did not respond in time) is sent again, on the next
-//! retry tick or right after reconnecting (a proof message up to [`MAX_ATTEMPTS`] times, at most
-//! [`MAX_OUTBOX`] waiting; a delivery, whose answer has left the store, until the hub takes it); so is one the hub refused for now (an error ending in `wire::RETRY_LATER`: it was busy, or
-//! a proof arrived before its answer). The hub refuses a message it has already taken (the node's part, or the proof, is settled), so a
-//! second copy of one that did arrive changes nothing.
+//! Deliveries and proof messages the node sends on its own are kept in the store's outbox
+//! ([`crate::outbox`]) from the moment they are signed until the hub responds: one whose request failed
+//! (the connection dropped, the hub did not respond in time) is sent again, on the next retry tick or
+//! right after reconnecting, and so is one the node still held when it stopped, once it runs again (a
+//! proof message up to [`outbox::MAX_ATTEMPTS`] times, within [`outbox::MAX_PROOF_BYTES`]; a delivery
+//! until the hub takes it); so is one the hub refused for now (an error ending in `wire::RETRY_LATER`:
+//! it was busy, or a proof arrived before its answer). The hub refuses a message it has already taken
+//! (the node's part, or the proof, is settled), so a second copy of one that did arrive changes nothing.
+//! This task touches the store only through blocking tasks: it holds the messages in flight, and the
+//! ids of those waiting.
 
+use crate::outbox::{self, MessageId};
 use crate::service::QueryService;
 use agora_protocol::envelope::Signed;
 use agora_protocol::transport::{build_swarm, Behaviour, BehaviourEvent, TransportConfig};
@@ -50,10 +55,9 @@ pub fn parse_hub_address(addr: &str) -> Result<(Multiaddr, PeerId), NetError> {
     }
 }
 
-/// How many times a proof message is sent before the node gives up on it (deliveries are kept).
-pub const MAX_ATTEMPTS: u32 = 5;
-/// The most proof messages waiting to be sent again; beyond, the oldest is dropped.
-pub const MAX_OUTBOX: usize = 64;
+/// A message to send: its place in the outbox (`None` when it could not be kept there: it is sent
+/// once), and the message.
+type Outgoing = (Option<MessageId>, WireRequest);
 /// How often messages waiting to be sent again are retried while connected.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
 
@@ -85,14 +89,18 @@ pub struct NodeNet {
     workers: Arc<Semaphore>,
     done_tx: mpsc::Sender<(ResponseChannel<WireResponse>, WireResponse)>,
     done_rx: mpsc::Receiver<(ResponseChannel<WireResponse>, WireResponse)>,
-    deliver_tx: mpsc::Sender<WireRequest>,
-    deliver_rx: mpsc::Receiver<WireRequest>,
+    /// Messages to send: new ones, and waiting ones read back from the outbox.
+    deliver_tx: mpsc::Sender<Outgoing>,
+    deliver_rx: mpsc::Receiver<Outgoing>,
+    /// Outbox ids to send again (a failed send still kept, or one kept when the node started).
+    wait_tx: mpsc::Sender<MessageId>,
+    wait_rx: mpsc::Receiver<MessageId>,
     backoff: Backoff,
     connected: bool,
-    /// Deliveries and proof messages sent and not yet responded to, with their attempts so far.
-    in_flight: HashMap<OutboundRequestId, (WireRequest, u32)>,
-    /// Those whose request failed, waiting to be sent again.
-    outbox: VecDeque<(WireRequest, u32)>,
+    /// Deliveries and proof messages sent and not yet responded to.
+    in_flight: HashMap<OutboundRequestId, Option<MessageId>>,
+    /// The outbox ids waiting to be sent again (their messages stay in the store meanwhile).
+    waiting: VecDeque<MessageId>,
 }
 
 impl NodeNet {
@@ -111,7 +119,9 @@ impl NodeNet {
         };
         let swarm = build_swarm(key, &cfg).map_err(|e| NetError::Transport(e.to_string()))?;
         let (done_tx, done_rx) = mpsc::channel(1024);
-        let (deliver_tx, deliver_rx) = mpsc::channel(64);
+        // A proof message is up to about 2 MB: few are read back ahead of sending.
+        let (deliver_tx, deliver_rx) = mpsc::channel(8);
+        let (wait_tx, wait_rx) = mpsc::channel(1024);
         Ok(NodeNet {
             swarm,
             hub,
@@ -122,10 +132,12 @@ impl NodeNet {
             done_rx,
             deliver_tx,
             deliver_rx,
+            wait_tx,
+            wait_rx,
             backoff: Backoff { next: Backoff::MIN },
             connected: false,
             in_flight: HashMap::new(),
-            outbox: VecDeque::new(),
+            waiting: VecDeque::new(),
         })
     }
 
@@ -138,6 +150,7 @@ impl NodeNet {
 
     /// Runs until cancelled: keeps the hub connection up and serves its queries.
     pub async fn run(mut self, cancel: CancellationToken) {
+        self.kept_from_before();
         self.dial();
         let redial = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(redial);
@@ -170,9 +183,10 @@ impl NodeNet {
                         debug!(target: "node::net", "the hub closed the stream before the answer was sent");
                     }
                 }
-                Some(req) = self.deliver_rx.recv() => self.send_kept(req, 0),
+                Some((id, req)) = self.deliver_rx.recv() => self.send_kept(id, req),
+                Some(id) = self.wait_rx.recv() => self.waiting.push_back(id),
                 _ = approvals.tick(), if self.connected => self.deliver_approved(),
-                _ = retries.tick(), if self.connected && !self.outbox.is_empty() => self.resend(),
+                _ = retries.tick(), if self.connected && !self.waiting.is_empty() => self.resend(),
                 ev = self.swarm.select_next_some() => {
                     if let Some(delay) = self.event(ev) {
                         redial.as_mut().reset(tokio::time::Instant::now() + delay);
@@ -183,46 +197,94 @@ impl NodeNet {
         info!(target: "node::net", "network task stopped");
     }
 
-    /// Sends a delivery or proof message and keeps it until the hub responds; while disconnected it
-    /// waits in the outbox.
-    fn send_kept(&mut self, req: WireRequest, attempts: u32) {
-        if !self.connected {
-            self.keep(req, attempts);
-            return;
-        }
-        let id = self.swarm.behaviour_mut().rr.send_request(&self.hub, req.clone());
-        self.in_flight.insert(id, (req, attempts + 1));
-    }
-
-    /// Puts a message back in the outbox. A delivery (a steward-released answer, gone from the store
-    /// once taken) is kept until the hub takes or refuses it; a proof message is given up after
-    /// [`MAX_ATTEMPTS`], and beyond [`MAX_OUTBOX`] waiting proofs the oldest proof is dropped (its answer
-    /// then stays "proof pending" at the hub).
-    fn keep(&mut self, req: WireRequest, attempts: u32) {
-        let delivery = matches!(req, WireRequest::Deliver(_));
-        if !delivery && attempts >= MAX_ATTEMPTS {
-            warn!(target: "node::net", kind = kind(&req), attempts, "giving up on a message the hub never took");
-            return;
-        }
-        let proofs = self.outbox.iter().filter(|(r, _)| !matches!(r, WireRequest::Deliver(_))).count();
-        if !delivery && proofs >= MAX_OUTBOX {
-            if let Some(at) = self.outbox.iter().position(|(r, _)| !matches!(r, WireRequest::Deliver(_))) {
-                self.outbox.remove(at);
-                warn!(target: "node::net", "outbox full: dropped the oldest waiting proof message");
+    /// Messages the outbox still held when the node started wait to be sent again.
+    fn kept_from_before(&self) {
+        let service = self.service.clone();
+        let wait = self.wait_tx.clone();
+        tokio::spawn(async move {
+            match tokio::task::spawn_blocking(move || service.with_outbox(outbox::waiting)).await {
+                Ok(Ok(ids)) => {
+                    if !ids.is_empty() {
+                        info!(target: "node::net", messages = ids.len(), "messages kept from before the start wait for the hub");
+                    }
+                    for id in ids {
+                        let _ = wait.send(id).await;
+                    }
+                }
+                Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the outbox"),
+                Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
             }
-        }
-        self.outbox.push_back((req, attempts));
+        });
     }
 
-    /// Sends every waiting message again.
+    /// Sends a delivery or proof message; it stays in the outbox until the hub responds. While
+    /// disconnected it waits (its id only: the message stays in the store).
+    fn send_kept(&mut self, id: Option<MessageId>, req: WireRequest) {
+        if !self.connected {
+            match id {
+                Some(id) => self.waiting.push_back(id),
+                None => {
+                    warn!(target: "node::net", kind = kind(&req), "dropped a message the outbox could not keep: no hub connection")
+                }
+            }
+            return;
+        }
+        let request = self.swarm.behaviour_mut().rr.send_request(&self.hub, req);
+        self.in_flight.insert(request, id);
+    }
+
+    /// The hub took the message, or refused it for good: the outbox lets it go.
+    fn settled(&self, id: MessageId) {
+        let service = self.service.clone();
+        tokio::spawn(async move {
+            match tokio::task::spawn_blocking(move || service.with_outbox(|c| outbox::taken(c, id))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(target: "node::net", %e, "cannot clear a message the hub took from the outbox"),
+                Err(e) => warn!(target: "node::net", %e, "outbox writer failed"),
+            }
+        });
+    }
+
+    /// A send failed: the attempt is counted, and the message waits to be sent again unless the outbox
+    /// gives up on it ([`outbox::failed`]).
+    fn failed(&self, id: MessageId) {
+        let service = self.service.clone();
+        let wait = self.wait_tx.clone();
+        tokio::spawn(async move {
+            match tokio::task::spawn_blocking(move || service.with_outbox(|c| outbox::failed(c, id))).await {
+                Ok(Ok(true)) => {
+                    let _ = wait.send(id).await;
+                }
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => warn!(target: "node::net", %e, "cannot count a failed send in the outbox"),
+                Err(e) => warn!(target: "node::net", %e, "outbox writer failed"),
+            }
+        });
+    }
+
+    /// Sends every waiting message again, read back from the outbox a few at a time.
     fn resend(&mut self) {
-        let waiting: Vec<_> = self.outbox.drain(..).collect();
-        if !waiting.is_empty() {
-            info!(target: "node::net", messages = waiting.len(), "sending messages the hub did not take again");
+        let ids: Vec<MessageId> = self.waiting.drain(..).collect();
+        if ids.is_empty() {
+            return;
         }
-        for (req, attempts) in waiting {
-            self.send_kept(req, attempts);
-        }
+        info!(target: "node::net", messages = ids.len(), "sending messages the hub did not take again");
+        let service = self.service.clone();
+        let deliver = self.deliver_tx.clone();
+        tokio::spawn(async move {
+            for id in ids {
+                let service = service.clone();
+                match tokio::task::spawn_blocking(move || service.with_outbox(|c| outbox::get(c, id))).await {
+                    Ok(Ok(Some(req))) => {
+                        let _ = deliver.send((Some(id), req)).await;
+                    }
+                    // Given up or dropped meanwhile.
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read a waiting message back"),
+                    Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
+                }
+            }
+        });
     }
 
     /// Sends the signed hello (name, data summary, credential, current commitment).
@@ -246,9 +308,9 @@ impl NodeNet {
             let res = tokio::task::spawn_blocking(move || service.approved_answers()).await;
             match res {
                 Ok(Ok(answers)) => {
-                    for (a, request) in answers {
+                    for (id, a, request) in answers {
                         let answer = answered(&a);
-                        let _ = tx.send(WireRequest::Deliver(a)).await;
+                        let _ = tx.send((Some(id), WireRequest::Deliver(a))).await;
                         if let (Some(request), Some(answer)) = (request, answer) {
                             follow_with_proof(&service_for_proofs, tx.clone(), request, answer);
                         }
@@ -334,13 +396,15 @@ impl NodeNet {
                 }
                 request_response::Message::Response { request_id, response } => {
                     // The hub took it, or refused it for good: either way it is not sent again, unless
-                    // the hub had no room for it.
-                    let sent = self.in_flight.remove(&request_id);
+                    // the hub had no room for it. (Hellos are not kept: they have no id here.)
+                    let sent = self.in_flight.remove(&request_id).flatten();
                     match response {
                         WireResponse::Error { message } if message.ends_with(RETRY_LATER) => {
-                            if let Some((req, attempts)) = sent {
-                                self.keep(req, attempts);
+                            debug!(target: "node::net", %message, "the hub will take it later");
+                            if let Some(id) = sent {
+                                self.failed(id);
                             }
+                            return;
                         }
                         WireResponse::Ack => debug!(target: "node::net", "hub acknowledged"),
                         WireResponse::Error { message } => {
@@ -348,12 +412,15 @@ impl NodeNet {
                         }
                         WireResponse::Answer(_) => warn!(target: "node::net", "unexpected answer from the hub"),
                     }
+                    if let Some(id) = sent {
+                        self.settled(id);
+                    }
                 }
             },
             request_response::Event::OutboundFailure { request_id, error, .. } => {
                 warn!(target: "node::net", %error, "message to the hub failed");
-                if let Some((req, attempts)) = self.in_flight.remove(&request_id) {
-                    self.keep(req, attempts);
+                if let Some(id) = self.in_flight.remove(&request_id).flatten() {
+                    self.failed(id);
                 }
             }
             request_response::Event::InboundFailure { error, .. } => {
@@ -383,10 +450,11 @@ fn answered(env: &Signed<AnswerMessage>) -> Option<NodeAnswer> {
 }
 
 /// Proves an answer just sent, if its query is of a provable kind, off the answering path; the proof
-/// (or the reason there is none) follows to the hub as [`WireRequest::Proof`].
+/// (or the reason there is none) follows to the hub as [`WireRequest::Proof`], each message kept in the
+/// outbox as it is signed.
 fn follow_with_proof(
     service: &Arc<QueryService>,
-    tx: mpsc::Sender<WireRequest>,
+    tx: mpsc::Sender<Outgoing>,
     request: QueryRequest,
     answer: NodeAnswer,
 ) {
@@ -394,16 +462,44 @@ fn follow_with_proof(
         return;
     }
     let query_id = request.header.query_id;
+    let service = service.clone();
     let Some(prover) = service.prover().cloned() else {
         let msg = service.unproven(query_id, "this node does not prove its answers (prove_answers = false)");
-        tokio::spawn(async move {
-            let _ = tx.send(WireRequest::Proof(msg)).await;
-        });
+        tokio::spawn(async move { keep_and_send(&service, &tx, WireRequest::Proof(msg)).await });
         return;
     };
     tokio::spawn(async move {
-        prover.prove_each(query_id, &request.query, &answer, &tx, WireRequest::Proof).await;
+        let (signed_tx, mut signed) = mpsc::channel(1);
+        let proving = async move {
+            prover.prove_each(query_id, &request.query, &answer, &signed_tx, WireRequest::Proof).await;
+        };
+        let keeping = async {
+            while let Some(msg) = signed.recv().await {
+                keep_and_send(&service, &tx, msg).await;
+            }
+        };
+        tokio::join!(proving, keeping);
     });
+}
+
+/// Keeps `msg` in the outbox, then hands it to the network task to send. One the outbox cannot keep
+/// (the store failed) is sent once all the same.
+async fn keep_and_send(service: &Arc<QueryService>, tx: &mpsc::Sender<Outgoing>, msg: WireRequest) {
+    let keeping = service.clone();
+    let kept = msg.clone();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let id = match tokio::task::spawn_blocking(move || keeping.with_outbox(|c| outbox::put(c, &kept, now))).await {
+        Ok(Ok(id)) => Some(id),
+        Ok(Err(e)) => {
+            warn!(target: "node::net", %e, kind = kind(&msg), "cannot keep a message in the outbox: sending it once");
+            None
+        }
+        Err(e) => {
+            warn!(target: "node::net", %e, kind = kind(&msg), "outbox writer failed: sending the message once");
+            None
+        }
+    };
+    let _ = tx.send((id, msg)).await;
 }
 
 #[cfg(test)]

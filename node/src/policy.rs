@@ -471,7 +471,7 @@ pub fn reject(store: &Store, query_id: Uuid, reason: &str) -> Result<(), PolicyE
 pub enum Release {
     /// Approved: run it (then [`mark_answered`] or [`mark_failed`]) and deliver the answer.
     Approved(Box<QueryRequest>),
-    /// Denied: deliver the rejection.
+    /// Denied by the steward, or approved and failed when it ran: deliver the rejection.
     Denied {
         /// The query.
         query_id: Uuid,
@@ -480,40 +480,62 @@ pub enum Release {
     },
 }
 
-/// Takes the steward decisions not yet delivered, clearing their mark in the same transaction, so each is
-/// delivered at most once whatever runs concurrently.
-pub fn take_releases(store: &Store) -> Result<Vec<Release>, PolicyError> {
-    let tx = Transaction::new_unchecked(store.conn(), TransactionBehavior::Immediate)?;
+/// The steward decisions not yet delivered, in the order they were received. Nothing is cleared here:
+/// [`released`] clears each mark in the transaction that keeps its message in the node's outbox, so a
+/// decision is delivered once, and not lost if the node stops in between. A query approved and run but
+/// not yet kept for delivery (the node stopped after the run) is approved again and runs again; one whose
+/// run failed is delivered as that failure.
+pub fn pending_releases(store: &Store) -> Result<Vec<Release>, PolicyError> {
     let rows: Vec<(String, String, String, Option<String>)> = {
-        let mut stmt = tx.prepare("SELECT query_id, state, request, reason FROM query_log WHERE release = 1")?;
+        let mut stmt = store.conn().prepare(
+            "SELECT query_id, state, request, reason FROM query_log WHERE release = 1 ORDER BY received_at, query_id",
+        )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         rows.collect::<Result<_, _>>()?
     };
-    tx.execute("UPDATE query_log SET release = 0 WHERE release = 1", [])?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, state, envelope, reason) in rows {
         let query_id = parse_id(&id)?;
+        let detail = || {
+            let detail = reason.clone().unwrap_or_default();
+            detail.split_once(": ").map_or(detail.as_str(), |(_, d)| d).to_string()
+        };
         match state.as_str() {
-            "approved" => out.push(Release::Approved(Box::new(parse_request(query_id, &envelope)?))),
-            "denied" => {
-                let detail = reason.unwrap_or_default();
-                let detail = detail.split_once(": ").map_or(detail.as_str(), |(_, d)| d).to_string();
-                out.push(Release::Denied {
-                    query_id,
-                    rejection: Rejection::new(RejectionCode::DeniedBySteward, detail),
-                });
+            "approved" | "answered" => out.push(Release::Approved(Box::new(parse_request(query_id, &envelope)?))),
+            "denied" => out.push(Release::Denied {
+                query_id,
+                rejection: Rejection::new(RejectionCode::DeniedBySteward, detail()),
+            }),
+            "rejected" => {
+                out.push(Release::Denied { query_id, rejection: Rejection::new(RejectionCode::Internal, detail()) })
             }
-            _ => {}
+            // Nothing to deliver (a state only a release mark left behind by another release could reach).
+            _ => {
+                store.conn().execute("UPDATE query_log SET release = 0 WHERE query_id = ?1", [&id])?;
+            }
         }
     }
-    tx.commit()?;
     Ok(out)
 }
 
-/// Records that an approved query was answered.
+/// Clears `query_id`'s release mark in `tx` (the caller keeps its message for delivery in the same
+/// transaction); false when it was already cleared, so a decision taken twice concurrently is delivered
+/// once.
+pub fn released(tx: &Transaction<'_>, query_id: Uuid) -> Result<bool, PolicyError> {
+    let changed =
+        tx.execute("UPDATE query_log SET release = 0 WHERE query_id = ?1 AND release = 1", [query_id.to_string()])?;
+    Ok(changed == 1)
+}
+
+/// Records that an approved query was answered (already recorded when it runs again: see
+/// [`pending_releases`]).
 pub fn mark_answered(store: &Store, query_id: Uuid) -> Result<(), PolicyError> {
     let tx = Transaction::new_unchecked(store.conn(), TransactionBehavior::Immediate)?;
-    transition(&tx, query_id, "approved", "answered", None)?;
+    match transition(&tx, query_id, "approved", "answered", None) {
+        Ok(_) => {}
+        Err(PolicyError::WrongState { state, .. }) if state == "answered" => {}
+        Err(e) => return Err(e),
+    }
     tx.commit()?;
     Ok(())
 }

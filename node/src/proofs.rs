@@ -585,8 +585,8 @@ impl Prover {
     /// Proves an answer as [`Prover::prove`] does, sending each message on `out` (as `wrap` makes it) as
     /// soon as it is signed: one message with every cell, or over a dataset in chunks a message per run
     /// of at most [`MAX_PARTS_PER_MESSAGE`] parts of a cell ([`ProofOutcome::Chunked`]), sent once its
-    /// cell is proven and checked, so the node holds one cell's parts besides the messages waiting to go
-    /// out (the network task's queue and outbox: [`crate::net::MAX_OUTBOX`]). A reason follows
+    /// cell is proven and checked, so the node holds one cell's parts besides the few messages on their
+    /// way out (the messages waiting are in the store's outbox: [`crate::outbox`]). A reason follows
     /// (`Unavailable`) when a later cell cannot be proven. A closed `out` stops it.
     pub async fn prove_each<T>(
         &self,

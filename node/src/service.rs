@@ -5,12 +5,15 @@
 //! `spawn_blocking` — except [`QueryService::check_researcher`], which verifies the researcher's
 //! presentation (async: it may fetch the hub's revocation list) before the gate runs.
 
+use crate::outbox::{self, MessageId, OutboxError};
 use crate::policy::{self, Decision, Gate, PolicyConfig, PolicyError};
 use crate::proofs::Prover;
 use crate::query;
 use crate::store::{Store, StoreError};
 use agora_protocol::envelope::{Header, Signed};
-use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, Rejection, RejectionCode, WireResponse};
+use agora_protocol::wire::{
+    AnswerMessage, NodeHello, Outcome, QueryRequest, Rejection, RejectionCode, WireRequest, WireResponse,
+};
 use libp2p::identity::Keypair;
 use libp2p::PeerId;
 use std::path::PathBuf;
@@ -27,10 +30,20 @@ pub enum ServiceError {
     /// The query log.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The outbox.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
 }
 
-/// A statement released by the data steward, with the request it answers (when it is an answer).
-pub type Released = (Signed<AnswerMessage>, Option<QueryRequest>);
+impl From<rusqlite::Error> for ServiceError {
+    fn from(e: rusqlite::Error) -> Self {
+        ServiceError::Store(StoreError::Sqlite(e))
+    }
+}
+
+/// A statement released by the data steward, kept in the outbox as `MessageId`, with the request it
+/// answers (when it is an answer).
+pub type Released = (MessageId, Signed<AnswerMessage>, Option<QueryRequest>);
 
 /// How long a node's signed statements stay valid, in seconds.
 const ANSWER_TTL_SECS: i64 = 3600;
@@ -245,14 +258,15 @@ impl QueryService {
         }
     }
 
-    /// Runs queries the data steward approved since the last call, and signs denials, each delivered
-    /// once: [`policy::take_releases`] clears the mark in the same transaction that reads it. An answer
-    /// comes with its request, for its proof.
+    /// Runs queries the data steward approved since the last call, and signs denials. Each statement is
+    /// kept in the outbox in the transaction that clears its release mark ([`policy::released`]), so it
+    /// is delivered once and survives a restart until the hub takes it. An answer comes with its request,
+    /// for its proof.
     pub fn approved_answers(&self) -> Result<Vec<Released>, ServiceError> {
         let _one_at_a_time = self.releasing.lock().expect("release lock");
         self.with_store(|store| -> Result<Vec<Released>, ServiceError> {
             let mut out = Vec::new();
-            for release in policy::take_releases(store)? {
+            for release in policy::pending_releases(store)? {
                 let (query_id, outcome, request) = match release {
                     policy::Release::Approved(request) => {
                         (request.header.query_id, self.run(store, &request), Some(*request))
@@ -262,10 +276,25 @@ impl QueryService {
                     }
                 };
                 let msg = AnswerMessage { header: Header::new(query_id, now(), ANSWER_TTL_SECS), outcome };
-                out.push((Signed::sign(&msg, &self.key), request));
+                let signed = Signed::sign(&msg, &self.key);
+                let tx = rusqlite::Transaction::new_unchecked(store.conn(), rusqlite::TransactionBehavior::Immediate)?;
+                if !policy::released(&tx, query_id)? {
+                    continue;
+                }
+                let id = outbox::put(&tx, &WireRequest::Deliver(signed.clone()), now())?;
+                tx.commit()?;
+                out.push((id, signed, request));
             }
             Ok(out)
         })?
+    }
+
+    /// Runs `f` over the node's outbox ([`crate::outbox`]).
+    pub fn with_outbox<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, OutboxError>,
+    ) -> Result<T, ServiceError> {
+        Ok(self.with_store(|store| f(store.conn()))??)
     }
 
     /// A signed statement that this node does not prove an answer, and why.

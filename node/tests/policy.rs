@@ -104,8 +104,11 @@ fn a_valid_query_is_admitted_and_logged() {
     assert_eq!(node.nonces(), 1);
     mark_answered(&node.store, req.header.query_id).unwrap();
     assert_eq!(node.state(req.header.query_id).as_deref(), Some("answered"));
-    // Only an approved query can be marked answered.
-    assert!(matches!(mark_answered(&node.store, req.header.query_id), Err(PolicyError::WrongState { .. })));
+    // Marking it again changes nothing (an approved query runs again when the node stopped before its
+    // delivery was kept); a query never logged cannot be marked.
+    mark_answered(&node.store, req.header.query_id).unwrap();
+    assert_eq!(node.state(req.header.query_id).as_deref(), Some("answered"));
+    assert!(matches!(mark_answered(&node.store, Uuid::new_v4()), Err(PolicyError::UnknownQuery(_))));
     let request_json: String = node
         .store
         .conn()
@@ -305,7 +308,77 @@ fn manual_approval_holds_queries_for_the_steward() {
         Err(PolicyError::WrongState { .. })
     ));
     assert_eq!(rejection_counts(&node.store).unwrap().get("denied_by_steward"), Some(&1));
+    // Only an approved query can be marked answered.
+    assert!(matches!(mark_answered(&node.store, second.header.query_id), Err(PolicyError::WrongState { .. })));
     mark_answered(&node.store, first.header.query_id).unwrap();
+}
+
+/// The statement each steward decision is delivered as, kept in the outbox in the transaction that
+/// clears the decision's release mark: delivered once, and kept while the hub has not taken it. A node
+/// stopped after running an approved query, before its answer was kept, runs it again when it starts.
+#[test]
+fn steward_decisions_are_kept_in_the_outbox_once_and_survive_a_stop() {
+    use agora_node::outbox;
+    use agora_node::service::QueryService;
+    use agora_protocol::wire::{AnswerMessage, Outcome, WireRequest};
+
+    let node = Node::new();
+    let config = PolicyConfig { approval: Approval::Manual, ..PolicyConfig::default() };
+    let gate = node.gate(config.clone());
+    let [a, b, c] = [request("alice", NOW), request("bob", NOW + 1), request("carol", NOW + 2)];
+    for (i, r) in [&a, &b, &c].into_iter().enumerate() {
+        assert_eq!(gate.admit(&node.store, &node.sign(r), NOW + i as i64).unwrap().decision, Decision::Hold);
+    }
+    let key = Keypair::generate_ed25519();
+    let hub = node.hub.public().to_peer_id();
+    let service =
+        QueryService::new("n".into(), node.path(), key.clone(), config, hub, "did:key:z6Mkhub".into(), None).unwrap();
+    let outcome = |id: outbox::MessageId| -> (Uuid, Outcome) {
+        let Some(WireRequest::Deliver(signed)) = service.with_outbox(|conn| outbox::get(conn, id)).unwrap() else {
+            panic!("message {id} is a kept delivery")
+        };
+        let verified: agora_protocol::Verified<AnswerMessage> = signed.verify().unwrap();
+        assert_eq!(verified.signer, key.public().to_peer_id(), "signed by the node");
+        (verified.payload.header.query_id, verified.payload.outcome)
+    };
+    assert!(service.approved_answers().unwrap().is_empty(), "nothing released yet");
+
+    approve(&node.store, a.header.query_id).unwrap();
+    policy::reject(&node.store, b.header.query_id, "outside the study's ethics approval").unwrap();
+    let released = service.approved_answers().unwrap();
+    assert_eq!(released.len(), 2);
+    let (first, second) = (outcome(released[0].0), outcome(released[1].0));
+    assert_eq!(first.0, a.header.query_id);
+    assert!(matches!(first.1, Outcome::Answered { .. }), "{:?}", first.1);
+    assert_eq!(released[0].2.as_ref(), Some(&a), "an answer comes with its request, for its proof");
+    assert_eq!(second.0, b.header.query_id);
+    match &second.1 {
+        Outcome::Rejected { rejection } => {
+            assert_eq!(rejection.code, RejectionCode::DeniedBySteward);
+            assert_eq!(rejection.message, "outside the study's ethics approval");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(node.state(a.header.query_id).as_deref(), Some("answered"));
+    assert!(service.approved_answers().unwrap().is_empty(), "each decision is delivered once");
+
+    // Stopped after the run, before the answer was kept: the release mark is still set and the query
+    // logged as answered. It runs again and is kept once.
+    approve(&node.store, c.header.query_id).unwrap();
+    mark_answered(&node.store, c.header.query_id).unwrap();
+    let again = service.approved_answers().unwrap();
+    assert_eq!(again.len(), 1);
+    let third = outcome(again[0].0);
+    assert_eq!(third.0, c.header.query_id);
+    assert!(matches!(third.1, Outcome::Answered { .. }), "{:?}", third.1);
+    assert!(service.approved_answers().unwrap().is_empty());
+
+    // All three wait in the outbox, oldest first, until the hub takes them, also in a store opened again.
+    let kept = vec![released[0].0, released[1].0, again[0].0];
+    let reopened = Store::open(&node.path()).unwrap();
+    assert_eq!(outbox::waiting(reopened.conn()).unwrap(), kept);
+    outbox::taken(reopened.conn(), kept[1]).unwrap();
+    assert_eq!(outbox::waiting(reopened.conn()).unwrap(), vec![kept[0], kept[2]]);
 }
 
 #[test]

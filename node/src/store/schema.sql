@@ -180,3 +180,14 @@ CREATE TABLE IF NOT EXISTS wallet_challenge (
     challenge  TEXT PRIMARY KEY,
     expires_at INTEGER NOT NULL
 );
+
+-- Messages the node sends its hub on its own (steward-released answers, proof messages), from the
+-- moment they are signed until the hub takes or refuses them, so that a restart or an unreachable hub
+-- loses none (`crate::outbox`). Signed aggregates, proofs and reasons only: what goes on the wire.
+CREATE TABLE IF NOT EXISTS outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL CHECK (kind IN ('delivery', 'proof')),
+    message    BLOB NOT NULL,                  -- the WireRequest, JSON
+    attempts   INTEGER NOT NULL DEFAULT 0,     -- failed sends
+    created_at INTEGER NOT NULL
+);

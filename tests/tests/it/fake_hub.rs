@@ -79,40 +79,42 @@ impl FakeHub {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let node: PeerId = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
         setup(&data);
-        let child = Command::new(&node_bin)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("run")
-            .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-            .env("AGORA_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(dir.path().join("node.log")).unwrap()))
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let child = spawn_node(&data, env, &dir.path().join("node.log"));
         let mut hub = FakeHub { key, swarm, node, child, _dir: dir, wire_log: Vec::new() };
-        // Wait for the node to dial in and say hello.
+        hub.hello().await;
+        hub
+    }
+
+    /// Stops the node at once (SIGKILL) and starts it again over the same data directory, with `env`;
+    /// returns once it has said hello again. Its log goes on in the same file.
+    pub(crate) async fn restart(&mut self, env: &[(&str, &str)]) {
+        self.child.kill().await.unwrap();
+        let data = self._dir.path().join("node");
+        self.child = spawn_node(&data, env, &self._dir.path().join("node.log"));
+        self.hello().await;
+    }
+
+    /// Waits for the node to dial in and say hello, and acknowledges it.
+    async fn hello(&mut self) {
         tokio::time::timeout(Duration::from_secs(20), async {
             loop {
                 if let SwarmEvent::Behaviour(BehaviourEvent::Rr(request_response::Event::Message {
                     peer,
                     message: Message::Request { request: WireRequest::Hello(h), channel, .. },
                     ..
-                })) = hub.swarm.select_next_some().await
+                })) = self.swarm.select_next_some().await
                 {
-                    assert_eq!(peer, hub.node);
+                    assert_eq!(peer, self.node);
                     let v = h.verify().expect("the node's hello is signed by its key");
-                    assert_eq!(v.signer, hub.node);
-                    hub.wire_log.push(serde_json::to_string(&h).unwrap());
-                    let _ = hub.swarm.behaviour_mut().rr.send_response(channel, WireResponse::Ack);
+                    assert_eq!(v.signer, self.node);
+                    self.wire_log.push(serde_json::to_string(&h).unwrap());
+                    let _ = self.swarm.behaviour_mut().rr.send_response(channel, WireResponse::Ack);
                     break;
                 }
             }
         })
         .await
         .expect("the node dialled the hub and said hello within 20 s");
-        hub
     }
 
     /// Sends a raw request and waits for the node's response.
@@ -168,4 +170,21 @@ impl FakeHub {
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("node.log")).unwrap_or_default()
     }
+}
+
+/// `agora-node run` over `data`, with `env`, its log appended to `log`.
+fn spawn_node(data: &std::path::Path, env: &[(&str, &str)], log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Command::new(agora_tests::bin("agora-node").unwrap())
+        .arg("--data-dir")
+        .arg(data)
+        .arg("run")
+        .envs(env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .env("AGORA_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
 }

@@ -502,6 +502,30 @@ async fn proof_messages_the_hub_did_not_take_are_sent_again() {
     assert!(hub.log().contains("sending messages the hub did not take again"), "{}", hub.log());
 }
 
+/// A proof message the node still held when it was killed (the hub had not responded) is sent after it
+/// starts again: the same signed message, read back from the store's outbox.
+#[tokio::test]
+async fn proof_messages_kept_when_the_node_stops_are_sent_after_it_starts_again() {
+    let env = [("AGORA_NODE_POLICY__REQUIRE_RESEARCHER_CREDENTIAL", "false")];
+    let mut hub = FakeHub::start(&env, |_| {}).await;
+    let req = fake_hub::request(Uuid::new_v4(), fake_hub::now(), 60);
+    let resp = hub.query(&req).await;
+    assert!(matches!(hub.outcome(&resp), Outcome::Answered { .. }));
+    let (first, channel) = next_proof(&mut hub).await;
+    assert_eq!(first.verify().unwrap().payload.header.query_id, req.header.query_id);
+    // Killed before the hub responds: the node never learnt whether the hub took it.
+    hub.restart(&env).await;
+    drop(channel);
+    let (second, channel) = next_proof(&mut hub).await;
+    assert_eq!(second, first, "the same signed message");
+    let _ = hub.swarm.behaviour_mut().rr.send_response(channel, WireResponse::Ack);
+    let log = hub.log();
+    assert!(log.contains(r#""message":"messages kept from before the start wait for the hub","messages":1"#), "{log}");
+    // Taken: it is not sent a third time (the retry tick is 2 s).
+    let third = tokio::time::timeout(Duration::from_secs(6), next_proof(&mut hub)).await;
+    assert!(third.is_err(), "a message the hub took is not sent again");
+}
+
 #[tokio::test]
 async fn answers_of_provable_queries_carry_zero_knowledge_proofs_the_hub_verifies() {
     let net = TestNet::spawn(NetOptions { nodes: 2, patients_per_node: 150, ..NetOptions::default() }).await.unwrap();
