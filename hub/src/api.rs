@@ -334,16 +334,55 @@ async fn result(
 /// the chunks' commitments and a part per chunk), for `agora-zk verify` to check offline. Each holds the node's
 /// commitment, the query digest (`agora_protocol::proof::query_digest` of the query id and query), the
 /// cohort's criteria and the measure if any, the answer's count and sum (or the threshold they are
-/// below) and the proof.
+/// below) and the proof. The array is streamed, a node's message or one cell over chunks at a time, so
+/// the hub never holds a whole export (a cell over 256 chunks is about 85 MB); should reading one fail
+/// half-way, the response ends there without its closing bracket, which no JSON reader takes for whole.
 #[utoipa::path(get, path = "/v1/queries/{id}/proofs", params(("id" = Uuid, Path, description = "query id")),
     responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn proofs(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Vec<agora_zk::archive::Archived>>, ApiError> {
+async fn proofs(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
+    use axum::body::{Body, Bytes};
+    use futures::StreamExt;
     let who = researcher(&state, &headers).await?;
-    Ok(Json(state.coordinator.archived_proofs(id, &who).await?))
+    let sources = state.coordinator.archive_sources(id, &who).await?;
+    let coordinator = state.coordinator.clone();
+    // State: the sources left, whether nothing was written yet, and whether the stream has ended (the
+    // closing bracket written, or an error met: then the body ends there, without it).
+    let items = futures::stream::unfold((sources.into_iter(), true, false), move |(mut rest, first, ended)| {
+        let coordinator = coordinator.clone();
+        async move {
+            if ended {
+                return None;
+            }
+            let Some(source) = rest.next() else {
+                return Some((Ok(Bytes::from_static(b"]")), (rest, first, true)));
+            };
+            let chunk = match coordinator.archived(id, &source).await {
+                Ok(archived) => archived
+                    .iter()
+                    .enumerate()
+                    .try_fold(Vec::new(), |mut buf, (i, a)| {
+                        if !(first && i == 0) {
+                            buf.push(b',');
+                        }
+                        serde_json::to_writer(&mut buf, a).map(|()| buf)
+                    })
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match chunk {
+                Ok(buf) => {
+                    let first = first && buf.is_empty();
+                    Some((Ok(Bytes::from(buf)), (rest, first, false)))
+                }
+                Err(e) => {
+                    tracing::warn!(target: "hub::api", query_id = %id, %e, "proof export cut short");
+                    Some((Err(std::io::Error::other(e)), (rest, first, true)))
+                }
+            }
+        }
+    });
+    let body = futures::stream::once(futures::future::ready(Ok(Bytes::from_static(b"[")))).chain(items);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response())
 }
 
 /// The OpenAPI document of this API.

@@ -758,10 +758,21 @@ impl Coordinator {
         Ok(())
     }
 
-    /// The proven answers of one of the researcher's queries as archived answers for `agora-zk verify`:
-    /// one per node and proven cell, over one snapshot (`agora-zk/cohort/…`) or over the node's chunks
-    /// (`agora-zk/chunked/…`).
+    /// The proofs of a query's proven answers, one archived answer per node and proven cell, for
+    /// `agora-zk verify`: [`Coordinator::archive_sources`], each read by [`Coordinator::archived`].
     pub async fn archived_proofs(&self, query_id: Uuid, researcher: &str) -> Result<Vec<Archived>, HubError> {
+        let mut out = Vec::new();
+        for source in self.archive_sources(query_id, researcher).await? {
+            out.extend(self.archived(query_id, &source).await?);
+        }
+        Ok(out)
+    }
+
+    /// Where the archived answers of a query's proven answers come from, in order, without reading a
+    /// proof: a node's proof message (its cells' archives), or one proven cell of a node whose data is
+    /// in chunks. The researcher must be the query's. Each is read by [`Coordinator::archived`], so the
+    /// hub holds one message or one cell's parts at a time (`GET /v1/queries/{id}/proofs` streams them).
+    pub async fn archive_sources(&self, query_id: Uuid, researcher: &str) -> Result<Vec<ArchiveSource>, HubError> {
         let record = self.inner.store.query(query_id).await?.filter(|r| r.researcher == researcher);
         let record = record.ok_or(HubError::NotFound(query_id))?;
         let mut out = Vec::new();
@@ -772,32 +783,58 @@ impl Coordinator {
             let Ok(plan) = Population::of(&record, answer, now()).and_then(|p| p.plan(&record.query)) else {
                 continue;
             };
-            let claims = claims(query_id, &record.query, answer, &plan);
+            let claims: Vec<Option<agora_zk::Claim>> =
+                claims(query_id, &record.query, answer, &plan).into_iter().map(|(_, c)| c.ok()).collect();
             // The message that proved the answer, or over chunks each proven cell from its runs.
-            if let Some(envelope) = self.inner.store.proof_envelope(query_id, &part.peer_id).await? {
-                if let Some(ProofOutcome::Proven { commitment, cells, .. }) = outcome_of(&envelope) {
-                    let zk = zk_commitment(&commitment);
-                    for ((_, claim), cell) in claims.iter().zip(&cells) {
-                        let Ok(claim) = claim else { continue };
-                        out.push(Archived::One(ArchivedAnswer::with_proof(zk.clone(), claim, cell.proof.clone())));
-                    }
-                }
+            if self.inner.store.has_proof_envelope(query_id, &part.peer_id).await? {
+                out.push(ArchiveSource::Message { peer: part.peer_id, claims });
                 continue;
             }
-            for (index, _, whole) in self.inner.store.proven_cells(query_id, &part.peer_id).await? {
-                let cell = match whole {
-                    Some(envelope) => match outcome_of(&envelope) {
-                        Some(ProofOutcome::Chunked { commitment, cell, .. }) => Some((commitment, cell)),
-                        _ => None,
-                    },
-                    None => self.cell_of_runs(query_id, &part.peer_id, index, true).await.map_err(HubError::Store)?,
-                };
-                if let (Some((commitment, cell)), Some((_, Ok(claim)))) = (cell, claims.get(index)) {
-                    out.push(Archived::Chunked(archived_chunked(&commitment, claim, &cell)));
+            for (index, _) in self.inner.store.proven_cell_places(query_id, &part.peer_id).await? {
+                if let Some(Some(claim)) = claims.get(index) {
+                    out.push(ArchiveSource::Cell { peer: part.peer_id.clone(), index, claim: claim.clone() });
                 }
             }
         }
         Ok(out)
+    }
+
+    /// The archived answers of one [`ArchiveSource`].
+    pub async fn archived(&self, query_id: Uuid, source: &ArchiveSource) -> Result<Vec<Archived>, HubError> {
+        match source {
+            ArchiveSource::Message { peer, claims } => {
+                let Some(envelope) = self.inner.store.proof_envelope(query_id, peer).await? else {
+                    return Ok(Vec::new());
+                };
+                let Some(ProofOutcome::Proven { commitment, cells, .. }) = outcome_of(&envelope) else {
+                    return Ok(Vec::new());
+                };
+                let zk = zk_commitment(&commitment);
+                Ok(claims
+                    .iter()
+                    .zip(&cells)
+                    .filter_map(|(claim, cell)| {
+                        let claim = claim.as_ref()?;
+                        Some(Archived::One(ArchivedAnswer::with_proof(zk.clone(), claim, cell.proof.clone())))
+                    })
+                    .collect())
+            }
+            ArchiveSource::Cell { peer, index, claim } => {
+                let whole = self.inner.store.proven_cell(query_id, peer, *index).await?;
+                let cell = match whole {
+                    Some(Some(envelope)) => match outcome_of(&envelope) {
+                        Some(ProofOutcome::Chunked { commitment, cell, .. }) => Some((commitment, cell)),
+                        _ => None,
+                    },
+                    Some(None) => self.cell_of_runs(query_id, peer, *index, true).await.map_err(HubError::Store)?,
+                    None => None,
+                };
+                Ok(cell
+                    .map(|(commitment, cell)| Archived::Chunked(archived_chunked(&commitment, claim, &cell)))
+                    .into_iter()
+                    .collect())
+            }
+        }
     }
 
     /// Handles inbound messages until cancelled.
@@ -815,6 +852,27 @@ impl Coordinator {
             }
         }
     }
+}
+
+/// Where archived answers come from ([`Coordinator::archive_sources`]).
+#[derive(Debug, Clone)]
+pub enum ArchiveSource {
+    /// A node's proof message: an archived answer per cell whose claim the hub could build.
+    Message {
+        /// The node.
+        peer: String,
+        /// Each cell's claim, in the answer's order.
+        claims: Vec<Option<agora_zk::Claim>>,
+    },
+    /// A proven cell over a node's chunks.
+    Cell {
+        /// The node.
+        peer: String,
+        /// The cell's place in the answer.
+        index: usize,
+        /// Its claim.
+        claim: agora_zk::Claim,
+    },
 }
 
 /// What a kept signed proof message says (`None` if it cannot be read).

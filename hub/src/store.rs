@@ -531,6 +531,34 @@ impl HubStore {
         Ok(rows.iter().map(|r| (r.get::<i64, _>(0) as usize, r.get(1), r.get(2))).collect())
     }
 
+    /// The places and roots of a node's proven cells over chunks, without their messages.
+    pub async fn proven_cell_places(&self, query_id: Uuid, peer_id: &str) -> Result<Vec<(usize, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT cell, root FROM proven_cells WHERE query_id = $1 AND peer_id = $2 ORDER BY cell")
+                .bind(query_id.to_string())
+                .bind(peer_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().map(|r| (r.get::<i64, _>(0) as usize, r.get(1))).collect())
+    }
+
+    /// One proven cell over chunks: `None` when it is not proven, `Some(None)` when its runs hold it,
+    /// `Some(Some(message))` when one message held it whole.
+    pub async fn proven_cell(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+        cell: usize,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let row = sqlx::query("SELECT envelope FROM proven_cells WHERE query_id = $1 AND peer_id = $2 AND cell = $3")
+            .bind(query_id.to_string())
+            .bind(peer_id)
+            .bind(cell as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get::<Option<String>, _>(0)))
+    }
+
     /// When the hub recorded a query, in milliseconds.
     pub async fn submitted_ms(&self, query_id: Uuid) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT submitted_ms FROM queries WHERE query_id = $1")
@@ -538,6 +566,18 @@ impl HubStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.and_then(|r| r.get::<Option<i64>, _>(0)))
+    }
+
+    /// Whether the hub keeps a signed proof message for a node's answer ([`Store::proof_envelope`]).
+    pub async fn has_proof_envelope(&self, query_id: Uuid, peer_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM node_answers WHERE query_id = $1 AND peer_id = $2 AND proof_envelope IS NOT NULL",
+        )
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
     }
 
     /// The signed proof message a node sent for its answer, for audit.

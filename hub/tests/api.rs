@@ -201,6 +201,15 @@ async fn every_refusal_names_its_reason() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // The proofs of a query unknown (or another researcher's): refused before any byte is streamed.
+    let uri = format!("/v1/queries/{}/proofs", uuid::Uuid::new_v4());
+    let (s, v) = call(
+        &app.router,
+        Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(v["error"].as_str().unwrap().starts_with("no query "), "{v}");
 
     let (s, v) = call(
         &app.router,
