@@ -64,7 +64,15 @@ pub struct CoordinatorConfig {
     pub allowed_nodes: HashSet<PeerId>,
     /// Most queries fanned out at once.
     pub max_inflight: usize,
+    /// Most proof messages held at once (being checked, or waiting for a verification): a node's
+    /// proof message beyond them is refused with [`agora_protocol::wire::HUB_BUSY`], and the node sends
+    /// it again later. Each may be a few MB.
+    pub proof_handlers: usize,
 }
+
+/// [`CoordinatorConfig::proof_handlers`] of a hub's configuration: at most about 50 MB of proof messages
+/// held (runs of ten parts are up to ~3 MB).
+pub const PROOF_HANDLERS: usize = 16;
 
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
@@ -98,6 +106,8 @@ struct Inner {
     proving: Mutex<HashSet<ProofCheck>>,
     /// Proof verifications running at once (each ~2 ms of CPU on a blocking thread).
     verifying: Arc<Semaphore>,
+    /// Proof messages held at once ([`CoordinatorConfig::proof_handlers`]).
+    proof_handlers: Arc<Semaphore>,
 }
 
 /// Cloneable handle to the coordinator.
@@ -117,6 +127,7 @@ impl Coordinator {
         cancel: CancellationToken,
     ) -> Self {
         let inflight = Semaphore::new(cfg.max_inflight.max(1));
+        let proof_handlers = Arc::new(Semaphore::new(cfg.proof_handlers));
         Coordinator {
             inner: Arc::new(Inner {
                 store,
@@ -130,6 +141,7 @@ impl Coordinator {
                 waiters: Mutex::new(HashMap::new()),
                 proving: Mutex::new(HashSet::new()),
                 verifying: Arc::new(Semaphore::new(2)),
+                proof_handlers,
             }),
         }
     }
@@ -838,11 +850,31 @@ impl Coordinator {
     }
 
     /// Handles inbound messages until cancelled.
+    /// Each message is handled on its own task; a proof message only while fewer than
+    /// [`CoordinatorConfig::proof_handlers`] are held, else it is refused at once as busy (the node keeps
+    /// it and sends it again), so the proof messages the hub holds stay bounded however many nodes send.
     pub async fn serve_inbound(self, mut rx: mpsc::Receiver<Inbound>) {
         loop {
             tokio::select! {
                 _ = self.inner.cancel.cancelled() => break,
                 msg = rx.recv() => match msg {
+                    Some(m @ Inbound::Request { request: WireRequest::Proof(_), .. }) => {
+                        match self.inner.proof_handlers.clone().try_acquire_owned() {
+                            Ok(permit) => {
+                                let this = self.clone();
+                                tokio::spawn(async move {
+                                    let _permit = permit;
+                                    this.handle(m).await
+                                });
+                            }
+                            Err(_) => {
+                                let Inbound::Request { peer, channel, .. } = m else { unreachable!() };
+                                info!(target: "hub::net", %peer, "proof message refused: the hub holds as many as it may");
+                                let busy = WireResponse::Error { message: agora_protocol::wire::HUB_BUSY.into() };
+                                self.inner.net.respond(channel, busy).await;
+                            }
+                        }
+                    }
                     Some(m) => {
                         let this = self.clone();
                         tokio::spawn(async move { this.handle(m).await });

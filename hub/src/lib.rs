@@ -102,6 +102,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), RunErr
             ttl_secs: config.query_ttl_secs,
             allowed_nodes,
             max_inflight: config.max_inflight_queries,
+            proof_handlers: coordinator::PROOF_HANDLERS,
         },
         cancel.clone(),
     );

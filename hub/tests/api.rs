@@ -47,6 +47,7 @@ async fn app() -> App {
         ttl_secs: 60,
         allowed_nodes: Default::default(),
         max_inflight: 8,
+        proof_handlers: agora_hub::coordinator::PROOF_HANDLERS,
     };
     let coordinator = Coordinator::new(store, net, key, authority.clone(), cfg, CancellationToken::new());
     App {

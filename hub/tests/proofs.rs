@@ -747,6 +747,7 @@ async fn hub_with_answer(url: &str, q: &Query, answer: &NodeAnswer) -> (Coordina
         ttl_secs: 60,
         allowed_nodes: Default::default(),
         max_inflight: 8,
+        proof_handlers: agora_hub::coordinator::PROOF_HANDLERS,
     };
     let coordinator = Coordinator::new(store.clone(), net, key, authority, cfg, CancellationToken::new());
     let node = libp2p::identity::Keypair::generate_ed25519();

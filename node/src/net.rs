@@ -7,9 +7,11 @@
 //! ([`crate::outbox`]) from the moment they are signed until the hub responds: one whose request failed
 //! (the connection dropped, the hub did not respond in time) is sent again, on the next retry tick or
 //! right after reconnecting, and so is one the node still held when it stopped, once it runs again (a
-//! proof message up to [`outbox::MAX_ATTEMPTS`] times, within [`outbox::MAX_PROOF_BYTES`]; a delivery
-//! until the hub takes it); so is one the hub refused for now (an error ending in `wire::RETRY_LATER`:
-//! it was busy, or a proof arrived before its answer). The hub refuses a message it has already taken
+//! proof message up to [`outbox::MAX_ATTEMPTS`] failed sends, within [`outbox::MAX_PROOF_BYTES`]; a
+//! delivery until the hub takes it); so is one the hub refused for now (an error ending in
+//! `wire::RETRY_LATER`: it was busy, or a proof arrived before its answer), without counting an attempt
+//! (a proof message for at most [`outbox::MAX_PROOF_AGE_SECS`]). One whose signature's window has passed
+//! meanwhile is signed again with a fresh header. The hub refuses a message it has already taken
 //! (the node's part, or the proof, is settled), so a second copy of one that did arrive changes nothing.
 //! This task touches the store only through blocking tasks: it holds the messages in flight, and the
 //! ids of those waiting.
@@ -262,7 +264,26 @@ impl NodeNet {
         });
     }
 
-    /// Sends every waiting message again, read back from the outbox a few at a time.
+    /// The hub asked for the message later: it waits to be sent again, unless the outbox gives up on it
+    /// ([`outbox::deferred`]).
+    fn deferred(&self, id: MessageId) {
+        let service = self.service.clone();
+        let wait = self.wait_tx.clone();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        tokio::spawn(async move {
+            match tokio::task::spawn_blocking(move || service.with_outbox(|c| outbox::deferred(c, id, now))).await {
+                Ok(Ok(true)) => {
+                    let _ = wait.send(id).await;
+                }
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => warn!(target: "node::net", %e, "cannot keep a deferred message in the outbox"),
+                Err(e) => warn!(target: "node::net", %e, "outbox writer failed"),
+            }
+        });
+    }
+
+    /// Sends every waiting message again, read back from the outbox a few at a time (signed again
+    /// first when its window has passed: [`QueryService::kept_message`]).
     fn resend(&mut self) {
         let ids: Vec<MessageId> = self.waiting.drain(..).collect();
         if ids.is_empty() {
@@ -274,7 +295,7 @@ impl NodeNet {
         tokio::spawn(async move {
             for id in ids {
                 let service = service.clone();
-                match tokio::task::spawn_blocking(move || service.with_outbox(|c| outbox::get(c, id))).await {
+                match tokio::task::spawn_blocking(move || service.kept_message(id)).await {
                     Ok(Ok(Some(req))) => {
                         let _ = deliver.send((Some(id), req)).await;
                     }
@@ -402,7 +423,7 @@ impl NodeNet {
                         WireResponse::Error { message } if message.ends_with(RETRY_LATER) => {
                             debug!(target: "node::net", %message, "the hub will take it later");
                             if let Some(id) = sent {
-                                self.failed(id);
+                                self.deferred(id);
                             }
                             return;
                         }

@@ -6,8 +6,10 @@
 //!
 //! Bounds: a delivery (an answer that has left `query_log`'s release mark) is kept until the hub
 //! responds, however long that takes; a proof message is given up after [`MAX_ATTEMPTS`] failed sends,
-//! and proof messages together take at most [`MAX_PROOF_BYTES`]: beyond, the oldest are dropped (their
-//! answers then stay "proof pending" at the hub), each with a warning. The table holds only what goes on
+//! or once kept [`MAX_PROOF_AGE_SECS`] while the hub asks for it later, and proof messages together take
+//! at most [`MAX_PROOF_BYTES`]: beyond, the oldest are dropped (their answers then stay "proof pending"
+//! at the hub), each with a warning. A message read back to be sent again after its signature's window
+//! has (nearly) passed is signed again with a fresh header by the node ([`replace`]). The table holds only what goes on
 //! the wire anyway: signed aggregates, proofs and reasons, never a row.
 
 use agora_protocol::wire::WireRequest;
@@ -21,6 +23,8 @@ pub type MessageId = i64;
 pub const MAX_ATTEMPTS: u32 = 5;
 /// The most bytes of proof messages waiting (about a hundred runs of ten 2^22-row proofs).
 pub const MAX_PROOF_BYTES: i64 = 1 << 30;
+/// How long a proof message the hub keeps asking for later (busy, or its answer not arrived) is kept.
+pub const MAX_PROOF_AGE_SECS: i64 = 7 * 24 * 3600;
 
 /// Errors of the outbox.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +130,33 @@ pub fn failed(conn: &Connection, id: MessageId) -> Result<bool, OutboxError> {
     }
 }
 
+/// The hub asked for the message later (it was busy, or a proof came before its answer): no attempt is
+/// counted, but a proof message kept longer than [`MAX_PROOF_AGE_SECS`] is given up. Returns whether
+/// the message is still kept.
+pub fn deferred(conn: &Connection, id: MessageId, now: i64) -> Result<bool, OutboxError> {
+    let row: Option<(String, i64)> = conn
+        .query_row("SELECT kind, created_at FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        None => Ok(false),
+        Some((kind, created)) if kind == "proof" && now - created > MAX_PROOF_AGE_SECS => {
+            taken(conn, id)?;
+            warn!(target: "node::net", message = id, "giving up on a proof message the hub kept asking for later");
+            Ok(false)
+        }
+        Some(_) => Ok(true),
+    }
+}
+
+/// Puts `req` in the place of the message kept as `id` (the same statement signed again); false when it
+/// is no longer kept.
+pub fn replace(conn: &Connection, id: MessageId, req: &WireRequest) -> Result<bool, OutboxError> {
+    let message = serde_json::to_vec(req).map_err(|e| OutboxError::Corrupt { id, detail: e.to_string() })?;
+    let changed =
+        conn.execute("UPDATE outbox SET message = ?2 WHERE id = ?1 AND kind = ?3", params![id, message, kind(req)?])?;
+    Ok(changed == 1)
+}
+
 /// Every message kept, oldest first.
 pub fn waiting(conn: &Connection) -> Result<Vec<MessageId>, OutboxError> {
     let mut stmt = conn.prepare("SELECT id FROM outbox ORDER BY id")?;
@@ -197,6 +228,38 @@ mod tests {
         }
         assert!(get(store.conn(), d).unwrap().is_some());
         assert!(!failed(store.conn(), p).unwrap(), "a message no longer kept is not sent again");
+    }
+
+    #[test]
+    fn proofs_asked_for_later_are_kept_a_week_and_deliveries_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
+        let key = Keypair::generate_ed25519();
+        let t = 1_800_000_000;
+        let d = put(store.conn(), &delivery(&key), t).unwrap();
+        let p = put(store.conn(), &proof(&key, "x".into()), t).unwrap();
+        for _ in 0..3 * MAX_ATTEMPTS {
+            assert!(deferred(store.conn(), p, t + 60).unwrap(), "a deferral is not a failed attempt");
+        }
+        assert!(deferred(store.conn(), p, t + 7 * 86_400).unwrap());
+        assert!(!deferred(store.conn(), p, t + 7 * 86_400 + 1).unwrap(), "a week and a second");
+        assert_eq!(get(store.conn(), p).unwrap(), None);
+        assert!(deferred(store.conn(), d, t + 365 * 86_400).unwrap());
+        assert!(!deferred(store.conn(), p, t).unwrap(), "no longer kept");
+    }
+
+    #[test]
+    fn a_message_signed_again_takes_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
+        let key = Keypair::generate_ed25519();
+        let id = put(store.conn(), &delivery(&key), 1).unwrap();
+        let again = delivery(&key);
+        assert!(replace(store.conn(), id, &again).unwrap());
+        assert_eq!(get(store.conn(), id).unwrap(), Some(again));
+        assert!(!replace(store.conn(), id, &proof(&key, "x".into())).unwrap(), "not in place of another kind");
+        taken(store.conn(), id).unwrap();
+        assert!(!replace(store.conn(), id, &delivery(&key)).unwrap());
     }
 
     #[test]

@@ -289,6 +289,42 @@ impl QueryService {
         })?
     }
 
+    /// The message kept in the outbox as `id`, to be sent again: signed again with a fresh header (the
+    /// same statement) when its window has passed or will within ten minutes, or it is older than the
+    /// hub accepts (a day), and kept so. `None` when it is no longer kept.
+    pub fn kept_message(&self, id: MessageId) -> Result<Option<WireRequest>, ServiceError> {
+        let Some(req) = self.with_outbox(|c| outbox::get(c, id))? else { return Ok(None) };
+        let now = now();
+        let stale = |h: &Header| h.expires_at < now + 600 || now - h.issued_at > 23 * 3600;
+        let fresh = match &req {
+            WireRequest::Deliver(signed) => match serde_json::from_str::<AnswerMessage>(&signed.body) {
+                Ok(msg) if stale(&msg.header) => {
+                    let header = Header::new(msg.header.query_id, now, ANSWER_TTL_SECS);
+                    Some(WireRequest::Deliver(Signed::sign(&AnswerMessage { header, ..msg }, &self.key)))
+                }
+                _ => None,
+            },
+            WireRequest::Proof(signed) => {
+                match serde_json::from_str::<agora_protocol::proof::ProofMessage>(&signed.body) {
+                    Ok(msg) if stale(&msg.header) => {
+                        let outcome = msg.outcome;
+                        Some(WireRequest::Proof(crate::proofs::proof_message(&self.key, msg.header.query_id, outcome)))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match fresh {
+            Some(fresh) => {
+                let kept = self.with_outbox(|c| outbox::replace(c, id, &fresh))?;
+                info!(target: "node::net", message = id, "a kept message signed again with a fresh header");
+                Ok(kept.then_some(fresh))
+            }
+            None => Ok(Some(req)),
+        }
+    }
+
     /// Runs `f` over the node's outbox ([`crate::outbox`]).
     pub fn with_outbox<T>(
         &self,

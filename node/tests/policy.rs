@@ -427,3 +427,53 @@ fn a_query_without_a_purpose_is_refused_where_every_purpose_needs_consent() {
     let gate = node.gate(PolicyConfig { consent_purposes: vec!["study-7".into()], ..PolicyConfig::default() });
     gate.admit(&node.store, &node.sign(&QueryRequest { purpose: None, ..request("alice", NOW) }), NOW).unwrap();
 }
+
+/// A kept message whose signature's window has passed (the hub was unreachable longer than it lasts) is
+/// signed again with a fresh header when it is read back to be sent: the same statement, kept so; a
+/// fresh one is sent as it was signed.
+#[test]
+fn a_kept_message_past_its_window_is_signed_again_when_sent() {
+    use agora_node::outbox;
+    use agora_node::service::QueryService;
+    use agora_protocol::wire::{AnswerMessage, Outcome, Rejection, WireRequest};
+
+    let node = Node::new();
+    let key = Keypair::generate_ed25519();
+    let hub = node.hub.public().to_peer_id();
+    let service = QueryService::new(
+        "n".into(),
+        node.path(),
+        key.clone(),
+        PolicyConfig::default(),
+        hub,
+        "did:key:z6Mkhub".into(),
+        None,
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let outcome = Outcome::Rejected { rejection: Rejection::new(RejectionCode::DeniedBySteward, "not in scope") };
+    let message = |issued_at: i64| {
+        let msg = AnswerMessage { header: Header::new(Uuid::new_v4(), issued_at, 3600), outcome: outcome.clone() };
+        WireRequest::Deliver(Signed::sign(&msg, &key))
+    };
+    let (old, fresh) = (message(now - 2 * 86_400), message(now - 60));
+    let ids = [old.clone(), fresh.clone()].map(|m| service.with_outbox(|c| outbox::put(c, &m, now)).unwrap());
+
+    assert_eq!(service.kept_message(ids[1]).unwrap(), Some(fresh), "sent as it was signed");
+    let again = service.kept_message(ids[0]).unwrap().unwrap();
+    let (WireRequest::Deliver(before), WireRequest::Deliver(after)) = (&old, &again) else { unreachable!() };
+    let before: AnswerMessage = before.verify().unwrap().payload;
+    let verified = after.verify().unwrap();
+    assert_eq!(verified.signer, key.public().to_peer_id());
+    let after: AnswerMessage = verified.payload;
+    assert_eq!(
+        (after.header.query_id, &after.outcome),
+        (before.header.query_id, &before.outcome),
+        "the same statement"
+    );
+    after.header.check(now, 3600).expect("a header the hub accepts");
+    assert!(before.header.check(now, 24 * 3600).is_err(), "the old one it refuses");
+    assert_eq!(service.with_outbox(|c| outbox::get(c, ids[0])).unwrap(), Some(again), "kept so");
+    service.with_outbox(|c| outbox::taken(c, ids[0])).unwrap();
+    assert_eq!(service.kept_message(ids[0]).unwrap(), None);
+}
