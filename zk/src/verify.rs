@@ -367,6 +367,36 @@ pub fn check_dataset(claim: &Claim, commitments: &[Commitment]) -> Result<(), Zk
 }
 
 /// [`verify_chunked`], its parts' proofs verified here (`proofs`) or by the caller.
+/// Verifies each part's proof ([`verify_chunk`]) on as many threads as the machine has, at most one
+/// per part; an error names the first part (in order) whose proof fails, as verifying them in turn
+/// would. A part's proof is independent of the others', so their order does not matter.
+fn verify_parts(parts: &[ChunkPart]) -> Result<(), ZkError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(parts.len());
+    let fail = |i: usize, e: ZkError| ZkError::Rejected(format!("part {i}: {e}"));
+    if threads <= 1 {
+        for (i, part) in parts.iter().enumerate() {
+            verify_chunk(part).map_err(|e| fail(i, e))?;
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(part) = parts.get(i) else { break };
+                if let Err(e) = verify_chunk(part) {
+                    failures.lock().expect("failures lock").push((i, e));
+                }
+            });
+        }
+    });
+    let first = failures.into_inner().expect("failures lock").into_iter().min_by_key(|(i, _)| *i);
+    first.map_or(Ok(()), |(i, e)| Err(fail(i, e)))
+}
+
 fn chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart], proofs: bool) -> Result<(), ZkError> {
     let refuse = |why: String| Err(ZkError::Rejected(why));
     let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
@@ -447,11 +477,12 @@ fn chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart], proof
             ));
         }
     }
+    if proofs {
+        verify_parts(parts)?;
+    }
     let (mut count, mut sum) = (BaseElement::ZERO, BaseElement::ZERO);
     for (i, part) in parts.iter().enumerate() {
-        if proofs {
-            verify_chunk(part).map_err(|e| ZkError::Rejected(format!("part {i}: {e}")))?;
-        } else {
+        if !proofs {
             check_part(part).map_err(|e| ZkError::Rejected(format!("part {i}: {e}")))?;
         }
         count += BaseElement::new(part.claim.count);
