@@ -357,16 +357,7 @@ async fn proofs(State(state): State<AppState>, headers: HeaderMap, Path(id): Pat
                 return Some((Ok(Bytes::from_static(b"]")), (rest, first, true)));
             };
             let chunk = match coordinator.archived(id, &source).await {
-                Ok(archived) => archived
-                    .iter()
-                    .enumerate()
-                    .try_fold(Vec::new(), |mut buf, (i, a)| {
-                        if !(first && i == 0) {
-                            buf.push(b',');
-                        }
-                        serde_json::to_writer(&mut buf, a).map(|()| buf)
-                    })
-                    .map_err(|e| e.to_string()),
+                Ok(archived) => array_items(first, &archived).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match chunk {
@@ -383,6 +374,17 @@ async fn proofs(State(state): State<AppState>, headers: HeaderMap, Path(id): Pat
     });
     let body = futures::stream::once(futures::future::ready(Ok(Bytes::from_static(b"[")))).chain(items);
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response())
+}
+
+/// `items` as they continue a JSON array's text: comma-separated, with a comma first unless nothing
+/// was written yet (`first`).
+fn array_items<T: Serialize>(first: bool, items: &[T]) -> serde_json::Result<Vec<u8>> {
+    items.iter().enumerate().try_fold(Vec::new(), |mut buf, (i, item)| {
+        if !(first && i == 0) {
+            buf.push(b',');
+        }
+        serde_json::to_writer(&mut buf, item).map(|()| buf)
+    })
 }
 
 /// The OpenAPI document of this API.
@@ -424,4 +426,26 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/.well-known/did.json", get(did_document))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::array_items;
+
+    #[test]
+    fn streamed_items_make_one_array_whatever_sources_are_empty() {
+        // Sources as the proofs endpoint meets them: empty ones first, between and last.
+        for sources in [vec![], vec![vec![]], vec![vec![], vec![1, 2], vec![], vec![3], vec![]], vec![vec![4]]] {
+            let mut text = b"[".to_vec();
+            let mut first = true;
+            for source in &sources {
+                let chunk = array_items(first, source).unwrap();
+                first = first && chunk.is_empty();
+                text.extend(chunk);
+            }
+            text.push(b']');
+            let parsed: Vec<i32> = serde_json::from_slice(&text).unwrap();
+            assert_eq!(parsed, sources.concat(), "{}", String::from_utf8_lossy(&text));
+        }
+    }
 }

@@ -32,6 +32,14 @@ pub enum ClientError {
     /// Signing a presentation failed, or the credential file is unusable.
     #[error("credential: {0}")]
     Credential(String),
+    /// The hub's response ended before it was whole (a streamed export that failed half-way).
+    #[error("the response from the hub at {url} ended before it was whole ({detail}): try again")]
+    CutShort {
+        /// The URL.
+        url: String,
+        /// Why.
+        detail: String,
+    },
     /// Waited too long.
     #[error("query {0} is still running after the wait limit; fetch it later with `agora-hub result`")]
     StillRunning(uuid::Uuid),
@@ -293,7 +301,14 @@ impl HubClient {
             .await
             .map_err(|e| ClientError::Unreachable { url: self.base.clone(), detail: e.to_string() })?;
         let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
+        let text = match resp.text().await {
+            Ok(text) => text,
+            // A streamed response (the proofs) the hub cut short.
+            Err(e) if status.is_success() => {
+                return Err(ClientError::CutShort { url: self.base.clone(), detail: e.to_string() })
+            }
+            Err(_) => String::new(),
+        };
         if !status.is_success() {
             let message = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()

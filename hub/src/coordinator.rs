@@ -12,7 +12,9 @@ use agora_protocol::proof::{
     plan_or_reason, query_digest, ChunkProof, ChunkedCell, DatasetCommitment, Expected, Plan, ProofMessage,
     ProofOutcome, ProofState, ProvenCell, ProvenPart, Target, MAX_PARTS_PER_MESSAGE,
 };
-use agora_protocol::wire::{AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse};
+use agora_protocol::wire::{
+    AnswerMessage, NodeHello, Outcome, QueryRequest, WireRequest, WireResponse, HUB_BUSY, RETRY_LATER,
+};
 use agora_protocol::{NodeAnswer, Query, QueryError};
 use agora_zk::archive::{Archived, ArchivedAnswer, ArchivedChunkedAnswer, ArchivedClaim, ArchivedPart};
 use agora_zk::{Claim, Criterion};
@@ -407,29 +409,28 @@ impl Coordinator {
     async fn deliver(&self, peer: PeerId, msg: Signed<AnswerMessage>) -> Result<(), String> {
         let v = msg.verify().map_err(|e| e.to_string())?;
         let query_id = v.payload.header.query_id;
-        let parts = self.inner.store.parts(query_id).await.map_err(|e| e.to_string())?;
+        let parts = self.inner.store.parts(query_id).await.map_err(later)?;
         let part = parts.iter().find(|p| p.peer_id == peer.to_string()).ok_or("no such query was sent to this node")?;
         if !matches!(part.state, NodeState::Held | NodeState::Waiting) {
             return Err("this node's part of the query is already settled".into());
         }
-        let record = self.inner.store.query(query_id).await.map_err(|e| e.to_string())?;
+        let record = self.inner.store.query(query_id).await.map_err(later)?;
         let scope = record.map(|r| AnswerScope { query: r.query, purpose: r.purpose, submitted_at: r.submitted_at });
         let state = check_answer(&msg, peer, query_id, scope.as_ref())?;
-        self.inner
+        let envelope = serde_json::to_string(&msg).expect("ser");
+        let delivered = self
+            .inner
             .store
-            .set_node_state(
-                query_id,
-                &peer.to_string(),
-                &state,
-                Some(&serde_json::to_string(&msg).expect("ser")),
-                now(),
-            )
+            .deliver_node_state(query_id, &peer.to_string(), &state, &envelope, now())
             .await
-            .map_err(|e| e.to_string())?;
-        let parts = self.inner.store.parts(query_id).await.map_err(|e| e.to_string())?;
+            .map_err(later)?;
+        if !delivered {
+            return Err("this node's part of the query is already settled".into());
+        }
+        let parts = self.inner.store.parts(query_id).await.map_err(later)?;
         let status = status_of(&parts, false);
         if status != ResultStatus::Running {
-            self.inner.store.set_status(query_id, status).await.map_err(|e| e.to_string())?;
+            self.inner.store.set_status(query_id, status).await.map_err(later)?;
             self.settled(query_id);
         }
         info!(target: "hub::query", %query_id, %peer, "deferred answer delivered");
@@ -460,7 +461,7 @@ impl Coordinator {
             _ => None,
         };
         if !self.inner.proving.lock().expect("proving lock").insert((query_id, peer, cell)) {
-            return Err("a proof of this answer is already being checked".into());
+            return Err(format!("a proof of this answer is already being checked; {RETRY_LATER}"));
         }
         let outcome = self.settle_proof(peer, query_id, v.payload.outcome, &msg).await;
         self.inner.proving.lock().expect("proving lock").remove(&(query_id, peer, cell));
@@ -474,13 +475,13 @@ impl Coordinator {
         outcome: ProofOutcome,
         msg: &Signed<ProofMessage>,
     ) -> Result<(), String> {
-        let record = self.inner.store.query(query_id).await.map_err(|e| e.to_string())?;
+        let record = self.inner.store.query(query_id).await.map_err(later)?;
         let record = record.ok_or("no such query")?;
         // The answer travels on the query's stream (or as a steward's delivery) and the proof on its
         // own: give a racing answer a moment to be recorded.
         let mut part = None;
         for _ in 0..25 {
-            let parts = self.inner.store.parts(query_id).await.map_err(|e| e.to_string())?;
+            let parts = self.inner.store.parts(query_id).await.map_err(later)?;
             let p = parts.into_iter().find(|p| p.peer_id == peer.to_string());
             let p = p.ok_or("no such query was sent to this node")?;
             if !matches!(p.state, NodeState::Waiting | NodeState::Held) {
@@ -511,21 +512,21 @@ impl Coordinator {
                 ProofState::Unproven { reason: format!("the node: {reason}") }
             }
             (ProofOutcome::Proven { commitment, cells, statement }, None) => {
-                let registered = self.inner.store.commitments(&peer.to_string()).await.map_err(|e| e.to_string())?;
-                let submitted = self.inner.store.submitted_ms(query_id).await.map_err(|e| e.to_string())?;
+                let registered = self.inner.store.commitments(&peer.to_string()).await.map_err(later)?;
+                let submitted = self.inner.store.submitted_ms(query_id).await.map_err(later)?;
                 let before_query =
                     submitted.is_some_and(|at| registered.iter().any(|(c, seen)| *c == commitment && *seen < at));
                 let answer = answer.clone();
                 let record = record.clone();
                 let checked = commitment.clone();
-                let permit = self.inner.verifying.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+                let permit = self.inner.verifying.clone().acquire_owned().await.map_err(later)?;
                 let mut state = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
                     let population = Population::of(&record, &answer, now());
                     check_proofs(query_id, &record.query, &answer, &checked, &cells, population)
                 })
                 .await
-                .map_err(|e| format!("proof check failed to run: {e}"))?;
+                .map_err(|e| later(format!("proof check failed to run: {e}")))?;
                 state = with_statement_hint(&statement, state);
                 if let ProofState::Proven { committed_before_query, .. } = &mut state {
                     *committed_before_query = before_query;
@@ -533,7 +534,7 @@ impl Coordinator {
                         .store
                         .record_commitment(&peer.to_string(), &commitment, now_ms())
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(later)?;
                 }
                 state
             }
@@ -555,12 +556,7 @@ impl Coordinator {
         state: &ProofState,
         envelope: Option<&str>,
     ) -> Result<(), String> {
-        let settled = self
-            .inner
-            .store
-            .set_proof(query_id, &peer.to_string(), state, envelope)
-            .await
-            .map_err(|e| e.to_string())?;
+        let settled = self.inner.store.set_proof(query_id, &peer.to_string(), state, envelope).await.map_err(later)?;
         if !settled {
             return Err("the proof of this answer is already settled".into());
         }
@@ -594,12 +590,12 @@ impl Coordinator {
     ) -> Result<(), String> {
         let node = peer.to_string();
         let store = &self.inner.store;
-        let proven = store.proven_cells(query_id, &node).await.map_err(|e| e.to_string())?;
+        let proven = store.proven_cells(query_id, &node).await.map_err(later)?;
         if proven.iter().any(|(i, _, _)| *i == index) {
             return Err(format!("the proof of cell {index} of this answer is already received"));
         }
         let (first, parts) = (run.first, run.parts.len());
-        let kept = store.proof_runs(query_id, &node, index).await.map_err(|e| e.to_string())?;
+        let kept = store.proof_runs(query_id, &node, index).await.map_err(later)?;
         if kept.iter().any(|(f, n, root)| (*f, *n, root) == (first, parts, &commitment.root)) {
             return match self.complete_cell(peer, query_id, record, answer, &commitment, (index, cells)).await? {
                 true => Ok(()),
@@ -617,20 +613,20 @@ impl Coordinator {
         let state = {
             let (answer, query, commitment) = (answer.clone(), record.query.clone(), commitment.clone());
             let population = Population::of(record, &answer, now());
-            let permit = self.inner.verifying.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+            let permit = self.inner.verifying.clone().acquire_owned().await.map_err(later)?;
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 check_chunked_run(query_id, &query, &answer, &commitment, (index, cells), &run, population)
             })
             .await
-            .map_err(|e| format!("proof check failed to run: {e}"))?
+            .map_err(|e| later(format!("proof check failed to run: {e}")))?
         };
         let envelope = serde_json::to_string(msg).expect("serialises");
         if !matches!(state, ProofState::Proven { .. }) {
             return self.settle(peer, query_id, &state, Some(&envelope)).await;
         }
         let added = store.add_proof_run(query_id, &node, (index, first, parts), &commitment.root, &envelope).await;
-        if !added.map_err(|e| e.to_string())? {
+        if !added.map_err(later)? {
             return Err(format!(
                 "parts {first}..{} of cell {index} of this answer are already received",
                 first + parts
@@ -656,7 +652,7 @@ impl Coordinator {
         (index, cells): (usize, usize),
     ) -> Result<bool, String> {
         let node = peer.to_string();
-        let kept = self.inner.store.proof_runs(query_id, &node, index).await.map_err(|e| e.to_string())?;
+        let kept = self.inner.store.proof_runs(query_id, &node, index).await.map_err(later)?;
         let failed = |reason: String| ProofState::Failed { reason };
         let mut at = 0;
         for (f, n, root) in &kept {
@@ -680,8 +676,7 @@ impl Coordinator {
             return Ok(false);
         }
         // Every part's outputs and links, a kept run at a time, without the proofs.
-        let Some((_, whole)) = self.cell_of_runs(query_id, &node, index, false).await.map_err(|e| e.to_string())?
-        else {
+        let Some((_, whole)) = self.cell_of_runs(query_id, &node, index, false).await.map_err(later)? else {
             return Err(format!("a kept run of cell {index} of this answer cannot be read back"));
         };
         let state = {
@@ -691,7 +686,7 @@ impl Coordinator {
                 check_chunked_links(query_id, &query, &answer, &checked, (index, cells), &whole, population)
             })
             .await
-            .map_err(|e| format!("proof check failed to run: {e}"))?
+            .map_err(|e| later(format!("proof check failed to run: {e}")))?
         };
         match state {
             ProofState::Proven { .. } => self.keep_cell(peer, query_id, commitment, (index, cells), state).await?,
@@ -741,30 +736,30 @@ impl Coordinator {
         let node = peer.to_string();
         let store = &self.inner.store;
         // A concurrent run may have completed the cell first: its check kept it.
-        if !store.add_proven_cell(query_id, &node, index, &commitment.root).await.map_err(|e| e.to_string())? {
+        if !store.add_proven_cell(query_id, &node, index, &commitment.root).await.map_err(later)? {
             return Ok(());
         }
-        let verified = store.proven_cells(query_id, &node).await.map_err(|e| e.to_string())?;
+        let verified = store.proven_cells(query_id, &node).await.map_err(later)?;
         if verified.iter().any(|(_, root, _)| *root != commitment.root) {
             let reason = "the answer's cells are proven over different datasets".to_string();
             warn!(target: "hub::query", %query_id, %peer, %reason, "proof failed: answer excluded");
             let failed = ProofState::Failed { reason };
-            store.set_proof(query_id, &node, &failed, None).await.map_err(|e| e.to_string())?;
+            store.set_proof(query_id, &node, &failed, None).await.map_err(later)?;
             return Ok(());
         }
         info!(target: "hub::query", %query_id, %peer, cell = index, of = cells, "proven cell over chunks verified");
         if verified.len() < cells {
             return Ok(());
         }
-        let registered = store.commitments(&node).await.map_err(|e| e.to_string())?;
-        let submitted = store.submitted_ms(query_id).await.map_err(|e| e.to_string())?;
+        let registered = store.commitments(&node).await.map_err(later)?;
+        let submitted = store.submitted_ms(query_id).await.map_err(later)?;
         if let ProofState::Proven { committed_before_query, .. } = &mut state {
             *committed_before_query =
                 submitted.is_some_and(|at| registered.iter().any(|(c, seen)| c == commitment && *seen < at));
         }
-        store.record_commitment(&node, commitment, now_ms()).await.map_err(|e| e.to_string())?;
+        store.record_commitment(&node, commitment, now_ms()).await.map_err(later)?;
         // The cells' runs stay in `proof_runs`; a concurrent last cell may have settled first.
-        if store.set_proof(query_id, &node, &state, None).await.map_err(|e| e.to_string())? {
+        if store.set_proof(query_id, &node, &state, None).await.map_err(later)? {
             info!(target: "hub::query", %query_id, %peer, proof = %state.label(), "proof settled");
         }
         Ok(())
@@ -870,8 +865,9 @@ impl Coordinator {
                             Err(_) => {
                                 let Inbound::Request { peer, channel, .. } = m else { unreachable!() };
                                 info!(target: "hub::net", %peer, "proof message refused: the hub holds as many as it may");
-                                let busy = WireResponse::Error { message: agora_protocol::wire::HUB_BUSY.into() };
-                                self.inner.net.respond(channel, busy).await;
+                                let busy = WireResponse::Error { message: HUB_BUSY.into() };
+                                let net = self.inner.net.clone();
+                                tokio::spawn(async move { net.respond(channel, busy).await });
                             }
                         }
                     }
@@ -905,6 +901,12 @@ pub enum ArchiveSource {
         /// Its claim.
         claim: agora_zk::Claim,
     },
+}
+
+/// A refusal the node may send again later (a store error, the hub stopping): it ends with
+/// [`RETRY_LATER`], so the node keeps the message and sends it again; every other refusal is final.
+fn later(e: impl std::fmt::Display) -> String {
+    format!("{e}; {RETRY_LATER}")
 }
 
 /// What a kept signed proof message says (`None` if it cannot be read).

@@ -697,6 +697,31 @@ impl HubStore {
         Ok(())
     }
 
+    /// Settles a node's part that is still waiting or held with a delivered answer (as
+    /// [`HubStore::set_node_state`]); false when another copy settled it first.
+    pub async fn deliver_node_state(
+        &self,
+        query_id: Uuid,
+        peer_id: &str,
+        state: &NodeState,
+        envelope: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE node_answers SET state = $1, detail = $2, envelope = $3, updated_at = $4
+             WHERE query_id = $5 AND peer_id = $6 AND state IN ('waiting', 'held')",
+        )
+        .bind(state_name(state))
+        .bind(serde_json::to_string(state).expect("state serialises"))
+        .bind(envelope)
+        .bind(now)
+        .bind(query_id.to_string())
+        .bind(peer_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Sets a query's status.
     pub async fn set_status(&self, query_id: Uuid, status: ResultStatus) -> Result<(), StoreError> {
         sqlx::query("UPDATE queries SET status = $1 WHERE query_id = $2")

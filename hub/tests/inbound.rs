@@ -1,5 +1,5 @@
 //! The hub's inbound side over real libp2p: a node's proof message beyond the proof messages the hub
-//! may hold at once is refused as busy (the node keeps it and sends it again), before it is read.
+//! may hold at once is refused as busy (the node keeps it and sends it again), before it is verified.
 
 use agora_hub::authority::Authority;
 use agora_hub::coordinator::{Coordinator, CoordinatorConfig};

@@ -13,8 +13,9 @@
 //! (a proof message for at most [`outbox::MAX_PROOF_AGE_SECS`]). One whose signature's window has passed
 //! meanwhile is signed again with a fresh header. The hub refuses a message it has already taken
 //! (the node's part, or the proof, is settled), so a second copy of one that did arrive changes nothing.
-//! This task touches the store only through blocking tasks: it holds the messages in flight, and the
-//! ids of those waiting.
+//! At most [`MAX_KEPT_IN_FLIGHT`] kept messages are in flight at once, and one not taken waits 2 s,
+//! then twice as long each time, up to two minutes ([`Schedule`]). This task touches the outbox only
+//! through blocking tasks: it holds the messages in flight, and the ids of those waiting.
 
 use crate::outbox::{self, MessageId};
 use crate::service::QueryService;
@@ -28,10 +29,11 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -60,8 +62,96 @@ pub fn parse_hub_address(addr: &str) -> Result<(Multiaddr, PeerId), NetError> {
 /// A message to send: its place in the outbox (`None` when it could not be kept there: it is sent
 /// once), and the message.
 type Outgoing = (Option<MessageId>, WireRequest);
-/// How often messages waiting to be sent again are retried while connected.
+/// How often the task looks for kept messages due to be sent again, and a hello due again.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
+/// The most kept messages in flight at once (sent, or being read back to be sent): a backlog of proof
+/// messages of a few MB each goes out a few at a time, not all within one request timeout.
+pub const MAX_KEPT_IN_FLIGHT: usize = 4;
+
+/// Which kept messages are in flight and which wait, until when: the network task's view of the
+/// outbox (the messages themselves stay in the store). An id is known from the moment it is admitted
+/// until the hub takes it or the outbox gives up on it; an id already known is not admitted again.
+#[derive(Debug, Default)]
+struct Schedule {
+    /// Kept messages sent and not yet responded to, or being read back to be sent.
+    in_flight: usize,
+    /// Kept messages waiting, each with the time it may be sent again.
+    waiting: VecDeque<(MessageId, Instant)>,
+    known: HashSet<MessageId>,
+    /// How many times each message was sent again so far (its next delay doubles).
+    retries: HashMap<MessageId, u32>,
+}
+
+impl Schedule {
+    /// The delay before a message's `k`-th resend: 2 s doubling to two minutes.
+    fn delay(k: u32) -> Duration {
+        (RETRY_EVERY * 2u32.saturating_pow(k.min(6))).min(Duration::from_secs(120))
+    }
+
+    /// A kept message to send: true to send it now (a slot is taken), false when it waits (not
+    /// connected, or as many in flight as may be) or is already known.
+    fn admit(&mut self, id: MessageId, connected: bool, now: Instant) -> bool {
+        if !self.known.insert(id) {
+            return false;
+        }
+        if connected && self.in_flight < MAX_KEPT_IN_FLIGHT {
+            self.in_flight += 1;
+            return true;
+        }
+        self.waiting.push_back((id, now));
+        false
+    }
+
+    /// The waiting messages due to be sent again (oldest first), as many as slots are free; their slots
+    /// are taken while they are read back.
+    fn due(&mut self, connected: bool, now: Instant) -> Vec<MessageId> {
+        let mut out = Vec::new();
+        if !connected {
+            return out;
+        }
+        let mut later = VecDeque::new();
+        while let Some((id, at)) = self.waiting.pop_front() {
+            if at <= now && self.in_flight < MAX_KEPT_IN_FLIGHT {
+                self.in_flight += 1;
+                out.push(id);
+            } else {
+                later.push_back((id, at));
+            }
+        }
+        self.waiting = later;
+        out
+    }
+
+    /// A message in flight is answered for good, or read back as gone: its slot and id are free.
+    fn done(&mut self, id: MessageId) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.forget(id);
+    }
+
+    /// The outbox no longer keeps a message that was not in flight.
+    fn forget(&mut self, id: MessageId) {
+        self.known.remove(&id);
+        self.retries.remove(&id);
+    }
+
+    /// A message in flight was not taken: its slot is free (whether it is kept, the outbox decides).
+    fn unsent(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// A message read back to be sent finds the hub gone: it waits again, first, its slot free.
+    fn put_back(&mut self, id: MessageId, now: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.waiting.push_front((id, now));
+    }
+
+    /// The outbox keeps a message not taken: it waits for its next delay.
+    fn again(&mut self, id: MessageId, now: Instant) {
+        let k = self.retries.entry(id).or_insert(0);
+        self.waiting.push_back((id, now + Self::delay(*k)));
+        *k += 1;
+    }
+}
 
 /// Reconnection backoff: 0.5 s doubling to 30 s, reset on a successful connection.
 #[derive(Debug)]
@@ -91,18 +181,24 @@ pub struct NodeNet {
     workers: Arc<Semaphore>,
     done_tx: mpsc::Sender<(ResponseChannel<WireResponse>, WireResponse)>,
     done_rx: mpsc::Receiver<(ResponseChannel<WireResponse>, WireResponse)>,
-    /// Messages to send: new ones, and waiting ones read back from the outbox.
+    /// New messages to send (kept in the outbox first, when they can be).
     deliver_tx: mpsc::Sender<Outgoing>,
     deliver_rx: mpsc::Receiver<Outgoing>,
-    /// Outbox ids to send again (a failed send still kept, or one kept when the node started).
-    wait_tx: mpsc::Sender<MessageId>,
-    wait_rx: mpsc::Receiver<MessageId>,
+    /// Kept messages read back to be sent (`None`: no longer kept).
+    loaded_tx: mpsc::Sender<(MessageId, Option<WireRequest>)>,
+    loaded_rx: mpsc::Receiver<(MessageId, Option<WireRequest>)>,
+    /// The outbox's verdict on a message not taken: still kept (to be sent again) or given up.
+    kept_tx: mpsc::Sender<(MessageId, bool)>,
+    kept_rx: mpsc::Receiver<(MessageId, bool)>,
     backoff: Backoff,
     connected: bool,
     /// Deliveries and proof messages sent and not yet responded to.
     in_flight: HashMap<OutboundRequestId, Option<MessageId>>,
-    /// The outbox ids waiting to be sent again (their messages stay in the store meanwhile).
-    waiting: VecDeque<MessageId>,
+    /// The kept messages in flight and waiting.
+    schedule: Schedule,
+    /// The last hello sent, and when one is due again after the hub did not take it.
+    hello: Option<OutboundRequestId>,
+    hello_due: Option<Instant>,
 }
 
 impl NodeNet {
@@ -121,9 +217,10 @@ impl NodeNet {
         };
         let swarm = build_swarm(key, &cfg).map_err(|e| NetError::Transport(e.to_string()))?;
         let (done_tx, done_rx) = mpsc::channel(1024);
-        // A proof message is up to about 2 MB: few are read back ahead of sending.
+        // A proof message is up to about 3 MB: few wait ahead of sending.
         let (deliver_tx, deliver_rx) = mpsc::channel(8);
-        let (wait_tx, wait_rx) = mpsc::channel(1024);
+        let (loaded_tx, loaded_rx) = mpsc::channel(MAX_KEPT_IN_FLIGHT);
+        let (kept_tx, kept_rx) = mpsc::channel(1024);
         Ok(NodeNet {
             swarm,
             hub,
@@ -134,12 +231,16 @@ impl NodeNet {
             done_rx,
             deliver_tx,
             deliver_rx,
-            wait_tx,
-            wait_rx,
+            loaded_tx,
+            loaded_rx,
+            kept_tx,
+            kept_rx,
             backoff: Backoff { next: Backoff::MIN },
             connected: false,
             in_flight: HashMap::new(),
-            waiting: VecDeque::new(),
+            schedule: Schedule::default(),
+            hello: None,
+            hello_due: None,
         })
     }
 
@@ -152,7 +253,7 @@ impl NodeNet {
 
     /// Runs until cancelled: keeps the hub connection up and serves its queries.
     pub async fn run(mut self, cancel: CancellationToken) {
-        self.kept_from_before();
+        self.kept_from_before().await;
         self.dial();
         let redial = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(redial);
@@ -185,10 +286,22 @@ impl NodeNet {
                         debug!(target: "node::net", "the hub closed the stream before the answer was sent");
                     }
                 }
-                Some((id, req)) = self.deliver_rx.recv() => self.send_kept(id, req),
-                Some(id) = self.wait_rx.recv() => self.waiting.push_back(id),
+                Some((id, req)) = self.deliver_rx.recv() => self.send_new(id, req),
+                Some((id, req)) = self.loaded_rx.recv() => self.send_loaded(id, req),
+                Some((id, kept)) = self.kept_rx.recv() => {
+                    if kept {
+                        self.schedule.again(id, Instant::now());
+                    } else {
+                        self.schedule.forget(id);
+                    }
+                }
                 _ = approvals.tick(), if self.connected => self.deliver_approved(),
-                _ = retries.tick(), if self.connected && !self.waiting.is_empty() => self.resend(),
+                _ = retries.tick(), if self.connected => {
+                    if self.hello_due.is_some_and(|at| at <= Instant::now()) {
+                        self.say_hello();
+                    }
+                    self.resend();
+                }
                 ev = self.swarm.select_next_some() => {
                     if let Some(delay) = self.event(ev) {
                         redial.as_mut().reset(tokio::time::Instant::now() + delay);
@@ -199,44 +312,68 @@ impl NodeNet {
         info!(target: "node::net", "network task stopped");
     }
 
-    /// Messages the outbox still held when the node started wait to be sent again.
-    fn kept_from_before(&self) {
+    /// Messages the outbox still held when the node started wait to be sent again (read before the
+    /// first dial, so that none is admitted twice).
+    async fn kept_from_before(&mut self) {
         let service = self.service.clone();
-        let wait = self.wait_tx.clone();
-        tokio::spawn(async move {
-            match tokio::task::spawn_blocking(move || service.with_outbox(outbox::waiting)).await {
-                Ok(Ok(ids)) => {
-                    if !ids.is_empty() {
-                        info!(target: "node::net", messages = ids.len(), "messages kept from before the start wait for the hub");
-                    }
-                    for id in ids {
-                        let _ = wait.send(id).await;
-                    }
-                }
-                Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the outbox"),
-                Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
+        match tokio::task::spawn_blocking(move || service.settle_owed_proofs()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                warn!(target: "node::net", answers = n, "proofs cut short when the node stopped: the hub is told why")
             }
-        });
+            Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the proofs owed"),
+            Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
+        }
+        let service = self.service.clone();
+        match tokio::task::spawn_blocking(move || service.with_outbox(outbox::waiting)).await {
+            Ok(Ok(ids)) => {
+                if !ids.is_empty() {
+                    info!(target: "node::net", messages = ids.len(), "messages kept from before the start wait for the hub");
+                }
+                let now = Instant::now();
+                for id in ids {
+                    self.schedule.admit(id, false, now);
+                }
+            }
+            Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the outbox"),
+            Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
+        }
     }
 
-    /// Sends a delivery or proof message; it stays in the outbox until the hub responds. While
-    /// disconnected it waits (its id only: the message stays in the store).
-    fn send_kept(&mut self, id: Option<MessageId>, req: WireRequest) {
-        if !self.connected {
-            match id {
-                Some(id) => self.waiting.push_back(id),
-                None => {
-                    warn!(target: "node::net", kind = kind(&req), "dropped a message the outbox could not keep: no hub connection")
+    /// Sends a new delivery or proof message, kept in the outbox until the hub responds; it waits (its
+    /// id only: the message stays in the store) while disconnected or while as many kept messages as
+    /// may be are in flight. One the outbox could not keep is sent once, if the hub is connected.
+    fn send_new(&mut self, id: Option<MessageId>, req: WireRequest) {
+        match id {
+            Some(id) => {
+                if self.schedule.admit(id, self.connected, Instant::now()) {
+                    self.send(Some(id), req);
                 }
             }
-            return;
+            None if self.connected => self.send(None, req),
+            None => {
+                warn!(target: "node::net", kind = kind(&req), "dropped a message the outbox could not keep: no hub connection")
+            }
         }
+    }
+
+    /// A kept message read back to be sent again (its slot taken by [`Schedule::due`]).
+    fn send_loaded(&mut self, id: MessageId, req: Option<WireRequest>) {
+        match req {
+            None => self.schedule.done(id),
+            Some(_) if !self.connected => self.schedule.put_back(id, Instant::now()),
+            Some(req) => self.send(Some(id), req),
+        }
+    }
+
+    fn send(&mut self, id: Option<MessageId>, req: WireRequest) {
         let request = self.swarm.behaviour_mut().rr.send_request(&self.hub, req);
         self.in_flight.insert(request, id);
     }
 
     /// The hub took the message, or refused it for good: the outbox lets it go.
-    fn settled(&self, id: MessageId) {
+    fn settled(&mut self, id: MessageId) {
+        self.schedule.done(id);
         let service = self.service.clone();
         tokio::spawn(async move {
             match tokio::task::spawn_blocking(move || service.with_outbox(|c| outbox::taken(c, id))).await {
@@ -247,74 +384,80 @@ impl NodeNet {
         });
     }
 
-    /// A send failed: the attempt is counted, and the message waits to be sent again unless the outbox
-    /// gives up on it ([`outbox::failed`]).
-    fn failed(&self, id: MessageId) {
+    /// The hub did not take the message: its slot is free, and the outbox says whether it is sent
+    /// again ([`outbox::failed`] when `attempt` counts, else [`outbox::deferred`]: the hub asked for it
+    /// later, or the connection closed under it).
+    fn not_taken(&mut self, id: MessageId, attempt: bool) {
+        self.schedule.unsent();
         let service = self.service.clone();
-        let wait = self.wait_tx.clone();
-        tokio::spawn(async move {
-            match tokio::task::spawn_blocking(move || service.with_outbox(|c| outbox::failed(c, id))).await {
-                Ok(Ok(true)) => {
-                    let _ = wait.send(id).await;
-                }
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => warn!(target: "node::net", %e, "cannot count a failed send in the outbox"),
-                Err(e) => warn!(target: "node::net", %e, "outbox writer failed"),
-            }
-        });
-    }
-
-    /// The hub asked for the message later: it waits to be sent again, unless the outbox gives up on it
-    /// ([`outbox::deferred`]).
-    fn deferred(&self, id: MessageId) {
-        let service = self.service.clone();
-        let wait = self.wait_tx.clone();
+        let kept = self.kept_tx.clone();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         tokio::spawn(async move {
-            match tokio::task::spawn_blocking(move || service.with_outbox(|c| outbox::deferred(c, id, now))).await {
-                Ok(Ok(true)) => {
-                    let _ = wait.send(id).await;
+            let judged = tokio::task::spawn_blocking(move || {
+                service.with_outbox(|c| if attempt { outbox::failed(c, id) } else { outbox::deferred(c, id, now) })
+            })
+            .await;
+            let still = match judged {
+                Ok(Ok(still)) => still,
+                Ok(Err(e)) => {
+                    warn!(target: "node::net", %e, "cannot record a send the hub did not take in the outbox");
+                    true
                 }
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => warn!(target: "node::net", %e, "cannot keep a deferred message in the outbox"),
-                Err(e) => warn!(target: "node::net", %e, "outbox writer failed"),
-            }
+                Err(e) => {
+                    warn!(target: "node::net", %e, "outbox writer failed");
+                    true
+                }
+            };
+            let _ = kept.send((id, still)).await;
         });
     }
 
-    /// Sends every waiting message again, read back from the outbox a few at a time (signed again
-    /// first when its window has passed: [`QueryService::kept_message`]).
+    /// Sends the waiting messages that are due again, as many as slots are free, each read back from
+    /// the outbox (signed again first when its window has passed: [`QueryService::kept_message`]).
     fn resend(&mut self) {
-        let ids: Vec<MessageId> = self.waiting.drain(..).collect();
+        let ids = self.schedule.due(self.connected, Instant::now());
         if ids.is_empty() {
             return;
         }
-        info!(target: "node::net", messages = ids.len(), "sending messages the hub did not take again");
+        debug!(target: "node::net", messages = ids.len(), "sending messages the hub did not take again");
         let service = self.service.clone();
-        let deliver = self.deliver_tx.clone();
+        let loaded = self.loaded_tx.clone();
         tokio::spawn(async move {
             for id in ids {
                 let service = service.clone();
-                match tokio::task::spawn_blocking(move || service.kept_message(id)).await {
-                    Ok(Ok(Some(req))) => {
-                        let _ = deliver.send((Some(id), req)).await;
+                let req = match tokio::task::spawn_blocking(move || service.kept_message(id)).await {
+                    Ok(Ok(req)) => req,
+                    Ok(Err(e)) => {
+                        warn!(target: "node::net", %e, "cannot read a waiting message back");
+                        None
                     }
-                    // Given up or dropped meanwhile.
-                    Ok(Ok(None)) => {}
-                    Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read a waiting message back"),
-                    Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
-                }
+                    Err(e) => {
+                        warn!(target: "node::net", %e, "outbox reader failed");
+                        None
+                    }
+                };
+                let _ = loaded.send((id, req)).await;
             }
         });
     }
 
     /// Sends the signed hello (name, data summary, credential, current commitment).
+    /// A hello the hub did not take (busy, or the request failed) is sent again on a later retry tick.
     fn say_hello(&mut self) {
+        self.hello_due = None;
         match self.service.hello() {
             Ok(hello) => {
-                self.swarm.behaviour_mut().rr.send_request(&self.hub, WireRequest::Hello(hello));
+                self.hello = Some(self.swarm.behaviour_mut().rr.send_request(&self.hub, WireRequest::Hello(hello)));
             }
             Err(e) => warn!(target: "node::net", %e, "cannot build the hello"),
+        }
+    }
+
+    /// The hello `request` was not taken: another is due after a few seconds.
+    fn hello_not_taken(&mut self, request: OutboundRequestId) {
+        if self.hello == Some(request) {
+            self.hello = None;
+            self.hello_due = Some(Instant::now() + 2 * RETRY_EVERY);
         }
     }
 
@@ -422,8 +565,9 @@ impl NodeNet {
                     match response {
                         WireResponse::Error { message } if message.ends_with(RETRY_LATER) => {
                             debug!(target: "node::net", %message, "the hub will take it later");
+                            self.hello_not_taken(request_id);
                             if let Some(id) = sent {
-                                self.deferred(id);
+                                self.not_taken(id, false);
                             }
                             return;
                         }
@@ -435,13 +579,23 @@ impl NodeNet {
                     }
                     if let Some(id) = sent {
                         self.settled(id);
+                        // Its slot goes to the next message due.
+                        self.resend();
                     }
                 }
             },
             request_response::Event::OutboundFailure { request_id, error, .. } => {
                 warn!(target: "node::net", %error, "message to the hub failed");
+                self.hello_not_taken(request_id);
+                // A connection that closed (or never opened) under the request says nothing of the
+                // message: no attempt is counted for it.
+                let attempt = !matches!(
+                    error,
+                    request_response::OutboundFailure::ConnectionClosed
+                        | request_response::OutboundFailure::DialFailure
+                );
                 if let Some(id) = self.in_flight.remove(&request_id).flatten() {
-                    self.failed(id);
+                    self.not_taken(id, attempt);
                 }
             }
             request_response::Event::InboundFailure { error, .. } => {
@@ -490,6 +644,13 @@ fn follow_with_proof(
         return;
     };
     tokio::spawn(async move {
+        // Owed until every message is kept: a node stopped meanwhile tells the hub why when it starts.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let owing = service.clone();
+        let owed = tokio::task::spawn_blocking(move || owing.with_outbox(|c| outbox::owe(c, query_id, now))).await;
+        if !matches!(owed, Ok(Ok(()))) {
+            warn!(target: "node::net", "cannot record a proof owed: a stop while proving leaves the answer pending");
+        }
         let (signed_tx, mut signed) = mpsc::channel(1);
         let proving = async move {
             prover.prove_each(query_id, &request.query, &answer, &signed_tx, WireRequest::Proof).await;
@@ -500,6 +661,13 @@ fn follow_with_proof(
             }
         };
         tokio::join!(proving, keeping);
+        let paying = service.clone();
+        if !matches!(
+            tokio::task::spawn_blocking(move || paying.with_outbox(|c| outbox::paid(c, query_id))).await,
+            Ok(Ok(()))
+        ) {
+            warn!(target: "node::net", "cannot clear a proof owed: the hub may be told it was cut short");
+        }
     });
 }
 
@@ -535,6 +703,46 @@ mod tests {
         assert_eq!(addr.to_string(), "/ip4/127.0.0.1/tcp/7000");
         assert!(parse_hub_address("/ip4/127.0.0.1/tcp/7000").is_err());
         assert!(parse_hub_address("not an address").is_err());
+    }
+
+    #[test]
+    fn kept_messages_go_out_a_few_at_a_time_and_wait_longer_each_time() {
+        let t = Instant::now();
+        let mut s = Schedule::default();
+        // Disconnected: everything waits.
+        assert!(!s.admit(1, false, t));
+        assert!(s.due(false, t).is_empty());
+        // Connected: up to the cap in flight, the rest waits; an id known already is not admitted again.
+        let sent: Vec<bool> = (2..=6).map(|id| s.admit(id, true, t)).collect();
+        assert_eq!(sent, [true, true, true, true, false]);
+        assert!(!s.admit(2, true, t), "already in flight");
+        assert!(!s.admit(1, true, t), "already waiting");
+        assert!(s.due(true, t).is_empty(), "no slot free");
+        // One taken: its slot goes to the oldest waiting.
+        s.done(2);
+        assert_eq!(s.due(true, t), vec![1]);
+        // One not taken and still kept: it waits 2 s, then 4 s after the next time.
+        s.unsent();
+        s.again(3, t);
+        assert_eq!(s.due(true, t), vec![6], "the one not taken is not due yet");
+        s.done(6);
+        assert!(s.due(true, t + Duration::from_millis(1_999)).is_empty());
+        assert_eq!(s.due(true, t + RETRY_EVERY), vec![3]);
+        s.unsent();
+        s.again(3, t);
+        assert!(s.due(true, t + Duration::from_secs(3)).is_empty());
+        assert_eq!(s.due(true, t + Duration::from_secs(4)), vec![3]);
+        assert_eq!(Schedule::delay(10), Duration::from_secs(120), "at most two minutes");
+        // Read back as gone, or given up: forgotten, and admitted again only as a new message would be.
+        s.done(3);
+        assert!(s.admit(3, true, t));
+        s.unsent();
+        s.forget(3);
+        assert!(!s.known.contains(&3));
+        // Read back while the hub is gone: it waits again, first.
+        s.put_back(4, t);
+        assert_eq!(s.waiting.front().map(|w| w.0), Some(4));
+        assert!(s.in_flight <= MAX_KEPT_IN_FLIGHT);
     }
 
     #[test]

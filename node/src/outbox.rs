@@ -67,6 +67,17 @@ pub fn put(conn: &Connection, req: &WireRequest, now: i64) -> Result<MessageId, 
 
 /// [`put`] with proof messages bounded by `bound` bytes.
 fn put_within(conn: &Connection, req: &WireRequest, now: i64, bound: i64) -> Result<MessageId, OutboxError> {
+    // Drops and the insert together, or none of them (within the caller's transaction, if any).
+    conn.execute_batch("SAVEPOINT outbox_put")?;
+    let put = put_dropping(conn, req, now, bound);
+    match put {
+        Ok(_) => conn.execute_batch("RELEASE outbox_put")?,
+        Err(_) => conn.execute_batch("ROLLBACK TO outbox_put; RELEASE outbox_put")?,
+    }
+    put
+}
+
+fn put_dropping(conn: &Connection, req: &WireRequest, now: i64, bound: i64) -> Result<MessageId, OutboxError> {
     let kind = kind(req)?;
     let message = serde_json::to_vec(req).map_err(|e| OutboxError::Corrupt { id: 0, detail: e.to_string() })?;
     if kind == "proof" {
@@ -155,6 +166,32 @@ pub fn replace(conn: &Connection, id: MessageId, req: &WireRequest) -> Result<bo
     let changed =
         conn.execute("UPDATE outbox SET message = ?2 WHERE id = ?1 AND kind = ?3", params![id, message, kind(req)?])?;
     Ok(changed == 1)
+}
+
+/// Records that the proof of `query_id`'s answer is being made (until [`paid`]).
+pub fn owe(conn: &Connection, query_id: uuid::Uuid, now: i64) -> Result<(), OutboxError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO proof_owed (query_id, since) VALUES (?1, ?2)",
+        params![query_id.to_string(), now],
+    )?;
+    Ok(())
+}
+
+/// Every message of `query_id`'s proof is kept: nothing is owed any longer.
+pub fn paid(conn: &Connection, query_id: uuid::Uuid) -> Result<(), OutboxError> {
+    conn.execute("DELETE FROM proof_owed WHERE query_id = ?1", [query_id.to_string()])?;
+    Ok(())
+}
+
+/// The answers whose proof was being made when the node stopped, oldest first.
+pub fn owed(conn: &Connection) -> Result<Vec<uuid::Uuid>, OutboxError> {
+    let mut stmt = conn.prepare("SELECT query_id FROM proof_owed ORDER BY since, query_id")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    rows.map(|id| {
+        let id = id?;
+        id.parse().map_err(|e: uuid::Error| OutboxError::Corrupt { id: 0, detail: format!("owed proof {id}: {e}") })
+    })
+    .collect()
 }
 
 /// Every message kept, oldest first.

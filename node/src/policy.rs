@@ -544,7 +544,14 @@ pub fn mark_answered(store: &Store, query_id: Uuid) -> Result<(), PolicyError> {
 pub fn mark_failed(store: &Store, query_id: Uuid, reason: &str) -> Result<(), PolicyError> {
     let tx = Transaction::new_unchecked(store.conn(), TransactionBehavior::Immediate)?;
     let reason = Rejection::new(RejectionCode::Internal, reason).to_string();
-    transition(&tx, query_id, "approved", "rejected", Some(&reason))?;
+    // A query run again (see [`pending_releases`]) may have been recorded as answered the first time.
+    match transition(&tx, query_id, "approved", "rejected", Some(&reason)) {
+        Ok(_) => {}
+        Err(PolicyError::WrongState { state, .. }) if state == "answered" => {
+            transition(&tx, query_id, "answered", "rejected", Some(&reason))?;
+        }
+        Err(e) => return Err(e),
+    }
     tx.commit()?;
     Ok(())
 }

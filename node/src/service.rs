@@ -277,13 +277,25 @@ impl QueryService {
                 };
                 let msg = AnswerMessage { header: Header::new(query_id, now(), ANSWER_TTL_SECS), outcome };
                 let signed = Signed::sign(&msg, &self.key);
-                let tx = rusqlite::Transaction::new_unchecked(store.conn(), rusqlite::TransactionBehavior::Immediate)?;
-                if !policy::released(&tx, query_id)? {
-                    continue;
+                let keep = || -> Result<Option<MessageId>, ServiceError> {
+                    let tx =
+                        rusqlite::Transaction::new_unchecked(store.conn(), rusqlite::TransactionBehavior::Immediate)?;
+                    if !policy::released(&tx, query_id)? {
+                        return Ok(None);
+                    }
+                    let id = outbox::put(&tx, &WireRequest::Deliver(signed.clone()), now())?;
+                    tx.commit()?;
+                    Ok(Some(id))
+                };
+                match keep() {
+                    Ok(Some(id)) => out.push((id, signed, request)),
+                    Ok(None) => {}
+                    // Its mark stays: it is run and kept on a later call. Those kept so far go out.
+                    Err(e) => {
+                        warn!(target: "node::query", query_id = %query_id, %e, "cannot keep a released statement for delivery");
+                        break;
+                    }
                 }
-                let id = outbox::put(&tx, &WireRequest::Deliver(signed.clone()), now())?;
-                tx.commit()?;
-                out.push((id, signed, request));
             }
             Ok(out)
         })?
@@ -294,6 +306,19 @@ impl QueryService {
     /// hub accepts (a day), and kept so. `None` when it is no longer kept.
     pub fn kept_message(&self, id: MessageId) -> Result<Option<WireRequest>, ServiceError> {
         let Some(req) = self.with_outbox(|c| outbox::get(c, id))? else { return Ok(None) };
+        // Only this node's own statement is signed again (nothing written into the store by another
+        // hand gets the node's signature).
+        let own = self.key.public().to_peer_id();
+        let signer = match &req {
+            WireRequest::Deliver(signed) => signed.verify().map(|v| v.signer).ok(),
+            WireRequest::Proof(signed) => signed.verify().map(|v| v.signer).ok(),
+            _ => None,
+        };
+        if signer != Some(own) {
+            warn!(target: "node::net", message = id, "a kept message is not signed by this node: dropped");
+            self.with_outbox(|c| outbox::taken(c, id))?;
+            return Ok(None);
+        }
         let now = now();
         let stale = |h: &Header| h.expires_at < now + 600 || now - h.issued_at > 23 * 3600;
         let fresh = match &req {
@@ -318,11 +343,31 @@ impl QueryService {
         match fresh {
             Some(fresh) => {
                 let kept = self.with_outbox(|c| outbox::replace(c, id, &fresh))?;
-                info!(target: "node::net", message = id, "a kept message signed again with a fresh header");
+                if kept {
+                    info!(target: "node::net", message = id, "a kept message signed again with a fresh header");
+                }
                 Ok(kept.then_some(fresh))
             }
             None => Ok(Some(req)),
         }
+    }
+
+    /// The answers whose proof was being made when the node stopped (owed: [`outbox::owe`]) get a
+    /// signed reason instead, kept in the outbox in the transaction that clears the debt, so the hub
+    /// shows them unproven rather than pending for ever. Returns how many.
+    pub fn settle_owed_proofs(&self) -> Result<usize, ServiceError> {
+        const REASON: &str = "the node stopped before this answer's proof was made";
+        self.with_store(|store| -> Result<usize, ServiceError> {
+            let owed = outbox::owed(store.conn())?;
+            for &query_id in &owed {
+                let msg = WireRequest::Proof(self.unproven(query_id, REASON));
+                let tx = rusqlite::Transaction::new_unchecked(store.conn(), rusqlite::TransactionBehavior::Immediate)?;
+                outbox::put(&tx, &msg, now())?;
+                outbox::paid(&tx, query_id)?;
+                tx.commit()?;
+            }
+            Ok(owed.len())
+        })?
     }
 
     /// Runs `f` over the node's outbox ([`crate::outbox`]).

@@ -55,6 +55,21 @@ impl Node {
             .ok()
     }
 
+    /// The node's query service over this store, signing with `key`.
+    fn service(&self, key: &Keypair, policy: PolicyConfig) -> agora_node::service::QueryService {
+        let hub = self.hub.public().to_peer_id();
+        agora_node::service::QueryService::new(
+            "n".into(),
+            self.path(),
+            key.clone(),
+            policy,
+            hub,
+            "did:key:z6Mkhub".into(),
+            None,
+        )
+        .unwrap()
+    }
+
     fn nonces(&self) -> u64 {
         self.store.conn().query_row("SELECT COUNT(*) FROM seen_nonce", [], |r| r.get(0)).unwrap()
     }
@@ -319,7 +334,6 @@ fn manual_approval_holds_queries_for_the_steward() {
 #[test]
 fn steward_decisions_are_kept_in_the_outbox_once_and_survive_a_stop() {
     use agora_node::outbox;
-    use agora_node::service::QueryService;
     use agora_protocol::wire::{AnswerMessage, Outcome, WireRequest};
 
     let node = Node::new();
@@ -330,9 +344,7 @@ fn steward_decisions_are_kept_in_the_outbox_once_and_survive_a_stop() {
         assert_eq!(gate.admit(&node.store, &node.sign(r), NOW + i as i64).unwrap().decision, Decision::Hold);
     }
     let key = Keypair::generate_ed25519();
-    let hub = node.hub.public().to_peer_id();
-    let service =
-        QueryService::new("n".into(), node.path(), key.clone(), config, hub, "did:key:z6Mkhub".into(), None).unwrap();
+    let service = node.service(&key, config);
     let outcome = |id: outbox::MessageId| -> (Uuid, Outcome) {
         let Some(WireRequest::Deliver(signed)) = service.with_outbox(|conn| outbox::get(conn, id)).unwrap() else {
             panic!("message {id} is a kept delivery")
@@ -434,22 +446,11 @@ fn a_query_without_a_purpose_is_refused_where_every_purpose_needs_consent() {
 #[test]
 fn a_kept_message_past_its_window_is_signed_again_when_sent() {
     use agora_node::outbox;
-    use agora_node::service::QueryService;
     use agora_protocol::wire::{AnswerMessage, Outcome, Rejection, WireRequest};
 
     let node = Node::new();
     let key = Keypair::generate_ed25519();
-    let hub = node.hub.public().to_peer_id();
-    let service = QueryService::new(
-        "n".into(),
-        node.path(),
-        key.clone(),
-        PolicyConfig::default(),
-        hub,
-        "did:key:z6Mkhub".into(),
-        None,
-    )
-    .unwrap();
+    let service = node.service(&key, PolicyConfig::default());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let outcome = Outcome::Rejected { rejection: Rejection::new(RejectionCode::DeniedBySteward, "not in scope") };
     let message = |issued_at: i64| {
@@ -476,4 +477,40 @@ fn a_kept_message_past_its_window_is_signed_again_when_sent() {
     assert_eq!(service.with_outbox(|c| outbox::get(c, ids[0])).unwrap(), Some(again), "kept so");
     service.with_outbox(|c| outbox::taken(c, ids[0])).unwrap();
     assert_eq!(service.kept_message(ids[0]).unwrap(), None);
+}
+
+/// A node stopped while it proved an answer tells the hub why when it starts again: each owed proof
+/// becomes a signed reason in the outbox, once.
+#[test]
+fn proofs_owed_when_the_node_stopped_become_a_signed_reason() {
+    use agora_node::outbox;
+    use agora_protocol::proof::{ProofMessage, ProofOutcome};
+    use agora_protocol::wire::WireRequest;
+
+    let node = Node::new();
+    let key = Keypair::generate_ed25519();
+    let service = node.service(&key, PolicyConfig::default());
+    let (cut, done) = (Uuid::new_v4(), Uuid::new_v4());
+    service.with_outbox(|c| outbox::owe(c, cut, 1)).unwrap();
+    service.with_outbox(|c| outbox::owe(c, done, 2)).unwrap();
+    service.with_outbox(|c| outbox::paid(c, done)).unwrap();
+    assert_eq!(service.with_outbox(outbox::owed).unwrap(), vec![cut]);
+
+    assert_eq!(service.settle_owed_proofs().unwrap(), 1);
+    assert!(service.with_outbox(outbox::owed).unwrap().is_empty());
+    let kept = service.with_outbox(outbox::waiting).unwrap();
+    assert_eq!(kept.len(), 1);
+    let Some(WireRequest::Proof(signed)) = service.with_outbox(|c| outbox::get(c, kept[0])).unwrap() else {
+        panic!("a kept proof message")
+    };
+    let verified = signed.verify().unwrap();
+    assert_eq!(verified.signer, key.public().to_peer_id());
+    let msg: ProofMessage = verified.payload;
+    assert_eq!(msg.header.query_id, cut);
+    assert!(
+        matches!(&msg.outcome, ProofOutcome::Unavailable { reason } if reason == "the node stopped before this answer's proof was made"),
+        "{:?}",
+        msg.outcome
+    );
+    assert_eq!(service.settle_owed_proofs().unwrap(), 0, "once");
 }

@@ -191,3 +191,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts   INTEGER NOT NULL DEFAULT 0,     -- failed sends
     created_at INTEGER NOT NULL
 );
+
+-- Answers whose proof is being made: a node stopped before it kept every proof message of one sends
+-- the hub a signed reason instead when it starts again (the answer would otherwise stay "proof
+-- pending"). The query id only.
+CREATE TABLE IF NOT EXISTS proof_owed (
+    query_id TEXT PRIMARY KEY,
+    since    INTEGER NOT NULL
+);

@@ -515,7 +515,17 @@ async fn proof_messages_kept_when_the_node_stops_are_sent_after_it_starts_again(
     assert!(matches!(hub.outcome(&resp), Outcome::Answered { .. }));
     let (first, channel) = next_proof(&mut hub).await;
     assert_eq!(first.verify().unwrap().payload.header.query_id, req.header.query_id);
-    // Killed before the hub responds: the node never learnt whether the hub took it.
+    // Its proof whole in the outbox (no longer owed)...
+    let store = hub._dir.path().join("node").join("node.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !agora_node::outbox::owed(agora_node::store::Store::open_read_only(&store).unwrap().conn())
+        .unwrap()
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "the proof is still owed after 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // ...the node is killed before the hub responds: it never learnt whether the hub took it.
     hub.restart(&env).await;
     drop(channel);
     let (second, channel) = next_proof(&mut hub).await;
