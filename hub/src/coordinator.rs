@@ -381,16 +381,12 @@ impl Coordinator {
             .await
             .map_err(|e| format!("node not admitted: {e}"))?;
         let name: String = v.payload.name.chars().filter(|c| !c.is_control()).take(64).collect();
-        self.inner
-            .store
-            .upsert_node(&peer.to_string(), &name, &v.payload.summary, now())
-            .await
-            .map_err(|e| e.to_string())?;
+        self.inner.store.upsert_node(&peer.to_string(), &name, &v.payload.summary, now()).await.map_err(later)?;
         // A commitment this hub cannot read (another format version, a malformed root) is not recorded,
         // but does not keep the node out: its answers then simply fail or lack proofs, with the reason.
         match v.payload.commitment.as_ref().map(|c| (c, readable(c))) {
             Some((c, Ok(_))) => {
-                self.inner.store.record_commitment(&peer.to_string(), c, now_ms()).await.map_err(|e| e.to_string())?
+                self.inner.store.record_commitment(&peer.to_string(), c, now_ms()).await.map_err(later)?
             }
             Some((_, Err(e))) => {
                 warn!(target: "hub::net", %peer, %e, "hello carries a commitment this hub cannot read")
@@ -412,6 +408,8 @@ impl Coordinator {
         let parts = self.inner.store.parts(query_id).await.map_err(later)?;
         let part = parts.iter().find(|p| p.peer_id == peer.to_string()).ok_or("no such query was sent to this node")?;
         if !matches!(part.state, NodeState::Held | NodeState::Waiting) {
+            // A first copy may have settled the part and failed before the query's status: done here.
+            self.delivered_status(query_id).await?;
             return Err("this node's part of the query is already settled".into());
         }
         let record = self.inner.store.query(query_id).await.map_err(later)?;
@@ -424,16 +422,22 @@ impl Coordinator {
             .deliver_node_state(query_id, &peer.to_string(), &state, &envelope, now())
             .await
             .map_err(later)?;
+        self.delivered_status(query_id).await?;
         if !delivered {
             return Err("this node's part of the query is already settled".into());
         }
+        info!(target: "hub::query", %query_id, %peer, "deferred answer delivered");
+        Ok(())
+    }
+
+    /// Sets a query's status from its parts once none waits, and wakes those waiting for it.
+    async fn delivered_status(&self, query_id: Uuid) -> Result<(), String> {
         let parts = self.inner.store.parts(query_id).await.map_err(later)?;
         let status = status_of(&parts, false);
         if status != ResultStatus::Running {
             self.inner.store.set_status(query_id, status).await.map_err(later)?;
             self.settled(query_id);
         }
-        info!(target: "hub::query", %query_id, %peer, "deferred answer delivered");
         Ok(())
     }
 
@@ -460,12 +464,12 @@ impl Coordinator {
             ProofOutcome::Chunked { index, cell, .. } => Some((*index, cell.first)),
             _ => None,
         };
-        if !self.inner.proving.lock().expect("proving lock").insert((query_id, peer, cell)) {
+        let key = (query_id, peer, cell);
+        if !self.inner.proving.lock().expect("proving lock").insert(key) {
             return Err(format!("a proof of this answer is already being checked; {RETRY_LATER}"));
         }
-        let outcome = self.settle_proof(peer, query_id, v.payload.outcome, &msg).await;
-        self.inner.proving.lock().expect("proving lock").remove(&(query_id, peer, cell));
-        outcome
+        let _checking = Checking { proving: &self.inner.proving, key };
+        self.settle_proof(peer, query_id, v.payload.outcome, &msg).await
     }
 
     async fn settle_proof(
@@ -519,14 +523,14 @@ impl Coordinator {
                 let answer = answer.clone();
                 let record = record.clone();
                 let checked = commitment.clone();
-                let permit = self.inner.verifying.clone().acquire_owned().await.map_err(later)?;
+                let permit = self.inner.verifying.clone().acquire_owned().await.map_err(stopping)?;
                 let mut state = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
                     let population = Population::of(&record, &answer, now());
                     check_proofs(query_id, &record.query, &answer, &checked, &cells, population)
                 })
                 .await
-                .map_err(|e| later(format!("proof check failed to run: {e}")))?;
+                .map_err(unfinished)?;
                 state = with_statement_hint(&statement, state);
                 if let ProofState::Proven { committed_before_query, .. } = &mut state {
                     *committed_before_query = before_query;
@@ -592,6 +596,9 @@ impl Coordinator {
         let store = &self.inner.store;
         let proven = store.proven_cells(query_id, &node).await.map_err(later)?;
         if proven.iter().any(|(i, _, _)| *i == index) {
+            // Kept before its answer could be settled (a store error, a restart): checking the cell again
+            // from its runs (no proof is read) settles the answer if every cell is kept.
+            self.complete_cell(peer, query_id, record, answer, &commitment, (index, cells)).await?;
             return Err(format!("the proof of cell {index} of this answer is already received"));
         }
         let (first, parts) = (run.first, run.parts.len());
@@ -613,13 +620,13 @@ impl Coordinator {
         let state = {
             let (answer, query, commitment) = (answer.clone(), record.query.clone(), commitment.clone());
             let population = Population::of(record, &answer, now());
-            let permit = self.inner.verifying.clone().acquire_owned().await.map_err(later)?;
+            let permit = self.inner.verifying.clone().acquire_owned().await.map_err(stopping)?;
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 check_chunked_run(query_id, &query, &answer, &commitment, (index, cells), &run, population)
             })
             .await
-            .map_err(|e| later(format!("proof check failed to run: {e}")))?
+            .map_err(unfinished)?
         };
         let envelope = serde_json::to_string(msg).expect("serialises");
         if !matches!(state, ProofState::Proven { .. }) {
@@ -686,7 +693,7 @@ impl Coordinator {
                 check_chunked_links(query_id, &query, &answer, &checked, (index, cells), &whole, population)
             })
             .await
-            .map_err(|e| later(format!("proof check failed to run: {e}")))?
+            .map_err(unfinished)?
         };
         match state {
             ProofState::Proven { .. } => self.keep_cell(peer, query_id, commitment, (index, cells), state).await?,
@@ -735,10 +742,9 @@ impl Coordinator {
     ) -> Result<(), String> {
         let node = peer.to_string();
         let store = &self.inner.store;
-        // A concurrent run may have completed the cell first: its check kept it.
-        if !store.add_proven_cell(query_id, &node, index, &commitment.root).await.map_err(later)? {
-            return Ok(());
-        }
+        // A concurrent run, or a first copy whose settling was cut short, may have kept the cell first:
+        // the answer is settled from the cells kept either way (`set_proof` settles it once).
+        store.add_proven_cell(query_id, &node, index, &commitment.root).await.map_err(later)?;
         let verified = store.proven_cells(query_id, &node).await.map_err(later)?;
         if verified.iter().any(|(_, root, _)| *root != commitment.root) {
             let reason = "the answer's cells are proven over different datasets".to_string();
@@ -903,10 +909,42 @@ pub enum ArchiveSource {
     },
 }
 
-/// A refusal the node may send again later (a store error, the hub stopping): it ends with
-/// [`RETRY_LATER`], so the node keeps the message and sends it again; every other refusal is final.
-fn later(e: impl std::fmt::Display) -> String {
-    format!("{e}; {RETRY_LATER}")
+/// The refusal for a store error: the database failing (unreachable, busy) may pass, so it ends with
+/// [`RETRY_LATER`] and the node keeps the message and sends it again; a malformed stored value will not,
+/// and is final.
+fn later(e: StoreError) -> String {
+    match e {
+        StoreError::Db(_) => format!("{e}; {RETRY_LATER}"),
+        e => e.to_string(),
+    }
+}
+
+/// The refusal when the hub is stopping (its verification permits closed): the node sends it again.
+fn stopping(e: tokio::sync::AcquireError) -> String {
+    format!("the hub is stopping ({e}); {RETRY_LATER}")
+}
+
+/// The refusal when a proof check did not finish: a panic would come again with the same message, so
+/// it is final; a check cancelled (the hub stopping) is sent again.
+fn unfinished(e: tokio::task::JoinError) -> String {
+    if e.is_panic() {
+        format!("the proof check failed on this message: {e}")
+    } else {
+        format!("the proof check did not run: {e}; {RETRY_LATER}")
+    }
+}
+
+/// Holds a proof message's place among the checks in progress (`Inner::proving`), given up on drop
+/// (also if the check panics), so a later copy is never refused for a check that ended.
+struct Checking<'a> {
+    proving: &'a Mutex<HashSet<ProofCheck>>,
+    key: ProofCheck,
+}
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        self.proving.lock().expect("proving lock").remove(&self.key);
+    }
 }
 
 /// What a kept signed proof message says (`None` if it cannot be read).

@@ -975,7 +975,16 @@ async fn cells_over_chunks_through_the_hub(url: &str) {
     hub.proof(peer, last).await.unwrap();
     assert_eq!(hub.store().proven_cells(id, &peer.to_string()).await.unwrap().len(), 2, "cells 0 and 1");
     assert_eq!(stored_proof(&hub, id).await, None);
-    send(2, cells[2].clone()).await.unwrap();
+    // Cell 2 kept whole, its run and the cell stored, but the answer not settled (as when the hub's
+    // store fails right after): the node sending the run again settles the answer, and is told the cell
+    // is in.
+    let last = cell_message(&node, id, &commitment, (2, 3), &cells[2]);
+    let envelope = serde_json::to_string(&last).unwrap();
+    assert!(hub.store().add_proof_run(id, &peer.to_string(), (2, 0, 3), &commitment.root, &envelope).await.unwrap());
+    assert!(hub.store().add_proven_cell(id, &peer.to_string(), 2, &commitment.root).await.unwrap());
+    assert_eq!(stored_proof(&hub, id).await, None, "cut short before the answer");
+    let e = hub.proof(peer, last).await.unwrap_err();
+    assert!(e.contains("the proof of cell 2 of this answer is already received"), "{e}");
     assert!(matches!(stored_proof(&hub, id).await, Some(ProofState::Proven { .. })));
     let archived = hub.archived_proofs(id, "ada").await.unwrap();
     let mut counts: Vec<u64> = archived

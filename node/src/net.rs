@@ -4,18 +4,20 @@
 //! delivers answers a data steward released later. It answers requests from its hub only.
 //!
 //! Deliveries and proof messages the node sends on its own are kept in the store's outbox
-//! ([`crate::outbox`]) from the moment they are signed until the hub responds: one whose request failed
-//! (the connection dropped, the hub did not respond in time) is sent again, on the next retry tick or
-//! right after reconnecting, and so is one the node still held when it stopped, once it runs again (a
-//! proof message up to [`outbox::MAX_ATTEMPTS`] failed sends, within [`outbox::MAX_PROOF_BYTES`]; a
-//! delivery until the hub takes it); so is one the hub refused for now (an error ending in
-//! `wire::RETRY_LATER`: it was busy, or a proof arrived before its answer), without counting an attempt
-//! (a proof message for at most [`outbox::MAX_PROOF_AGE_SECS`]). One whose signature's window has passed
-//! meanwhile is signed again with a fresh header. The hub refuses a message it has already taken
-//! (the node's part, or the proof, is settled), so a second copy of one that did arrive changes nothing.
-//! At most [`MAX_KEPT_IN_FLIGHT`] kept messages are in flight at once, and one not taken waits 2 s,
-//! then twice as long each time, up to two minutes ([`Schedule`]). This task touches the outbox only
-//! through blocking tasks: it holds the messages in flight, and the ids of those waiting.
+//! ([`crate::outbox`]) from the moment they are signed until the hub responds. One the hub did not take
+//! is sent again after a delay (2 s, doubling to two minutes per message: [`Schedule`]), and so is one
+//! the node still held when it stopped, once it runs again. A proof message is given up after
+//! [`outbox::MAX_ATTEMPTS`] failed sends (a request that timed out or failed; not one whose connection
+//! closed under it), within [`outbox::MAX_PROOF_BYTES`]; a delivery is kept until the hub takes it. A
+//! refusal ending in `wire::RETRY_LATER` (the hub busy, a store error there, a proof arriving before its
+//! answer or while a copy of it is being checked) counts no attempt; a proof message is kept a week at
+//! most ([`outbox::MAX_PROOF_AGE_SECS`]). One whose signature's window has passed meanwhile is signed
+//! again with a fresh header. The hub refuses a message it has already taken (the node's part, or the
+//! proof, is settled), so a second copy of one that did arrive changes nothing. An answer's proof is
+//! recorded as owed before the answer leaves, and cleared with its last message: a node stopped in
+//! between sends the hub the reason when it starts again.
+//! At most [`MAX_KEPT_IN_FLIGHT`] kept messages are in flight at once. This task touches the outbox
+//! only through blocking tasks: it holds the messages in flight, and the ids of those waiting.
 
 use crate::outbox::{self, MessageId};
 use crate::service::QueryService;
@@ -36,6 +38,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+use uuid::Uuid;
 
 /// Errors of the node's network side.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,17 @@ pub fn parse_hub_address(addr: &str) -> Result<(Multiaddr, PeerId), NetError> {
 /// A message to send: its place in the outbox (`None` when it could not be kept there: it is sent
 /// once), and the message.
 type Outgoing = (Option<MessageId>, WireRequest);
+
+/// A kept message read back to be sent again.
+#[derive(Debug)]
+enum Loaded {
+    /// The message (signed again if its window had passed).
+    Message(WireRequest),
+    /// No longer kept (taken, given up, or unreadable and dropped).
+    Gone,
+    /// The store could not be read now: the message waits for its next turn.
+    NotNow,
+}
 /// How often the task looks for kept messages due to be sent again, and a hello due again.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
 /// The most kept messages in flight at once (sent, or being read back to be sent): a backlog of proof
@@ -124,6 +138,7 @@ impl Schedule {
 
     /// A message in flight is answered for good, or read back as gone: its slot and id are free.
     fn done(&mut self, id: MessageId) {
+        debug_assert!(self.in_flight > 0, "a slot freed that was not taken");
         self.in_flight = self.in_flight.saturating_sub(1);
         self.forget(id);
     }
@@ -136,11 +151,13 @@ impl Schedule {
 
     /// A message in flight was not taken: its slot is free (whether it is kept, the outbox decides).
     fn unsent(&mut self) {
+        debug_assert!(self.in_flight > 0, "a slot freed that was not taken");
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
     /// A message read back to be sent finds the hub gone: it waits again, first, its slot free.
     fn put_back(&mut self, id: MessageId, now: Instant) {
+        debug_assert!(self.in_flight > 0, "a slot freed that was not taken");
         self.in_flight = self.in_flight.saturating_sub(1);
         self.waiting.push_front((id, now));
     }
@@ -185,8 +202,8 @@ pub struct NodeNet {
     deliver_tx: mpsc::Sender<Outgoing>,
     deliver_rx: mpsc::Receiver<Outgoing>,
     /// Kept messages read back to be sent (`None`: no longer kept).
-    loaded_tx: mpsc::Sender<(MessageId, Option<WireRequest>)>,
-    loaded_rx: mpsc::Receiver<(MessageId, Option<WireRequest>)>,
+    loaded_tx: mpsc::Sender<(MessageId, Loaded)>,
+    loaded_rx: mpsc::Receiver<(MessageId, Loaded)>,
     /// The outbox's verdict on a message not taken: still kept (to be sent again) or given up.
     kept_tx: mpsc::Sender<(MessageId, bool)>,
     kept_rx: mpsc::Receiver<(MessageId, bool)>,
@@ -294,6 +311,8 @@ impl NodeNet {
                     } else {
                         self.schedule.forget(id);
                     }
+                    // The slot it held may go to another message due.
+                    self.resend();
                 }
                 _ = approvals.tick(), if self.connected => self.deliver_approved(),
                 _ = retries.tick(), if self.connected => {
@@ -324,20 +343,26 @@ impl NodeNet {
             Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the proofs owed"),
             Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
         }
-        let service = self.service.clone();
-        match tokio::task::spawn_blocking(move || service.with_outbox(outbox::waiting)).await {
-            Ok(Ok(ids)) => {
-                if !ids.is_empty() {
-                    info!(target: "node::net", messages = ids.len(), "messages kept from before the start wait for the hub");
+        // A store busy at start (an ingest writing) is waited for a few times.
+        for wait in [0, 1, 2, 4, 8] {
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            let service = self.service.clone();
+            match tokio::task::spawn_blocking(move || service.with_outbox(outbox::waiting)).await {
+                Ok(Ok(ids)) => {
+                    if !ids.is_empty() {
+                        info!(target: "node::net", messages = ids.len(), "messages kept from before the start wait for the hub");
+                    }
+                    let now = Instant::now();
+                    for id in ids {
+                        self.schedule.admit(id, false, now);
+                    }
+                    return;
                 }
-                let now = Instant::now();
-                for id in ids {
-                    self.schedule.admit(id, false, now);
-                }
+                Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the outbox"),
+                Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
             }
-            Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the outbox"),
-            Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
         }
+        warn!(target: "node::net", "the messages kept from before the start wait for the next start");
     }
 
     /// Sends a new delivery or proof message, kept in the outbox until the hub responds; it waits (its
@@ -358,11 +383,18 @@ impl NodeNet {
     }
 
     /// A kept message read back to be sent again (its slot taken by [`Schedule::due`]).
-    fn send_loaded(&mut self, id: MessageId, req: Option<WireRequest>) {
-        match req {
-            None => self.schedule.done(id),
-            Some(_) if !self.connected => self.schedule.put_back(id, Instant::now()),
-            Some(req) => self.send(Some(id), req),
+    fn send_loaded(&mut self, id: MessageId, read: Loaded) {
+        match read {
+            Loaded::Gone => {
+                self.schedule.done(id);
+                self.resend();
+            }
+            Loaded::NotNow => {
+                self.schedule.unsent();
+                self.schedule.again(id, Instant::now());
+            }
+            Loaded::Message(_) if !self.connected => self.schedule.put_back(id, Instant::now()),
+            Loaded::Message(req) => self.send(Some(id), req),
         }
     }
 
@@ -425,18 +457,27 @@ impl NodeNet {
         tokio::spawn(async move {
             for id in ids {
                 let service = service.clone();
-                let req = match tokio::task::spawn_blocking(move || service.kept_message(id)).await {
-                    Ok(Ok(req)) => req,
+                let dropping = service.clone();
+                let read = match tokio::task::spawn_blocking(move || service.kept_message(id)).await {
+                    Ok(Ok(Some(req))) => Loaded::Message(req),
+                    Ok(Ok(None)) => Loaded::Gone,
+                    // A kept message that no longer parses never will: it is dropped, not retried.
+                    Ok(Err(crate::service::ServiceError::Outbox(e @ outbox::OutboxError::Corrupt { .. }))) => {
+                        warn!(target: "node::net", %e, "dropped a kept message that cannot be read back");
+                        let _ =
+                            tokio::task::spawn_blocking(move || dropping.with_outbox(|c| outbox::taken(c, id))).await;
+                        Loaded::Gone
+                    }
                     Ok(Err(e)) => {
-                        warn!(target: "node::net", %e, "cannot read a waiting message back");
-                        None
+                        warn!(target: "node::net", %e, "cannot read a waiting message back now");
+                        Loaded::NotNow
                     }
                     Err(e) => {
                         warn!(target: "node::net", %e, "outbox reader failed");
-                        None
+                        Loaded::NotNow
                     }
                 };
-                let _ = loaded.send((id, req)).await;
+                let _ = loaded.send((id, read)).await;
             }
         });
     }
@@ -552,6 +593,20 @@ impl NodeNet {
                             WireResponse::Answer(a) => answered(a),
                             _ => None,
                         };
+                        // Its proof is owed from before the answer leaves (a stop meanwhile is told).
+                        if let (Some(request), Some(_)) = (&request, &answer) {
+                            if service.proves(&request.query) {
+                                let (owing, query_id) = (service.clone(), request.header.query_id);
+                                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                                let owed = tokio::task::spawn_blocking(move || {
+                                    owing.with_outbox(|c| outbox::owe(c, query_id, now))
+                                })
+                                .await;
+                                if !matches!(owed, Ok(Ok(()))) {
+                                    warn!(target: "node::net", "cannot record a proof owed: a stop while proving leaves the answer pending");
+                                }
+                            }
+                        }
                         let _ = done.send((channel, response)).await;
                         if let (Some(request), Some(answer)) = (request, answer) {
                             follow_with_proof(&service, proofs, request, answer);
@@ -640,44 +695,46 @@ fn follow_with_proof(
     let service = service.clone();
     let Some(prover) = service.prover().cloned() else {
         let msg = service.unproven(query_id, "this node does not prove its answers (prove_answers = false)");
-        tokio::spawn(async move { keep_and_send(&service, &tx, WireRequest::Proof(msg)).await });
+        tokio::spawn(async move { keep_and_send(&service, &tx, WireRequest::Proof(msg), None).await });
         return;
     };
+    // The proof was recorded as owed before the answer left ([`QueryService::proves`]); the last
+    // message is kept in the transaction that clears the debt, so a node stopped before it tells the
+    // hub why, and one stopped after sends the proof alone.
     tokio::spawn(async move {
-        // Owed until every message is kept: a node stopped meanwhile tells the hub why when it starts.
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let owing = service.clone();
-        let owed = tokio::task::spawn_blocking(move || owing.with_outbox(|c| outbox::owe(c, query_id, now))).await;
-        if !matches!(owed, Ok(Ok(()))) {
-            warn!(target: "node::net", "cannot record a proof owed: a stop while proving leaves the answer pending");
-        }
         let (signed_tx, mut signed) = mpsc::channel(1);
         let proving = async move {
             prover.prove_each(query_id, &request.query, &answer, &signed_tx, WireRequest::Proof).await;
         };
         let keeping = async {
+            let mut held = None;
             while let Some(msg) = signed.recv().await {
-                keep_and_send(&service, &tx, msg).await;
+                if let Some(previous) = held.replace(msg) {
+                    keep_and_send(&service, &tx, previous, None).await;
+                }
+            }
+            match held {
+                Some(last) => keep_and_send(&service, &tx, last, Some(query_id)).await,
+                None => {
+                    let paying = service.clone();
+                    let paid = tokio::task::spawn_blocking(move || paying.with_outbox(|c| outbox::paid(c, query_id)));
+                    if !matches!(paid.await, Ok(Ok(()))) {
+                        warn!(target: "node::net", "cannot clear a proof owed: the hub may be told it was cut short");
+                    }
+                }
             }
         };
         tokio::join!(proving, keeping);
-        let paying = service.clone();
-        if !matches!(
-            tokio::task::spawn_blocking(move || paying.with_outbox(|c| outbox::paid(c, query_id))).await,
-            Ok(Ok(()))
-        ) {
-            warn!(target: "node::net", "cannot clear a proof owed: the hub may be told it was cut short");
-        }
     });
 }
 
-/// Keeps `msg` in the outbox, then hands it to the network task to send. One the outbox cannot keep
-/// (the store failed) is sent once all the same.
-async fn keep_and_send(service: &Arc<QueryService>, tx: &mpsc::Sender<Outgoing>, msg: WireRequest) {
+/// Keeps `msg` in the outbox (clearing `paid`'s proof debt in the same transaction: its last
+/// message), then hands it to the network task to send. One the outbox cannot keep (the store failed)
+/// is sent once all the same.
+async fn keep_and_send(service: &Arc<QueryService>, tx: &mpsc::Sender<Outgoing>, msg: WireRequest, paid: Option<Uuid>) {
     let keeping = service.clone();
     let kept = msg.clone();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let id = match tokio::task::spawn_blocking(move || keeping.with_outbox(|c| outbox::put(c, &kept, now))).await {
+    let id = match tokio::task::spawn_blocking(move || keeping.keep_message(&kept, paid)).await {
         Ok(Ok(id)) => Some(id),
         Ok(Err(e)) => {
             warn!(target: "node::net", %e, kind = kind(&msg), "cannot keep a message in the outbox: sending it once");

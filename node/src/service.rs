@@ -129,7 +129,10 @@ impl QueryService {
             None => Store::open(&self.store_path)?,
         };
         let out = f(&store);
-        self.conns.lock().expect("pool lock").push(store);
+        // A connection left inside a transaction (a failed rollback) is not reused.
+        if store.conn().is_autocommit() {
+            self.conns.lock().expect("pool lock").push(store);
+        }
         Ok(out)
     }
 
@@ -284,6 +287,12 @@ impl QueryService {
                         return Ok(None);
                     }
                     let id = outbox::put(&tx, &WireRequest::Deliver(signed.clone()), now())?;
+                    // An answer's proof is owed from the moment the answer is kept.
+                    if matches!(msg.outcome, Outcome::Answered { .. })
+                        && request.as_ref().is_some_and(|r| self.proves(&r.query))
+                    {
+                        outbox::owe(&tx, query_id, now())?;
+                    }
                     tx.commit()?;
                     Ok(Some(id))
                 };
@@ -367,6 +376,26 @@ impl QueryService {
                 tx.commit()?;
             }
             Ok(owed.len())
+        })?
+    }
+
+    /// Whether an answer to `query` is followed by a proof this node makes (a provable kind, and a
+    /// prover): its proof is then owed ([`outbox::owe`]) from before the answer leaves.
+    pub fn proves(&self, query: &agora_protocol::Query) -> bool {
+        self.prover.is_some() && agora_protocol::proof::plan(query).is_some()
+    }
+
+    /// Keeps `msg` in the outbox; with `paid`, that answer's proof debt is cleared in the same
+    /// transaction (`msg` is its last proof message).
+    pub fn keep_message(&self, msg: &WireRequest, paid: Option<Uuid>) -> Result<MessageId, ServiceError> {
+        self.with_store(|store| -> Result<MessageId, ServiceError> {
+            let tx = rusqlite::Transaction::new_unchecked(store.conn(), rusqlite::TransactionBehavior::Immediate)?;
+            let id = outbox::put(&tx, msg, now())?;
+            if let Some(query_id) = paid {
+                outbox::paid(&tx, query_id)?;
+            }
+            tx.commit()?;
+            Ok(id)
         })?
     }
 

@@ -493,14 +493,17 @@ fn proofs_owed_when_the_node_stopped_become_a_signed_reason() {
     let (cut, done) = (Uuid::new_v4(), Uuid::new_v4());
     service.with_outbox(|c| outbox::owe(c, cut, 1)).unwrap();
     service.with_outbox(|c| outbox::owe(c, done, 2)).unwrap();
-    service.with_outbox(|c| outbox::paid(c, done)).unwrap();
+    // `done`'s last proof message is kept in the transaction that clears its debt.
+    let last = WireRequest::Proof(service.unproven(done, "no snapshot yet"));
+    let last_id = service.keep_message(&last, Some(done)).unwrap();
     assert_eq!(service.with_outbox(outbox::owed).unwrap(), vec![cut]);
 
     assert_eq!(service.settle_owed_proofs().unwrap(), 1);
     assert!(service.with_outbox(outbox::owed).unwrap().is_empty());
     let kept = service.with_outbox(outbox::waiting).unwrap();
-    assert_eq!(kept.len(), 1);
-    let Some(WireRequest::Proof(signed)) = service.with_outbox(|c| outbox::get(c, kept[0])).unwrap() else {
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[0], last_id, "the reason comes after what was kept");
+    let Some(WireRequest::Proof(signed)) = service.with_outbox(|c| outbox::get(c, kept[1])).unwrap() else {
         panic!("a kept proof message")
     };
     let verified = signed.verify().unwrap();

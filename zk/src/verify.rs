@@ -366,7 +366,6 @@ pub fn check_dataset(claim: &Claim, commitments: &[Commitment]) -> Result<(), Zk
     claim.check(rows)
 }
 
-/// [`verify_chunked`], its parts' proofs verified here (`proofs`) or by the caller.
 /// Verifies each part's proof ([`verify_chunk`]) on as many threads as the machine has, at most one
 /// per part; an error names the first part (in order) whose proof fails, as verifying them in turn
 /// would. A part's proof is independent of the others', so their order does not matter.
@@ -397,6 +396,7 @@ fn verify_parts(parts: &[ChunkPart]) -> Result<(), ZkError> {
     first.map_or(Ok(()), |(i, e)| Err(fail(i, e)))
 }
 
+/// [`verify_chunked`], its parts' proofs verified here (`proofs`) or by the caller.
 fn chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart], proofs: bool) -> Result<(), ZkError> {
     let refuse = |why: String| Err(ZkError::Rejected(why));
     let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
