@@ -530,7 +530,7 @@ impl Coordinator {
                     check_proofs(query_id, &record.query, &answer, &checked, &cells, population)
                 })
                 .await
-                .map_err(unfinished)?;
+                .or_else(panicked)?;
                 state = with_statement_hint(&statement, state);
                 if let ProofState::Proven { committed_before_query, .. } = &mut state {
                     *committed_before_query = before_query;
@@ -596,9 +596,11 @@ impl Coordinator {
         let store = &self.inner.store;
         let proven = store.proven_cells(query_id, &node).await.map_err(later)?;
         if proven.iter().any(|(i, _, _)| *i == index) {
-            // Kept before its answer could be settled (a store error, a restart): checking the cell again
-            // from its runs (no proof is read) settles the answer if every cell is kept.
-            self.complete_cell(peer, query_id, record, answer, &commitment, (index, cells)).await?;
+            // Every cell kept over this dataset but the answer not settled (a store error or a restart cut
+            // its settling short): checking the cell again from its runs (no proof is read) settles it.
+            if proven.len() >= cells && proven.iter().all(|(_, root, _)| *root == commitment.root) {
+                self.complete_cell(peer, query_id, record, answer, &commitment, (index, cells)).await?;
+            }
             return Err(format!("the proof of cell {index} of this answer is already received"));
         }
         let (first, parts) = (run.first, run.parts.len());
@@ -626,7 +628,7 @@ impl Coordinator {
                 check_chunked_run(query_id, &query, &answer, &commitment, (index, cells), &run, population)
             })
             .await
-            .map_err(unfinished)?
+            .or_else(panicked)?
         };
         let envelope = serde_json::to_string(msg).expect("serialises");
         if !matches!(state, ProofState::Proven { .. }) {
@@ -693,7 +695,7 @@ impl Coordinator {
                 check_chunked_links(query_id, &query, &answer, &checked, (index, cells), &whole, population)
             })
             .await
-            .map_err(unfinished)?
+            .or_else(panicked)?
         };
         match state {
             ProofState::Proven { .. } => self.keep_cell(peer, query_id, commitment, (index, cells), state).await?,
@@ -913,24 +915,39 @@ pub enum ArchiveSource {
 /// [`RETRY_LATER`] and the node keeps the message and sends it again; a malformed stored value will not,
 /// and is final.
 fn later(e: StoreError) -> String {
-    match e {
-        StoreError::Db(_) => format!("{e}; {RETRY_LATER}"),
-        e => e.to_string(),
+    let transient = match &e {
+        StoreError::Db(
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed,
+        ) => true,
+        // SQLite busy or locked; PostgreSQL's transaction rollbacks (40…), resources (53…), operator
+        // interventions (57…) and connections (08…).
+        StoreError::Db(sqlx::Error::Database(db)) => db.code().is_some_and(|c| {
+            matches!(c.as_ref(), "5" | "6" | "261" | "262" | "517" | "518")
+                || ["40", "53", "57", "08"].iter().any(|class| c.starts_with(class))
+        }),
+        _ => false,
+    };
+    if transient {
+        format!("{e}; {RETRY_LATER}")
+    } else {
+        e.to_string()
     }
 }
 
 /// The refusal when the hub is stopping (its verification permits closed): the node sends it again.
 fn stopping(e: tokio::sync::AcquireError) -> String {
-    format!("the hub is stopping ({e}); {RETRY_LATER}")
+    format!("the hub's verifications are closed ({e}); {RETRY_LATER}")
 }
 
-/// The refusal when a proof check did not finish: a panic would come again with the same message, so
-/// it is final; a check cancelled (the hub stopping) is sent again.
-fn unfinished(e: tokio::task::JoinError) -> String {
+/// A proof check that did not finish: one that panicked would panic again on the same message, so the
+/// answer is settled unproven with the reason (the node is not at fault: not failed); a check cancelled
+/// (the runtime stopping) is refused for the node to send again.
+fn panicked(e: tokio::task::JoinError) -> Result<ProofState, String> {
     if e.is_panic() {
-        format!("the proof check failed on this message: {e}")
+        warn!(target: "hub::query", %e, "a proof check panicked: the answer is left unproven");
+        Ok(ProofState::Unproven { reason: "the hub's proof check failed on this proof".into() })
     } else {
-        format!("the proof check did not run: {e}; {RETRY_LATER}")
+        Err(format!("the proof check did not run: {e}; {RETRY_LATER}"))
     }
 }
 
@@ -943,7 +960,7 @@ struct Checking<'a> {
 
 impl Drop for Checking<'_> {
     fn drop(&mut self) {
-        self.proving.lock().expect("proving lock").remove(&self.key);
+        self.proving.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
     }
 }
 
@@ -1458,5 +1475,32 @@ pub fn assemble_with(record: QueryRecord, parts: Vec<NodePart>, proven_only: boo
         nodes,
         proofs,
         proven_only,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_passing_store_errors_are_sent_again() {
+        assert!(later(StoreError::Db(sqlx::Error::PoolTimedOut)).ends_with(RETRY_LATER));
+        assert!(later(StoreError::Db(sqlx::Error::Io(std::io::Error::other("reset")))).ends_with(RETRY_LATER));
+        assert!(!later(StoreError::Db(sqlx::Error::RowNotFound)).ends_with(RETRY_LATER));
+        let corrupt = later(StoreError::Corrupt { what: "answer", detail: "EOF".into() });
+        assert_eq!(corrupt, "hub store holds a malformed answer: EOF", "final");
+    }
+
+    #[tokio::test]
+    async fn a_check_that_panicked_leaves_the_answer_unproven_and_a_cancelled_one_is_sent_again() {
+        let e = tokio::task::spawn_blocking(|| -> ProofState { panic!("a check's bug") }).await.unwrap_err();
+        assert_eq!(
+            panicked(e),
+            Ok(ProofState::Unproven { reason: "the hub's proof check failed on this proof".into() })
+        );
+        let task = tokio::spawn(std::future::pending::<ProofState>());
+        task.abort();
+        let e = task.await.unwrap_err();
+        assert!(panicked(e).unwrap_err().ends_with(RETRY_LATER));
     }
 }

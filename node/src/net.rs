@@ -9,11 +9,13 @@
 //! the node still held when it stopped, once it runs again. A proof message is given up after
 //! [`outbox::MAX_ATTEMPTS`] failed sends (a request that timed out or failed; not one whose connection
 //! closed under it), within [`outbox::MAX_PROOF_BYTES`]; a delivery is kept until the hub takes it. A
-//! refusal ending in `wire::RETRY_LATER` (the hub busy, a store error there, a proof arriving before its
-//! answer or while a copy of it is being checked) counts no attempt; a proof message is kept a week at
-//! most ([`outbox::MAX_PROOF_AGE_SECS`]). One whose signature's window has passed meanwhile is signed
-//! again with a fresh header. The hub refuses a message it has already taken (the node's part, or the
-//! proof, is settled), so a second copy of one that did arrive changes nothing. An answer's proof is
+//! refusal ending in `wire::RETRY_LATER` (the hub busy, a passing database error there, a proof arriving
+//! before its answer or while a copy of it is being checked) counts no attempt; a proof message is kept
+//! a week at most ([`outbox::MAX_PROOF_AGE_SECS`]). One whose signature's window has passed meanwhile is
+//! signed again with a fresh header; one that no longer parses is not sent again (a proof message is
+//! dropped, a delivery left in the store). The hub refuses a message it has already taken (the node's
+//! part, or the proof, is settled), so a second copy of one that did arrive changes nothing but to
+//! finish a settling the hub had cut short. An answer's proof is
 //! recorded as owed before the answer leaves, and cleared with its last message: a node stopped in
 //! between sends the hub the reason when it starts again.
 //! At most [`MAX_KEPT_IN_FLIGHT`] kept messages are in flight at once. This task touches the outbox
@@ -201,7 +203,7 @@ pub struct NodeNet {
     /// New messages to send (kept in the outbox first, when they can be).
     deliver_tx: mpsc::Sender<Outgoing>,
     deliver_rx: mpsc::Receiver<Outgoing>,
-    /// Kept messages read back to be sent (`None`: no longer kept).
+    /// Kept messages read back to be sent ([`Loaded`]).
     loaded_tx: mpsc::Sender<(MessageId, Loaded)>,
     loaded_rx: mpsc::Receiver<(MessageId, Loaded)>,
     /// The outbox's verdict on a message not taken: still kept (to be sent again) or given up.
@@ -334,18 +336,23 @@ impl NodeNet {
     /// Messages the outbox still held when the node started wait to be sent again (read before the
     /// first dial, so that none is admitted twice).
     async fn kept_from_before(&mut self) {
-        let service = self.service.clone();
-        match tokio::task::spawn_blocking(move || service.settle_owed_proofs()).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => {
-                warn!(target: "node::net", answers = n, "proofs cut short when the node stopped: the hub is told why")
-            }
-            Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the proofs owed"),
-            Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
-        }
-        // A store busy at start (an ingest writing) is waited for a few times.
+        // A store busy at start (an ingest writing) is waited for a few times (15 s in all).
+        let mut owed_settled = false;
         for wait in [0, 1, 2, 4, 8] {
             tokio::time::sleep(Duration::from_secs(wait)).await;
+            if !owed_settled {
+                let service = self.service.clone();
+                match tokio::task::spawn_blocking(move || service.settle_owed_proofs()).await {
+                    Ok(Ok(n)) => {
+                        owed_settled = true;
+                        if n > 0 {
+                            warn!(target: "node::net", answers = n, "proofs cut short when the node stopped: the hub is told why");
+                        }
+                    }
+                    Ok(Err(e)) => warn!(target: "node::net", %e, "cannot read the proofs owed"),
+                    Err(e) => warn!(target: "node::net", %e, "outbox reader failed"),
+                }
+            }
             let service = self.service.clone();
             match tokio::task::spawn_blocking(move || service.with_outbox(outbox::waiting)).await {
                 Ok(Ok(ids)) => {
@@ -392,6 +399,7 @@ impl NodeNet {
             Loaded::NotNow => {
                 self.schedule.unsent();
                 self.schedule.again(id, Instant::now());
+                self.resend();
             }
             Loaded::Message(_) if !self.connected => self.schedule.put_back(id, Instant::now()),
             Loaded::Message(req) => self.send(Some(id), req),
@@ -461,11 +469,14 @@ impl NodeNet {
                 let read = match tokio::task::spawn_blocking(move || service.kept_message(id)).await {
                     Ok(Ok(Some(req))) => Loaded::Message(req),
                     Ok(Ok(None)) => Loaded::Gone,
-                    // A kept message that no longer parses never will: it is dropped, not retried.
+                    // A kept message that no longer parses never will: it is not retried in this run. A
+                    // proof message is dropped; a delivery (its release mark cleared) stays in the store
+                    // for an operator or a later release to read.
                     Ok(Err(crate::service::ServiceError::Outbox(e @ outbox::OutboxError::Corrupt { .. }))) => {
-                        warn!(target: "node::net", %e, "dropped a kept message that cannot be read back");
+                        warn!(target: "node::net", %e, "a kept message cannot be read back: not sent again");
                         let _ =
-                            tokio::task::spawn_blocking(move || dropping.with_outbox(|c| outbox::taken(c, id))).await;
+                            tokio::task::spawn_blocking(move || dropping.with_outbox(|c| outbox::drop_proof(c, id)))
+                                .await;
                         Loaded::Gone
                     }
                     Ok(Err(e)) => {
@@ -695,7 +706,9 @@ fn follow_with_proof(
     let service = service.clone();
     let Some(prover) = service.prover().cloned() else {
         let msg = service.unproven(query_id, "this node does not prove its answers (prove_answers = false)");
-        tokio::spawn(async move { keep_and_send(&service, &tx, WireRequest::Proof(msg), None).await });
+        tokio::spawn(async move {
+            keep_and_send(&service, &tx, WireRequest::Proof(msg), None).await;
+        });
         return;
     };
     // The proof was recorded as owed before the answer left ([`QueryService::proves`]); the last
@@ -707,14 +720,17 @@ fn follow_with_proof(
             prover.prove_each(query_id, &request.query, &answer, &signed_tx, WireRequest::Proof).await;
         };
         let keeping = async {
-            let mut held = None;
+            // The debt is cleared with the last message only if every message before it was kept.
+            let (mut held, mut all_kept) = (None, true);
             while let Some(msg) = signed.recv().await {
                 if let Some(previous) = held.replace(msg) {
-                    keep_and_send(&service, &tx, previous, None).await;
+                    all_kept &= keep_and_send(&service, &tx, previous, None).await;
                 }
             }
             match held {
-                Some(last) => keep_and_send(&service, &tx, last, Some(query_id)).await,
+                Some(last) => {
+                    keep_and_send(&service, &tx, last, all_kept.then_some(query_id)).await;
+                }
                 None => {
                     let paying = service.clone();
                     let paid = tokio::task::spawn_blocking(move || paying.with_outbox(|c| outbox::paid(c, query_id)));
@@ -729,9 +745,14 @@ fn follow_with_proof(
 }
 
 /// Keeps `msg` in the outbox (clearing `paid`'s proof debt in the same transaction: its last
-/// message), then hands it to the network task to send. One the outbox cannot keep (the store failed)
-/// is sent once all the same.
-async fn keep_and_send(service: &Arc<QueryService>, tx: &mpsc::Sender<Outgoing>, msg: WireRequest, paid: Option<Uuid>) {
+/// message), then hands it to the network task to send; returns whether it was kept. One the outbox
+/// cannot keep (the store failed) is sent once all the same.
+async fn keep_and_send(
+    service: &Arc<QueryService>,
+    tx: &mpsc::Sender<Outgoing>,
+    msg: WireRequest,
+    paid: Option<Uuid>,
+) -> bool {
     let keeping = service.clone();
     let kept = msg.clone();
     let id = match tokio::task::spawn_blocking(move || keeping.keep_message(&kept, paid)).await {
@@ -746,6 +767,7 @@ async fn keep_and_send(service: &Arc<QueryService>, tx: &mpsc::Sender<Outgoing>,
         }
     };
     let _ = tx.send((id, msg)).await;
+    id.is_some()
 }
 
 #[cfg(test)]

@@ -122,6 +122,12 @@ pub fn taken(conn: &Connection, id: MessageId) -> Result<(), OutboxError> {
     Ok(())
 }
 
+/// Drops `id` if it is a proof message (one that cannot be read back); a delivery is left in place.
+pub fn drop_proof(conn: &Connection, id: MessageId) -> Result<(), OutboxError> {
+    conn.execute("DELETE FROM outbox WHERE id = ?1 AND kind = 'proof'", [id])?;
+    Ok(())
+}
+
 /// A send of `id` failed: counts the attempt. Returns whether the message is still kept (to be sent
 /// again): a proof message is given up after [`MAX_ATTEMPTS`], a delivery never.
 pub fn failed(conn: &Connection, id: MessageId) -> Result<bool, OutboxError> {
@@ -297,6 +303,21 @@ mod tests {
         assert!(!replace(store.conn(), id, &proof(&key, "x".into())).unwrap(), "not in place of another kind");
         taken(store.conn(), id).unwrap();
         assert!(!replace(store.conn(), id, &delivery(&key)).unwrap());
+    }
+
+    #[test]
+    fn an_unreadable_proof_is_dropped_and_a_delivery_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
+        let key = Keypair::generate_ed25519();
+        let (d, p) =
+            (put(store.conn(), &delivery(&key), 1).unwrap(), put(store.conn(), &proof(&key, "x".into()), 1).unwrap());
+        store.conn().execute("UPDATE outbox SET message = x'7b'", []).unwrap();
+        for id in [d, p] {
+            assert!(matches!(get(store.conn(), id), Err(OutboxError::Corrupt { .. })));
+            drop_proof(store.conn(), id).unwrap();
+        }
+        assert_eq!(waiting(store.conn()).unwrap(), vec![d], "the delivery stays for an operator to read");
     }
 
     #[test]
