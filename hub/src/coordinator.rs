@@ -595,10 +595,10 @@ impl Coordinator {
         let node = peer.to_string();
         let store = &self.inner.store;
         let proven = store.proven_cells(query_id, &node).await.map_err(later)?;
-        if proven.iter().any(|(i, _, _)| *i == index) {
+        if proven.iter().any(|(i, _)| *i == index) {
             // Every cell kept over this dataset but the answer not settled (a store error or a restart cut
             // its settling short): checking the cell again from its runs (no proof is read) settles it.
-            if proven.len() >= cells && proven.iter().all(|(_, root, _)| *root == commitment.root) {
+            if proven.len() >= cells && proven.iter().all(|(_, root)| *root == commitment.root) {
                 self.complete_cell(peer, query_id, record, answer, &commitment, (index, cells)).await?;
             }
             return Err(format!("the proof of cell {index} of this answer is already received"));
@@ -748,7 +748,7 @@ impl Coordinator {
         // the answer is settled from the cells kept either way (`set_proof` settles it once).
         store.add_proven_cell(query_id, &node, index, &commitment.root).await.map_err(later)?;
         let verified = store.proven_cells(query_id, &node).await.map_err(later)?;
-        if verified.iter().any(|(_, root, _)| *root != commitment.root) {
+        if verified.iter().any(|(_, root)| *root != commitment.root) {
             let reason = "the answer's cells are proven over different datasets".to_string();
             warn!(target: "hub::query", %query_id, %peer, %reason, "proof failed: answer excluded");
             let failed = ProofState::Failed { reason };
@@ -805,7 +805,7 @@ impl Coordinator {
                 out.push(ArchiveSource::Message { peer: part.peer_id, claims });
                 continue;
             }
-            for (index, _) in self.inner.store.proven_cell_places(query_id, &part.peer_id).await? {
+            for (index, _) in self.inner.store.proven_cells(query_id, &part.peer_id).await? {
                 if let Some(Some(claim)) = claims.get(index) {
                     out.push(ArchiveSource::Cell { peer: part.peer_id.clone(), index, claim: claim.clone() });
                 }

@@ -514,25 +514,9 @@ impl HubStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The proven cells of one node's answer: `(cell, dataset root, its whole signed message when a hub
-    /// before runs kept it)` by cell.
-    pub async fn proven_cells(
-        &self,
-        query_id: Uuid,
-        peer_id: &str,
-    ) -> Result<Vec<(usize, String, Option<String>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT cell, root, envelope FROM proven_cells WHERE query_id = $1 AND peer_id = $2 ORDER BY cell",
-        )
-        .bind(query_id.to_string())
-        .bind(peer_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| (r.get::<i64, _>(0) as usize, r.get(1), r.get(2))).collect())
-    }
-
-    /// The places and roots of a node's proven cells over chunks, without their messages.
-    pub async fn proven_cell_places(&self, query_id: Uuid, peer_id: &str) -> Result<Vec<(usize, String)>, StoreError> {
+    /// A node's proven cells over chunks, `(cell, root)` by cell (a cell's message, when one held it
+    /// whole: [`HubStore::proven_cell`]).
+    pub async fn proven_cells(&self, query_id: Uuid, peer_id: &str) -> Result<Vec<(usize, String)>, StoreError> {
         let rows =
             sqlx::query("SELECT cell, root FROM proven_cells WHERE query_id = $1 AND peer_id = $2 ORDER BY cell")
                 .bind(query_id.to_string())

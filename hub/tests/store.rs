@@ -174,7 +174,9 @@ async fn exercise(store: HubStore) {
     assert!(store.add_proven_cell(id, "peer-b", 0, "root").await.unwrap());
     assert!(!store.add_proven_cell(id, "peer-b", 1, "other").await.unwrap());
     let cells = store.proven_cells(id, "peer-b").await.unwrap();
-    assert_eq!(cells, vec![(0, "root".to_string(), None), (1, "root".to_string(), None)]);
+    assert_eq!(cells, vec![(0, "root".to_string()), (1, "root".to_string())]);
+    assert_eq!(store.proven_cell(id, "peer-b", 1).await.unwrap(), Some(None), "held by its runs");
+    assert_eq!(store.proven_cell(id, "peer-b", 2).await.unwrap(), None, "not proven");
     assert!(store.proven_cells(id, "peer-a").await.unwrap().is_empty());
 
     // A duplicate query id is refused and leaves the original intact.
@@ -230,7 +232,8 @@ async fn cells_kept_before_runs_survive_the_migration(url: &str) {
     pool.close().await;
     let store = HubStore::connect(url).await.unwrap();
     let cells = store.proven_cells(id, "peer").await.unwrap();
-    assert_eq!(cells, vec![(1, "root".to_string(), Some("{\"cell\":1}".to_string()))]);
+    assert_eq!(cells, vec![(1, "root".to_string())]);
+    assert_eq!(store.proven_cell(id, "peer", 1).await.unwrap(), Some(Some("{\"cell\":1}".to_string())));
     assert!(store.proof_runs(id, "peer", 1).await.unwrap().is_empty());
 }
 

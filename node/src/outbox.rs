@@ -217,6 +217,13 @@ mod tests {
     use libp2p::identity::Keypair;
     use uuid::Uuid;
 
+    /// A new store in a temporary directory, and a node key.
+    fn fresh() -> (tempfile::TempDir, Store, Keypair) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
+        (dir, store, Keypair::generate_ed25519())
+    }
+
     fn proof(key: &Keypair, reason: String) -> WireRequest {
         let outcome = ProofOutcome::Unavailable { reason };
         let msg = ProofMessage { header: Header::new(Uuid::new_v4(), 1_800_000_000, 3600), outcome };
@@ -257,9 +264,7 @@ mod tests {
 
     #[test]
     fn proofs_are_given_up_after_their_attempts_and_deliveries_never() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
-        let key = Keypair::generate_ed25519();
+        let (_dir, store, key) = fresh();
         let d = put(store.conn(), &delivery(&key), 1).unwrap();
         let p = put(store.conn(), &proof(&key, "x".into()), 1).unwrap();
         for attempt in 1..=MAX_ATTEMPTS {
@@ -275,9 +280,7 @@ mod tests {
 
     #[test]
     fn proofs_asked_for_later_are_kept_a_week_and_deliveries_always() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
-        let key = Keypair::generate_ed25519();
+        let (_dir, store, key) = fresh();
         let t = 1_800_000_000;
         let d = put(store.conn(), &delivery(&key), t).unwrap();
         let p = put(store.conn(), &proof(&key, "x".into()), t).unwrap();
@@ -293,9 +296,7 @@ mod tests {
 
     #[test]
     fn a_message_signed_again_takes_its_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
-        let key = Keypair::generate_ed25519();
+        let (_dir, store, key) = fresh();
         let id = put(store.conn(), &delivery(&key), 1).unwrap();
         let again = delivery(&key);
         assert!(replace(store.conn(), id, &again).unwrap());
@@ -307,9 +308,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_proof_is_dropped_and_a_delivery_left() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
-        let key = Keypair::generate_ed25519();
+        let (_dir, store, key) = fresh();
         let (d, p) =
             (put(store.conn(), &delivery(&key), 1).unwrap(), put(store.conn(), &proof(&key, "x".into()), 1).unwrap());
         store.conn().execute("UPDATE outbox SET message = x'7b'", []).unwrap();
@@ -322,9 +321,7 @@ mod tests {
 
     #[test]
     fn hellos_and_queries_are_not_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
-        let key = Keypair::generate_ed25519();
+        let (_dir, store, key) = fresh();
         let req = agora_protocol::wire::QueryRequest {
             header: Header::new(Uuid::new_v4(), 1_800_000_000, 60),
             researcher: "ada".into(),
@@ -346,9 +343,7 @@ mod tests {
 
     #[test]
     fn the_oldest_proofs_are_dropped_past_the_bound_and_deliveries_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("node.sqlite")).unwrap();
-        let key = Keypair::generate_ed25519();
+        let (_dir, store, key) = fresh();
         // Proof messages of 30,000 bytes under a bound of 100,000 (their sizes measured apart from
         // the outbox): three fit, the fourth drops the first, and a delivery is never dropped.
         let bound = 100_000;
