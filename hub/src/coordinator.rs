@@ -282,7 +282,7 @@ impl Coordinator {
     async fn refresh_status(&self, query_id: Uuid) -> Result<ResultStatus, HubError> {
         let parts = self.inner.store.parts(query_id).await?;
         let status = status_of(&parts, false);
-        self.inner.store.set_status(query_id, status).await?;
+        self.inner.store.advance_status(query_id, status).await?;
         self.settled(query_id);
         info!(target: "hub::query", %query_id, ?status, "query settled");
         Ok(status)
@@ -435,7 +435,7 @@ impl Coordinator {
         let parts = self.inner.store.parts(query_id).await.map_err(later)?;
         let status = status_of(&parts, false);
         if status != ResultStatus::Running {
-            self.inner.store.set_status(query_id, status).await.map_err(later)?;
+            self.inner.store.advance_status(query_id, status).await.map_err(later)?;
             self.settled(query_id);
         }
         Ok(())

@@ -141,6 +141,15 @@ fn status_str(s: ResultStatus) -> &'static str {
     }
 }
 
+/// A status's place in the order a query's status moves through ([`HubStore::advance_status`]).
+fn status_rank(s: ResultStatus) -> i64 {
+    match s {
+        ResultStatus::Running => 0,
+        ResultStatus::Partial => 1,
+        ResultStatus::Complete => 2,
+    }
+}
+
 fn parse_status(s: &str) -> ResultStatus {
     match s {
         "complete" => ResultStatus::Complete,
@@ -706,14 +715,22 @@ impl HubStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Sets a query's status.
-    pub async fn set_status(&self, query_id: Uuid, status: ResultStatus) -> Result<(), StoreError> {
-        sqlx::query("UPDATE queries SET status = $1 WHERE query_id = $2")
-            .bind(status_str(status))
-            .bind(query_id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Moves a query's status forward to `status` (running, then partial, then complete); a status
+    /// behind the stored one changes nothing, and the result says whether it moved. A query's status only
+    /// ever moves forward (its parts settle and never unsettle), so a writer that computed it from the
+    /// parts before a concurrent delivery settled another part cannot set it back: the condition is one
+    /// row's, checked atomically by SQLite and PostgreSQL alike.
+    pub async fn advance_status(&self, query_id: Uuid, status: ResultStatus) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE queries SET status = $1 WHERE query_id = $2
+             AND (CASE status WHEN 'running' THEN 0 WHEN 'partial' THEN 1 ELSE 2 END) < $3",
+        )
+        .bind(status_str(status))
+        .bind(query_id.to_string())
+        .bind(status_rank(status))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     fn record(r: &AnyRow) -> Result<QueryRecord, StoreError> {

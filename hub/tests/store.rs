@@ -106,7 +106,14 @@ async fn exercise(store: HubStore) {
         .unwrap();
     let rejected = NodeState::Rejected { rejection: Rejection::new(RejectionCode::RateLimited, "10 per minute") };
     store.set_node_state(id, "peer-b", &rejected, None, 1002).await.unwrap();
-    store.set_status(id, ResultStatus::Complete).await.unwrap();
+    // A query's status moves forward only: a writer that read the parts before the last one settled
+    // (partial) cannot set back what a later one wrote (complete).
+    assert!(store.advance_status(id, ResultStatus::Partial).await.unwrap());
+    assert_eq!(store.query(id).await.unwrap().unwrap().status, ResultStatus::Partial);
+    assert!(store.advance_status(id, ResultStatus::Complete).await.unwrap());
+    assert!(!store.advance_status(id, ResultStatus::Partial).await.unwrap(), "a stale status is not written");
+    assert!(!store.advance_status(id, ResultStatus::Running).await.unwrap());
+    assert!(!store.advance_status(id, ResultStatus::Complete).await.unwrap(), "nothing moves twice");
     let got = store.parts(id).await.unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].state, NodeState::Answered { answer });
