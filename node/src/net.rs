@@ -18,10 +18,12 @@
 //! finish a settling the hub had cut short. An answer's proof is
 //! recorded as owed before the answer leaves, and cleared with its last message: a node stopped in
 //! between sends the hub the reason when it starts again.
-//! At most [`MAX_KEPT_IN_FLIGHT`] kept messages are in flight at once. This task touches the outbox
+//! At most [`MAX_KEPT_IN_FLIGHT`] kept messages are in flight at once, proof messages at most
+//! [`MAX_PROOFS_IN_FLIGHT`] of them, and deliveries due go first, so a steward's released answer never
+//! waits behind a backlog of proofs. This task touches the outbox
 //! only through blocking tasks: it holds the messages in flight, and the ids of those waiting.
 
-use crate::outbox::{self, MessageId};
+use crate::outbox::{self, Kind, MessageId};
 use crate::service::QueryService;
 use agora_protocol::envelope::Signed;
 use agora_protocol::transport::{build_swarm, Behaviour, BehaviourEvent, TransportConfig};
@@ -33,7 +35,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
@@ -83,17 +85,25 @@ const RETRY_EVERY: Duration = Duration::from_secs(2);
 /// The most kept messages in flight at once (sent, or being read back to be sent): a backlog of proof
 /// messages of a few MB each goes out a few at a time, not all within one request timeout.
 pub const MAX_KEPT_IN_FLIGHT: usize = 4;
+/// The most proof messages among them: one slot is always left to deliveries, so an answer a
+/// researcher waits for never waits for a backlog of proofs the hub checks one by one.
+pub const MAX_PROOFS_IN_FLIGHT: usize = MAX_KEPT_IN_FLIGHT - 1;
 
 /// Which kept messages are in flight and which wait, until when: the network task's view of the
 /// outbox (the messages themselves stay in the store). An id is known from the moment it is admitted
 /// until the hub takes it or the outbox gives up on it; an id already known is not admitted again.
+/// Deliveries take their turn before every proof message due, and proof messages never take the
+/// last free slot.
 #[derive(Debug, Default)]
 struct Schedule {
     /// Kept messages sent and not yet responded to, or being read back to be sent.
     in_flight: usize,
+    /// How many of those are proof messages.
+    proofs_in_flight: usize,
     /// Kept messages waiting, each with the time it may be sent again.
     waiting: VecDeque<(MessageId, Instant)>,
-    known: HashSet<MessageId>,
+    /// Every id known, and its kind.
+    known: HashMap<MessageId, Kind>,
     /// How many times each message was sent again so far (its next delay doubles).
     retries: HashMap<MessageId, u32>,
 }
@@ -104,44 +114,69 @@ impl Schedule {
         (RETRY_EVERY * 2u32.saturating_pow(k.min(6))).min(Duration::from_secs(120))
     }
 
+    /// Whether a message of `kind` may take a slot now.
+    fn room(&self, kind: Kind) -> bool {
+        self.in_flight < MAX_KEPT_IN_FLIGHT && (kind == Kind::Delivery || self.proofs_in_flight < MAX_PROOFS_IN_FLIGHT)
+    }
+
+    fn take(&mut self, kind: Kind) {
+        self.in_flight += 1;
+        if kind == Kind::Proof {
+            self.proofs_in_flight += 1;
+        }
+    }
+
+    /// Frees the slot `id` held.
+    fn free(&mut self, id: MessageId) {
+        debug_assert!(self.in_flight > 0, "a slot freed that was not taken");
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.known.get(&id) == Some(&Kind::Proof) {
+            debug_assert!(self.proofs_in_flight > 0, "a proof's slot freed that was not taken");
+            self.proofs_in_flight = self.proofs_in_flight.saturating_sub(1);
+        }
+    }
+
     /// A kept message to send: true to send it now (a slot is taken), false when it waits (not
-    /// connected, or as many in flight as may be) or is already known.
-    fn admit(&mut self, id: MessageId, connected: bool, now: Instant) -> bool {
-        if !self.known.insert(id) {
+    /// connected, or as many in flight as its kind may have) or is already known.
+    fn admit(&mut self, id: MessageId, kind: Kind, connected: bool, now: Instant) -> bool {
+        if self.known.contains_key(&id) {
             return false;
         }
-        if connected && self.in_flight < MAX_KEPT_IN_FLIGHT {
-            self.in_flight += 1;
+        self.known.insert(id, kind);
+        if connected && self.room(kind) {
+            self.take(kind);
             return true;
         }
         self.waiting.push_back((id, now));
         false
     }
 
-    /// The waiting messages due to be sent again (oldest first), as many as slots are free; their slots
-    /// are taken while they are read back.
+    /// The waiting messages due to be sent again, deliveries first and then proof messages (each
+    /// oldest first), as many as slots are free; their slots are taken while they are read back.
     fn due(&mut self, connected: bool, now: Instant) -> Vec<MessageId> {
         let mut out = Vec::new();
         if !connected {
             return out;
         }
-        let mut later = VecDeque::new();
-        while let Some((id, at)) = self.waiting.pop_front() {
-            if at <= now && self.in_flight < MAX_KEPT_IN_FLIGHT {
-                self.in_flight += 1;
-                out.push(id);
-            } else {
-                later.push_back((id, at));
+        for turn in [Kind::Delivery, Kind::Proof] {
+            let mut later = VecDeque::new();
+            while let Some((id, at)) = self.waiting.pop_front() {
+                let kind = self.known.get(&id).copied().unwrap_or(Kind::Proof);
+                if kind == turn && at <= now && self.room(kind) {
+                    self.take(kind);
+                    out.push(id);
+                } else {
+                    later.push_back((id, at));
+                }
             }
+            self.waiting = later;
         }
-        self.waiting = later;
         out
     }
 
     /// A message in flight is answered for good, or read back as gone: its slot and id are free.
     fn done(&mut self, id: MessageId) {
-        debug_assert!(self.in_flight > 0, "a slot freed that was not taken");
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.free(id);
         self.forget(id);
     }
 
@@ -152,15 +187,13 @@ impl Schedule {
     }
 
     /// A message in flight was not taken: its slot is free (whether it is kept, the outbox decides).
-    fn unsent(&mut self) {
-        debug_assert!(self.in_flight > 0, "a slot freed that was not taken");
-        self.in_flight = self.in_flight.saturating_sub(1);
+    fn unsent(&mut self, id: MessageId) {
+        self.free(id);
     }
 
     /// A message read back to be sent finds the hub gone: it waits again, first, its slot free.
     fn put_back(&mut self, id: MessageId, now: Instant) {
-        debug_assert!(self.in_flight > 0, "a slot freed that was not taken");
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.free(id);
         self.waiting.push_front((id, now));
     }
 
@@ -360,8 +393,8 @@ impl NodeNet {
                         info!(target: "node::net", messages = ids.len(), "messages kept from before the start wait for the hub");
                     }
                     let now = Instant::now();
-                    for id in ids {
-                        self.schedule.admit(id, false, now);
+                    for (id, kind) in ids {
+                        self.schedule.admit(id, kind, false, now);
                     }
                     return;
                 }
@@ -378,7 +411,9 @@ impl NodeNet {
     fn send_new(&mut self, id: Option<MessageId>, req: WireRequest) {
         match id {
             Some(id) => {
-                if self.schedule.admit(id, self.connected, Instant::now()) {
+                // Only deliveries and proof messages are kept.
+                let kind = Kind::of(&req).unwrap_or(Kind::Proof);
+                if self.schedule.admit(id, kind, self.connected, Instant::now()) {
                     self.send(Some(id), req);
                 }
             }
@@ -397,7 +432,7 @@ impl NodeNet {
                 self.resend();
             }
             Loaded::NotNow => {
-                self.schedule.unsent();
+                self.schedule.unsent(id);
                 self.schedule.again(id, Instant::now());
                 self.resend();
             }
@@ -428,7 +463,7 @@ impl NodeNet {
     /// again ([`outbox::failed`] when `attempt` counts, else [`outbox::deferred`]: the hub asked for it
     /// later, or the connection closed under it).
     fn not_taken(&mut self, id: MessageId, attempt: bool) {
-        self.schedule.unsent();
+        self.schedule.unsent(id);
         let service = self.service.clone();
         let kept = self.kept_tx.clone();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -789,39 +824,71 @@ mod tests {
         let t = Instant::now();
         let mut s = Schedule::default();
         // Disconnected: everything waits.
-        assert!(!s.admit(1, false, t));
+        assert!(!s.admit(1, Kind::Proof, false, t));
         assert!(s.due(false, t).is_empty());
         // Connected: up to the cap in flight, the rest waits; an id known already is not admitted again.
-        let sent: Vec<bool> = (2..=6).map(|id| s.admit(id, true, t)).collect();
+        let sent: Vec<bool> = (2..=6).map(|id| s.admit(id, Kind::Delivery, true, t)).collect();
         assert_eq!(sent, [true, true, true, true, false]);
-        assert!(!s.admit(2, true, t), "already in flight");
-        assert!(!s.admit(1, true, t), "already waiting");
+        assert!(!s.admit(2, Kind::Delivery, true, t), "already in flight");
+        assert!(!s.admit(1, Kind::Proof, true, t), "already waiting");
         assert!(s.due(true, t).is_empty(), "no slot free");
-        // One taken: its slot goes to the oldest waiting.
+        // One taken: its slot goes to the oldest delivery waiting, before the older proof message.
         s.done(2);
+        assert_eq!(s.due(true, t), vec![6]);
+        s.done(6);
         assert_eq!(s.due(true, t), vec![1]);
         // One not taken and still kept: it waits 2 s, then 4 s after the next time.
-        s.unsent();
+        s.unsent(3);
         s.again(3, t);
-        assert_eq!(s.due(true, t), vec![6], "the one not taken is not due yet");
-        s.done(6);
+        assert!(s.due(true, t).is_empty(), "the one not taken is not due yet");
         assert!(s.due(true, t + Duration::from_millis(1_999)).is_empty());
         assert_eq!(s.due(true, t + RETRY_EVERY), vec![3]);
-        s.unsent();
+        s.unsent(3);
         s.again(3, t);
         assert!(s.due(true, t + Duration::from_secs(3)).is_empty());
         assert_eq!(s.due(true, t + Duration::from_secs(4)), vec![3]);
         assert_eq!(Schedule::delay(10), Duration::from_secs(120), "at most two minutes");
         // Read back as gone, or given up: forgotten, and admitted again only as a new message would be.
         s.done(3);
-        assert!(s.admit(3, true, t));
-        s.unsent();
+        assert!(s.admit(3, Kind::Delivery, true, t));
+        s.unsent(3);
         s.forget(3);
-        assert!(!s.known.contains(&3));
+        assert!(!s.known.contains_key(&3));
         // Read back while the hub is gone: it waits again, first.
         s.put_back(4, t);
         assert_eq!(s.waiting.front().map(|w| w.0), Some(4));
         assert!(s.in_flight <= MAX_KEPT_IN_FLIGHT);
+    }
+
+    #[test]
+    fn proof_messages_leave_a_slot_to_deliveries_and_wait_behind_them() {
+        let t = Instant::now();
+        let mut s = Schedule::default();
+        // A backlog of proof messages takes all but one slot.
+        let sent: Vec<bool> = (1..=5).map(|id| s.admit(id, Kind::Proof, true, t)).collect();
+        assert_eq!(sent, [true, true, true, false, false]);
+        assert_eq!((s.in_flight, s.proofs_in_flight), (MAX_PROOFS_IN_FLIGHT, MAX_PROOFS_IN_FLIGHT));
+        assert!(s.due(true, t).is_empty(), "the last slot is not a proof's");
+        // A delivery signed after them goes out at once, in the slot left.
+        assert!(s.admit(10, Kind::Delivery, true, t));
+        assert_eq!(s.in_flight, MAX_KEPT_IN_FLIGHT);
+        // With every slot taken the next delivery waits, and goes before the older proofs when one frees.
+        assert!(!s.admit(11, Kind::Delivery, true, t));
+        s.done(1);
+        assert_eq!(s.due(true, t), vec![11], "the delivery, not proof 4");
+        assert!(s.due(true, t).is_empty());
+        // A delivery's slot freed goes to a proof only while proofs hold fewer than theirs.
+        s.done(10);
+        s.done(11);
+        assert_eq!(s.due(true, t), vec![4]);
+        assert!(s.due(true, t).is_empty(), "proofs hold three slots again");
+        assert_eq!((s.in_flight, s.proofs_in_flight), (3, 3));
+        // A proof not taken frees a proof's slot; one put back frees it too.
+        s.unsent(4);
+        assert_eq!(s.proofs_in_flight, 2);
+        assert_eq!(s.due(true, t), vec![5]);
+        s.put_back(5, t);
+        assert_eq!((s.in_flight, s.proofs_in_flight), (2, 2));
     }
 
     #[test]

@@ -48,14 +48,38 @@ pub enum OutboxError {
     TooLarge(usize),
 }
 
+/// What a kept message is: deliveries take their turn before proof messages ([`crate::net`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A steward's released answer or refusal.
+    Delivery,
+    /// A proof message.
+    Proof,
+}
+
+impl Kind {
+    /// The kind of a message that is kept; hellos and queries are not.
+    pub fn of(req: &WireRequest) -> Result<Kind, OutboxError> {
+        match req {
+            WireRequest::Deliver(_) => Ok(Kind::Delivery),
+            WireRequest::Proof(_) => Ok(Kind::Proof),
+            WireRequest::Hello(_) => Err(OutboxError::NotKept("hello")),
+            WireRequest::Query(_) => Err(OutboxError::NotKept("query")),
+        }
+    }
+
+    /// The name it is stored under.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Delivery => "delivery",
+            Kind::Proof => "proof",
+        }
+    }
+}
+
 /// The kind a kept message is stored under.
 fn kind(req: &WireRequest) -> Result<&'static str, OutboxError> {
-    match req {
-        WireRequest::Deliver(_) => Ok("delivery"),
-        WireRequest::Proof(_) => Ok("proof"),
-        WireRequest::Hello(_) => Err(OutboxError::NotKept("hello")),
-        WireRequest::Query(_) => Err(OutboxError::NotKept("query")),
-    }
+    Kind::of(req).map(Kind::name)
 }
 
 /// Keeps `req` (a delivery or a proof message) until [`taken`]; returns its id. A proof message that
@@ -200,10 +224,13 @@ pub fn owed(conn: &Connection) -> Result<Vec<uuid::Uuid>, OutboxError> {
     .collect()
 }
 
-/// Every message kept, oldest first.
-pub fn waiting(conn: &Connection) -> Result<Vec<MessageId>, OutboxError> {
-    let mut stmt = conn.prepare("SELECT id FROM outbox ORDER BY id")?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
+/// Every message kept, oldest first, with its kind.
+pub fn waiting(conn: &Connection) -> Result<Vec<(MessageId, Kind)>, OutboxError> {
+    let mut stmt = conn.prepare("SELECT id, kind FROM outbox ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        let kind = if r.get_ref(1)?.as_str()? == Kind::Delivery.name() { Kind::Delivery } else { Kind::Proof };
+        Ok((r.get(0)?, kind))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -216,6 +243,11 @@ mod tests {
     use agora_protocol::wire::{AnswerMessage, Outcome};
     use libp2p::identity::Keypair;
     use uuid::Uuid;
+
+    /// The ids of the messages kept, oldest first.
+    fn kept(store: &Store) -> Vec<MessageId> {
+        waiting(store.conn()).unwrap().into_iter().map(|(id, _)| id).collect()
+    }
 
     /// A new store in a temporary directory, and a node key.
     fn fresh() -> (tempfile::TempDir, Store, Keypair) {
@@ -254,12 +286,12 @@ mod tests {
             [put(store.conn(), &d, 1).unwrap(), put(store.conn(), &p, 2).unwrap()]
         };
         let store = Store::open(&path).unwrap();
-        assert_eq!(waiting(store.conn()).unwrap(), ids.to_vec(), "oldest first");
+        assert_eq!(kept(&store), ids.to_vec(), "oldest first");
         assert_eq!(get(store.conn(), ids[0]).unwrap(), Some(d), "the same signed message");
         assert_eq!(get(store.conn(), ids[1]).unwrap(), Some(p));
         taken(store.conn(), ids[0]).unwrap();
         assert_eq!(get(store.conn(), ids[0]).unwrap(), None);
-        assert_eq!(waiting(store.conn()).unwrap(), vec![ids[1]]);
+        assert_eq!(kept(&store), vec![ids[1]]);
     }
 
     #[test]
@@ -316,7 +348,7 @@ mod tests {
             assert!(matches!(get(store.conn(), id), Err(OutboxError::Corrupt { .. })));
             drop_proof(store.conn(), id).unwrap();
         }
-        assert_eq!(waiting(store.conn()).unwrap(), vec![d], "the delivery stays for an operator to read");
+        assert_eq!(kept(&store), vec![d], "the delivery stays for an operator to read");
     }
 
     #[test]
@@ -338,7 +370,7 @@ mod tests {
         };
         let err = put(store.conn(), &WireRequest::Query(Signed::sign(&req, &key)), 1).unwrap_err();
         assert_eq!(err.to_string(), "node outbox: a query is not kept (only deliveries and proof messages are)");
-        assert!(waiting(store.conn()).unwrap().is_empty());
+        assert!(kept(&store).is_empty());
     }
 
     #[test]
@@ -356,9 +388,11 @@ mod tests {
         };
         let d = put_within(store.conn(), &delivery(&key), 1, bound).unwrap();
         let ids: Vec<_> = ['a', 'b', 'c'].map(|c| put_within(store.conn(), &big(c), 2, bound).unwrap()).to_vec();
-        assert_eq!(waiting(store.conn()).unwrap(), [vec![d], ids.clone()].concat());
+        assert_eq!(waiting(store.conn()).unwrap()[0], (d, Kind::Delivery), "a delivery is kept as one");
+        assert!(waiting(store.conn()).unwrap()[1..].iter().all(|(_, k)| *k == Kind::Proof));
+        assert_eq!(kept(&store), [vec![d], ids.clone()].concat());
         let fourth = put_within(store.conn(), &big('d'), 3, bound).unwrap();
-        assert_eq!(waiting(store.conn()).unwrap(), vec![d, ids[1], ids[2], fourth]);
+        assert_eq!(kept(&store), vec![d, ids[1], ids[2], fourth]);
         let total: i64 = store
             .conn()
             .query_row("SELECT SUM(length(message)) FROM outbox WHERE kind = 'proof'", [], |r| r.get(0))
@@ -369,6 +403,6 @@ mod tests {
             err.to_string(),
             "node outbox: a proof message of 30000 bytes is larger than all the outbox keeps for proofs"
         );
-        assert_eq!(waiting(store.conn()).unwrap(), vec![d, ids[1], ids[2], fourth], "nothing dropped for it");
+        assert_eq!(kept(&store), vec![d, ids[1], ids[2], fourth], "nothing dropped for it");
     }
 }

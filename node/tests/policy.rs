@@ -388,9 +388,12 @@ fn steward_decisions_are_kept_in_the_outbox_once_and_survive_a_stop() {
     // All three wait in the outbox, oldest first, until the hub takes them, also in a store opened again.
     let kept = vec![released[0].0, released[1].0, again[0].0];
     let reopened = Store::open(&node.path()).unwrap();
-    assert_eq!(outbox::waiting(reopened.conn()).unwrap(), kept);
+    assert_eq!(outbox::waiting(reopened.conn()).unwrap().into_iter().map(|(id, _)| id).collect::<Vec<_>>(), kept);
     outbox::taken(reopened.conn(), kept[1]).unwrap();
-    assert_eq!(outbox::waiting(reopened.conn()).unwrap(), vec![kept[0], kept[2]]);
+    assert_eq!(
+        outbox::waiting(reopened.conn()).unwrap().into_iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        vec![kept[0], kept[2]]
+    );
 }
 
 #[test]
@@ -500,7 +503,7 @@ fn proofs_owed_when_the_node_stopped_become_a_signed_reason() {
 
     assert_eq!(service.settle_owed_proofs().unwrap(), 1);
     assert!(service.with_outbox(outbox::owed).unwrap().is_empty());
-    let kept = service.with_outbox(outbox::waiting).unwrap();
+    let kept: Vec<_> = service.with_outbox(outbox::waiting).unwrap().into_iter().map(|(id, _)| id).collect();
     assert_eq!(kept.len(), 2);
     assert_eq!(kept[0], last_id, "the reason comes after what was kept");
     let Some(WireRequest::Proof(signed)) = service.with_outbox(|c| outbox::get(c, kept[1])).unwrap() else {
