@@ -18,6 +18,7 @@ pub mod policy;
 pub mod proofs;
 pub mod query;
 pub mod service;
+pub mod spool;
 pub mod store;
 pub mod synth;
 pub mod units;

@@ -11,6 +11,7 @@
 //! masking budget is spent. Proving runs on agora-zk's bounded [`ProverPool`], never on the answering
 //! path: the answer goes out first, and its [`ProofMessage`] follows.
 
+use crate::spool::{Spool, SpoolWriter};
 use crate::store::{Store, StoreError};
 use agora_protocol::codes::Sex;
 use agora_protocol::envelope::{Header, Signed};
@@ -80,6 +81,48 @@ pub fn snapshot_blocks(store: &mut Store) -> Result<SnapshotData, StoreError> {
         blocks,
         uncommitted_measures: reader.uncommitted.clone(),
         value_codes: reader.value_codes.clone(),
+    })
+}
+
+/// The dataset as read for a commitment ([`read_dataset`]): it borrows no store, so the read
+/// transaction it was read in has ended.
+pub struct DatasetRead {
+    /// The store's data version.
+    pub data_version: u64,
+    /// Row codes of measures not committed.
+    pub uncommitted: BTreeSet<u64>,
+    /// Row codes of every-value rows.
+    pub value_codes: BTreeSet<u64>,
+    /// Each block's rows, and how many of them are every-value rows, in person id order.
+    pub sizes: Vec<(usize, usize)>,
+    /// The blocks, in the same order.
+    pub spool: Spool,
+}
+
+/// Reads the store's patient blocks ([`snapshot_blocks`]'s layout) once, a block at a time in one read
+/// transaction, into a spool in `dir` (or the system's temporary directory; in memory where no file can
+/// be made, with a warning), with each block's sizes. The transaction ends when this returns.
+pub fn read_dataset(store: &mut Store, dir: Option<&std::path::Path>) -> Result<DatasetRead, String> {
+    let reader = BlockReader::open(store).map_err(|e| e.to_string())?;
+    let (mut spool, no_file) = SpoolWriter::new(dir);
+    if let Some(e) = no_file {
+        warn!(target: "node::proof", error = %e, "no scratch file for the dataset's rows: they are read into memory");
+    }
+    let mut sizes = Vec::new();
+    let value_codes = &reader.value_codes;
+    reader
+        .for_each(|block| {
+            sizes.push((block.len(), block.iter().filter(|r| value_codes.contains(&r.code)).count()));
+            spool.push(block).map_err(|e| Reason(format!("cannot spool the dataset's rows: {e}")))
+        })
+        .map_err(|Reason(e)| e)?;
+    let spool = spool.finish().map_err(|e| format!("cannot spool the dataset's rows: {e}"))?;
+    Ok(DatasetRead {
+        data_version: reader.data_version,
+        uncommitted: reader.uncommitted,
+        value_codes: reader.value_codes,
+        sizes,
+        spool,
     })
 }
 
@@ -263,6 +306,12 @@ impl Committed {
 /// Why a snapshot could not be built (its reason travels to the hub).
 struct Reason(String);
 
+impl From<std::io::Error> for Reason {
+    fn from(e: std::io::Error) -> Reason {
+        Reason(format!("cannot read the dataset's rows back from their spool: {e}"))
+    }
+}
+
 impl From<StoreError> for Reason {
     fn from(e: StoreError) -> Reason {
         Reason(e.to_string())
@@ -410,20 +459,24 @@ impl Prover {
         let (max_rows, max_chunks) = (self.max_rows, self.max_chunks);
         let every_value = self.every_value;
         let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
+            // The snapshot's extension and polynomials, and most of each proof's, go to unnamed scratch
+            // files beside the store (memory: BENCHMARKS.md), or stay in memory where none can be written.
+            let scratch = path.with_file_name("prover-scratch");
+            let scratch = match std::fs::create_dir_all(&scratch) {
+                Ok(()) => Some(scratch),
+                Err(e) => {
+                    warn!(target: "node::proof", dir = %scratch.display(), error = %e, "no prover scratch directory");
+                    None
+                }
+            };
+            // The store is read once, a block at a time in one read transaction, into a spool; the
+            // transaction has ended before the first chunk is committed.
             let mut store = Store::open(&path).map_err(|e| e.to_string())?;
-            // The store is read a block at a time, twice in one read transaction: the blocks' sizes
-            // first (to split them into chunks), then the blocks, each chunk committed as it fills.
-            let reader = BlockReader::open(&mut store).map_err(|e| e.to_string())?;
-            let (version, value_codes) = (reader.data_version, &reader.value_codes);
-            let mut uncommitted_measures = reader.uncommitted.clone();
-            let value_rows = |b: &Block| b.iter().filter(|r| value_codes.contains(&r.code)).count();
-            let mut sizes: Vec<(usize, usize)> = Vec::new();
-            reader
-                .for_each(|b| {
-                    sizes.push((b.len(), value_rows(&b)));
-                    Ok::<(), Reason>(())
-                })
-                .map_err(|Reason(e)| e)?;
+            let DatasetRead { data_version: version, uncommitted, value_codes, sizes, spool } =
+                read_dataset(&mut store, scratch.as_deref())?;
+            drop(store);
+            let value_codes = &value_codes;
+            let mut uncommitted_measures = uncommitted;
             let n: usize = sizes.iter().map(|s| s.0).sum();
             let values: usize = sizes.iter().map(|s| s.1).sum();
             // The chunks the blocks take, with or without every value of the measures.
@@ -464,16 +517,6 @@ impl Prover {
                 }
             };
             let started = std::time::Instant::now();
-            // The snapshot's extension and polynomials, and most of each proof's, go to unnamed scratch
-            // files beside the store (memory: BENCHMARKS.md), or stay in memory where none can be written.
-            let scratch = path.with_file_name("prover-scratch");
-            let scratch = match std::fs::create_dir_all(&scratch) {
-                Ok(()) => Some(scratch),
-                Err(e) => {
-                    warn!(target: "node::proof", dir = %scratch.display(), error = %e, "no prover scratch directory");
-                    None
-                }
-            };
             // One snapshot, or one per chunk of whole blocks, each with its own secret seed. In chunks,
             // each chunk's rows then wait in a scratch file while another is built or proven, so that
             // memory holds one chunk's (`Snapshot::park`).
@@ -495,7 +538,7 @@ impl Prover {
                 }
                 Ok(Arc::new(snapshot))
             };
-            reader
+            spool
                 .for_each(|mut block| {
                     if leave_out {
                         block.retain(|r| !value_codes.contains(&r.code));
@@ -513,7 +556,7 @@ impl Prover {
                 snapshots.push(commit(Vec::new()).map_err(|Reason(e)| e)?);
             }
             if read != sizes.len() || snapshots.len() != ends.len() {
-                return Err("the store's blocks changed between its two reads".into());
+                return Err(format!("the spool gave back {read} of the {} blocks read from the store", sizes.len()));
             }
             let first = snapshots[0].commitment();
             let commitment = if let [one] = &snapshots[..] {
@@ -881,6 +924,76 @@ mod tests {
     fn row_codes_fit_the_commitment_format() {
         assert_eq!(agora_protocol::proof::MAX_ROW_CODE, agora_zk::format::MAX_CODE);
         assert_eq!(agora_protocol::proof::MAX_LITERALS, agora_zk::format::MAX_CRITERIA);
+    }
+
+    #[test]
+    fn the_dataset_is_read_once_and_its_read_transaction_ends_before_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = Store::open(&path).unwrap();
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO source_record (source_id, resource_type, fhir_id, job_id) VALUES (1, 'Bundle', 't', 't');
+                 INSERT INTO person (person_id, pseudonym, sex, year_of_birth, month_of_birth, source_id) VALUES
+                     (1, 'a', 'female', 1970, 1, 1), (2, 'b', 'male', 1980, 2, 1), (3, 'c', 'other', NULL, NULL, 1);
+                 INSERT INTO condition_occurrence (person_id, system, code, start_at, source_id) VALUES
+                     (1, 'icd10cm', 'E11.9', 1600000000, 1), (3, 'icd10cm', 'I10', 1600000000, 1);
+                 INSERT INTO measurement (person_id, system, code, measured_at, value_e3, unit, implausible, source_id) VALUES
+                     (1, 'loinc', '2345-7', 100, 90000, 'mg/dL', 0, 1), (1, 'loinc', '2345-7', 200, 95000, 'mg/dL', 0, 1),
+                     (2, 'loinc', '2345-7', 100, 80000, 'mg/dL', 0, 1);",
+            )
+            .unwrap();
+        let expected = snapshot_blocks(&mut store).unwrap();
+        // Another connection writes and then checkpoints the whole WAL, without waiting for readers.
+        let writer = Store::open(&path).unwrap();
+        writer.conn().busy_timeout(std::time::Duration::ZERO).unwrap();
+        let mut next = 100;
+        let mut write_and_checkpoint = || -> i64 {
+            next += 1;
+            writer
+                .conn()
+                .execute(
+                    "INSERT INTO person (person_id, pseudonym, sex, source_id) VALUES (?1, ?2, 'female', 1)",
+                    rusqlite::params![next, format!("p{next}")],
+                )
+                .unwrap();
+            writer.conn().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).unwrap()
+        };
+        // The check can fail: while blocks are read in the read transaction, the checkpoint is blocked.
+        let reader = BlockReader::open(&mut store).unwrap();
+        let mut busy = Vec::new();
+        reader
+            .for_each(|_| {
+                busy.push(write_and_checkpoint());
+                Ok::<(), StoreError>(())
+            })
+            .unwrap();
+        drop(reader);
+        assert!(busy.iter().all(|b| *b == 1), "a checkpoint under an open read transaction is busy: {busy:?}");
+        // Read for a commit: the same blocks, in a spool; while they are read back (as chunks are
+        // committed) nothing holds the WAL.
+        let (before, after) = (expected.blocks.len(), expected.blocks.len() + busy.len());
+        let scratch = tempfile::tempdir().unwrap();
+        let read = read_dataset(&mut store, Some(scratch.path())).unwrap();
+        assert!(matches!(read.spool, Spool::File(_)));
+        assert_eq!(read.sizes.len(), after, "the persons written above are read too");
+        assert_eq!(read.data_version, store.data_version().unwrap());
+        let mut back = Vec::new();
+        read.spool
+            .for_each(|block| {
+                assert_eq!(write_and_checkpoint(), 0, "the checkpoint completes while the blocks are read back");
+                back.push(block);
+                Ok::<(), std::io::Error>(())
+            })
+            .unwrap();
+        assert_eq!(back[..before], expected.blocks[..]);
+        assert_eq!(back.len(), after);
+        let sizes: Vec<(usize, usize)> =
+            back.iter().map(|b| (b.len(), b.iter().filter(|r| read.value_codes.contains(&r.code)).count())).collect();
+        assert_eq!(read.sizes, sizes);
+        assert_eq!(read.value_codes, expected.value_codes);
+        assert_eq!(sizes[0].1, 2, "person 1's two glucose values");
     }
 
     #[test]
