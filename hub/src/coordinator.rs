@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 use uuid::Uuid;
 
 /// Errors of the coordinator, shown to researchers through the API.
@@ -268,10 +268,13 @@ impl Coordinator {
                     (NodeState::NoAnswer { reason: "node acknowledged without answering".into() }, None)
                 }
             };
-            if let Err(e) =
-                self.inner.store.set_node_state(query_id, &peer.to_string(), &state, envelope.as_deref(), now()).await
+            match self.inner.store.set_node_state(query_id, &peer.to_string(), &state, envelope.as_deref(), now()).await
             {
-                warn!(target: "hub::query", %e, "cannot record a node's answer");
+                Ok(true) => {}
+                Ok(false) => {
+                    debug!(target: "hub::query", %query_id, %peer, "the node's part was settled by its delivery first")
+                }
+                Err(e) => warn!(target: "hub::query", %e, "cannot record a node's answer"),
             }
         }
         if let Err(e) = self.refresh_status(query_id).await {
@@ -282,9 +285,10 @@ impl Coordinator {
     async fn refresh_status(&self, query_id: Uuid) -> Result<ResultStatus, HubError> {
         let parts = self.inner.store.parts(query_id).await?;
         let status = status_of(&parts, false);
-        self.inner.store.advance_status(query_id, status).await?;
+        if self.inner.store.advance_status(query_id, status).await? {
+            info!(target: "hub::query", %query_id, ?status, "query settled");
+        }
         self.settled(query_id);
-        info!(target: "hub::query", %query_id, ?status, "query settled");
         Ok(status)
     }
 

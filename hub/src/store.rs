@@ -666,7 +666,9 @@ impl HubStore {
         Ok(())
     }
 
-    /// Sets one node's part, keeping its signed envelope for audit.
+    /// Sets one node's part that is still waiting (the fan-out's record of the node's response), keeping
+    /// its signed envelope for audit; false when the part was settled first (a steward's delivery can
+    /// arrive before the fan-out records the node's `held`), which it leaves as it is.
     pub async fn set_node_state(
         &self,
         query_id: Uuid,
@@ -674,10 +676,10 @@ impl HubStore {
         state: &NodeState,
         envelope: Option<&str>,
         now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE node_answers SET state = $1, detail = $2, envelope = $3, updated_at = $4
-             WHERE query_id = $5 AND peer_id = $6",
+             WHERE query_id = $5 AND peer_id = $6 AND state = 'waiting'",
         )
         .bind(state_name(state))
         .bind(serde_json::to_string(state).expect("state serialises"))
@@ -687,7 +689,7 @@ impl HubStore {
         .bind(peer_id)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Settles a node's part that is still waiting or held with a delivered answer (as

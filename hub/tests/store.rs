@@ -105,7 +105,9 @@ async fn exercise(store: HubStore) {
         .await
         .unwrap();
     let rejected = NodeState::Rejected { rejection: Rejection::new(RejectionCode::RateLimited, "10 per minute") };
-    store.set_node_state(id, "peer-b", &rejected, None, 1002).await.unwrap();
+    assert!(store.set_node_state(id, "peer-b", &rejected, None, 1002).await.unwrap());
+    // A part settled first (by a delivery) is not overwritten by the fan-out's late record.
+    assert!(!store.set_node_state(id, "peer-b", &NodeState::Held, None, 1003).await.unwrap());
     // A query's status moves forward only: a writer that read the parts before the last one settled
     // (partial) cannot set back what a later one wrote (complete).
     assert!(store.advance_status(id, ResultStatus::Partial).await.unwrap());

@@ -99,24 +99,65 @@ pub struct DatasetRead {
     pub spool: Spool,
 }
 
+/// Why the dataset could not be read for a commitment.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The store or the spool's disk failed: reading again later may succeed.
+    Passing(String),
+    /// The dataset is beyond what the node commits (the reason travels to the hub).
+    Refused(String),
+}
+
+impl From<StoreError> for ReadError {
+    fn from(e: StoreError) -> ReadError {
+        ReadError::Passing(e.to_string())
+    }
+}
+
 /// Reads the store's patient blocks ([`snapshot_blocks`]'s layout) once, a block at a time in one read
-/// transaction, into a spool in `dir` (or the system's temporary directory; in memory where no file can
-/// be made, with a warning), with each block's sizes. The transaction ends when this returns.
-pub fn read_dataset(store: &mut Store, dir: Option<&std::path::Path>) -> Result<DatasetRead, String> {
-    let reader = BlockReader::open(store).map_err(|e| e.to_string())?;
+/// transaction, into a spool in `dir` (the node's scratch directory; in memory without one, or where it
+/// takes no file, with a warning), with each block's sizes. The transaction ends when this returns.
+/// It stops at the first block that shows the dataset beyond what the node commits in chunks of at
+/// most `max_rows` rows, `max_chunks` of them, even without every value of the measures (a patient's
+/// rows beyond `max_rows`, or more rows than all the chunks hold), so no more is spooled than a
+/// commitment could take.
+pub fn read_dataset(
+    store: &mut Store,
+    dir: Option<&std::path::Path>,
+    max_rows: usize,
+    max_chunks: usize,
+) -> Result<DatasetRead, ReadError> {
+    let reader = BlockReader::open(store)?;
     let (mut spool, no_file) = SpoolWriter::new(dir);
     if let Some(e) = no_file {
         warn!(target: "node::proof", error = %e, "no scratch file for the dataset's rows: they are read into memory");
     }
-    let mut sizes = Vec::new();
+    let most = max_rows.saturating_mul(max_chunks);
+    let (mut sizes, mut without_values) = (Vec::new(), 0usize);
     let value_codes = &reader.value_codes;
-    reader
-        .for_each(|block| {
-            sizes.push((block.len(), block.iter().filter(|r| value_codes.contains(&r.code)).count()));
-            spool.push(block).map_err(|e| Reason(format!("cannot spool the dataset's rows: {e}")))
-        })
-        .map_err(|Reason(e)| e)?;
-    let spool = spool.finish().map_err(|e| format!("cannot spool the dataset's rows: {e}"))?;
+    reader.for_each(|block| {
+        let values = block.iter().filter(|r| value_codes.contains(&r.code)).count();
+        let without = block.len() - values;
+        if without > max_rows {
+            // The block's size stays in the node's log: the reason travels to the hub.
+            warn!(target: "node::proof", rows = without, max_rows, "a patient's block exceeds prover_max_rows");
+            return Err(ReadError::Refused(format!(
+                "a patient's rows exceed this node's prover_max_rows ({max_rows}): a patient is never split \
+                 across chunks, proving is off for this data"
+            )));
+        }
+        without_values += without;
+        if without_values > most {
+            return Err(ReadError::Refused(format!(
+                "the snapshot would hold more than {most} rows even without every value of the measures, more \
+                 than chunks of at most this node's prover_max_rows ({max_rows}) hold within its \
+                 prover_max_chunks ({max_chunks}): proving is off for this data (memory and time; see BENCHMARKS.md)"
+            )));
+        }
+        sizes.push((block.len(), values));
+        spool.push(block).map_err(|e| ReadError::Passing(format!("cannot spool the dataset's rows: {e}")))
+    })?;
+    let spool = spool.finish().map_err(|e| ReadError::Passing(format!("cannot spool the dataset's rows: {e}")))?;
     Ok(DatasetRead {
         data_version: reader.data_version,
         uncommitted: reader.uncommitted,
@@ -458,9 +499,11 @@ impl Prover {
         let path = self.store_path.clone();
         let (max_rows, max_chunks) = (self.max_rows, self.max_chunks);
         let every_value = self.every_value;
-        let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
-            // The snapshot's extension and polynomials, and most of each proof's, go to unnamed scratch
-            // files beside the store (memory: BENCHMARKS.md), or stay in memory where none can be written.
+        // The store is read once, a block at a time in one read transaction, into a spool (the
+        // dataset's rows, then the snapshot's extension and polynomials and most of each proof's, go to
+        // unnamed scratch files beside the store: memory, BENCHMARKS.md; or stay in memory where none
+        // can be written); the transaction has ended before the first chunk is committed.
+        let read = tokio::task::spawn_blocking(move || -> Result<(DatasetRead, Option<PathBuf>), ReadError> {
             let scratch = path.with_file_name("prover-scratch");
             let scratch = match std::fs::create_dir_all(&scratch) {
                 Ok(()) => Some(scratch),
@@ -469,12 +512,23 @@ impl Prover {
                     None
                 }
             };
-            // The store is read once, a block at a time in one read transaction, into a spool; the
-            // transaction has ended before the first chunk is committed.
-            let mut store = Store::open(&path).map_err(|e| e.to_string())?;
-            let DatasetRead { data_version: version, uncommitted, value_codes, sizes, spool } =
-                read_dataset(&mut store, scratch.as_deref())?;
-            drop(store);
+            let mut store = Store::open(&path).map_err(|e| ReadError::Passing(e.to_string()))?;
+            Ok((read_dataset(&mut store, scratch.as_deref(), max_rows, max_chunks)?, scratch))
+        })
+        .await
+        .map_err(|e| format!("snapshot task failed: {e}"))?;
+        let (read, scratch) = match read {
+            Ok(read) => read,
+            // A store or disk that failed is read again at the next build; a dataset beyond the node's
+            // limits is not, until its data version changes.
+            Err(ReadError::Passing(reason)) => return Err(reason),
+            Err(ReadError::Refused(reason)) => {
+                *self.failed.lock().expect("failure lock") = Some((store_version, reason.clone()));
+                return Err(reason);
+            }
+        };
+        let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
+            let DatasetRead { data_version: version, uncommitted, value_codes, sizes, spool } = read;
             let value_codes = &value_codes;
             let mut uncommitted_measures = uncommitted;
             let n: usize = sizes.iter().map(|s| s.0).sum();
@@ -540,6 +594,9 @@ impl Prover {
             };
             spool
                 .for_each(|mut block| {
+                    if sizes.get(read).is_none_or(|s| s.0 != block.len()) {
+                        return Err(Reason(format!("the spool's block {read} is not the one read from the store")));
+                    }
                     if leave_out {
                         block.retain(|r| !value_codes.contains(&r.code));
                     }
@@ -555,8 +612,11 @@ impl Prover {
                 // An empty store is one empty snapshot.
                 snapshots.push(commit(Vec::new()).map_err(|Reason(e)| e)?);
             }
-            if read != sizes.len() || snapshots.len() != ends.len() {
+            if read != sizes.len() {
                 return Err(format!("the spool gave back {read} of the {} blocks read from the store", sizes.len()));
+            }
+            if snapshots.len() != ends.len() {
+                return Err(format!("{} chunks committed of the {} planned", snapshots.len(), ends.len()));
             }
             let first = snapshots[0].commitment();
             let commitment = if let [one] = &snapshots[..] {
@@ -975,7 +1035,7 @@ mod tests {
         // committed) nothing holds the WAL.
         let (before, after) = (expected.blocks.len(), expected.blocks.len() + busy.len());
         let scratch = tempfile::tempdir().unwrap();
-        let read = read_dataset(&mut store, Some(scratch.path())).unwrap();
+        let read = read_dataset(&mut store, Some(scratch.path()), usize::MAX, 1).unwrap();
         assert!(matches!(read.spool, Spool::File(_)));
         assert_eq!(read.sizes.len(), after, "the persons written above are read too");
         assert_eq!(read.data_version, store.data_version().unwrap());
@@ -994,6 +1054,28 @@ mod tests {
         assert_eq!(read.sizes, sizes);
         assert_eq!(read.value_codes, expected.value_codes);
         assert_eq!(sizes[0].1, 2, "person 1's two glucose values");
+
+        // A dataset beyond the node's limits is refused as soon as a block shows it, every value of the
+        // measures aside: a patient beyond a chunk, or more rows than the chunks hold.
+        // (The store as it is now, with the persons written while the spool was read back.)
+        let now = snapshot_blocks(&mut store).unwrap();
+        let sizes: Vec<(usize, usize)> = now
+            .blocks
+            .iter()
+            .map(|b| (b.len(), b.iter().filter(|r| now.value_codes.contains(&r.code)).count()))
+            .collect();
+        let largest = sizes.iter().map(|s| s.0 - s.1).max().unwrap();
+        let without: usize = sizes.iter().map(|s| s.0 - s.1).sum();
+        let mut refused = |max_rows, max_chunks| match read_dataset(&mut store, None, max_rows, max_chunks) {
+            Err(ReadError::Refused(reason)) => reason,
+            Err(ReadError::Passing(e)) => panic!("refused for good, not {e}"),
+            Ok(_) => panic!("refused"),
+        };
+        assert!(refused(largest - 1, 100).contains("a patient's rows exceed this node's prover_max_rows"));
+        assert!(refused(largest, (without - 1) / largest).contains("more than"));
+        let fits = read_dataset(&mut store, None, largest, without.div_ceil(largest)).unwrap();
+        assert!(matches!(fits.spool, Spool::Memory(_)), "no directory: in memory");
+        assert_eq!(fits.sizes, sizes);
     }
 
     #[test]

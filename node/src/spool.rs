@@ -2,7 +2,8 @@
 //! transaction and kept here while its chunks are committed, so that the transaction ends before the
 //! first commit (an open read transaction keeps SQLite from checkpointing its WAL past it, and a
 //! commit of ten chunks takes minutes while ingests go on). The blocks wait in an unnamed scratch
-//! file (gone with the spool) or, where none can be written, in memory.
+//! file in the node's scratch directory (gone with the spool; 12 bytes a row and 4 a block) or, where
+//! none can be written, in memory.
 
 use agora_zk::prove::{Block, Row};
 use std::fs::File;
@@ -26,14 +27,12 @@ pub enum Spool {
 }
 
 impl SpoolWriter {
-    /// A spool in an unnamed scratch file in `dir` (or the system's temporary directory), or in memory
-    /// when neither takes a file (the error says why).
+    /// A spool in an unnamed scratch file in `dir` (the node's own scratch directory: rows are never
+    /// written anywhere else), or in memory without a directory or when it takes no file (the error
+    /// says why).
     pub fn new(dir: Option<&Path>) -> (SpoolWriter, Option<std::io::Error>) {
-        let file = match dir {
-            Some(dir) => tempfile::tempfile_in(dir),
-            None => tempfile::tempfile(),
-        };
-        match file {
+        let Some(dir) = dir else { return (SpoolWriter::Memory(Vec::new()), None) };
+        match tempfile::tempfile_in(dir) {
             Ok(file) => (SpoolWriter::File(BufWriter::with_capacity(1 << 20, file)), None),
             Err(e) => (SpoolWriter::Memory(Vec::new()), Some(e)),
         }
@@ -86,7 +85,8 @@ impl Spool {
                         Err(e) => return Err(e.into()),
                     }
                     let n = u32::from_le_bytes(len) as usize;
-                    let mut block = Vec::with_capacity(n);
+                    // A damaged length fails at the file's end, not by allocating for it.
+                    let mut block = Vec::with_capacity(n.min(1 << 16));
                     let mut row = [0u8; 12];
                     for _ in 0..n {
                         input.read_exact(&mut row)?;
@@ -145,6 +145,9 @@ mod tests {
         let (w, e) = SpoolWriter::new(Some(Path::new("/nonexistent/agora-spool")));
         assert!(matches!(w, SpoolWriter::Memory(_)));
         assert!(e.is_some());
+        // Without the node's scratch directory, in memory: never the system's temporary directory.
+        let (w, e) = SpoolWriter::new(None);
+        assert!(matches!(w, SpoolWriter::Memory(_)) && e.is_none());
     }
 
     #[test]
