@@ -272,7 +272,7 @@ impl Coordinator {
             {
                 Ok(true) => {}
                 Ok(false) => {
-                    debug!(target: "hub::query", %query_id, %peer, "the node's part was settled by its delivery first")
+                    debug!(target: "hub::query", %query_id, %peer, "the node's part was no longer waiting (settled by its delivery first)")
                 }
                 Err(e) => warn!(target: "hub::query", %e, "cannot record a node's answer"),
             }

@@ -99,13 +99,25 @@ pub struct DatasetRead {
     pub spool: Spool,
 }
 
-/// Why the dataset could not be read for a commitment.
+/// Why the dataset could not be read, or committed (the reason travels to the hub).
 #[derive(Debug)]
 pub enum ReadError {
-    /// The store or the spool's disk failed: reading again later may succeed.
+    /// The store or the scratch disk failed: reading again later may succeed.
     Passing(String),
-    /// The dataset is beyond what the node commits (the reason travels to the hub).
-    Refused(String),
+    /// The dataset at `data_version` is beyond what the node commits, or its commitment failed: not
+    /// tried again until the data changes.
+    Refused {
+        /// Why.
+        reason: String,
+        /// The data version read.
+        data_version: u64,
+    },
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> ReadError {
+        ReadError::Passing(format!("cannot read the dataset's rows back from their spool: {e}"))
+    }
 }
 
 impl From<StoreError> for ReadError {
@@ -119,8 +131,8 @@ impl From<StoreError> for ReadError {
 /// takes no file, with a warning), with each block's sizes. The transaction ends when this returns.
 /// It stops at the first block that shows the dataset beyond what the node commits in chunks of at
 /// most `max_rows` rows, `max_chunks` of them, even without every value of the measures (a patient's
-/// rows beyond `max_rows`, or more rows than all the chunks hold), so no more is spooled than a
-/// commitment could take.
+/// rows beyond `max_rows`, or more rows than all the chunks hold), so the spool holds no more than
+/// chunks could (every value of the measures included, which the commitment may leave out).
 pub fn read_dataset(
     store: &mut Store,
     dir: Option<&std::path::Path>,
@@ -129,10 +141,11 @@ pub fn read_dataset(
 ) -> Result<DatasetRead, ReadError> {
     let reader = BlockReader::open(store)?;
     let (mut spool, no_file) = SpoolWriter::new(dir);
-    if let Some(e) = no_file {
-        warn!(target: "node::proof", error = %e, "no scratch file for the dataset's rows: they are read into memory");
+    if let SpoolWriter::Memory(_) = spool {
+        let error = no_file.map(|e| e.to_string()).unwrap_or_else(|| "no scratch directory".into());
+        warn!(target: "node::proof", %error, "no scratch file for the dataset's rows: they are read into memory");
     }
-    let most = max_rows.saturating_mul(max_chunks);
+    let (most, data_version) = (max_rows.saturating_mul(max_chunks), reader.data_version);
     let (mut sizes, mut without_values) = (Vec::new(), 0usize);
     let value_codes = &reader.value_codes;
     reader.for_each(|block| {
@@ -141,18 +154,25 @@ pub fn read_dataset(
         if without > max_rows {
             // The block's size stays in the node's log: the reason travels to the hub.
             warn!(target: "node::proof", rows = without, max_rows, "a patient's block exceeds prover_max_rows");
-            return Err(ReadError::Refused(format!(
-                "a patient's rows exceed this node's prover_max_rows ({max_rows}): a patient is never split \
-                 across chunks, proving is off for this data"
-            )));
+            return Err(ReadError::Refused {
+                reason: format!(
+                    "a patient's rows exceed this node's prover_max_rows ({max_rows}): a patient is never split \
+                     across chunks, proving is off for this data"
+                ),
+                data_version,
+            });
         }
         without_values += without;
         if without_values > most {
-            return Err(ReadError::Refused(format!(
-                "the snapshot would hold more than {most} rows even without every value of the measures, more \
-                 than chunks of at most this node's prover_max_rows ({max_rows}) hold within its \
-                 prover_max_chunks ({max_chunks}): proving is off for this data (memory and time; see BENCHMARKS.md)"
-            )));
+            return Err(ReadError::Refused {
+                reason: format!(
+                    "the snapshot would hold more than {most} rows even without every value of the measures, \
+                     more than chunks of at most this node's prover_max_rows ({max_rows}) hold within its \
+                     prover_max_chunks ({max_chunks}): proving is off for this data (memory and time; see \
+                     BENCHMARKS.md)"
+                ),
+                data_version,
+            });
         }
         sizes.push((block.len(), values));
         spool.push(block).map_err(|e| ReadError::Passing(format!("cannot spool the dataset's rows: {e}")))
@@ -344,21 +364,6 @@ impl Committed {
     }
 }
 
-/// Why a snapshot could not be built (its reason travels to the hub).
-struct Reason(String);
-
-impl From<std::io::Error> for Reason {
-    fn from(e: std::io::Error) -> Reason {
-        Reason(format!("cannot read the dataset's rows back from their spool: {e}"))
-    }
-}
-
-impl From<StoreError> for Reason {
-    fn from(e: StoreError) -> Reason {
-        Reason(e.to_string())
-    }
-}
-
 /// Splits patient blocks of the given sizes into chunks of at most `max_rows` rows, in order, each
 /// chunk as full as the next block allows: the index one past each chunk's last block. `Err` holds the
 /// size of a block larger than `max_rows` (a patient is never split across chunks).
@@ -517,17 +522,24 @@ impl Prover {
         })
         .await
         .map_err(|e| format!("snapshot task failed: {e}"))?;
-        let (read, scratch) = match read {
-            Ok(read) => read,
-            // A store or disk that failed is read again at the next build; a dataset beyond the node's
-            // limits is not, until its data version changes.
-            Err(ReadError::Passing(reason)) => return Err(reason),
-            Err(ReadError::Refused(reason)) => {
-                *self.failed.lock().expect("failure lock") = Some((store_version, reason.clone()));
-                return Err(reason);
+        // A store or disk that failed is read again at the next build; a dataset beyond the node's limits
+        // (or whose commitment failed) is not, until its data version changes.
+        let refused = |e: ReadError| -> String {
+            match e {
+                ReadError::Passing(reason) => reason,
+                ReadError::Refused { reason, data_version: read } => {
+                    *self.failed.lock().expect("failure lock") = Some((read, reason.clone()));
+                    match data_version.filter(|v| *v != read) {
+                        Some(v) => format!(
+                            "the data changed after the answer (answered at data version {v}, the store is at {read})"
+                        ),
+                        None => reason,
+                    }
+                }
             }
         };
-        let built = tokio::task::spawn_blocking(move || -> Result<Committed, String> {
+        let (read, scratch) = read.map_err(refused)?;
+        let built = tokio::task::spawn_blocking(move || -> Result<Committed, ReadError> {
             let DatasetRead { data_version: version, uncommitted, value_codes, sizes, spool } = read;
             let value_codes = &value_codes;
             let mut uncommitted_measures = uncommitted;
@@ -553,21 +565,23 @@ impl Prover {
             let ends = match ends {
                 Ok(ends) if ends.len() <= max_chunks => ends,
                 Ok(ends) => {
-                    return Err(format!(
+                    let reason = format!(
                         "the snapshot would hold {rows} rows ({} without every value of the measures), {} chunks \
                          of at most this node's prover_max_rows ({max_rows}), above its prover_max_chunks \
                          ({max_chunks}): proving is off for this data (memory and time; see BENCHMARKS.md)",
                         n - values,
                         ends.len()
-                    ))
+                    );
+                    return Err(ReadError::Refused { reason, data_version: version });
                 }
                 Err(size) => {
                     // The block's size stays in the node's log: the reason travels to the hub.
                     warn!(target: "node::proof", rows = size, max_rows, "a patient's block exceeds prover_max_rows");
-                    return Err(format!(
+                    let reason = format!(
                         "a patient's rows exceed this node's prover_max_rows ({max_rows}): a patient is never \
                          split across chunks, proving is off for this data"
-                    ));
+                    );
+                    return Err(ReadError::Refused { reason, data_version: version });
                 }
             };
             let started = std::time::Instant::now();
@@ -578,10 +592,10 @@ impl Prover {
             let mut snapshots: Vec<Arc<Snapshot>> = Vec::with_capacity(ends.len());
             let mut chunk: Vec<Block> = Vec::new();
             let mut read = 0;
-            let commit = |chunk: Vec<Block>| -> Result<Arc<Snapshot>, Reason> {
+            let commit = |chunk: Vec<Block>| -> Result<Arc<Snapshot>, ReadError> {
                 let mut seed = [0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut seed);
-                let snapshot = Snapshot::build_in(chunk, seed, scratch.as_deref()).map_err(|e| Reason(e.to_string()))?;
+                let snapshot = Snapshot::build_in(chunk, seed, scratch.as_deref()).map_err(|e| ReadError::Refused { reason: e.to_string(), data_version: version })?;
                 if !snapshot.spilled() {
                     warn!(target: "node::proof", "the snapshot's extension or polynomials are held in memory (no scratch file)");
                 }
@@ -595,7 +609,9 @@ impl Prover {
             spool
                 .for_each(|mut block| {
                     if sizes.get(read).is_none_or(|s| s.0 != block.len()) {
-                        return Err(Reason(format!("the spool's block {read} is not the one read from the store")));
+                        return Err(ReadError::Passing(format!(
+                            "the spool's block {read} is not the one read from the store"
+                        )));
                     }
                     if leave_out {
                         block.retain(|r| !value_codes.contains(&r.code));
@@ -606,17 +622,18 @@ impl Prover {
                         snapshots.push(commit(std::mem::take(&mut chunk))?);
                     }
                     Ok(())
-                })
-                .map_err(|Reason(e)| e)?;
+                })?;
             if sizes.is_empty() {
                 // An empty store is one empty snapshot.
-                snapshots.push(commit(Vec::new()).map_err(|Reason(e)| e)?);
+                snapshots.push(commit(Vec::new())?);
             }
             if read != sizes.len() {
-                return Err(format!("the spool gave back {read} of the {} blocks read from the store", sizes.len()));
+                let why = format!("the spool gave back {read} of the {} blocks read from the store", sizes.len());
+                return Err(ReadError::Passing(why));
             }
             if snapshots.len() != ends.len() {
-                return Err(format!("{} chunks committed of the {} planned", snapshots.len(), ends.len()));
+                let why = format!("{} chunks committed of the {} planned", snapshots.len(), ends.len());
+                return Err(ReadError::Passing(why));
             }
             let first = snapshots[0].commitment();
             let commitment = if let [one] = &snapshots[..] {
@@ -633,7 +650,8 @@ impl Prover {
                     .iter()
                     .map(|s| ChunkCommitment { trace_length: s.commitment().trace_length, root: s.commitment().root.clone() })
                     .collect();
-                DatasetCommitment::chunked(first.version, chunks, version)?
+                DatasetCommitment::chunked(first.version, chunks, version)
+                    .map_err(|e| ReadError::Refused { reason: e.to_string(), data_version: version })?
             };
             info!(target: "node::proof", rows, chunks = snapshots.len(), data_version = version, root = %commitment.root,
                   millis = started.elapsed().as_millis() as u64, "snapshot committed");
@@ -646,13 +664,7 @@ impl Prover {
         })
         .await
         .map_err(|e| format!("snapshot task failed: {e}"))?;
-        let built = match built {
-            Ok(built) => built,
-            Err(reason) => {
-                *self.failed.lock().expect("failure lock") = Some((store_version, reason.clone()));
-                return Err(reason);
-            }
-        };
+        let built = built.map_err(refused)?;
         *self.current.lock().expect("snapshot lock") = Some(built.clone());
         self.commits.send_modify(|n| *n += 1);
         if let Some(v) = data_version.filter(|v| *v != built.commitment.data_version) {
@@ -1036,7 +1048,7 @@ mod tests {
         let (before, after) = (expected.blocks.len(), expected.blocks.len() + busy.len());
         let scratch = tempfile::tempdir().unwrap();
         let read = read_dataset(&mut store, Some(scratch.path()), usize::MAX, 1).unwrap();
-        assert!(matches!(read.spool, Spool::File(_)));
+        assert!(matches!(read.spool, Spool::File(..)));
         assert_eq!(read.sizes.len(), after, "the persons written above are read too");
         assert_eq!(read.data_version, store.data_version().unwrap());
         let mut back = Vec::new();
@@ -1067,7 +1079,7 @@ mod tests {
         let largest = sizes.iter().map(|s| s.0 - s.1).max().unwrap();
         let without: usize = sizes.iter().map(|s| s.0 - s.1).sum();
         let mut refused = |max_rows, max_chunks| match read_dataset(&mut store, None, max_rows, max_chunks) {
-            Err(ReadError::Refused(reason)) => reason,
+            Err(ReadError::Refused { reason, .. }) => reason,
             Err(ReadError::Passing(e)) => panic!("refused for good, not {e}"),
             Ok(_) => panic!("refused"),
         };

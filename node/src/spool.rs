@@ -12,16 +12,17 @@ use std::path::Path;
 
 /// Blocks being written to a spool, in order.
 pub enum SpoolWriter {
-    /// In a scratch file.
-    File(BufWriter<File>),
+    /// In a scratch file, and the most rows a block written has.
+    File(BufWriter<File>, usize),
     /// In memory (no scratch file could be made).
     Memory(Vec<Block>),
 }
 
 /// Blocks spooled, to be read back once, in the order they were written.
 pub enum Spool {
-    /// In a scratch file, from its start.
-    File(File),
+    /// In a scratch file, from its start, and the most rows a block in it has (a length read back
+    /// above it is damage, refused before any of its rows is read).
+    File(File, usize),
     /// In memory.
     Memory(Vec<Block>),
 }
@@ -33,7 +34,7 @@ impl SpoolWriter {
     pub fn new(dir: Option<&Path>) -> (SpoolWriter, Option<std::io::Error>) {
         let Some(dir) = dir else { return (SpoolWriter::Memory(Vec::new()), None) };
         match tempfile::tempfile_in(dir) {
-            Ok(file) => (SpoolWriter::File(BufWriter::with_capacity(1 << 20, file)), None),
+            Ok(file) => (SpoolWriter::File(BufWriter::with_capacity(1 << 20, file), 0), None),
             Err(e) => (SpoolWriter::Memory(Vec::new()), Some(e)),
         }
     }
@@ -42,7 +43,8 @@ impl SpoolWriter {
     pub fn push(&mut self, block: Block) -> std::io::Result<()> {
         match self {
             SpoolWriter::Memory(blocks) => blocks.push(block),
-            SpoolWriter::File(out) => {
+            SpoolWriter::File(out, largest) => {
+                *largest = (*largest).max(block.len());
                 let len = u32::try_from(block.len()).map_err(|_| {
                     std::io::Error::new(std::io::ErrorKind::InvalidInput, "a block of 2^32 rows or more")
                 })?;
@@ -60,10 +62,10 @@ impl SpoolWriter {
     pub fn finish(self) -> std::io::Result<Spool> {
         match self {
             SpoolWriter::Memory(blocks) => Ok(Spool::Memory(blocks)),
-            SpoolWriter::File(out) => {
+            SpoolWriter::File(out, largest) => {
                 let mut file = out.into_inner().map_err(|e| e.into_error())?;
                 file.rewind()?;
-                Ok(Spool::File(file))
+                Ok(Spool::File(file, largest))
             }
         }
     }
@@ -75,7 +77,7 @@ impl Spool {
     pub fn for_each<E: From<std::io::Error>>(self, mut each: impl FnMut(Block) -> Result<(), E>) -> Result<(), E> {
         match self {
             Spool::Memory(blocks) => blocks.into_iter().try_for_each(each),
-            Spool::File(file) => {
+            Spool::File(file, largest) => {
                 let mut input = BufReader::with_capacity(1 << 20, file);
                 let mut len = [0u8; 4];
                 loop {
@@ -85,8 +87,14 @@ impl Spool {
                         Err(e) => return Err(e.into()),
                     }
                     let n = u32::from_le_bytes(len) as usize;
-                    // A damaged length fails at the file's end, not by allocating for it.
-                    let mut block = Vec::with_capacity(n.min(1 << 16));
+                    if n > largest {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("a spooled block of {n} rows, more than any written ({largest})"),
+                        )
+                        .into());
+                    }
+                    let mut block = Vec::with_capacity(n);
                     let mut row = [0u8; 12];
                     for _ in 0..n {
                         input.read_exact(&mut row)?;
@@ -133,7 +141,7 @@ mod tests {
     fn blocks_come_back_as_written_from_a_file_or_memory() {
         let dir = tempfile::tempdir().unwrap();
         let (file, e) = SpoolWriter::new(Some(dir.path()));
-        assert!(e.is_none() && matches!(file, SpoolWriter::File(_)));
+        assert!(e.is_none() && matches!(file, SpoolWriter::File(..)));
         assert_eq!(round_trip(file), blocks());
         assert_eq!(round_trip(SpoolWriter::Memory(Vec::new())), blocks());
         // The file is unnamed: nothing is left in the directory.
@@ -157,11 +165,27 @@ mod tests {
         for b in blocks() {
             w.push(b).unwrap();
         }
-        let Spool::File(file) = w.finish().unwrap() else { panic!("a file spool") };
+        let Spool::File(mut file, largest) = w.finish().unwrap() else { panic!("a file spool") };
+        assert_eq!(largest, 1000);
+        // A damaged length is refused before its rows are read.
+        use std::io::SeekFrom;
+        file.write_all(&u32::MAX.to_le_bytes()).unwrap();
+        file.rewind().unwrap();
+        let mut seen = 0;
+        let read = Spool::File(file.try_clone().unwrap(), largest).for_each(|_| {
+            seen += 1;
+            Ok::<(), std::io::Error>(())
+        });
+        assert_eq!(read.unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(seen, 0);
+        file.seek(SeekFrom::Start(0)).unwrap();
+        file.write_all(&2u32.to_le_bytes()).unwrap();
+        file.rewind().unwrap();
+        // Cut short within a row: the blocks before the cut, then an error.
         let len = file.metadata().unwrap().len();
         file.set_len(len - 5).unwrap();
         let mut seen = 0;
-        let read = Spool::File(file).for_each(|_| {
+        let read = Spool::File(file, largest).for_each(|_| {
             seen += 1;
             Ok::<(), std::io::Error>(())
         });
