@@ -1,6 +1,7 @@
 //! Query execution over a synthetic store of 50,000 patients and 1,000,000 measurements, written with direct
-//! SQL inserts from a seeded generator. Prints the p50 of each query over repeated runs, then hands the same
-//! queries to criterion.
+//! SQL inserts from a seeded generator. Prints the p50 of each query over repeated runs and the time the
+//! prover's read of the same store for a commitment takes (one pass, into its spool, and back), then hands
+//! the same queries to criterion.
 //!
 //! `cargo bench -p agora-node --bench query`
 
@@ -155,6 +156,61 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// The same store read as the prover reads it for a commitment (median of five each): one pass of
+/// `BlockReader` in its read transaction (the code before the spool made two, and held the transaction
+/// through the commit), `read_dataset` (that pass, written to the spool; the transaction then ends),
+/// and the spool read back (what the commit reads, outside any transaction).
+fn read_for_commit(path: &Path) {
+    use agora_node::proofs::{read_dataset, BlockReader};
+    let median = |mut t: Vec<Duration>| {
+        t.sort();
+        t[t.len() / 2]
+    };
+    let mut store = Store::open(path).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let (mut one_pass, mut spooled, mut back) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rows, mut blocks, mut bytes) = (0usize, 0usize, 0u64);
+    for _ in 0..5 {
+        let t = Instant::now();
+        let reader = BlockReader::open(&mut store).unwrap();
+        let mut n = 0usize;
+        reader
+            .for_each(|b| {
+                n += b.len();
+                Ok::<(), agora_node::store::StoreError>(())
+            })
+            .unwrap();
+        drop(reader);
+        one_pass.push(t.elapsed());
+        let t = Instant::now();
+        let read = read_dataset(&mut store, Some(scratch.path()), usize::MAX, 1).unwrap();
+        spooled.push(t.elapsed());
+        if let agora_node::spool::Spool::File(f, _) = &read.spool {
+            bytes = f.metadata().unwrap().len();
+        }
+        (rows, blocks) = (read.sizes.iter().map(|s| s.0).sum(), read.sizes.len());
+        assert_eq!(rows, n);
+        let t = Instant::now();
+        let mut m = 0usize;
+        read.spool
+            .for_each(|b| {
+                m += b.len();
+                Ok::<(), std::io::Error>(())
+            })
+            .unwrap();
+        back.push(t.elapsed());
+        assert_eq!(m, n);
+    }
+    eprintln!(
+        "dataset read for a commitment ({rows} rows, {blocks} blocks, spool {:.1} MB): one pass in its read \
+         transaction {:.2?}; read into the spool {:.2?} (the transaction then ends); spool read back {:.2?}",
+        bytes as f64 / 1e6,
+        median(one_pass),
+        median(spooled),
+        median(back),
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
@@ -181,6 +237,7 @@ fn bench(c: &mut Criterion) {
             answer.rows[0].moments.map(|m| m.n()),
         );
     }
+    read_for_commit(&path);
     let mut group = c.benchmark_group("query");
     group.sample_size(20);
     for (name, query) in &queries {
