@@ -284,7 +284,7 @@ impl Coordinator {
 
     async fn refresh_status(&self, query_id: Uuid) -> Result<ResultStatus, HubError> {
         let parts = self.inner.store.parts(query_id).await?;
-        let status = status_of(&parts, false);
+        let status = status_of(&parts);
         if self.inner.store.advance_status(query_id, status).await? {
             info!(target: "hub::query", %query_id, ?status, "query settled");
         }
@@ -437,7 +437,7 @@ impl Coordinator {
     /// Sets a query's status from its parts once none waits, and wakes those waiting for it.
     async fn delivered_status(&self, query_id: Uuid) -> Result<(), String> {
         let parts = self.inner.store.parts(query_id).await.map_err(later)?;
-        let status = status_of(&parts, false);
+        let status = status_of(&parts);
         if status != ResultStatus::Running {
             self.inner.store.advance_status(query_id, status).await.map_err(later)?;
             self.settled(query_id);
@@ -1418,7 +1418,7 @@ fn claims(query_id: Uuid, query: &agora_protocol::Query, answer: &NodeAnswer, pl
         .collect()
 }
 
-fn status_of(parts: &[NodePart], _running: bool) -> ResultStatus {
+fn status_of(parts: &[NodePart]) -> ResultStatus {
     if parts.iter().any(|p| matches!(p.state, NodeState::Waiting)) {
         ResultStatus::Running
     } else if parts.iter().any(|p| matches!(p.state, NodeState::Held | NodeState::NoAnswer { .. })) {
