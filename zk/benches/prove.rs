@@ -2,7 +2,7 @@
 //! per process):
 //!
 //! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement, then one at the format's cap; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
-//! `--eight`: the most criteria, with and without a consent-like ranged one; `--chunk`: a count and a mean as
+//! `--eight`: the most criteria, with and without a consent-like ranged one (`--consent`: seven and a consent only, twice); `--chunk`: a count and a mean as
 //! one chunk's proofs, beside the same over the whole snapshot; `--dataset K [--held] [--only count,mean,sd]`: a
 //! count, a mean and a standard deviation over K full chunks, parked as a node keeps them, or held in memory)
 //!
@@ -302,7 +302,8 @@ fn main() {
         );
         return;
     }
-    if args.iter().any(|a| a == "--eight") {
+    let consent_only = args.iter().any(|a| a == "--consent");
+    if args.iter().any(|a| a == "--eight") || consent_only {
         // The format's most criteria: eight unranged ones (a sex, an or of two conditions, four
         // conditions lacking, the person), then the same with a consent-like criterion in place of the
         // person: a row whose value is at least a day, as a consent's end on a later day than a query's
@@ -327,7 +328,13 @@ fn main() {
             ("eight criteria", plain),
             ("seven and a consent criterion", consent),
             ("seven and a consent criterion in seconds", in_seconds),
-        ] {
+        ]
+        .into_iter()
+        .filter(|(name, _)| !consent_only || *name == "seven and a consent criterion")
+        // With `--consent`, twice: the first proof of a process, then one as a node's next proofs run
+        // (the scratch files of the one before kept, `crate::scratch`).
+        .flat_map(|statement| vec![statement; if consent_only { 2 } else { 1 }])
+        {
             let statement = Statement { criteria, measure: None, squares: false, measure_range: None, threshold: 0 };
             let t = Instant::now();
             let (claim, proof) = snapshot.prove([10; 32], &statement).unwrap();

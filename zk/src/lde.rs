@@ -44,7 +44,7 @@ pub(crate) struct Extension {
     narrow: Vec<Group<NARROW_WIDTH>>,
     width: usize,
     rows: usize,
-    spill: Option<std::fs::File>,
+    spill: Option<crate::scratch::Scratch>,
     /// Never reused: names this extension's rows in each thread's [`chunks`] cache.
     id: u64,
 }
@@ -154,11 +154,16 @@ enum Half<const W: usize> {
 }
 
 impl<const W: usize> Half<W> {
-    /// `rows` written at byte `at` of `spill` if they can be, else kept in memory.
-    fn stored(rows: Vec<[BaseElement; W]>, spill: Option<&std::fs::File>, at: u64) -> Half<W> {
+    /// `rows` written at byte `at` of `spill` if they can be (their buffer is then given back, for the
+    /// next half), else kept in memory.
+    fn stored(
+        rows: Vec<[BaseElement; W]>,
+        spill: Option<&std::fs::File>,
+        at: u64,
+    ) -> (Half<W>, Option<Vec<[BaseElement; W]>>) {
         match spill {
-            Some(file) if spill::write_rows(file, &rows, at).is_ok() => Half::File(at),
-            _ => Half::Memory(rows),
+            Some(file) if spill::write_rows(file, &rows, at).is_ok() => (Half::File(at), Some(rows)),
+            _ => (Half::Memory(rows), None),
         }
     }
 
@@ -180,7 +185,10 @@ impl<const W: usize> Group<W> {
     /// it can be, from byte `*written` on (moved past them). Each half is written while the next one
     /// is computed (the writing thread blocked in the kernel, the other does the FFT; it takes its
     /// share once the write is done), so at most two halves are in memory at a time besides those
-    /// kept.
+    /// kept. When every half goes to the file, a half's buffer, once written, is reused for the half
+    /// after the next: a fresh one would be new pages of memory (the allocator returns freed ones to
+    /// the system), each faulted in and cleared by the kernel (about a tenth of a wide statement's
+    /// proof at 2^20 rows, in a profile).
     ///
     /// `polys(first, W)` gives the polynomials of columns `first..first + W` (fewer past the last) as a
     /// matrix and the column in it where they start, once per group, before its even half.
@@ -196,11 +204,13 @@ impl<const W: usize> Group<W> {
         let mut pending: Option<(Vec<[BaseElement; W]>, Option<u64>)> = None;
         let store = |(rows, at): (Vec<[BaseElement; W]>, Option<u64>)| match at {
             Some(at) => Half::stored(rows, spill, at),
-            None => Half::Memory(rows),
+            None => (Half::Memory(rows), None),
         };
         let mut group: Option<(Cow<'p, ColMatrix<E>>, usize)> = None;
+        let mut spare: Option<Vec<[BaseElement; W]>> = None;
         for (first, odd) in firsts.flat_map(|f| [(f, false), (f, true)]) {
             let offsets = if odd { &cosets.odd } else { &cosets.even };
+            let buffer = spare.take();
             let (stored, rows) = rayon::join(
                 || pending.take().map(store),
                 || {
@@ -210,17 +220,32 @@ impl<const W: usize> Group<W> {
                         group = Some(polys(first, W));
                     }
                     let (polys, column) = group.as_ref().expect("loaded with the even half");
-                    Segment::<BaseElement, W>::new(polys, *column, offsets, cosets.twiddles).into_data()
+                    match buffer {
+                        Some(mut buffer) if buffer.len() == offsets.len() => {
+                            // Columns past the last polynomial are left as they are: zero them.
+                            if polys.num_base_cols() - column < W {
+                                buffer.fill([BaseElement::ZERO; W]);
+                            }
+                            Segment::<BaseElement, W>::new_with_buffer(buffer, polys, *column, offsets, cosets.twiddles)
+                                .into_data()
+                        }
+                        _ => Segment::<BaseElement, W>::new(polys, *column, offsets, cosets.twiddles).into_data(),
+                    }
                 },
             );
-            done.extend(stored);
+            if let Some((half, freed)) = stored {
+                done.push(half);
+                // Not while even halves are kept: the odd half's buffer would wait idle, in memory,
+                // while the next even half is computed.
+                spare = freed.filter(|_| !keep_even);
+            }
             let at = (spill.is_some() && (odd || !keep_even)).then_some(*written);
             if at.is_some() {
                 *written += (rows.len() * W * 8) as u64;
             }
             pending = Some((rows, at));
         }
-        done.extend(pending.map(store));
+        done.extend(pending.map(|p| store(p).0));
         let mut halves = done.into_iter();
         std::iter::from_fn(|| Some(Group { even: halves.next()?, odd: halves.next()? })).collect()
     }
@@ -324,14 +349,14 @@ impl Extension {
             odd: get_evaluation_offsets::<BaseElement>(n, blowup / 2, domain.offset() * generator),
             twiddles: domain.trace_twiddles(),
         };
-        let spill = scratch.and_then(|dir| tempfile::tempfile_in(dir).ok());
+        let spill = scratch.and_then(|dir| crate::scratch::Scratch::take(dir).ok());
         let mut written = 0;
         let (full, rest) = (width / SEGMENT_WIDTH, width % SEGMENT_WIDTH);
         let wide = if group_width(rows) == NARROW_WIDTH { 0 } else { full + usize::from(rest > NARROW_WIDTH) };
         let firsts = (0..wide).map(|s| s * SEGMENT_WIDTH);
-        let segments = Group::all_of(polys, firsts, &cosets, spill.as_ref(), &mut written, keep_even);
+        let segments = Group::all_of(polys, firsts, &cosets, spill.as_deref(), &mut written, keep_even);
         let firsts = (wide * SEGMENT_WIDTH..width).step_by(NARROW_WIDTH);
-        let narrow = Group::all_of(polys, firsts, &cosets, spill.as_ref(), &mut written, keep_even);
+        let narrow = Group::all_of(polys, firsts, &cosets, spill.as_deref(), &mut written, keep_even);
         static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Extension { segments, narrow, width, rows, spill, id }
@@ -369,7 +394,7 @@ impl Extension {
     /// Row `i` into `out` (`width` elements), each lifted to `F`, from memory or the scratch file.
     fn read_row<F: FieldElement<BaseField = BaseElement>>(&self, i: usize, out: &mut [F]) {
         debug_assert_eq!(out.len(), self.width, "a whole row");
-        let spill = self.spill.as_ref();
+        let spill = self.spill.as_deref();
         let (wide, rest) = out.split_at_mut((self.segments.len() * SEGMENT_WIDTH).min(self.width));
         for (group, part) in self.segments.iter().zip(wide.chunks_mut(SEGMENT_WIDTH)) {
             lift_row(&*group.row(spill, i), part);
@@ -397,7 +422,7 @@ impl Extension {
 
     /// Even rows `from..from + count` (indices among the even rows), `width` values each, into `rows`.
     fn even_rows_into(&self, from: usize, count: usize, rows: &mut Vec<BaseElement>) {
-        let spill = self.spill.as_ref();
+        let spill = self.spill.as_deref();
         rows.clear();
         rows.resize(count * self.width, BaseElement::ZERO);
         for (g, group) in self.segments.iter().enumerate() {
@@ -434,16 +459,18 @@ impl Extension {
     /// `F`: each half of each group in one read.
     fn hash_rows<F: FieldElement<BaseField = BaseElement>>(&self, start: usize, out: &mut [Digest]) {
         debug_assert!(start.is_multiple_of(2) && out.len().is_multiple_of(2), "whole pairs of rows");
-        let spill = self.spill.as_ref();
+        let spill = self.spill.as_deref();
         let (from, count) = (start / 2, out.len() / 2);
         let wide: Vec<_> = self.segments.iter().map(|g| g.halves(spill, from, count)).collect();
         let narrow: Vec<_> = self.narrow.iter().map(|g| g.halves(spill, from, count)).collect();
         // The bytes winterfell's `Blake3_256::hash_elements` hashes for a row of `F`: each coordinate's
         // canonical value, little-endian (a base value lifted to `F` is followed by zero
         // coordinates), hashed in one call where winterfell feeds BLAKE3 an element at a time.
+        // The rows are laid out one after another and hashed together (`crate::leaves`).
         let step = F::EXTENSION_DEGREE * 8;
-        let mut row = vec![0u8; self.width * step];
-        for (j, hash) in out.iter_mut().enumerate() {
+        let row_len = self.width * step;
+        let mut rows = vec![0u8; out.len() * row_len];
+        for (j, row) in rows.chunks_exact_mut(row_len).enumerate() {
             for (g, group) in wide.iter().enumerate() {
                 let first = g * SEGMENT_WIDTH;
                 put_row(&group[j % 2][j / 2][..SEGMENT_WIDTH.min(self.width - first)], &mut row[first * step..], step);
@@ -452,7 +479,11 @@ impl Extension {
                 let first = self.segments.len() * SEGMENT_WIDTH + g * NARROW_WIDTH;
                 put_row(&group[j % 2][j / 2][..NARROW_WIDTH.min(self.width - first)], &mut row[first * step..], step);
             }
-            *hash = Digest::new(*blake3::hash(&row).as_bytes());
+        }
+        let mut digests = vec![[0u8; 32]; out.len()];
+        crate::leaves::hash_rows(&rows, row_len, &mut digests);
+        for (hash, digest) in out.iter_mut().zip(digests) {
+            *hash = Digest::new(digest);
         }
     }
 }
@@ -612,7 +643,7 @@ mod spill {
 /// or, first, the values of a proof's auxiliary segment too wide to hold ([`Budget`]), which
 /// [`Extension::interpolating`] replaces by their polynomials.
 pub(crate) struct PolyFile {
-    file: std::fs::File,
+    file: crate::scratch::Scratch,
     cols: usize,
     rows: usize,
 }
@@ -622,7 +653,11 @@ impl PolyFile {
     /// `write_back`: see [`MainLde::build`]); else in memory.
     fn columns(polys: ColMatrix<BaseElement>, scratch: Option<&Path>, write_back: bool) -> PolyColumns<BaseElement> {
         let _span = tracing::info_span!("write_polys").entered();
-        let Some(file) = scratch.and_then(|dir| PolyFile::zeros(dir, polys.num_cols(), polys.num_rows()).ok()) else {
+        // Every column is written: a kept scratch file will do (`crate::scratch`).
+        let kept = |dir| crate::scratch::Scratch::take(dir).ok();
+        let Some(file) =
+            scratch.and_then(kept).map(|file| PolyFile { file, cols: polys.num_cols(), rows: polys.num_rows() })
+        else {
             return PolyColumns::Memory(Arc::new(polys));
         };
         let written = polys.columns().enumerate().try_for_each(|(i, c)| file.write_at(i, 0, c));
@@ -637,7 +672,7 @@ impl PolyFile {
 
     /// A scratch file in `dir` of `cols` columns of `rows` zeros (a sparse file: nothing is written).
     pub(crate) fn zeros(dir: &Path, cols: usize, rows: usize) -> std::io::Result<PolyFile> {
-        let file = tempfile::tempfile_in(dir)?;
+        let file = crate::scratch::Scratch::fresh(dir)?;
         file.set_len((cols * rows * 8) as u64)?;
         Ok(PolyFile { file, cols, rows })
     }
@@ -1076,6 +1111,17 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
 
     fn read_aux_trace_frame_into(&self, lde_step: usize, frame: &mut EvaluationFrame<E>) {
         let (lde, _) = self.aux.as_ref().expect("auxiliary segment set");
+        let next = (lde_step + self.main.blowup) % lde.num_rows();
+        lde.read_even_row(lde_step, frame.current_mut());
+        lde.read_even_row(next, frame.next_mut());
+    }
+
+    /// The rows as they are held, in the base field, for constraints evaluated there (the patched
+    /// `DefaultConstraintEvaluator::new_base_aux`). Only a segment set by `set_aux_trace_base` has
+    /// them: one set in `E` holds each value's coordinates, a row as wide as the frame times `E`'s degree.
+    fn read_aux_trace_frame_base_into(&self, lde_step: usize, frame: &mut EvaluationFrame<BaseElement>) {
+        let (lde, _) = self.aux.as_ref().expect("auxiliary segment set");
+        assert_eq!(lde.width, frame.current().len(), "a base-field auxiliary segment");
         let next = (lde_step + self.main.blowup) % lde.num_rows();
         lde.read_even_row(lde_step, frame.current_mut());
         lde.read_even_row(next, frame.next_mut());

@@ -19,6 +19,8 @@ mod columns;
 pub mod format;
 #[cfg(feature = "prover")]
 mod lde;
+#[cfg(feature = "prover")]
+mod leaves;
 pub mod openings;
 #[cfg(feature = "prover")]
 pub mod pool;
@@ -27,6 +29,8 @@ pub mod prove;
 pub mod range;
 mod reader;
 pub mod rescue;
+#[cfg(feature = "prover")]
+mod scratch;
 pub mod verify;
 
 pub use air::Criterion;

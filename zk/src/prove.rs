@@ -984,7 +984,14 @@ impl Prover for CohortProver {
         aux_rand_elements: Option<AuxRandElements<E>>,
         composition_coefficients: ConstraintCompositionCoefficients<E>,
     ) -> Self::ConstraintEvaluator<'a, E> {
-        DefaultConstraintEvaluator::new(air, aux_rand_elements, composition_coefficients)
+        // The statement's auxiliary constraints read no random elements, and its segment is in the base
+        // field (unless a test builds it in `E`): they are evaluated there, a third of the extension's
+        // multiplications (the patched winter-prover, zk/vendor/README.md).
+        if self.aux_in_extension {
+            DefaultConstraintEvaluator::new(air, aux_rand_elements, composition_coefficients)
+        } else {
+            DefaultConstraintEvaluator::new_base_aux(air, aux_rand_elements, composition_coefficients)
+        }
     }
 
     /// Every auxiliary value is in the base field: the segment is built, extended and kept there

@@ -41,6 +41,9 @@ pub struct DefaultConstraintEvaluator<'a, A: Air, E: FieldElement<BaseField = A:
     transition_constraints: TransitionConstraints<E>,
     aux_rand_elements: Option<AuxRandElements<E>>,
     periodic_values: PeriodicValueTable<E::BaseField>,
+    /// Agora patch: the auxiliary segment's values are all in the base field and its constraints
+    /// read no random elements ([`DefaultConstraintEvaluator::new_base_aux`]).
+    base_aux: bool,
 }
 
 impl<A, E> ConstraintEvaluator<E> for DefaultConstraintEvaluator<'_, A, E>
@@ -102,7 +105,9 @@ where
         // for the main segment.
         let mut fragments = evaluation_table.fragments(num_fragments);
         iter_mut!(fragments).for_each(|fragment| {
-            if self.air.trace_info().is_multi_segment() {
+            if self.air.trace_info().is_multi_segment() && self.base_aux {
+                self.evaluate_fragment_base_aux(trace, domain, fragment);
+            } else if self.air.trace_info().is_multi_segment() {
                 self.evaluate_fragment_full(trace, domain, fragment);
             } else {
                 self.evaluate_fragment_main(trace, domain, fragment);
@@ -153,6 +158,25 @@ where
             transition_constraints,
             aux_rand_elements,
             periodic_values,
+            base_aux: false,
+        }
+    }
+
+    /// Agora patch: an evaluator for an auxiliary segment whose values are all in the base field
+    /// (`Prover::build_aux_trace_base`), and whose transition constraints read no random elements:
+    /// they are evaluated in the base field, over frames read by
+    /// [`TraceLde::read_aux_trace_frame_base_into`] (with an empty [`AuxRandElements`]), and only
+    /// their random linear combination is computed in `E`. The evaluations are those of
+    /// [`DefaultConstraintEvaluator::new`] over the same values lifted to `E`: a lifted value's
+    /// arithmetic is its base value's.
+    pub fn new_base_aux(
+        air: &'a A,
+        aux_rand_elements: Option<AuxRandElements<E>>,
+        composition_coefficients: ConstraintCompositionCoefficients<E>,
+    ) -> Self {
+        DefaultConstraintEvaluator {
+            base_aux: true,
+            ..Self::new(air, aux_rand_elements, composition_coefficients)
         }
     }
 
@@ -262,6 +286,67 @@ where
             );
 
             // record the result in the evaluation table
+            fragment.update_row(i, &evaluations);
+        }
+    }
+
+    /// Agora patch: as [`Self::evaluate_fragment_full`], with the auxiliary segment's frames and
+    /// transition constraints in the base field ([`DefaultConstraintEvaluator::new_base_aux`]).
+    fn evaluate_fragment_base_aux<T: TraceLde<E>>(
+        &self,
+        trace: &T,
+        domain: &StarkDomain<A::BaseField>,
+        fragment: &mut EvaluationTableFragment<E>,
+    ) {
+        let aux_width = trace.trace_info().aux_segment_width();
+        let mut main_frame = EvaluationFrame::new(trace.trace_info().main_trace_width());
+        let mut aux_frame = EvaluationFrame::<E::BaseField>::new(aux_width);
+        let mut aux_state = vec![E::ZERO; aux_width];
+        let mut tm_evaluations = vec![E::BaseField::ZERO; self.num_main_transition_constraints()];
+        let mut ta_evaluations = vec![E::BaseField::ZERO; self.num_aux_transition_constraints()];
+        #[cfg(debug_assertions)]
+        let mut ta_lifted = vec![E::ZERO; self.num_aux_transition_constraints()];
+        let mut evaluations = vec![E::ZERO; fragment.num_columns()];
+        let no_rand_elements = AuxRandElements::<E::BaseField>::new(alloc::vec::Vec::new());
+        let lde_shift = domain.ce_to_lde_blowup().trailing_zeros();
+
+        for i in 0..fragment.num_rows() {
+            let step = i + fragment.offset();
+            trace.read_main_trace_frame_into(step << lde_shift, &mut main_frame);
+            trace.read_aux_trace_frame_base_into(step << lde_shift, &mut aux_frame);
+
+            evaluations[0] = self.evaluate_main_transition(&main_frame, step, &mut tm_evaluations);
+            ta_evaluations.fill(E::BaseField::ZERO);
+            self.air.evaluate_aux_transition::<E::BaseField, E::BaseField>(
+                &main_frame,
+                &aux_frame,
+                self.periodic_values.get_row(step),
+                &no_rand_elements,
+                &mut ta_evaluations,
+            );
+            evaluations[0] += ta_evaluations
+                .iter()
+                .zip(self.transition_constraints.aux_constraint_coef().iter())
+                .fold(E::ZERO, |acc, (&const_eval, &coef)| acc + coef.mul_base(const_eval));
+
+            #[cfg(debug_assertions)]
+            {
+                for (to, &from) in ta_lifted.iter_mut().zip(ta_evaluations.iter()) {
+                    *to = E::from(from);
+                }
+                fragment.update_transition_evaluations(i, &tm_evaluations, &ta_lifted);
+            }
+
+            for (to, &from) in aux_state.iter_mut().zip(aux_frame.current()) {
+                *to = E::from(from);
+            }
+            self.boundary_constraints.evaluate_all(
+                main_frame.current(),
+                &aux_state,
+                domain,
+                step,
+                &mut evaluations[1..],
+            );
             fragment.update_row(i, &evaluations);
         }
     }

@@ -74,6 +74,17 @@ pub trait TraceLde<E: FieldElement>: Sync {
     /// Reads current and next rows from the auxiliary trace segment into the specified frame.
     fn read_aux_trace_frame_into(&self, lde_step: usize, frame: &mut EvaluationFrame<E>);
 
+    /// Agora patch: reads current and next rows of an auxiliary segment set by
+    /// [`Self::set_aux_trace_base`] into a frame of base-field elements (for
+    /// `DefaultConstraintEvaluator::new_base_aux`).
+    fn read_aux_trace_frame_base_into(
+        &self,
+        _lde_step: usize,
+        _frame: &mut EvaluationFrame<E::BaseField>,
+    ) {
+        unimplemented!("`TraceLde::read_aux_trace_frame_base_into` is needed for a base-field auxiliary segment")
+    }
+
     /// Returns trace table rows at the specified positions along with an opening proof to these
     /// rows.
     fn query(&self, positions: &[usize]) -> Vec<Queries>;
