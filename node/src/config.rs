@@ -48,7 +48,8 @@ pub struct Config {
     /// criterion) to 221 s (the widest statements), about half at 2^21 and a quarter at 2^20. The extensions (but a
     /// proof's even rows while they fit) and the polynomials go to scratch files in
     /// `<data_dir>/prover-scratch`: about 6 GB per snapshot at 2^22 and 0.2 GB per column of each
-    /// running proof. A lower cap bounds proving time and disk instead. Each worker proves with its own
+    /// running proof, of which up to 4 GiB are kept between proofs for the next to overwrite
+    /// (agora-zk's `scratch.rs`). A lower cap bounds proving time and disk instead. Each worker proves with its own
     /// columns: `prover_workers` above 1 multiplies the proofs' part.
     pub prover_max_rows: usize,
     /// A store above `prover_max_rows` is committed in chunks of whole patients, each at most

@@ -6,6 +6,7 @@
 //! scratch files with the polynomials ([`PolyFile`]) but for a proof's auxiliary even rows while they
 //! fit ([`Budget`]); the same roots, openings and proofs as winterfell's own (zk/README.md, "Memory").
 
+use crate::scratch::{Owner, Scratch};
 use crate::verify::Hash;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,7 @@ pub(crate) struct Extension {
     narrow: Vec<Group<NARROW_WIDTH>>,
     width: usize,
     rows: usize,
-    spill: Option<crate::scratch::Scratch>,
+    spill: Option<Scratch>,
     /// Never reused: names this extension's rows in each thread's [`chunks`] cache.
     id: u64,
 }
@@ -286,10 +287,11 @@ impl Extension {
         domain: &StarkDomain<BaseElement>,
         scratch: Option<&Path>,
         keep_even: bool,
+        owner: Owner,
     ) -> Extension {
         let _span = tracing::info_span!("extend", columns = polys.num_base_cols()).entered();
         let mut all = |first, _| (Cow::Borrowed(polys), first);
-        Extension::of_groups(polys.num_base_cols(), polys.num_rows(), domain, scratch, keep_even, &mut all)
+        Extension::of_groups(polys.num_base_cols(), polys.num_rows(), domain, (scratch, owner), keep_even, &mut all)
     }
 
     /// The extension of a segment's values held in `store`, a group of columns at a time: each group
@@ -302,6 +304,7 @@ impl Extension {
         store: &dyn PolyStore<BaseElement>,
         domain: &StarkDomain<BaseElement>,
         scratch: Option<&Path>,
+        owner: Owner,
     ) -> Result<Extension, String> {
         let (width, n) = (store.num_cols(), store.num_rows());
         let _span = tracing::info_span!("interpolate_and_extend", columns = width).entered();
@@ -322,7 +325,7 @@ impl Extension {
             }
             (Cow::Owned(polys), 0)
         };
-        let lde = Extension::of_groups(width, n, domain, scratch, false, &mut load);
+        let lde = Extension::of_groups(width, n, domain, (scratch, owner), false, &mut load);
         match failed {
             None => Ok(lde),
             Some(e) => Err(format!("writing the prover's scratch file: {e}")),
@@ -330,12 +333,13 @@ impl Extension {
     }
 
     /// The extension of `width` base columns of polynomials of `n` coefficients, each group's given
-    /// by `polys` ([`Group::all_of`]).
+    /// by `polys` ([`Group::all_of`]), in a scratch file of `scratch`'s directory if given (a kept one
+    /// for a proof's: `crate::scratch`).
     fn of_groups<'p, E: FieldElement<BaseField = BaseElement> + 'p>(
         width: usize,
         n: usize,
         domain: &StarkDomain<BaseElement>,
-        scratch: Option<&Path>,
+        (scratch, owner): (Option<&Path>, Owner),
         keep_even: bool,
         polys: &mut (impl FnMut(usize, usize) -> (Cow<'p, ColMatrix<E>>, usize) + Send),
     ) -> Extension {
@@ -349,7 +353,7 @@ impl Extension {
             odd: get_evaluation_offsets::<BaseElement>(n, blowup / 2, domain.offset() * generator),
             twiddles: domain.trace_twiddles(),
         };
-        let spill = scratch.and_then(|dir| crate::scratch::Scratch::take(dir).ok());
+        let spill = scratch.and_then(|dir| Scratch::take(dir, (rows * width * 8) as u64, owner).ok());
         let mut written = 0;
         let (full, rest) = (width / SEGMENT_WIDTH, width % SEGMENT_WIDTH);
         let wide = if group_width(rows) == NARROW_WIDTH { 0 } else { full + usize::from(rest > NARROW_WIDTH) };
@@ -357,6 +361,10 @@ impl Extension {
         let segments = Group::all_of(polys, firsts, &cosets, spill.as_deref(), &mut written, keep_even);
         let firsts = (wide * SEGMENT_WIDTH..width).step_by(NARROW_WIDTH);
         let narrow = Group::all_of(polys, firsts, &cosets, spill.as_deref(), &mut written, keep_even);
+        // A kept file longer than what was written: nothing older stays past its end.
+        if let Some(file) = &spill {
+            let _ = file.cut(written);
+        }
         static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Extension { segments, narrow, width, rows, spill, id }
@@ -643,25 +651,26 @@ mod spill {
 /// or, first, the values of a proof's auxiliary segment too wide to hold ([`Budget`]), which
 /// [`Extension::interpolating`] replaces by their polynomials.
 pub(crate) struct PolyFile {
-    file: crate::scratch::Scratch,
+    file: Scratch,
     cols: usize,
     rows: usize,
 }
 
 impl PolyFile {
-    /// `polys` in a scratch file in `scratch` if given and writable (and written back to disk if
-    /// `write_back`: see [`MainLde::build`]); else in memory.
-    fn columns(polys: ColMatrix<BaseElement>, scratch: Option<&Path>, write_back: bool) -> PolyColumns<BaseElement> {
+    /// `polys` in a scratch file in `scratch` if given and writable (a kept one for a proof's; a
+    /// snapshot's is written back to disk: see [`MainLde::build`]); else in memory.
+    fn columns(polys: ColMatrix<BaseElement>, scratch: Option<&Path>, owner: Owner) -> PolyColumns<BaseElement> {
         let _span = tracing::info_span!("write_polys").entered();
+        let (cols, rows) = (polys.num_cols(), polys.num_rows());
         // Every column is written: a kept scratch file will do (`crate::scratch`).
-        let kept = |dir| crate::scratch::Scratch::take(dir).ok();
-        let Some(file) =
-            scratch.and_then(kept).map(|file| PolyFile { file, cols: polys.num_cols(), rows: polys.num_rows() })
-        else {
+        let bytes = (cols * rows * 8) as u64;
+        let kept = |dir| Scratch::take(dir, bytes, owner).ok();
+        let Some(file) = scratch.and_then(kept).map(|file| PolyFile { file, cols, rows }) else {
             return PolyColumns::Memory(Arc::new(polys));
         };
         let written = polys.columns().enumerate().try_for_each(|(i, c)| file.write_at(i, 0, c));
-        if write_back && written.is_ok() {
+        let _ = file.file.cut(bytes);
+        if owner == Owner::Snapshot && written.is_ok() {
             let _ = file.file.sync_data();
         }
         match written {
@@ -672,7 +681,7 @@ impl PolyFile {
 
     /// A scratch file in `dir` of `cols` columns of `rows` zeros (a sparse file: nothing is written).
     pub(crate) fn zeros(dir: &Path, cols: usize, rows: usize) -> std::io::Result<PolyFile> {
-        let file = crate::scratch::Scratch::fresh(dir)?;
+        let file = Scratch::fresh(dir)?;
         file.set_len((cols * rows * 8) as u64)?;
         Ok(PolyFile { file, cols, rows })
     }
@@ -886,7 +895,7 @@ impl<E: FieldElement<BaseField = BaseElement>> QuotientCommitment<E> {
         // winterfell's `DefaultConstraintCommitment` checks.
         assert_eq!(poly.num_columns(), columns);
         assert_eq!(poly.column_degree(), domain.trace_length() - 1);
-        let evaluations = Extension::of(poly.data(), domain, scratch, false);
+        let evaluations = Extension::of(poly.data(), domain, scratch, false, Owner::Proof);
         assert_eq!(evaluations.width, columns * E::EXTENSION_DEGREE);
         assert_eq!(evaluations.num_rows(), domain.lde_domain_size());
         // A row of `E` hashes as the row of its base-field coordinates (winterfell serializes both
@@ -935,10 +944,12 @@ impl MainLde {
     ) -> MainLde {
         assert_eq!(partition, PartitionOptions::default(), "format v3 hashes whole rows");
         let polys = main.interpolate_columns_into();
-        let lde = Extension::of(&polys, domain, scratch, false);
+        let lde = Extension::of(&polys, domain, scratch, false, Owner::Snapshot);
         // The polynomials are written while the rows are hashed.
-        let (polys, tree) =
-            rayon::join(|| PolyFile::columns(polys, scratch, true), || lde.commit_rows::<BaseElement>(MAIN_LOW_LEVELS));
+        let (polys, tree) = rayon::join(
+            || PolyFile::columns(polys, scratch, Owner::Snapshot),
+            || lde.commit_rows::<BaseElement>(MAIN_LOW_LEVELS),
+        );
         // Written back now, the snapshot's pages are clean: the kernel may drop them (and read them
         // again) under memory pressure, and they no longer count towards the dirty pages beyond
         // which it throttles the writes of every proof (measured: 45,000 rows/s proving an age band
@@ -958,7 +969,7 @@ impl MainLde {
         scratch: Option<&Path>,
     ) -> Result<MainLde, String> {
         assert_eq!(partition, PartitionOptions::default(), "format v3 hashes whole rows");
-        let lde = Extension::interpolating(&values, domain, scratch)?;
+        let lde = Extension::interpolating(&values, domain, scratch, Owner::Snapshot)?;
         let tree = lde.commit_rows::<BaseElement>(MAIN_LOW_LEVELS);
         // Written back, as `build` does.
         let _ = values.file.sync_data();
@@ -1084,15 +1095,18 @@ impl<E: FieldElement<BaseField = BaseElement>> TraceLde<E> for CachedTraceLde<E>
                 let (cols, n) = (polys.num_cols(), polys.num_rows());
                 let blowup = domain.trace_to_lde_blowup();
                 let keep_even = Budget { cols, n, blowup, budget: self.aux_memory }.keep_even_rows(E::EXTENSION_DEGREE);
-                let lde = Extension::of(&polys, domain, scratch, keep_even);
+                let lde = Extension::of(&polys, domain, scratch, keep_even, Owner::Proof);
                 // The polynomials are written while the rows are hashed.
-                let (polys, tree) =
-                    rayon::join(|| PolyFile::columns(polys, scratch, false), || lde.commit_rows::<E>(LOW_LEVELS));
+                let (polys, tree) = rayon::join(
+                    || PolyFile::columns(polys, scratch, Owner::Proof),
+                    || lde.commit_rows::<E>(LOW_LEVELS),
+                );
                 (lde, polys, tree)
             }
             PolyColumns::Stored(store) => {
                 // A full disk fails the proof (the pool reports it), not the snapshot.
-                let lde = Extension::interpolating(&*store, domain, scratch).unwrap_or_else(|e| panic!("{e}"));
+                let lde =
+                    Extension::interpolating(&*store, domain, scratch, Owner::Proof).unwrap_or_else(|e| panic!("{e}"));
                 let tree = lde.commit_rows::<E>(LOW_LEVELS);
                 (lde, PolyColumns::Stored(store), tree)
             }
@@ -1206,8 +1220,11 @@ mod tests {
         // Rows in memory, in a scratch file, and the even ones in memory and the odd ones in the file.
         let dir = tempfile::tempdir().unwrap();
         let mut held = Vec::new();
+        // Kept files of stale bytes, longer than an extension: whatever of them it reads must be its own.
+        let stale = (8 * n * width * 8) as u64;
         for (scratch, keep_even) in [(None, false), (Some(dir.path()), false), (Some(dir.path()), true)] {
-            let ours = Extension::of(&polys, &domain, scratch, keep_even);
+            crate::scratch::fill_pool(dir.path(), &[stale]);
+            let ours = Extension::of(&polys, &domain, scratch, keep_even, Owner::Proof);
             assert_eq!(ours.spilled(), scratch.is_some() && !keep_even && cfg!(unix));
             extension_matches(&ours, &polys, &domain);
             held.push(ours.values_in_memory());
@@ -1234,7 +1251,7 @@ mod tests {
                 self.0.read_column(index, out)
             }
         }
-        let refused = Extension::interpolating(&ReadOnly(&file), &domain, None).err().expect("an error");
+        let refused = Extension::interpolating(&ReadOnly(&file), &domain, None, Owner::Proof).err().expect("an error");
         assert!(refused.contains("scratch file") && refused.contains("read-only"), "{refused}");
         let mut column = vec![BaseElement::ZERO; n];
         for (c, values) in values.columns().enumerate() {
@@ -1242,7 +1259,8 @@ mod tests {
             assert_eq!(column, values, "column {c}: its values kept");
         }
         for scratch in [None, Some(dir.path())] {
-            let ours = Extension::interpolating(&file, &domain, scratch).unwrap();
+            crate::scratch::fill_pool(dir.path(), &[stale]);
+            let ours = Extension::interpolating(&file, &domain, scratch, Owner::Proof).unwrap();
             assert_eq!(ours.spilled(), scratch.is_some() && cfg!(unix));
             extension_matches(&ours, &polys, &domain);
             let mut column = vec![BaseElement::ZERO; n];

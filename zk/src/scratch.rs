@@ -1,13 +1,16 @@
-//! The prover's scratch files that a proof writes in full before it reads them (an extension's rows,
-//! a segment's polynomials), kept for the next proof instead of deleted: their pages stay in the
+//! The prover's scratch files. A proof's files (its auxiliary and quotient extensions' rows, its
+//! segment's polynomials) are kept for the next proof instead of deleted: their pages stay in the
 //! kernel's page cache, and a proof that overwrites them does not take fresh pages. On the 2-vCPU
 //! machine of BENCHMARKS.md a gigabyte written into fresh pages took 2.8–3.1 s (memory the machine
-//! had not touched for ten seconds is cold), into a kept file's 0.13–0.29 s.
+//! had not touched for ten seconds is cold), over a kept file's 0.13–0.29 s.
 //!
-//! A file is unnamed (it vanishes with the process), stays in its directory (the node's
-//! `<data dir>/prover-scratch`), and holds what the proof that last used it wrote there, until the
-//! next overwrites it. The pool keeps at most [`POOLED_BYTES`] of files; a larger one is deleted as
-//! before.
+//! A snapshot's files, and a file that is read before it is written ([`Scratch::fresh`]), are never
+//! kept: they are deleted with their owner, as before. A kept file is unnamed (it vanishes with the
+//! process), stays in its directory (the node's `<data dir>/prover-scratch`) and holds what the proof
+//! that last used it wrote there (per-query values over the node's rows) until the next proof
+//! overwrites it: each user writes every byte it reads and then cuts the file to what it wrote
+//! ([`Scratch::cut`]), so nothing older stays past its end. The pool keeps at most [`POOLED_BYTES`] of
+//! files; a file that would take it past that is deleted.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,34 +22,50 @@ const POOLED_BYTES: u64 = 4 << 30;
 /// Files given back, with their directory and length.
 static POOL: Mutex<Vec<(PathBuf, File, u64)>> = Mutex::new(Vec::new());
 
-/// A scratch file in a directory, given back to the pool when dropped.
+/// Whose a scratch file is: a proof's goes back to the pool when dropped, a snapshot's is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Proof,
+    Snapshot,
+}
+
+/// A scratch file in a directory.
 pub(crate) struct Scratch {
     file: Option<File>,
     dir: PathBuf,
+    owner: Owner,
 }
 
 impl Scratch {
-    /// A kept file of `dir` (the largest), or a new unnamed one. Its content is what was written there
-    /// before: the caller writes every byte it reads.
-    pub(crate) fn take(dir: &Path) -> std::io::Result<Scratch> {
+    /// A kept file of `dir` for about `bytes` (the smallest of at least that many, else the largest),
+    /// or a new unnamed one. Its content is what was written there before: the caller writes every
+    /// byte it reads, then [`Scratch::cut`]s it.
+    pub(crate) fn take(dir: &Path, bytes: u64, owner: Owner) -> std::io::Result<Scratch> {
         let kept = {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-            let largest = (0..pool.len()).filter(|&i| pool[i].0 == dir).max_by_key(|&i| pool[i].2);
-            largest.map(|i| pool.swap_remove(i).1)
+            let ours = (0..pool.len()).filter(|&i| pool[i].0 == dir);
+            let fits = ours.clone().filter(|&i| pool[i].2 >= bytes).min_by_key(|&i| pool[i].2);
+            fits.or_else(|| ours.max_by_key(|&i| pool[i].2)).map(|i| pool.swap_remove(i).1)
         };
         let file = match kept {
             Some(file) => file,
             None => tempfile::tempfile_in(dir)?,
         };
-        Ok(Scratch { file: Some(file), dir: dir.to_path_buf() })
+        Ok(Scratch { file: Some(file), dir: dir.to_path_buf(), owner })
     }
-}
 
-impl Scratch {
     /// A new unnamed file in `dir` (empty: for a caller that reads what it has not written, as zeros),
-    /// given back to the pool when dropped.
+    /// deleted when dropped.
     pub(crate) fn fresh(dir: &Path) -> std::io::Result<Scratch> {
-        Ok(Scratch { file: Some(tempfile::tempfile_in(dir)?), dir: dir.to_path_buf() })
+        Ok(Scratch { file: Some(tempfile::tempfile_in(dir)?), dir: dir.to_path_buf(), owner: Owner::Snapshot })
+    }
+
+    /// Cuts the file to its first `bytes` (what its user wrote), if it is longer.
+    pub(crate) fn cut(&self, bytes: u64) -> std::io::Result<()> {
+        if self.metadata()?.len() > bytes {
+            self.set_len(bytes)?;
+        }
+        Ok(())
     }
 }
 
@@ -60,7 +79,7 @@ impl std::ops::Deref for Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let Some(file) = self.file.take() else { return };
+        let Some(file) = self.file.take().filter(|_| self.owner == Owner::Proof) else { return };
         let Ok(len) = file.metadata().map(|m| m.len()) else { return };
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
         let held: u64 = pool.iter().map(|(_, _, len)| len).sum();
@@ -70,28 +89,55 @@ impl Drop for Scratch {
     }
 }
 
+/// Gives `dir`'s pool files of these lengths, filled with bytes that are not zero (so that a reader
+/// of bytes its user did not write reads garbage, in the tests that reuse them).
+#[cfg(test)]
+pub(crate) fn fill_pool(dir: &Path, lengths: &[u64]) {
+    use std::os::unix::fs::FileExt;
+    for (k, &len) in lengths.iter().enumerate() {
+        let file = tempfile::tempfile_in(dir).unwrap();
+        let bytes: Vec<u8> =
+            (0..len).map(|i| (i.wrapping_mul(0x9E37_79B9).wrapping_add(k as u64) >> 7) as u8 | 1).collect();
+        file.write_all_at(&bytes, 0).unwrap();
+        drop(Scratch { file: Some(file), dir: dir.to_path_buf(), owner: Owner::Proof });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::FileExt;
 
-    /// A file given back is the next one taken in its directory (with what was written in it), not
-    /// one of another directory's; beyond the pool's bytes, a file is not kept.
+    /// A proof's file given back is the next one taken in its directory (the smallest that fits, with
+    /// what was written in it), not one of another directory's; a snapshot's is not given back, nor one
+    /// past the pool's bytes; a file cut keeps only what was written.
     #[test]
-    fn a_file_given_back_is_taken_again_in_its_directory() {
+    fn a_proofs_file_given_back_is_taken_again_in_its_directory() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let first = Scratch::take(a.path()).unwrap();
+        let first = Scratch::take(a.path(), 4, Owner::Proof).unwrap();
         first.write_all_at(b"rows", 0).unwrap();
         drop(first);
-        let other = Scratch::take(b.path()).unwrap();
+        let large = Scratch::take(a.path(), 4, Owner::Proof).unwrap();
+        assert_eq!(large.metadata().unwrap().len(), 4, "the file given back");
+        large.write_all_at(&[7; 100], 0).unwrap();
+        let small = Scratch::take(a.path(), 4, Owner::Proof).unwrap();
+        small.write_all_at(b"rows", 0).unwrap();
+        drop((large, small));
+        let other = Scratch::take(b.path(), 0, Owner::Proof).unwrap();
         assert_eq!(other.metadata().unwrap().len(), 0, "another directory's file");
-        let again = Scratch::take(a.path()).unwrap();
+        // The smallest that fits, else the largest.
+        let fits = Scratch::take(a.path(), 3, Owner::Proof).unwrap();
         let mut read = [0u8; 4];
-        again.read_exact_at(&mut read, 0).unwrap();
-        assert_eq!(&read, b"rows");
-        // A file past the pool's bound (a sparse one) is deleted when dropped.
-        again.set_len(POOLED_BYTES + 1).unwrap();
-        drop(again);
-        assert_eq!(Scratch::take(a.path()).unwrap().metadata().unwrap().len(), 0);
+        fits.read_exact_at(&mut read, 0).unwrap();
+        assert_eq!((&read, fits.metadata().unwrap().len()), (b"rows", 4));
+        let largest = Scratch::take(a.path(), 1_000, Owner::Snapshot).unwrap();
+        assert_eq!(largest.metadata().unwrap().len(), 100);
+        largest.cut(10).unwrap();
+        assert_eq!(largest.metadata().unwrap().len(), 10);
+        // A snapshot's file is deleted when dropped, and so is one past the pool's bound (sparse).
+        drop(largest);
+        fits.set_len(POOLED_BYTES + 1).unwrap();
+        drop(fits);
+        assert_eq!(Scratch::take(a.path(), 0, Owner::Proof).unwrap().metadata().unwrap().len(), 0);
     }
 }
