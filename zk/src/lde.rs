@@ -162,9 +162,14 @@ impl<const W: usize> Half<W> {
         spill: Option<&std::fs::File>,
         at: u64,
     ) -> (Half<W>, Option<Vec<[BaseElement; W]>>) {
-        match spill {
-            Some(file) if spill::write_rows(file, &rows, at).is_ok() => (Half::File(at), Some(rows)),
-            _ => (Half::Memory(rows), None),
+        match spill.map(|file| spill::write_rows(file, &rows, at)) {
+            Some(Ok(())) => (Half::File(at), Some(rows)),
+            Some(Err(_)) => {
+                // A full disk: the kept scratch files' space goes back to it.
+                crate::scratch::release();
+                (Half::Memory(rows), None)
+            }
+            None => (Half::Memory(rows), None),
         }
     }
 
@@ -353,16 +358,22 @@ impl Extension {
             odd: get_evaluation_offsets::<BaseElement>(n, blowup / 2, domain.offset() * generator),
             twiddles: domain.trace_twiddles(),
         };
-        let spill = scratch.and_then(|dir| Scratch::take(dir, (rows * width * 8) as u64, owner).ok());
         let mut written = 0;
         let (full, rest) = (width / SEGMENT_WIDTH, width % SEGMENT_WIDTH);
         let wide = if group_width(rows) == NARROW_WIDTH { 0 } else { full + usize::from(rest > NARROW_WIDTH) };
+        // The bytes the file will hold: every group's columns (the last padded), half the rows when the
+        // even ones stay in memory.
+        let columns =
+            wide * SEGMENT_WIDTH + width.saturating_sub(wide * SEGMENT_WIDTH).div_ceil(NARROW_WIDTH) * NARROW_WIDTH;
+        let bytes = (columns * rows * 8 / if keep_even { 2 } else { 1 }) as u64;
+        let spill = scratch.and_then(|dir| Scratch::take(dir, bytes, owner).ok());
         let firsts = (0..wide).map(|s| s * SEGMENT_WIDTH);
         let segments = Group::all_of(polys, firsts, &cosets, spill.as_deref(), &mut written, keep_even);
         let firsts = (wide * SEGMENT_WIDTH..width).step_by(NARROW_WIDTH);
         let narrow = Group::all_of(polys, firsts, &cosets, spill.as_deref(), &mut written, keep_even);
         // A kept file longer than what was written: nothing older stays past its end.
         if let Some(file) = &spill {
+            debug_assert!(written <= bytes, "the file holds what was counted for it");
             let _ = file.cut(written);
         }
         static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -669,6 +680,9 @@ impl PolyFile {
             return PolyColumns::Memory(Arc::new(polys));
         };
         let written = polys.columns().enumerate().try_for_each(|(i, c)| file.write_at(i, 0, c));
+        if written.is_err() {
+            crate::scratch::release();
+        }
         let _ = file.file.cut(bytes);
         if owner == Owner::Snapshot && written.is_ok() {
             let _ = file.file.sync_data();

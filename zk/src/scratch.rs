@@ -10,7 +10,9 @@
 //! that last used it wrote there (per-query values over the node's rows) until the next proof
 //! overwrites it: each user writes every byte it reads and then cuts the file to what it wrote
 //! ([`Scratch::cut`]), so nothing older stays past its end. The pool keeps at most [`POOLED_BYTES`] of
-//! files; a file that would take it past that is deleted.
+//! files (scratch disk, or memory where the directory is a tmpfs); a file that would take it past that
+//! is deleted, and so is every kept file once a write to the scratch disk fails ([`release`]). In the
+//! tests a kept file is scribbled over before it is handed out.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -48,7 +50,13 @@ impl Scratch {
             fits.or_else(|| ours.max_by_key(|&i| pool[i].2)).map(|i| pool.swap_remove(i).1)
         };
         let file = match kept {
-            Some(file) => file,
+            Some(file) => {
+                // In the tests every kept file comes back scribbled over, so a reader of a byte its
+                // user did not write reads garbage, whichever proof wrote the file before.
+                #[cfg(test)]
+                scribble(&file);
+                file
+            }
             None => tempfile::tempfile_in(dir)?,
         };
         Ok(Scratch { file: Some(file), dir: dir.to_path_buf(), owner })
@@ -77,15 +85,36 @@ impl std::ops::Deref for Scratch {
     }
 }
 
+/// Deletes every kept file (a write to the scratch disk failed: their space goes back to it).
+pub(crate) fn release() {
+    POOL.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let Some(file) = self.file.take().filter(|_| self.owner == Owner::Proof) else { return };
+        // A file whose proof panicked (a scratch file that could not be read, say) is not kept.
+        let keep = self.owner == Owner::Proof && !std::thread::panicking();
+        let Some(file) = self.file.take().filter(|_| keep) else { return };
         let Ok(len) = file.metadata().map(|m| m.len()) else { return };
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
         let held: u64 = pool.iter().map(|(_, _, len)| len).sum();
         if held + len <= POOLED_BYTES {
             pool.push((std::mem::take(&mut self.dir), file, len));
         }
+    }
+}
+
+/// Overwrites `file` with bytes that are not zero.
+#[cfg(test)]
+fn scribble(file: &File) {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let block: Vec<u8> = (0..1u64 << 16).map(|i| (i.wrapping_mul(0x9E37_79B9) >> 7) as u8 | 1).collect();
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(block.len() as u64) as usize;
+        file.write_all_at(&block[..n], at).expect("scribbling over a kept file");
+        at += n as u64;
     }
 }
 
@@ -108,8 +137,8 @@ mod tests {
     use super::*;
     use std::os::unix::fs::FileExt;
 
-    /// A proof's file given back is the next one taken in its directory (the smallest that fits, with
-    /// what was written in it), not one of another directory's; a snapshot's is not given back, nor one
+    /// A proof's file given back is the next one taken in its directory (the smallest that fits, and,
+    /// in the tests, scribbled over), not one of another directory's; a snapshot's is not given back, nor one
     /// past the pool's bytes; a file cut keeps only what was written.
     #[test]
     fn a_proofs_file_given_back_is_taken_again_in_its_directory() {
@@ -125,11 +154,12 @@ mod tests {
         drop((large, small));
         let other = Scratch::take(b.path(), 0, Owner::Proof).unwrap();
         assert_eq!(other.metadata().unwrap().len(), 0, "another directory's file");
-        // The smallest that fits, else the largest.
+        // The smallest that fits, else the largest; in the tests, scribbled over.
         let fits = Scratch::take(a.path(), 3, Owner::Proof).unwrap();
         let mut read = [0u8; 4];
         fits.read_exact_at(&mut read, 0).unwrap();
-        assert_eq!((&read, fits.metadata().unwrap().len()), (b"rows", 4));
+        assert_eq!(fits.metadata().unwrap().len(), 4);
+        assert!(read != *b"rows" && !read.contains(&0), "{read:?}");
         let largest = Scratch::take(a.path(), 1_000, Owner::Snapshot).unwrap();
         assert_eq!(largest.metadata().unwrap().len(), 100);
         largest.cut(10).unwrap();
