@@ -122,12 +122,10 @@ fn scribble(file: &File) {
 /// of bytes its user did not write reads garbage, in the tests that reuse them).
 #[cfg(test)]
 pub(crate) fn fill_pool(dir: &Path, lengths: &[u64]) {
-    use std::os::unix::fs::FileExt;
-    for (k, &len) in lengths.iter().enumerate() {
+    for &len in lengths {
         let file = tempfile::tempfile_in(dir).unwrap();
-        let bytes: Vec<u8> =
-            (0..len).map(|i| (i.wrapping_mul(0x9E37_79B9).wrapping_add(k as u64) >> 7) as u8 | 1).collect();
-        file.write_all_at(&bytes, 0).unwrap();
+        file.set_len(len).unwrap();
+        scribble(&file);
         drop(Scratch { file: Some(file), dir: dir.to_path_buf(), owner: Owner::Proof });
     }
 }
