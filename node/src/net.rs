@@ -419,7 +419,7 @@ impl NodeNet {
             }
             None if self.connected => self.send(None, req),
             None => {
-                warn!(target: "node::net", kind = kind(&req), "dropped a message the outbox could not keep: no hub connection")
+                warn!(target: "node::net", kind = req.kind(), "dropped a message the outbox could not keep: no hub connection")
             }
         }
     }
@@ -707,16 +707,6 @@ impl NodeNet {
     }
 }
 
-/// A message's kind, for logs.
-fn kind(req: &WireRequest) -> &'static str {
-    match req {
-        WireRequest::Deliver(_) => "delivery",
-        WireRequest::Proof(_) => "proof",
-        WireRequest::Hello(_) => "hello",
-        WireRequest::Query(_) => "query",
-    }
-}
-
 /// The answer a signed statement carries, if it is one.
 fn answered(env: &Signed<AnswerMessage>) -> Option<NodeAnswer> {
     match serde_json::from_str::<AnswerMessage>(&env.body).ok()?.outcome {
@@ -793,11 +783,11 @@ async fn keep_and_send(
     let id = match tokio::task::spawn_blocking(move || keeping.keep_message(&kept, paid)).await {
         Ok(Ok(id)) => Some(id),
         Ok(Err(e)) => {
-            warn!(target: "node::net", %e, kind = kind(&msg), "cannot keep a message in the outbox: sending it once");
+            warn!(target: "node::net", %e, kind = msg.kind(), "cannot keep a message in the outbox: sending it once");
             None
         }
         Err(e) => {
-            warn!(target: "node::net", %e, kind = kind(&msg), "outbox writer failed: sending the message once");
+            warn!(target: "node::net", %e, kind = msg.kind(), "outbox writer failed: sending the message once");
             None
         }
     };

@@ -63,12 +63,11 @@ impl Kind {
         match req {
             WireRequest::Deliver(_) => Ok(Kind::Delivery),
             WireRequest::Proof(_) => Ok(Kind::Proof),
-            WireRequest::Hello(_) => Err(OutboxError::NotKept("hello")),
-            WireRequest::Query(_) => Err(OutboxError::NotKept("query")),
+            WireRequest::Hello(_) | WireRequest::Query(_) => Err(OutboxError::NotKept(req.kind())),
         }
     }
 
-    /// The name it is stored under.
+    /// The name it is stored under (the outbox table's, kept as it is whatever the logs call it).
     fn name(self) -> &'static str {
         match self {
             Kind::Delivery => "delivery",

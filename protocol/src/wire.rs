@@ -176,6 +176,19 @@ pub enum WireRequest {
     Proof(Signed<crate::proof::ProofMessage>),
 }
 
+impl WireRequest {
+    /// The request's kind, as logs and the node's outbox name it: `query`, `delivery`, `hello` or
+    /// `proof`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WireRequest::Query(_) => "query",
+            WireRequest::Deliver(_) => "delivery",
+            WireRequest::Hello(_) => "hello",
+            WireRequest::Proof(_) => "proof",
+        }
+    }
+}
+
 /// How the hub's error messages for a request it could not take yet end: the sender may send the same
 /// request again later. Every other error is final.
 pub const RETRY_LATER: &str = "retry later";
