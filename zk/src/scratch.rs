@@ -35,7 +35,8 @@ pub(crate) enum Owner {
 pub(crate) struct Scratch {
     file: Option<File>,
     dir: PathBuf,
-    owner: Owner,
+    /// Whether it goes back to the pool when dropped (a proof's, but not [`Scratch::fresh`]).
+    pooled: bool,
 }
 
 impl Scratch {
@@ -59,13 +60,13 @@ impl Scratch {
             }
             None => tempfile::tempfile_in(dir)?,
         };
-        Ok(Scratch { file: Some(file), dir: dir.to_path_buf(), owner })
+        Ok(Scratch { file: Some(file), dir: dir.to_path_buf(), pooled: owner == Owner::Proof })
     }
 
     /// A new unnamed file in `dir` (empty: for a caller that reads what it has not written, as zeros),
     /// deleted when dropped.
     pub(crate) fn fresh(dir: &Path) -> std::io::Result<Scratch> {
-        Ok(Scratch { file: Some(tempfile::tempfile_in(dir)?), dir: dir.to_path_buf(), owner: Owner::Snapshot })
+        Ok(Scratch { file: Some(tempfile::tempfile_in(dir)?), dir: dir.to_path_buf(), pooled: false })
     }
 
     /// Cuts the file to its first `bytes` (what its user wrote), if it is longer.
@@ -93,7 +94,7 @@ pub(crate) fn release() {
 impl Drop for Scratch {
     fn drop(&mut self) {
         // A file whose proof panicked (a scratch file that could not be read, say) is not kept.
-        let keep = self.owner == Owner::Proof && !std::thread::panicking();
+        let keep = self.pooled && !std::thread::panicking();
         let Some(file) = self.file.take().filter(|_| keep) else { return };
         let Ok(len) = file.metadata().map(|m| m.len()) else { return };
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
@@ -126,7 +127,7 @@ pub(crate) fn fill_pool(dir: &Path, lengths: &[u64]) {
         let file = tempfile::tempfile_in(dir).unwrap();
         file.set_len(len).unwrap();
         scribble(&file);
-        drop(Scratch { file: Some(file), dir: dir.to_path_buf(), owner: Owner::Proof });
+        drop(Scratch { file: Some(file), dir: dir.to_path_buf(), pooled: true });
     }
 }
 
