@@ -168,11 +168,12 @@ fn read_for_commit(path: &Path) {
     };
     let mut store = Store::open(path).unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let (mut one_pass, mut spooled, mut back) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut opened, mut one_pass, mut spooled, mut back) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut rows, mut blocks, mut bytes) = (0usize, 0usize, 0u64);
     for _ in 0..5 {
         let t = Instant::now();
         let reader = BlockReader::open(&mut store).unwrap();
+        opened.push(t.elapsed());
         let mut n = 0usize;
         reader
             .for_each(|b| {
@@ -203,9 +204,11 @@ fn read_for_commit(path: &Path) {
     }
     eprintln!(
         "dataset read for a commitment ({rows} rows, {blocks} blocks, spool {:.1} MB): one pass in its read \
-         transaction {:.2?}; read into the spool {:.2?} (the transaction then ends); spool read back {:.2?}",
+         transaction {:.2?} (of which opening it, the measures' ranges, {:.2?}); read into the spool {:.2?} (the \
+         transaction then ends); spool read back {:.2?}",
         bytes as f64 / 1e6,
         median(one_pass),
+        median(opened),
         median(spooled),
         median(back),
     );

@@ -207,13 +207,26 @@ const LATEST_VALUES: &str = "SELECT person_id, code, value_e3 FROM (
          FROM measurement WHERE system = 'loinc' AND implausible = 0)
      WHERE latest = 1 ORDER BY person_id, code";
 
+/// Each LOINC measure's least and greatest plausible value (read from the `measurement_by_code` index,
+/// in its order: no sort).
+const VALUE_RANGES: &str = "SELECT code, MIN(value_e3), MAX(value_e3) FROM measurement
+     WHERE system = 'loinc' AND implausible = 0 GROUP BY code";
+
+/// Each person's latest plausible value of one LOINC measure (`?1`), as [`LATEST_VALUES`] picks it.
+const LATEST_OF: &str = "SELECT value_e3 FROM (
+         SELECT value_e3, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY measured_at DESC, measurement_id DESC) AS latest
+         FROM measurement WHERE system = 'loinc' AND code = ?1 AND implausible = 0)
+     WHERE latest = 1";
+
 /// Every plausible LOINC value, in time order per person and measure.
 const EVERY_VALUE: &str = "SELECT person_id, code, value_e3 FROM measurement WHERE system = 'loinc' AND implausible = 0
      ORDER BY person_id, code, measured_at, measurement_id";
 
 impl<'s> BlockReader<'s> {
-    /// Opens the read transaction, and finds the data version and the measures that are not committed
-    /// (one pass over the measurements).
+    /// Opens the read transaction, and finds the data version and the measures that are not committed:
+    /// one pass over the measurements index for each measure's least and greatest plausible value
+    /// (the committable values are one range, [`committed_value`]), then, for a measure with a value
+    /// outside it, whether a patient's latest value is.
     pub fn open(store: &'s mut Store) -> Result<BlockReader<'s>, StoreError> {
         let tx = store.conn_mut().transaction()?;
         let version: Option<String> =
@@ -221,17 +234,27 @@ impl<'s> BlockReader<'s> {
         let data_version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
         let mut uncommitted = BTreeSet::new();
         let mut value_codes = BTreeSet::new();
-        for (sql, code_of) in [(EVERY_VALUE, value_code as fn(&str, &str) -> u64), (LATEST_VALUES, latest_code)] {
-            let mut stmt = tx.prepare(sql)?;
+        let mut outside = Vec::new();
+        {
+            let mut stmt = tx.prepare(VALUE_RANGES)?;
             let mut it = stmt.query([])?;
             while let Some(r) = it.next()? {
-                let (code, value): (String, i64) = (r.get(1)?, r.get(2)?);
-                let code = code_of("loinc", &code);
-                if sql == EVERY_VALUE {
-                    value_codes.insert(code);
+                let (code, least, greatest): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                let every = value_code("loinc", &code);
+                value_codes.insert(every);
+                if committed_value(least).is_none() || committed_value(greatest).is_none() {
+                    uncommitted.insert(every);
+                    outside.push(code);
                 }
-                if committed_value(value).is_none() {
-                    uncommitted.insert(code);
+            }
+        }
+        for code in outside {
+            let mut stmt = tx.prepare(LATEST_OF)?;
+            let mut it = stmt.query([&code])?;
+            while let Some(r) = it.next()? {
+                if committed_value(r.get(0)?).is_none() {
+                    uncommitted.insert(latest_code("loinc", &code));
+                    break;
                 }
             }
         }
@@ -1136,14 +1159,17 @@ mod tests {
         // Person 3 has no year of birth: no age, no birth month row.
         assert_eq!(codes(&blocks[2]), vec![person, female]);
         // Each person's latest plausible value of each LOINC measure, after the attributes, offset by 2^31;
-        // a measure with a value outside the committable range is left out whole (both forms).
+        // a measure with a value outside the committable range is left out whole (both forms), but its
+        // latest values when every patient's latest is within it (cholesterol: an older value outside).
         store
             .conn()
             .execute_batch(
                 "INSERT INTO measurement (person_id, system, code, measured_at, value_e3, unit, implausible, source_id) VALUES
                      (1, 'loinc', '2345-7', 100, 90000, 'mg/dL', 0, 1), (1, 'loinc', '2345-7', 200, 95000, 'mg/dL', 0, 1),
                      (1, 'loinc', '2345-7', 300, 999000, 'mg/dL', 1, 1), (2, 'loinc', '2345-7', 100, -5, 'mg/dL', 0, 1),
-                     (3, 'loinc', '8480-6', 100, 120000, 'mm[Hg]', 0, 1), (3, 'loinc', '8480-6', 200, 3000000000, 'mm[Hg]', 0, 1);",
+                     (3, 'loinc', '8480-6', 100, 120000, 'mm[Hg]', 0, 1), (3, 'loinc', '8480-6', 200, 3000000000, 'mm[Hg]', 0, 1),
+                     (2, 'loinc', '2093-3', 100, -2147483649, 'mg/dL', 0, 1), (2, 'loinc', '2093-3', 200, 180000, 'mg/dL', 0, 1),
+                     (2, 'loinc', '2093-3', 300, 4000000000, 'mg/dL', 1, 1);",
             )
             .unwrap();
         let SnapshotData { blocks, uncommitted_measures, value_codes, .. } = snapshot_blocks(&mut store).unwrap();
@@ -1159,13 +1185,20 @@ mod tests {
                 Row { code: glucose, value: offset(95_000) }
             ]
         );
+        let (cholesterol, every_cholesterol) = (latest_code("loinc", "2093-3"), value_code("loinc", "2093-3"));
         assert_eq!(
-            tail(&blocks[1], 2),
-            [Row { code: every_glucose, value: offset(-5) }, Row { code: glucose, value: offset(-5) }]
+            tail(&blocks[1], 3),
+            [
+                Row { code: every_glucose, value: offset(-5) },
+                Row { code: cholesterol, value: offset(180_000) },
+                Row { code: glucose, value: offset(-5) }
+            ]
         );
         assert_eq!(codes(&blocks[2]), vec![person, female]);
         let blood_pressure = [latest_code("loinc", "8480-6"), value_code("loinc", "8480-6")];
-        assert_eq!(uncommitted_measures, BTreeSet::from(blood_pressure));
-        assert_eq!(value_codes, BTreeSet::from([every_glucose, blood_pressure[1]]));
+        let mut expected = BTreeSet::from(blood_pressure);
+        expected.insert(every_cholesterol);
+        assert_eq!(uncommitted_measures, expected);
+        assert_eq!(value_codes, BTreeSet::from([every_glucose, blood_pressure[1], every_cholesterol]));
     }
 }
