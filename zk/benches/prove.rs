@@ -2,7 +2,7 @@
 //! per process):
 //!
 //! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement, then one at the format's cap; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
-//! `--eight`: the most criteria, with and without a consent-like ranged one (`--consent`: seven and a consent only, twice); `--chunk`: a count and a mean as
+//! `--verify`: verification alone, 300 times each; `--eight`: the most criteria, with and without a consent-like ranged one (`--consent`: seven and a consent only, twice); `--chunk`: a count and a mean as
 //! one chunk's proofs, beside the same over the whole snapshot; `--dataset K [--held] [--only count,mean,sd]`: a
 //! count, a mean and a standard deviation over K full chunks, parked as a node keeps them, or held in memory)
 //!
@@ -77,17 +77,7 @@ fn dataset(log: usize, k: usize, blocks: Vec<Block>, held: bool, only: Option<&s
         let prove_s = t.elapsed().as_secs_f64();
         // The median of eleven verifications: the parts on the machine's threads (`verify_chunked`), and
         // one after another (each part's `verify_chunk`, then `check_linked`, as the hub checks a run).
-        let median = |f: &dyn Fn()| {
-            let mut ms: Vec<f64> = (0..11)
-                .map(|_| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            ms.sort_by(f64::total_cmp);
-            ms[5]
-        };
+        let median = |f: &dyn Fn()| sorted_ms(11, f)[5];
         let threads = median(&|| agora_zk::verify_chunked(&claim, &commitments, &parts).unwrap());
         let in_turn = median(&|| {
             parts.iter().for_each(|p| agora_zk::verify::verify_chunk(p).unwrap());
@@ -144,6 +134,19 @@ where
     }
 }
 
+/// `f`'s wall time in milliseconds over `runs` runs, in increasing order.
+fn sorted_ms(runs: usize, f: &dyn Fn()) -> Vec<f64> {
+    let mut ms: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--phases") {
@@ -175,6 +178,42 @@ fn main() {
     let snapshot = Snapshot::build(blocks, [7; 32]).unwrap();
     let commit_s = t.elapsed().as_secs_f64();
     println!("2^{log} commit: {commit_s:.2} s, peak RSS {:.0} MB", peak_rss_mb());
+    if args.iter().any(|a| a == "--verify") {
+        // Verification alone, many times (for its p50 and a profile): one criterion's proof, then the
+        // same count as one chunk's part (as a dataset in chunks answers it), and an age band's.
+        let count = Statement {
+            criteria: vec![Criterion::has(101)],
+            measure: None,
+            squares: false,
+            measure_range: None,
+            threshold: 0,
+        };
+        let (claim, proof) = snapshot.prove([13; 32], &count).unwrap();
+        let (total, parts) = agora_zk::prove::prove_chunked(&[&snapshot], [14; 32], &count).unwrap();
+        let (band, band_proof) = snapshot.prove([15; 32], &banded()).unwrap();
+        let commitments = [snapshot.commitment().clone()];
+        let p50 = |verify: &dyn Fn()| {
+            let ms = sorted_ms(300, verify);
+            (ms[150], ms[270])
+        };
+        let whole = p50(&|| verify_claim(snapshot.commitment(), &claim, &proof).unwrap());
+        let chunk = p50(&|| agora_zk::verify_chunked(&total, &commitments, &parts).unwrap());
+        let ranged = p50(&|| verify_claim(snapshot.commitment(), &band, &band_proof).unwrap());
+        println!(
+            "2^{log} verify, 300 times each (p50 / p90): one criterion {:.2} / {:.2} ms ({:.1} KB); as a chunk's part \
+             {:.2} / {:.2} ms ({:.1} KB); age band {:.2} / {:.2} ms ({:.1} KB)",
+            whole.0,
+            whole.1,
+            proof.len() as f64 / 1024.0,
+            chunk.0,
+            chunk.1,
+            parts[0].proof.len() as f64 / 1024.0,
+            ranged.0,
+            ranged.1,
+            band_proof.len() as f64 / 1024.0,
+        );
+        return;
+    }
     if args.iter().any(|a| a == "--widest") {
         // Near the format's widest statement: a two-sided range of bounds below 2^31 (long chains), an
         // age-band-like range, and a sex.

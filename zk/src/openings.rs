@@ -11,7 +11,6 @@
 
 use crate::ZkError;
 use winter_air::proof::{Proof, Queries};
-use winter_verifier::{Deserializable as _, Serializable as _, SliceReader};
 
 /// Bytes of a base-field element, and of an element of its quadratic extension.
 const BASE: usize = 8;
@@ -22,20 +21,8 @@ const AUX: usize = 1;
 
 /// A query set's values and its Merkle opening, as bytes (the opening still to be parsed, with the
 /// bounded reader for a hostile proof: `crate::verify`).
-pub(crate) fn split(queries: &Queries) -> (Vec<u8>, Vec<u8>) {
-    // Serialized as two length-prefixed byte vectors: the values, then the opening. The bytes are
-    // re-serialized from a parsed struct, so their prefixes are their own lengths.
-    let bytes = queries.to_bytes();
-    let mut reader = SliceReader::new(&bytes);
-    let values = Vec::<u8>::read_from(&mut reader).expect("a query set serializes its values");
-    let opening = Vec::<u8>::read_from(&mut reader).expect("a query set serializes its opening");
-    (values, opening)
-}
-
-fn join(values: Vec<u8>, opening: Vec<u8>) -> Queries {
-    let mut bytes = values.to_bytes();
-    opening.write_into(&mut bytes);
-    Queries::read_from(&mut SliceReader::new(&bytes)).expect("two byte vectors are a query set")
+pub(crate) fn split(queries: &Queries) -> (&[u8], &[u8]) {
+    (queries.value_bytes(), queries.opening_bytes())
 }
 
 /// The proof's bytes with its auxiliary openings as base-field elements. Refused if any opened value is
@@ -57,7 +44,7 @@ pub fn compact(mut proof: Proof) -> Result<Vec<u8>, ZkError> {
         }
         base.extend_from_slice(low);
     }
-    proof.trace_queries[AUX] = join(base, opening);
+    proof.trace_queries[AUX] = Queries::from_parts(base, opening.to_vec());
     Ok(proof.to_bytes())
 }
 
@@ -91,6 +78,6 @@ pub fn lift(proof: &mut Proof, aux_width: usize) -> Result<(), ZkError> {
         lifted.extend_from_slice(element);
         lifted.extend_from_slice(&[0; BASE]);
     }
-    proof.trace_queries[AUX] = join(lifted, opening);
+    proof.trace_queries[AUX] = Queries::from_parts(lifted, opening.to_vec());
     Ok(())
 }

@@ -72,6 +72,22 @@ impl Queries {
         Queries { opening_proof, values }
     }
 
+    /// Agora patch: a query set from its values' bytes and its opening's bytes, as `read_from` reads
+    /// them (agora-zk re-encodes the auxiliary values without serializing the set again).
+    pub fn from_parts(values: Vec<u8>, opening_proof: Vec<u8>) -> Self {
+        Queries { opening_proof, values }
+    }
+
+    /// Agora patch: the values' bytes, as serialized.
+    pub fn value_bytes(&self) -> &[u8] {
+        &self.values
+    }
+
+    /// Agora patch: the opening's bytes (the serialized multi-proof).
+    pub fn opening_bytes(&self) -> &[u8] {
+        &self.opening_proof
+    }
+
     // PARSER
     // --------------------------------------------------------------------------------------------
     /// Convert internally stored bytes into a set of query values and the corresponding batch
@@ -157,11 +173,18 @@ impl Deserializable for Queries {
     /// # Errors
     /// Returns an error of a valid query struct could not be read from the specified source.
     fn read_from<R: ByteReader>(source: &mut R) -> Result<Self, DeserializationError> {
+        // Agora patch: each byte vector read as one slice (`read_slice`, bounded by the reader) instead
+        // of a byte at a time (`Vec::<u8>::read_from`); the same encoding, a length then the bytes.
+        let mut bytes = || -> Result<Vec<u8>, DeserializationError> {
+            let len = source.read_usize()?;
+            Ok(source.read_slice(len)?.to_vec())
+        };
+
         // read values
-        let values = Vec::<_>::read_from(source)?;
+        let values = bytes()?;
 
         // read paths
-        let paths = Vec::<_>::read_from(source)?;
+        let paths = bytes()?;
 
         Ok(Queries { opening_proof: paths, values })
     }
