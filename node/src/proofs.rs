@@ -248,13 +248,15 @@ impl<'s> BlockReader<'s> {
                 }
             }
         }
-        for code in outside {
-            let mut stmt = tx.prepare(LATEST_OF)?;
-            let mut it = stmt.query([&code])?;
-            while let Some(r) = it.next()? {
-                if committed_value(r.get(0)?).is_none() {
-                    uncommitted.insert(latest_code("loinc", &code));
-                    break;
+        if !outside.is_empty() {
+            let mut latest = tx.prepare(LATEST_OF)?;
+            for code in outside {
+                let mut it = latest.query([&code])?;
+                while let Some(r) = it.next()? {
+                    if committed_value(r.get(0)?).is_none() {
+                        uncommitted.insert(latest_code("loinc", &code));
+                        break;
+                    }
                 }
             }
         }

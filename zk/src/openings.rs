@@ -25,11 +25,18 @@ pub(crate) fn split(queries: &Queries) -> (&[u8], &[u8]) {
     (queries.value_bytes(), queries.opening_bytes())
 }
 
+/// Puts `values` in place of the auxiliary query set's values, beside its opening.
+fn set_values(proof: &mut Proof, values: Vec<u8>) {
+    let (_, opening) =
+        std::mem::replace(&mut proof.trace_queries[AUX], Queries::from_parts(Vec::new(), Vec::new())).into_parts();
+    proof.trace_queries[AUX] = Queries::from_parts(values, opening);
+}
+
 /// The proof's bytes with its auxiliary openings as base-field elements. Refused if any opened value is
 /// outside the base field (the prover's invariant broken: a bug, never the data).
 pub fn compact(mut proof: Proof) -> Result<Vec<u8>, ZkError> {
     let queries = proof.trace_queries.get(AUX).ok_or_else(|| ZkError::Prover("no auxiliary segment".into()))?;
-    let (values, opening) = split(queries);
+    let (values, _) = split(queries);
     if !values.len().is_multiple_of(EXTENSION) {
         return Err(ZkError::Prover(format!(
             "auxiliary openings of {} bytes are not extension elements",
@@ -44,7 +51,7 @@ pub fn compact(mut proof: Proof) -> Result<Vec<u8>, ZkError> {
         }
         base.extend_from_slice(low);
     }
-    proof.trace_queries[AUX] = Queries::from_parts(base, opening.to_vec());
+    set_values(&mut proof, base);
     Ok(proof.to_bytes())
 }
 
@@ -60,7 +67,7 @@ pub fn lift(proof: &mut Proof, aux_width: usize) -> Result<(), ZkError> {
         .trace_queries
         .get(AUX)
         .ok_or_else(|| ZkError::Malformed("the proof opens no auxiliary segment".into()))?;
-    let (values, opening) = split(queries);
+    let (values, _) = split(queries);
     let base = rows * aux_width * BASE;
     if values.len() == 2 * base {
         return Ok(());
@@ -78,6 +85,6 @@ pub fn lift(proof: &mut Proof, aux_width: usize) -> Result<(), ZkError> {
         lifted.extend_from_slice(element);
         lifted.extend_from_slice(&[0; BASE]);
     }
-    proof.trace_queries[AUX] = Queries::from_parts(lifted, opening.to_vec());
+    set_values(proof, lifted);
     Ok(())
 }

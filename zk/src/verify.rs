@@ -223,8 +223,8 @@ fn check_openings(proof: &Proof) -> Result<(), ZkError> {
         let len = reader.read_u32().map_err(|e| malformed("FRI layer values", e))?;
         reader.read_slice(len as usize).map_err(|e| malformed("FRI layer values", e))?;
         let len = reader.read_u32().map_err(|e| malformed("FRI layer openings", e))?;
-        let paths = reader.read_slice(len as usize).map_err(|e| malformed("FRI layer openings", e))?.to_vec();
-        opening("FRI layer openings", &paths)?;
+        let paths = reader.read_slice(len as usize).map_err(|e| malformed("FRI layer openings", e))?;
+        opening("FRI layer openings", paths)?;
     }
     Ok(())
 }

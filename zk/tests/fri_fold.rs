@@ -61,19 +61,28 @@ proptest! {
 
 /// Alpha on one of a row's points (its difference is zero, whose batched inverse is zero): the row's
 /// value there, as interpolation gives; the other rows as before.
-#[test]
-fn alpha_on_a_rows_point_gives_that_value() {
-    let (g, roots) = roots::<8>(16);
+fn on_a_point<const N: usize>() {
+    let (g, roots) = roots::<N>(16);
     let cosets = [g.exp(5) * BaseElement::GENERATOR, g.exp(77) * BaseElement::GENERATOR];
-    let rows: Vec<[E; 8]> =
+    let rows: Vec<[E; N]> =
         (0..2u64).map(|k| std::array::from_fn(|i| element(k * 100 + i as u64 + 3, i as u64 * 7))).collect();
-    for i in 0..8 {
-        let alpha = E::from(cosets[0] * roots[i]);
-        let ours = winter_fri::evaluate_folded(&cosets, &roots, &rows, alpha);
-        assert_eq!(ours[0], rows[0][i]);
-        assert_eq!(ours, interpolated(&cosets, &roots, &rows, alpha));
+    for (row, &coset) in cosets.iter().enumerate() {
+        for i in 0..N {
+            let alpha = E::from(coset * roots[i]);
+            let ours = winter_fri::evaluate_folded(&cosets, &roots, &rows, alpha);
+            assert_eq!(ours[row], rows[row][i]);
+            assert_eq!(ours, interpolated(&cosets, &roots, &rows, alpha));
+        }
     }
-    // And off every point, a value no row holds at alpha by chance.
+    // And off every point.
     let alpha = element(12_345, 678);
     assert_eq!(winter_fri::evaluate_folded(&cosets, &roots, &rows, alpha), interpolated(&cosets, &roots, &rows, alpha));
+}
+
+#[test]
+fn alpha_on_a_rows_point_gives_that_value() {
+    on_a_point::<2>();
+    on_a_point::<4>();
+    on_a_point::<8>();
+    on_a_point::<16>();
 }

@@ -78,6 +78,11 @@ impl Queries {
         Queries { opening_proof, values }
     }
 
+    /// Agora patch: the values' bytes and the opening's bytes, as `from_parts` takes them.
+    pub fn into_parts(self) -> (Vec<u8>, Vec<u8>) {
+        (self.values, self.opening_proof)
+    }
+
     /// Agora patch: the values' bytes, as serialized.
     pub fn value_bytes(&self) -> &[u8] {
         &self.values

@@ -266,6 +266,11 @@ where
             let layer_commitment = self.layer_commitments[depth];
             // TODO: add layer depth to the potential error message
             let layer_values = channel.read_layer_queries(&position_indexes, &layer_commitment)?;
+            // Agora patch: one row per folded position, or the proof is refused (a hostile proof's
+            // extra rows were ignored before; `evaluate_folded` takes a row per coset).
+            if layer_values.len() != folded_positions.len() {
+                return Err(VerifierError::InvalidLayerFolding(depth));
+            }
             let query_values =
                 get_query_values::<E, N>(&layer_values, &positions, &folded_positions, domain_size);
             if evaluations != query_values {
@@ -370,35 +375,38 @@ where
     B: StarkField,
     E: FieldElement<BaseField = B>,
 {
-    assert_eq!(roots.len(), N, "one root of unity per value of a row");
-    assert_eq!(cosets.len(), rows.len(), "one coset per row");
+    debug_assert_eq!(roots.len(), N, "one root of unity per value of a row");
+    debug_assert_eq!(cosets.len(), rows.len(), "one coset per row");
     let mut alpha_n = E::ONE;
     for _ in 0..N {
         alpha_n *= alpha;
     }
-    // Per row: its N differences alpha - x_i, then N·c; all inverted in one batch (a zero's inverse is
-    // zero: a difference of zero is caught below, and c is never zero, the domain's offset not being).
+    // Per row: c = x^N, its N differences alpha - x_i, then N·c; all inverted in one batch (a zero's
+    // inverse is zero: a difference of zero is caught below, and c is never zero, the domain's offset
+    // not being).
+    let powers: Vec<B> = cosets
+        .iter()
+        .map(|&x| {
+            let mut c = x;
+            for _ in 1..N {
+                c *= x;
+            }
+            c
+        })
+        .collect();
     let mut denominators = Vec::with_capacity(rows.len() * (N + 1));
-    for &x in cosets {
-        let mut c = x;
-        for _ in 1..N {
-            c *= x;
-        }
+    for (&x, &c) in cosets.iter().zip(&powers) {
         denominators.extend(roots.iter().map(|&r| alpha - E::from(x * r)));
         denominators.push(E::from(c * B::from(N as u32)));
     }
     let inverses = serial_inversion(&denominators);
     rows.iter()
-        .zip(cosets)
+        .zip(cosets.iter().zip(&powers))
         .enumerate()
-        .map(|(k, (ys, &x))| {
+        .map(|(k, (ys, (&x, &c)))| {
             let base = k * (N + 1);
             if let Some(i) = (0..N).find(|&i| denominators[base + i] == E::ZERO) {
                 return ys[i];
-            }
-            let mut c = x;
-            for _ in 1..N {
-                c *= x;
             }
             let sum = (0..N).fold(E::ZERO, |sum, i| {
                 sum + ys[i].mul_base(x * roots[i]) * inverses[base + i]
