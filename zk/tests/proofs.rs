@@ -319,6 +319,10 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
         let e = rejected(&claim, &commitment, &with_huge_opening(&proof, which));
         assert!(matches!(e, ZkError::Malformed(_)) && e.to_string().contains("openings"), "{which:?}: {e}");
     }
+    // A FRI layer opening one row more than its folded positions (the rows it opens verify; winterfell's
+    // Merkle check reads only those it asked for): refused at that layer, not ignored (zk/vendor/README.md).
+    let e = rejected(&claim, &commitment, &with_extra_fri_row(&proof));
+    assert!(matches!(e, ZkError::Rejected(_)) && e.to_string().contains("not consistent at layer 0"), "{e}");
     // A header winterfell's own deserializer panics on (a trace length of 2^255; found by the fuzzer).
     let e = rejected(&claim, &commitment, &[0x01, 0x40, 0x0a, 0xff]);
     assert!(matches!(e, ZkError::Malformed(_)), "{e}");
@@ -967,6 +971,33 @@ enum Opening {
     Trace,
     Quotient,
     Fri,
+}
+
+/// `proof` with its first FRI layer's values followed by a copy of their first row (the layer's folding
+/// factor of 8 values, each an element of the quadratic extension), its opening unchanged.
+fn with_extra_fri_row(proof: &[u8]) -> Vec<u8> {
+    use winter_air::proof::Proof;
+    use winter_verifier::{ByteReader, ByteWriter, Serializable, SliceReader};
+    let p = Proof::from_bytes(proof).unwrap();
+    // As in `with_huge_opening`: the FRI proof, then an 8-byte nonce, close the proof.
+    let (all, fri) = (p.to_bytes(), p.fri_proof.to_bytes());
+    let at = all.len() - 8 - fri.len();
+    assert_eq!(all[at..all.len() - 8], fri[..]);
+    let mut reader = SliceReader::new(&fri);
+    let layers = reader.read_u8().unwrap();
+    let len = reader.read_u32().unwrap() as usize;
+    let mut values = reader.read_slice(len).unwrap().to_vec();
+    let row = 8 * 16;
+    assert_eq!(values.len() % row, 0, "whole rows of eight extension elements");
+    values.extend_from_within(..row);
+    let rest = reader.read_slice(fri.len() - 1 - 4 - len).unwrap().to_vec();
+    let mut out = all[..at].to_vec();
+    out.write_u8(layers);
+    out.write_u32(values.len() as u32);
+    out.write_bytes(&values);
+    out.write_bytes(&rest);
+    out.write_bytes(&all[all.len() - 8..]);
+    out
 }
 
 /// `proof` with one Merkle opening (the main trace's, the quotient's or the first FRI layer's) replaced by
