@@ -973,13 +973,13 @@ enum Opening {
     Fri,
 }
 
-/// `proof` with its first FRI layer's values followed by a copy of their first row (the layer's folding
-/// factor of 8 values, each an element of the quadratic extension), its opening unchanged.
-fn with_extra_fri_row(proof: &[u8]) -> Vec<u8> {
+/// `proof` with its first FRI layer's values and opening as `edit` leaves them. The proof ends with its
+/// FRI proof and an 8-byte nonce; the FRI proof opens with its number of layers, then each layer's
+/// values and opening, each after a u32 length.
+fn with_first_fri_layer(proof: &[u8], edit: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>)) -> Vec<u8> {
     use winter_air::proof::Proof;
     use winter_verifier::{ByteReader, ByteWriter, Serializable, SliceReader};
     let p = Proof::from_bytes(proof).unwrap();
-    // As in `with_huge_opening`: the FRI proof, then an 8-byte nonce, close the proof.
     let (all, fri) = (p.to_bytes(), p.fri_proof.to_bytes());
     let at = all.len() - 8 - fri.len();
     assert_eq!(all[at..all.len() - 8], fri[..]);
@@ -987,24 +987,36 @@ fn with_extra_fri_row(proof: &[u8]) -> Vec<u8> {
     let layers = reader.read_u8().unwrap();
     let len = reader.read_u32().unwrap() as usize;
     let mut values = reader.read_slice(len).unwrap().to_vec();
-    let row = 8 * 16;
-    assert_eq!(values.len() % row, 0, "whole rows of eight extension elements");
-    values.extend_from_within(..row);
-    let rest = reader.read_slice(fri.len() - 1 - 4 - len).unwrap().to_vec();
+    let len = reader.read_u32().unwrap() as usize;
+    let mut opening = reader.read_slice(len).unwrap().to_vec();
+    let rest = reader.read_slice(fri.len() - 1 - 8 - values.len() - len).unwrap().to_vec();
+    edit(&mut values, &mut opening);
     let mut out = all[..at].to_vec();
     out.write_u8(layers);
     out.write_u32(values.len() as u32);
     out.write_bytes(&values);
+    out.write_u32(opening.len() as u32);
+    out.write_bytes(&opening);
     out.write_bytes(&rest);
     out.write_bytes(&all[all.len() - 8..]);
     out
+}
+
+/// `proof` with its first FRI layer's values followed by a copy of their first row (the layer's folding
+/// factor of 8 values, each an element of the quadratic extension), its opening unchanged.
+fn with_extra_fri_row(proof: &[u8]) -> Vec<u8> {
+    with_first_fri_layer(proof, |values, _| {
+        let row = 8 * 16;
+        assert_eq!(values.len() % row, 0, "whole rows of eight extension elements");
+        values.extend_from_within(..row);
+    })
 }
 
 /// `proof` with one Merkle opening (the main trace's, the quotient's or the first FRI layer's) replaced by
 /// one claiming 2^32 vectors of nodes.
 fn with_huge_opening(proof: &[u8], which: Opening) -> Vec<u8> {
     use winter_air::proof::{Proof, Queries};
-    use winter_verifier::{ByteReader, ByteWriter, Deserializable, Serializable, SliceReader};
+    use winter_verifier::{ByteWriter, Deserializable, Serializable, SliceReader};
     let mut huge = Vec::new();
     huge.write_u8(12); // the tree's depth
     huge.write_usize(1 << 32);
@@ -1020,29 +1032,7 @@ fn with_huge_opening(proof: &[u8], which: Opening) -> Vec<u8> {
     match which {
         Opening::Trace => p.trace_queries[0] = forged(&p.trace_queries[0]),
         Opening::Quotient => p.constraint_queries = forged(&p.constraint_queries),
-        Opening::Fri => {
-            // The proof ends with its FRI proof and an 8-byte nonce; the FRI proof opens with its number
-            // of layers, then each layer's values and opening, each after a u32 length.
-            let (all, fri) = (p.to_bytes(), p.fri_proof.to_bytes());
-            let at = all.len() - 8 - fri.len();
-            assert_eq!(all[at..all.len() - 8], fri[..]);
-            let mut reader = SliceReader::new(&fri);
-            let layers = reader.read_u8().unwrap();
-            let len = reader.read_u32().unwrap() as usize;
-            let values = reader.read_slice(len).unwrap().to_vec();
-            let len = reader.read_u32().unwrap() as usize;
-            reader.read_slice(len).unwrap();
-            let rest = reader.read_slice(fri.len() - 1 - 8 - values.len() - len).unwrap().to_vec();
-            let mut out = all[..at].to_vec();
-            out.write_u8(layers);
-            out.write_u32(values.len() as u32);
-            out.write_bytes(&values);
-            out.write_u32(huge.len() as u32);
-            out.write_bytes(&huge);
-            out.write_bytes(&rest);
-            out.write_bytes(&all[all.len() - 8..]);
-            return out;
-        }
+        Opening::Fri => return with_first_fri_layer(proof, |_, opening| *opening = huge),
     }
     p.to_bytes()
 }
