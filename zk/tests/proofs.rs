@@ -340,21 +340,10 @@ fn dishonest_and_damaged_answers_are_refused_with_their_reason() {
     assert!(e.to_string().contains("at most"), "{e}");
 }
 
-/// A query set's values and its Merkle opening, and the set from them (winterfell writes each as a
-/// length-prefixed byte vector).
+/// A query set's values and its Merkle opening, as winterfell writes them (the vendored winter-air's
+/// accessors: zk/vendor/README.md).
 fn query_parts(queries: &winter_air::proof::Queries) -> (Vec<u8>, Vec<u8>) {
-    use winter_verifier::{Deserializable, Serializable, SliceReader};
-    let bytes = queries.to_bytes();
-    let mut reader = SliceReader::new(&bytes);
-    (Vec::<u8>::read_from(&mut reader).unwrap(), Vec::<u8>::read_from(&mut reader).unwrap())
-}
-
-fn query_set(values: Vec<u8>, opening: Vec<u8>) -> winter_air::proof::Queries {
-    use winter_verifier::{ByteWriter, Deserializable, SliceReader};
-    let mut bytes = vec![];
-    bytes.write(values);
-    bytes.write(opening);
-    winter_air::proof::Queries::read_from(&mut SliceReader::new(&bytes)).unwrap()
+    (queries.value_bytes().to_vec(), queries.opening_bytes().to_vec())
 }
 
 /// A proof carries the auxiliary segment's openings as base-field elements (`agora_zk::openings`); the
@@ -380,7 +369,7 @@ fn auxiliary_openings_are_base_field_and_the_older_form_still_verifies() {
     let extension = |high: u8| -> Vec<u8> {
         let mut older = parsed.clone();
         let lifted = values.chunks(8).flat_map(|low| [low, &[high, 0, 0, 0, 0, 0, 0, 0]].concat()).collect();
-        older.trace_queries[1] = query_set(lifted, opening.clone());
+        older.trace_queries[1] = winter_air::proof::Queries::from_parts(lifted, opening.clone());
         older.to_bytes()
     };
     let older = extension(0);
@@ -394,7 +383,7 @@ fn auxiliary_openings_are_base_field_and_the_older_form_still_verifies() {
     // One value short, and one too many.
     for values in [values[8..].to_vec(), [values.as_slice(), &[0; 8]].concat()] {
         let mut odd = parsed.clone();
-        odd.trace_queries[1] = query_set(values, opening.clone());
+        odd.trace_queries[1] = winter_air::proof::Queries::from_parts(values, opening.clone());
         let e = verify_claim(&commitment, &claim, &odd.to_bytes()).unwrap_err();
         let base = rows * width * 8;
         let said = format!("are {base} bytes as base-field elements or {} as extension elements", 2 * base);
@@ -1016,19 +1005,12 @@ fn with_extra_fri_row(proof: &[u8]) -> Vec<u8> {
 /// one claiming 2^32 vectors of nodes.
 fn with_huge_opening(proof: &[u8], which: Opening) -> Vec<u8> {
     use winter_air::proof::{Proof, Queries};
-    use winter_verifier::{ByteWriter, Deserializable, Serializable, SliceReader};
+    use winter_verifier::ByteWriter;
     let mut huge = Vec::new();
     huge.write_u8(12); // the tree's depth
     huge.write_usize(1 << 32);
     let mut p = Proof::from_bytes(proof).unwrap();
-    let forged = |q: &Queries| {
-        let bytes = q.to_bytes();
-        let values = Vec::<u8>::read_from(&mut SliceReader::new(&bytes)).unwrap();
-        let mut out = Vec::new();
-        values.write_into(&mut out);
-        huge.write_into(&mut out);
-        Queries::read_from_bytes(&out).unwrap()
-    };
+    let forged = |q: &Queries| Queries::from_parts(q.value_bytes().to_vec(), huge.clone());
     match which {
         Opening::Trace => p.trace_queries[0] = forged(&p.trace_queries[0]),
         Opening::Quotient => p.constraint_queries = forged(&p.constraint_queries),
