@@ -76,6 +76,10 @@ pub struct CoordinatorConfig {
 /// held (runs of ten parts are up to ~3 MB).
 pub const PROOF_HANDLERS: usize = 16;
 
+/// Proof verifications (threads) running at once, the hub's [`Coordinator`] over all answers: a run of a
+/// cell's parts takes up to all of them and verifies its parts on as many threads.
+const VERIFYING: usize = 2;
+
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -106,7 +110,8 @@ struct Inner {
     waiters: Mutex<HashMap<Uuid, Arc<Notify>>>,
     /// Proof messages being checked: per answer, and over chunks per run of a cell's parts.
     proving: Mutex<HashSet<ProofCheck>>,
-    /// Proof verifications running at once (each ~2 ms of CPU on a blocking thread).
+    /// Proof verifications running at once (each ~2 ms of CPU on a blocking thread): [`VERIFYING`]
+    /// permits, one a thread (a run of a cell's parts takes one per thread it verifies them on).
     verifying: Arc<Semaphore>,
     /// Proof messages held at once ([`CoordinatorConfig::proof_handlers`]).
     proof_handlers: Arc<Semaphore>,
@@ -142,7 +147,7 @@ impl Coordinator {
                 cancel,
                 waiters: Mutex::new(HashMap::new()),
                 proving: Mutex::new(HashSet::new()),
-                verifying: Arc::new(Semaphore::new(2)),
+                verifying: Arc::new(Semaphore::new(VERIFYING)),
                 proof_handlers,
             }),
         }
@@ -626,7 +631,9 @@ impl Coordinator {
         let state = {
             let (answer, query, commitment) = (answer.clone(), record.query.clone(), commitment.clone());
             let population = Population::of(record, &answer, now());
-            let permit = self.inner.verifying.clone().acquire_owned().await.map_err(stopping)?;
+            // A run's parts are verified on as many threads as it takes permits.
+            let threads = agora_zk::verify::verifying_threads(run.parts.len()).clamp(1, VERIFYING);
+            let permit = self.inner.verifying.clone().acquire_many_owned(threads as u32).await.map_err(stopping)?;
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 check_chunked_run(query_id, &query, &answer, &commitment, (index, cells), &run, population)
@@ -1270,11 +1277,25 @@ pub fn check_chunked_run(
     if let Err(e) = agora_zk::verify::check_dataset(&claim, &dataset) {
         return failed(format!("{what}: {e}"));
     }
+    // The parts as built until the first that cannot be, their proofs verified on the machine's cores
+    // (`verify_chunks`): the first part that fails, in order, is the one reported, as in turn.
+    let mut parts = Vec::with_capacity(run.parts.len());
+    let mut unbuilt = None;
     for (i, p) in (run.first..end).zip(&run.parts) {
-        let part = archived_part(p).part(&claim, &dataset, i, true);
-        if let Err(e) = part.and_then(|part| agora_zk::verify::verify_chunk(&part)) {
-            return failed(format!("{what}: part {i}: {e}"));
+        match archived_part(p).part(&claim, &dataset, i, true) {
+            Ok(part) => parts.push(part),
+            Err(e) => {
+                unbuilt = Some((i, e));
+                break;
+            }
         }
+    }
+    let threads = agora_zk::verify::verifying_threads(parts.len()).clamp(1, VERIFYING);
+    if let Err((k, e)) = agora_zk::verify::verify_chunks(&parts, threads) {
+        return failed(format!("{what}: part {}: {e}", run.first + k));
+    }
+    if let Some((i, e)) = unbuilt {
+        return failed(format!("{what}: part {i}: {e}"));
     }
     proven(commitment, population)
 }

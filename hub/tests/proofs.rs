@@ -661,6 +661,19 @@ fn cells_over_chunks_are_checked_one_by_one_and_forged_ones_fail() {
     failed(run_check(&run(0, &[])), "a run of 0 parts from part 0");
     failed(run_check(&run(0, &vec![cells[0].parts[0].clone(); 11])), "a run of 11 parts");
     failed(run_check(&run(1, &cells[0].parts[..1])), "patients (all): part 1: proof is over dataset");
+    // A run's parts are verified together (on both cores): the first that fails, in order, is reported,
+    // whether its proof does not verify or it cannot be read at all.
+    let mut damaged = cells[0].parts.clone();
+    damaged[1].count += 1;
+    damaged[2].count += 1;
+    failed(run_check(&run(0, &damaged)), "patients (all): part 1: proof does not verify");
+    damaged[2].proof = "not base64!".into();
+    failed(run_check(&run(0, &damaged)), "patients (all): part 1: proof does not verify");
+    damaged[0].proof = "not base64!".into();
+    failed(run_check(&run(0, &damaged)), "patients (all): part 0: malformed proof: proof is not base64");
+    let mut unread = cells[0].parts.clone();
+    unread[1].proof = "not base64!".into();
+    failed(run_check(&run(0, &unread)), "patients (all): part 1: malformed proof: proof is not base64");
     // The links: a cell whole, from its first part, and its parts' proofs are not read there.
     let links = |c: &ChunkedCell| check_chunked_links(id, &q, &honest, &commitment, (0, 1), c, everyone());
     assert!(matches!(links(&without_proofs(&cells[0])), ProofState::Proven { .. }));

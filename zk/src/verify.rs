@@ -370,16 +370,19 @@ pub fn check_dataset(claim: &Claim, commitments: &[Commitment]) -> Result<(), Zk
 /// per part; an error names the first part (in order) whose proof fails, as verifying them in turn
 /// would. A part's proof is independent of the others', so their order does not matter.
 fn verify_parts(parts: &[ChunkPart]) -> Result<(), ZkError> {
+    verify_chunks(parts, verifying_threads(parts.len())).map_err(|(i, e)| ZkError::Rejected(format!("part {i}: {e}")))
+}
+
+/// Verifies each of `parts` ([`verify_chunk`]) on `threads` threads (at most one per part), and returns
+/// the first part that fails, by its index in `parts`, with its reason: the same answer as verifying
+/// them one after another, in about half the time on two threads. For a verifier that receives a
+/// cell's parts apart, a run at a time (the hub).
+pub fn verify_chunks(parts: &[ChunkPart], threads: usize) -> Result<(), (usize, ZkError)> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    // The machine's parallelism, read once (`available_parallelism` reads the cgroup's files: 2% of a
-    // single part's verification when asked each time).
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let threads = cores.min(parts.len());
-    let fail = |i: usize, e: ZkError| ZkError::Rejected(format!("part {i}: {e}"));
+    let threads = threads.min(parts.len());
     if threads <= 1 {
         for (i, part) in parts.iter().enumerate() {
-            verify_chunk(part).map_err(|e| fail(i, e))?;
+            verify_chunk(part).map_err(|e| (i, e))?;
         }
         return Ok(());
     }
@@ -397,7 +400,16 @@ fn verify_parts(parts: &[ChunkPart]) -> Result<(), ZkError> {
         }
     });
     let first = failures.into_inner().expect("failures lock").into_iter().min_by_key(|(i, _)| *i);
-    first.map_or(Ok(()), |(i, e)| Err(fail(i, e)))
+    first.map_or(Ok(()), Err)
+}
+
+/// The threads to verify `parts` parts on ([`verify_chunks`]): the machine's cores, at most one per part.
+pub fn verifying_threads(parts: usize) -> usize {
+    // The machine's parallelism, read once (`available_parallelism` reads the cgroup's files: 2% of a
+    // single part's verification when asked each time).
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    cores.min(parts)
 }
 
 /// [`verify_chunked`], its parts' proofs verified here (`proofs`) or by the caller.
