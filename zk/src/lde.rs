@@ -145,8 +145,9 @@ fn in_flight(rows: usize) -> usize {
 /// computes, the same butterflies in the same order (winter-math's serial `interpolate_poly`), but each
 /// column on one thread, the columns in parallel. winter-math sends each column of 1,024 values or
 /// more through its concurrent split-radix FFT instead, whose two transposes run on one thread: nested
-/// in the columns' parallel loop, that took 1.6-1.8x as long for 16 columns of 2^20 values on two
-/// cores (BENCHMARKS.md, "Interpolation").
+/// in the columns' parallel loop, the widest statement's 102 columns of 2^20 values took 5.5-5.7 s
+/// that way against 3.5-4.0 s this way, on two cores (BENCHMARKS.md, "Columns interpolated one per
+/// thread").
 pub(crate) fn interpolate_columns<E: FieldElement<BaseField = BaseElement>>(values: ColMatrix<E>) -> ColMatrix<E> {
     use rayon::prelude::*;
     use winter_math::fft::fft_inputs::FftInputs;
@@ -1251,6 +1252,30 @@ mod tests {
             let expected = ColMatrix::new(lifted.clone()).interpolate_columns_into();
             let got = interpolate_columns(ColMatrix::new(lifted));
             assert!(got.columns().eq(expected.columns()), "{width} extension columns of {n}");
+        }
+    }
+
+    /// The patched prover's out-of-domain values (`eval_poly`, interleaved Horner chains) are winter-math's
+    /// (`polynom::eval`, one chain), for polynomials of every length up to 40 (a tail past the chains
+    /// or not) and of 2^12, at points of the base field and of the extension.
+    #[test]
+    fn polynomials_evaluate_as_winterfells() {
+        use winter_math::fields::QuadExtension;
+        use winter_math::polynom;
+        use winter_prover::matrix::eval_poly;
+        let coeff = |i: usize| BaseElement::new((i as u64 + 11).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 3);
+        let points = [BaseElement::new(3), BaseElement::new(0xffff_ffff_0000_0000), BaseElement::ZERO];
+        for len in (0..=40).chain([1 << 12]) {
+            let p: Vec<BaseElement> = (0..len).map(coeff).collect();
+            for x in points {
+                assert_eq!(eval_poly(&p, x), polynom::eval(&p, x), "{len} coefficients at {x}");
+                let z = QuadExtension::new(x + BaseElement::ONE, coeff(len));
+                assert_eq!(eval_poly(&p, z), polynom::eval(&p, z), "{len} coefficients at {z}");
+            }
+            let q: Vec<QuadExtension<BaseElement>> =
+                (0..len).map(|i| QuadExtension::new(coeff(i), coeff(i + len))).collect();
+            let z = QuadExtension::new(coeff(7), coeff(8));
+            assert_eq!(eval_poly(&q, z), polynom::eval(&q, z), "{len} extension coefficients");
         }
     }
 

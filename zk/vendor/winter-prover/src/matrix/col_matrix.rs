@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::{iter::FusedIterator, slice};
 
 use crypto::{ElementHasher, VectorCommitment};
-use math::{fft, polynom, FieldElement};
+use math::{fft, FieldElement};
 #[cfg(feature = "concurrent")]
 use utils::iterators::*;
 use utils::{batch_iter_mut, iter, iter_mut, uninit_vector};
@@ -246,7 +246,8 @@ impl<E: FieldElement> ColMatrix<E> {
     where
         F: FieldElement + From<E>,
     {
-        iter!(self.columns).map(|p| polynom::eval(p, x)).collect()
+        // Agora patch: interleaved Horner chains (`eval_poly`), the same values.
+        iter!(self.columns).map(|p| super::eval_poly(p, x)).collect()
     }
 
     // COMMITMENTS

@@ -14,5 +14,9 @@ pub use col_matrix::{ColMatrix, ColumnIter};
 mod segments;
 pub use segments::Segment;
 
+// Agora patch: a polynomial evaluated at one point by interleaved Horner chains.
+mod eval;
+pub use eval::eval_poly;
+
 #[cfg(test)]
 mod tests;

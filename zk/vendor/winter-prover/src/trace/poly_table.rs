@@ -78,7 +78,7 @@ impl<B: StarkField> PolyColumns<B> {
             PolyColumns::Memory(m) => m.evaluate_columns_at(x),
             PolyColumns::Stored(_) => {
                 let mut at_x = Vec::new();
-                self.for_each_column(|poly| at_x.push(math::polynom::eval(poly, x)));
+                self.for_each_column(|poly| at_x.push(crate::matrix::eval_poly(poly, x)));
                 at_x
             },
         }
@@ -93,11 +93,11 @@ impl<B: StarkField> PolyColumns<B> {
                 self.for_each_column(|poly| {
                     #[cfg(feature = "concurrent")]
                     let (u, v) = utils::rayon::join(
-                        || math::polynom::eval(poly, x),
-                        || math::polynom::eval(poly, y),
+                        || crate::matrix::eval_poly(poly, x),
+                        || crate::matrix::eval_poly(poly, y),
                     );
                     #[cfg(not(feature = "concurrent"))]
-                    let (u, v) = (math::polynom::eval(poly, x), math::polynom::eval(poly, y));
+                    let (u, v) = (crate::matrix::eval_poly(poly, x), crate::matrix::eval_poly(poly, y));
                     at_x.push(u);
                     at_y.push(v);
                 });
