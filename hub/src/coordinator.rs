@@ -111,7 +111,8 @@ struct Inner {
     /// Proof messages being checked: per answer, and over chunks per run of a cell's parts.
     proving: Mutex<HashSet<ProofCheck>>,
     /// Proof verifications running at once (each ~2 ms of CPU on a blocking thread): [`VERIFYING`]
-    /// permits, one a thread (a run of a cell's parts takes one per thread it verifies them on).
+    /// permits, one a thread (a run of a cell's parts takes one per thread it verifies them on; the
+    /// semaphore is fair, so checks asked for after such a run wait for it to start).
     verifying: Arc<Semaphore>,
     /// Proof messages held at once ([`CoordinatorConfig::proof_handlers`]).
     proof_handlers: Arc<Semaphore>,

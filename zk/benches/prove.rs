@@ -1,7 +1,7 @@
 //! Proving and verifying answers over a committed snapshot, at one trace size per run (peak memory is
 //! per process):
 //!
-//! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement, then one at the format's cap; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
+//! `cargo bench -p agora-zk --bench prove -- --log-rows 16` (`--widest`: near the widest statement, then one at the format's cap, with `--twice` the widest twice; `--band`: the age band alone; `--phases`: the time and memory of each phase of a proof;
 //! `--verify`: verification alone, 300 times each; `--eight`: the most criteria, with and without a consent-like ranged one (`--consent`: seven and a consent only, twice); `--chunk`: a count and a mean as
 //! one chunk's proofs, beside the same over the whole snapshot; `--dataset K [--held] [--only count,mean,sd]`: a
 //! count, a mean and a standard deviation over K full chunks, parked as a node keeps them, or held in memory)
@@ -76,7 +76,8 @@ fn dataset(log: usize, k: usize, blocks: Vec<Block>, held: bool, only: Option<&s
         let (claim, parts) = agora_zk::prove::prove_chunked(&refs, [13; 32], &statement).unwrap();
         let prove_s = t.elapsed().as_secs_f64();
         // The median of eleven verifications: the parts on the machine's threads (`verify_chunked`), and
-        // one after another (each part's `verify_chunk`, then `check_linked`, as the hub checks a run).
+        // one after another (each part's `verify_chunk`, then `check_linked`, as the hub checked a run before
+        // it verified a run's parts on both cores too).
         let median = |f: &dyn Fn()| sorted_ms(11, f)[5];
         let threads = median(&|| agora_zk::verify_chunked(&claim, &commitments, &parts).unwrap());
         let in_turn = median(&|| {
@@ -241,6 +242,11 @@ fn main() {
             );
         };
         prove_wide("widest statement", &widest);
+        if args.iter().any(|a| a == "--twice") {
+            // Once more, as a node's next proof: the first one's scratch files (up to the pool's 4 GiB)
+            // are overwritten instead of taken fresh.
+            prove_wide("widest statement again", &widest);
+        }
         // Then the widest a statement may be: the same with conditions lacking and a measure's sum
         // (of squares), as many as the format's cap of per-query columns allows.
         let cap = (0..=5u64)

@@ -155,6 +155,12 @@ pub(crate) fn interpolate_columns<E: FieldElement<BaseField = BaseElement>>(valu
     let inv_twiddles = winter_math::fft::get_inv_twiddles::<BaseElement>(n);
     let inv_length = BaseElement::inv((n as u32).into());
     let mut columns = values.into_columns();
+    if columns.len() < rayon::current_num_threads() {
+        // Fewer columns than threads: winter-math's concurrent FFT keeps every thread busy (the same
+        // polynomials).
+        columns.iter_mut().for_each(|column| winter_math::fft::interpolate_poly(column, &inv_twiddles));
+        return ColMatrix::new(columns);
+    }
     columns.par_iter_mut().for_each(|column| {
         let column = column.as_mut_slice();
         column.fft_in_place(&inv_twiddles);

@@ -10,8 +10,9 @@
 //! that last used it wrote there (per-query values over the node's rows) until the next proof
 //! overwrites it: each user writes every byte it reads and then cuts the file to what it wrote
 //! ([`Scratch::cut`]), so nothing older stays past its end. The pool keeps at most [`POOLED_BYTES`] of
-//! files (scratch disk, or memory where the directory is a tmpfs); a file that would take it past that
-//! is deleted, and so is every kept file once a write to the scratch disk fails ([`release`]). In the
+//! files (scratch disk, or memory where the directory is a tmpfs): the largest that fit, so a file
+//! given back may push smaller ones out (they are deleted), and every kept file is deleted once a
+//! write to the scratch disk fails ([`release`]). In the
 //! tests a kept file is scribbled over before it is handed out.
 
 use std::fs::File;
@@ -98,11 +99,31 @@ impl Drop for Scratch {
         let Some(file) = self.file.take().filter(|_| keep) else { return };
         let Ok(len) = file.metadata().map(|m| m.len()) else { return };
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let held: u64 = pool.iter().map(|(_, _, len)| len).sum();
-        if held + len <= POOLED_BYTES {
-            pool.push((std::mem::take(&mut self.dir), file, len));
+        pool.push((std::mem::take(&mut self.dir), file, len));
+        let deleted = keep_largest(&mut pool, |(_, _, len)| *len, POOLED_BYTES);
+        // Closed once the pool is free again: deleting a file of gigabytes frees its pages on the way.
+        drop(pool);
+        drop(deleted);
+    }
+}
+
+/// Keeps the largest of `files` that fit within `bound` bytes together (largest first) and returns the
+/// others (an unnamed file is deleted when dropped). A proof's largest file (a wide segment's
+/// extension) is the one that costs most to take fresh, and it is given back last, after its smaller
+/// files: kept first come, first served, it was the one deleted.
+fn keep_largest<T>(files: &mut Vec<T>, len: impl Fn(&T) -> u64, bound: u64) -> Vec<T> {
+    files.sort_by_key(|f| std::cmp::Reverse(len(f)));
+    let mut held = 0;
+    let mut others = Vec::new();
+    for f in std::mem::take(files) {
+        if held + len(&f) <= bound {
+            held += len(&f);
+            files.push(f);
+        } else {
+            others.push(f);
         }
     }
+    others
 }
 
 /// Overwrites `file` with bytes that are not zero.
@@ -168,5 +189,27 @@ mod tests {
         fits.set_len(POOLED_BYTES + 1).unwrap();
         drop(fits);
         assert_eq!(Scratch::take(a.path(), 0, Owner::Proof).unwrap().metadata().unwrap().len(), 0);
+    }
+
+    /// Files given back past the pool's bound: the largest that fit stay, whichever came back first (a
+    /// wide proof gives its segment's extension back after its polynomials' and its quotient's files).
+    #[test]
+    fn the_pool_keeps_the_largest_files_that_fit() {
+        let keep = |given_back: &[u64], bound: u64| {
+            let mut files = given_back.to_vec();
+            let others = keep_largest(&mut files, |len| *len, bound);
+            let mut all = [files.clone(), others].concat();
+            all.sort();
+            let mut expected = given_back.to_vec();
+            expected.sort();
+            assert_eq!(all, expected, "every file kept or given back to be deleted");
+            files
+        };
+        assert_eq!(keep(&[16, 5, 70], 100), [70, 16, 5]);
+        assert_eq!(keep(&[25, 5, 75], 100), [75, 25], "the small one pushed out");
+        assert_eq!(keep(&[30, 5, 70], 100), [70, 30]);
+        assert_eq!(keep(&[40, 5, 70], 100), [70, 5], "the medium one pushed out, the small one fits");
+        assert_eq!(keep(&[101, 5], 100), [5], "a file past the bound alone");
+        assert_eq!(keep(&[], 100), [] as [u64; 0]);
     }
 }

@@ -337,7 +337,7 @@ pub fn verify_chunked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkP
 }
 
 /// Checks everything [`verify_chunked`] does except the parts' proofs, which the caller has verified
-/// one by one with [`verify_chunk`], each with the claim [`ChunkPart`]s get from the archive form
+/// with [`verify_chunk`] or [`verify_chunks`] (a run of them at a time), each with the claim [`ChunkPart`]s get from the archive form
 /// (`crate::archive::ArchivedPart::part`): for a verifier that receives a cell's parts apart, in several
 /// messages, and keeps only what each proof showed. A part's `proof` is not read (it may be empty).
 pub fn check_linked(claim: &Claim, commitments: &[Commitment], parts: &[ChunkPart]) -> Result<(), ZkError> {
