@@ -149,18 +149,22 @@ fn in_flight(rows: usize) -> usize {
 /// that way against 3.5-4.0 s this way, on two cores (BENCHMARKS.md, "Columns interpolated one per
 /// thread").
 pub(crate) fn interpolate_columns<E: FieldElement<BaseField = BaseElement>>(values: ColMatrix<E>) -> ColMatrix<E> {
+    if values.num_cols() < rayon::current_num_threads() {
+        // Fewer columns than threads: winter-math's concurrent FFT keeps every thread busy.
+        return values.interpolate_columns_into();
+    }
+    interpolate_each_on_one_thread(values)
+}
+
+/// [`interpolate_columns`]' way for as many columns as threads or more: winter-math's serial
+/// `interpolate_poly` steps on each column, the columns in parallel.
+fn interpolate_each_on_one_thread<E: FieldElement<BaseField = BaseElement>>(values: ColMatrix<E>) -> ColMatrix<E> {
     use rayon::prelude::*;
     use winter_math::fft::fft_inputs::FftInputs;
     let n = values.num_rows();
     let inv_twiddles = winter_math::fft::get_inv_twiddles::<BaseElement>(n);
     let inv_length = BaseElement::inv((n as u32).into());
     let mut columns = values.into_columns();
-    if columns.len() < rayon::current_num_threads() {
-        // Fewer columns than threads: winter-math's concurrent FFT keeps every thread busy (the same
-        // polynomials).
-        columns.iter_mut().for_each(|column| winter_math::fft::interpolate_poly(column, &inv_twiddles));
-        return ColMatrix::new(columns);
-    }
     columns.par_iter_mut().for_each(|column| {
         let column = column.as_mut_slice();
         column.fft_in_place(&inv_twiddles);
@@ -1240,7 +1244,8 @@ mod tests {
     }
 
     /// The columns' polynomials are winterfell's (`ColMatrix::interpolate_columns_into`), below and at
-    /// the sizes its concurrent FFT takes (1,024 values and more), in the base field and the extension.
+    /// the sizes its concurrent FFT takes (1,024 values and more), in the base field and the extension:
+    /// each column on one thread whatever the machine's threads, and as `interpolate_columns` chooses.
     #[test]
     fn columns_interpolate_as_winterfells() {
         use winter_math::fields::QuadExtension;
@@ -1250,14 +1255,16 @@ mod tests {
         for (width, n) in [(1, 2), (3, 8), (5, 256), (4, 1_024), (9, 4_096)] {
             let base: Vec<Vec<BaseElement>> = (0..width).map(|c| (0..n).map(|i| value(c, i)).collect()).collect();
             let expected = ColMatrix::new(base.clone()).interpolate_columns_into();
-            let got = interpolate_columns(ColMatrix::new(base));
+            let got = interpolate_each_on_one_thread(ColMatrix::new(base.clone()));
             assert!(got.columns().eq(expected.columns()), "{width} columns of {n}");
+            assert!(interpolate_columns(ColMatrix::new(base)).columns().eq(expected.columns()));
             let lifted: Vec<Vec<QuadExtension<BaseElement>>> = (0..width)
                 .map(|c| (0..n).map(|i| QuadExtension::new(value(c, i), value(c + width, i))).collect())
                 .collect();
             let expected = ColMatrix::new(lifted.clone()).interpolate_columns_into();
-            let got = interpolate_columns(ColMatrix::new(lifted));
+            let got = interpolate_each_on_one_thread(ColMatrix::new(lifted.clone()));
             assert!(got.columns().eq(expected.columns()), "{width} extension columns of {n}");
+            assert!(interpolate_columns(ColMatrix::new(lifted)).columns().eq(expected.columns()));
         }
     }
 

@@ -3,7 +3,7 @@
 use math::FieldElement;
 
 /// Interleaved Horner chains: each step of a chain waits on the one before (a multiplication in `E`),
-/// so four chains run about as fast as one.
+/// so four independent chains take about the time one chain of the same length would.
 const CHAINS: usize = 4;
 
 /// Agora patch: `p(x)`, the value `math::polynom::eval` gives (the field's arithmetic is exact, so the
