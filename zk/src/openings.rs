@@ -7,7 +7,9 @@
 //! auxiliary columns, 42 queries). The verifier reads either form (the older one from the archives and
 //! nodes of earlier releases: they differ in length, so neither can be taken for the other) and lifts
 //! the values back before winterfell's verifier sees them. Its Merkle openings then check the lifted
-//! values against the committed tree, so the encoding cannot change what verifies.
+//! values against the committed tree, so the encoding cannot change what verifies. The older form is
+//! read only while every value in it is a base-field one: that bound is the verifier's, not just the
+//! prover's (a value outside it can meet every constraint and break a chunk's masks: [`lift`]).
 
 use crate::ZkError;
 use winter_air::proof::{Proof, Queries};
@@ -56,8 +58,9 @@ pub fn compact(mut proof: Proof) -> Result<Vec<u8>, ZkError> {
 }
 
 /// Lifts a parsed proof's auxiliary openings back to extension elements when they are carried as
-/// base-field ones (`aux_width` values per opened row); leaves the older form as it is. Any other length
-/// is refused, saying which lengths it could have.
+/// base-field ones (`aux_width` values per opened row); leaves the older form as it is once every value
+/// in it is a base-field one (its second coefficient zero). Any other length, or a value of the older
+/// form outside the base field, is refused, saying which.
 pub fn lift(proof: &mut Proof, aux_width: usize) -> Result<(), ZkError> {
     let rows = usize::from(proof.num_unique_queries);
     if rows == 0 || aux_width == 0 {
@@ -70,6 +73,17 @@ pub fn lift(proof: &mut Proof, aux_width: usize) -> Result<(), ZkError> {
     let (values, _) = split(queries);
     let base = rows * aux_width * BASE;
     if values.len() == 2 * base {
+        // The older form: every value must still be a base-field one. An auxiliary segment in the
+        // extension field would let a prover out of the statement: `x^7`, the in-proof hash's S-box, is
+        // not one-to-one there (7 divides `p + 1`), so a chunk's mask times a seventh root of unity opens
+        // the same digest as the mask itself, and the masks no longer telescope (zk/README.md, "Chunks").
+        if let Some(at) = values.chunks_exact(EXTENSION).position(|e| e[BASE..].iter().any(|&b| b != 0)) {
+            return Err(ZkError::Malformed(format!(
+                "auxiliary opening {at} (row {}, column {}) is outside the base field",
+                at / aux_width,
+                at % aux_width
+            )));
+        }
         return Ok(());
     }
     if values.len() != base {

@@ -592,6 +592,8 @@ impl Snapshot {
             chunk,
             aux_in_extension: false,
             aux_memory: crate::lde::AUX_MEMORY,
+            #[cfg(test)]
+            inverse_outside_base_field: false,
         };
         (prover, self.trace(layout.width()))
     }
@@ -658,6 +660,11 @@ struct CohortProver {
     /// Build the auxiliary segment in the extension field, as unpatched winterfell does (a test
     /// compares the two proofs).
     aux_in_extension: bool,
+    /// With `aux_in_extension`: the first criterion's inverse, on a row of its code (where it is free:
+    /// `(code - c)·inv` is zero whatever it is), set outside the base field. Every constraint still
+    /// holds; a test checks the verifier refuses the proof for it.
+    #[cfg(test)]
+    inverse_outside_base_field: bool,
     /// The most bytes the proof may hold by the memory model ([`Budget`]: whether its auxiliary trace
     /// is built in memory, and its even rows stay there, with a scratch directory).
     aux_memory: usize,
@@ -1031,7 +1038,21 @@ impl Prover for CohortProver {
     ) -> ColMatrix<E> {
         let mut columns = vec![vec![BaseElement::ZERO; main_trace.info.length()]; self.inputs.layout().width()];
         self.fill_aux(main_trace, &mut columns);
-        ColMatrix::new(columns.into_iter().map(|c| c.into_iter().map(E::from).collect()).collect())
+        #[allow(unused_mut)]
+        let mut columns: Vec<Vec<E>> = columns.into_iter().map(|c| c.into_iter().map(E::from).collect()).collect();
+        #[cfg(test)]
+        if self.inverse_outside_base_field {
+            let code = BaseElement::new(self.inputs.criteria[0].code);
+            let row =
+                main_trace.rows.code.iter().position(|c| *c == code).expect("a row of the first criterion's code");
+            let mut bytes = vec![0u8; E::ELEMENT_BYTES];
+            bytes[0] = 5;
+            bytes[E::ELEMENT_BYTES / 2] = 3;
+            let outside = E::from_random_bytes(&bytes).expect("an element");
+            assert!(E::EXTENSION_DEGREE > 1 && outside.base_element(1) != BaseElement::ZERO);
+            columns[self.inputs.layout().inv(0)][row] = outside;
+        }
+        ColMatrix::new(columns)
     }
 }
 
@@ -1252,6 +1273,8 @@ mod tests {
             chunk,
             aux_in_extension: false,
             aux_memory: crate::lde::AUX_MEMORY,
+            #[cfg(test)]
+            inverse_outside_base_field: false,
         };
         let aux = prover.build_aux_trace::<BaseElement>(&trace, &AuxRandElements::new(vec![BaseElement::ZERO]));
         (air, trace.main_segment().clone(), aux)
@@ -1797,6 +1820,103 @@ mod tests {
     /// does a snapshot whose extensions keep their rows in memory instead of a scratch file, a proof
     /// whose auxiliary even rows go to the scratch file too, and one whose auxiliary segment is built
     /// in a scratch file and extended a group of columns at a time.
+    /// The prover as unpatched winterfell runs this AIR: its own trace extension (the main segment
+    /// extended again, the auxiliary one in the extension field, whatever its values), the same quotient.
+    struct StockProver(CohortProver);
+
+    impl Prover for StockProver {
+        type BaseField = BaseElement;
+        type Air = CohortAir;
+        type Trace = SnapshotTrace;
+        type HashFn = Hash;
+        type VC = Vc;
+        type RandomCoin = DefaultRandomCoin<Hash>;
+        type TraceLde<E: FieldElement<BaseField = BaseElement>> = winter_prover::DefaultTraceLde<E, Hash, Vc>;
+        type ConstraintCommitment<E: FieldElement<BaseField = BaseElement>> = QuotientCommitment<E>;
+        type ConstraintEvaluator<'a, E: FieldElement<BaseField = BaseElement>> =
+            DefaultConstraintEvaluator<'a, CohortAir, E>;
+
+        fn get_pub_inputs(&self, trace: &SnapshotTrace) -> PublicInputs {
+            self.0.get_pub_inputs(trace)
+        }
+
+        fn options(&self) -> &ProofOptions {
+            self.0.options()
+        }
+
+        fn new_trace_lde<E: FieldElement<BaseField = BaseElement>>(
+            &self,
+            trace_info: &TraceInfo,
+            main_trace: &ColMatrix<BaseElement>,
+            domain: &StarkDomain<BaseElement>,
+            partition_option: PartitionOptions,
+        ) -> (Self::TraceLde<E>, TracePolyTable<E>) {
+            winter_prover::DefaultTraceLde::new(trace_info, main_trace, domain, partition_option)
+        }
+
+        fn build_constraint_commitment<E: FieldElement<BaseField = BaseElement>>(
+            &self,
+            composition_poly_trace: CompositionPolyTrace<E>,
+            num_constraint_composition_columns: usize,
+            domain: &StarkDomain<BaseElement>,
+            partition_options: PartitionOptions,
+        ) -> (Self::ConstraintCommitment<E>, CompositionPoly<E>) {
+            self.0.build_constraint_commitment(
+                composition_poly_trace,
+                num_constraint_composition_columns,
+                domain,
+                partition_options,
+            )
+        }
+
+        fn new_evaluator<'a, E: FieldElement<BaseField = BaseElement>>(
+            &self,
+            air: &'a CohortAir,
+            aux_rand_elements: Option<AuxRandElements<E>>,
+            composition_coefficients: ConstraintCompositionCoefficients<E>,
+        ) -> Self::ConstraintEvaluator<'a, E> {
+            DefaultConstraintEvaluator::new(air, aux_rand_elements, composition_coefficients)
+        }
+
+        fn build_aux_trace<E: FieldElement<BaseField = BaseElement>>(
+            &self,
+            main_trace: &SnapshotTrace,
+            aux_rand_elements: &AuxRandElements<E>,
+        ) -> ColMatrix<E> {
+            self.0.build_aux_trace(main_trace, aux_rand_elements)
+        }
+    }
+
+    /// A proof whose auxiliary segment holds a value outside the base field, every constraint still met
+    /// (the first criterion's inverse where it is free), made by the stock extension-field path and
+    /// carried in winterfell's own opening form (16 bytes a value): refused for that value. Accepted
+    /// before the check, and dangerous for a chunk's masks: the in-proof hash's `x^7` is not one-to-one
+    /// in the extension (`openings::lift`).
+    #[test]
+    fn an_auxiliary_value_outside_the_base_field_is_refused() {
+        let blocks: Vec<Block> = (0..300u32)
+            .map(|i| vec![Row::attribute(100), Row::attribute(101 + u64::from(i % 2)), Row::attribute(7)])
+            .collect();
+        let snapshot = Snapshot::build(blocks, [13; 32]).unwrap();
+        let statement = Statement {
+            criteria: vec![Criterion::has(101)],
+            measure: None,
+            squares: false,
+            measure_range: None,
+            threshold: 0,
+        };
+        let (claim, honest) = snapshot.prove([9; 32], &statement).unwrap();
+        assert_eq!(claim.count, 150);
+        let (mut prover, trace) = snapshot.prover(&claim, 0, [4; 32], None, None);
+        (prover.aux_in_extension, prover.inverse_outside_base_field) = (true, true);
+        let proof = StockProver(prover).prove(trace).unwrap();
+        let bytes = proof.to_bytes();
+        let e = crate::verify_claim(snapshot.commitment(), &claim, &bytes).unwrap_err();
+        assert!(matches!(&e, ZkError::Malformed(why) if why.contains("outside the base field")), "{e}");
+        assert!(crate::openings::compact(proof).is_err(), "the compact form cannot carry it");
+        crate::verify_claim(snapshot.commitment(), &claim, &honest).unwrap();
+    }
+
     #[test]
     fn a_base_field_auxiliary_segment_gives_the_proof_of_the_lifted_one() {
         let blocks: Vec<Block> = (0..600u32)

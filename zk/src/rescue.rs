@@ -19,7 +19,9 @@
 //! | 5 | `w` | `w²` | `X' = MDS·X + ARK2[r]` |
 //!
 //! Row 5 makes `Y₅ = w²`, row 4 `Y₄ = w³` and `Y₃ = w⁶`, and row 2 `w·w⁶ = t`: `w⁷ = t`, and the
-//! seventh power is a permutation of the field (7 does not divide `p - 1`), so `w` is the one root.
+//! seventh power is a permutation of the base field (7 does not divide `p - 1`), so `w` is the one root.
+//! Not of its quadratic extension (7 divides `p + 1`): the verifier refuses auxiliary openings outside
+//! the base field for that (`crate::openings::lift`).
 //! The next row starts the next round; after seven rounds, row 42 holds the output in `X`. A
 //! permutation takes 43 rows and 24 columns.
 //!

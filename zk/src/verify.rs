@@ -185,6 +185,15 @@ pub fn parse_proof(commitment: &Commitment, layout: AuxLayout, bytes: &[u8]) -> 
     if proof.options() != &proof_options() {
         return Err(shape("proof options differ from the format's"));
     }
+    // winterfell's FRI partitions are the prover's to state and not in the transcript: a prover could
+    // pick them after the query positions are drawn (another map from positions to leaves for each).
+    // Every agora-zk proof has one.
+    if proof.fri_proof.log2_num_partitions() != 0 {
+        return Err(shape(format!(
+            "2^{} FRI partitions (the format's proofs have one)",
+            proof.fri_proof.log2_num_partitions()
+        )));
+    }
     check_openings(&proof)?;
     crate::openings::lift(&mut proof, aux)?;
     Ok(proof)

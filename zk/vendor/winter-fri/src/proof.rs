@@ -102,6 +102,12 @@ impl FriProof {
         2usize.pow(self.num_partitions as u32)
     }
 
+    /// Agora patch: the base-2 logarithm of the number of partitions, as the proof states it (any byte:
+    /// [`FriProof::num_partitions`] overflows for 64 and above), for a verifier that pins it.
+    pub fn log2_num_partitions(&self) -> u8 {
+        self.num_partitions
+    }
+
     /// Returns the size of this proof in bytes.
     pub fn size(&self) -> usize {
         // +1 for number of layers, +1 for remainder length, +1 for number of partitions
