@@ -717,8 +717,15 @@ impl Coordinator {
     }
 
     /// One cell of `node`'s answer over chunks from its kept runs, in order, with the dataset of its
-    /// first run (every run's root is the same, checked before the cell is read back); with the parts' proofs, or (`proofs` false) without them, holding one run's message at
-    /// a time. `None` if a run's message cannot be read back.
+    /// first run (every run's root is the same, checked before the cell is read back); with the parts'
+    /// proofs, or (`proofs` false) without them, holding one run's message at a time. `None` if a run's
+    /// message cannot be read back.
+    ///
+    /// The runs read are those that tile the parts from the first, as [`Coordinator::complete_cell`]
+    /// walked them: a run stored after the cell was checked, overlapping its runs, is not read. Two of a
+    /// node's messages for one cell are verified at once (each checks the kept runs before the other
+    /// is stored), so one that overlaps may be stored after the cell is proven; a kept run's first part
+    /// is unique, so the tiling is the one the cell was proven from.
     async fn cell_of_runs(
         &self,
         query_id: Uuid,
@@ -727,7 +734,14 @@ impl Coordinator {
         proofs: bool,
     ) -> Result<Option<(DatasetCommitment, ChunkedCell)>, StoreError> {
         let mut whole: Option<(DatasetCommitment, ChunkedCell)> = None;
-        for (first, _, _) in self.inner.store.proof_runs(query_id, node, index).await? {
+        let mut at = 0;
+        for (first, parts, _) in self.inner.store.proof_runs(query_id, node, index).await? {
+            if first < at {
+                continue;
+            } else if first > at {
+                break;
+            }
+            at = first + parts;
             let envelope = self.inner.store.proof_run(query_id, node, index, first).await?;
             let Some(ProofOutcome::Chunked { commitment, mut cell, .. }) = envelope.as_deref().and_then(outcome_of)
             else {

@@ -13,8 +13,8 @@ use agora_protocol::answer::{AnswerRow, Cell, GroupKey, Moments, NodeAnswer};
 use agora_protocol::combined::{NodeState, ResultStatus};
 use agora_protocol::envelope::{Header, Signed};
 use agora_protocol::proof::{
-    consent_code, consent_until, plan, query_digest, row_code, ChunkCommitment, ChunkLinks, ChunkProof, ChunkedCell,
-    DatasetCommitment, Expected, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
+    consent_code, consent_until, plan, query_digest, row_code, ChunkCommitment, ChunkProof, ChunkedCell,
+    DatasetCommitment, Plan, ProofMessage, ProofOutcome, ProofState, ProvenCell,
 };
 use agora_protocol::{Aggregate, CodeMatch, CodeSystem, Cohort, Consented, GroupBy, Query, Sex};
 use agora_zk::prove::{Row, Snapshot, Statement};
@@ -22,7 +22,10 @@ use base64::Engine;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+#[path = "common/chunked.rs"]
+mod chunked;
 mod common;
+use chunked::prove_chunks;
 
 fn query(cohort: Cohort) -> Query {
     Query {
@@ -536,42 +539,6 @@ fn chunks(data_version: u64, seed: u8) -> (Vec<Snapshot>, DatasetCommitment) {
     (snapshots, commitment)
 }
 
-/// The node's side over chunks: the cells of the plan, each proven over every chunk.
-fn prove_chunks(chunks: &[Snapshot], query_id: Uuid, q: &Query, answer: &NodeAnswer) -> Vec<ChunkedCell> {
-    let chunks: Vec<&Snapshot> = chunks.iter().collect();
-    plan(q)
-        .unwrap()
-        .targets(answer)
-        .into_iter()
-        .map(|t| {
-            let statement = Statement {
-                criteria: t.criteria.iter().map(agora_hub::coordinator::criterion).collect(),
-                measure: t.measure,
-                squares: matches!(t.cell, Expected::Moments { sum_sq: Some(_), .. }),
-                measure_range: t.measure_range.map(|(min, max)| agora_zk::air::Range { min, max }),
-                threshold: 10,
-            };
-            let (_, parts) = agora_zk::prove::prove_chunked(&chunks, query_digest(query_id, q), &statement).unwrap();
-            let parts = parts
-                .into_iter()
-                .map(|p| ChunkProof {
-                    count: p.claim.count,
-                    sum: p.claim.sum,
-                    link: ChunkLinks {
-                        prev: p.link.prev,
-                        next: p.link.next,
-                        total: p.link.total,
-                        squares: p.link.squares,
-                        squares_total: p.link.squares_total,
-                    },
-                    proof: base64::engine::general_purpose::STANDARD.encode(p.proof),
-                })
-                .collect();
-            ChunkedCell { part: t.part, group: t.group, first: 0, parts }
-        })
-        .collect()
-}
-
 /// A whole cell over chunks checked as the hub checks it: its parts in runs of at most `per`, in order
 /// (each run's proofs, `check_chunked_run`), then the whole cell's links and sums without its proofs
 /// (`check_chunked_links`).
@@ -999,16 +966,28 @@ async fn cells_over_chunks_through_the_hub(url: &str) {
     let e = hub.proof(peer, last).await.unwrap_err();
     assert!(e.contains("the proof of cell 2 of this answer is already received"), "{e}");
     assert!(matches!(stored_proof(&hub, id).await, Some(ProofState::Proven { .. })));
-    let archived = hub.archived_proofs(id, "ada").await.unwrap();
-    let mut counts: Vec<u64> = archived
-        .into_iter()
-        .map(|a| {
-            assert!(matches!(&a, agora_zk::archive::Archived::Chunked(c) if c.parts.len() == 3));
-            a.verify().unwrap().count
-        })
-        .collect();
-    counts.sort_unstable();
-    assert_eq!(counts, [11, 12, 23]);
+    let archived_counts = || async {
+        let archived = hub.archived_proofs(id, "ada").await.unwrap();
+        let mut counts: Vec<u64> = archived
+            .into_iter()
+            .map(|a| {
+                assert!(matches!(&a, agora_zk::archive::Archived::Chunked(c) if c.parts.len() == 3));
+                a.verify().unwrap().count
+            })
+            .collect();
+        counts.sort_unstable();
+        counts
+    };
+    assert_eq!(archived_counts().await, [11, 12, 23]);
+    // A run overlapping cell 0's kept runs, stored after the cell was proven (as when two of the node's
+    // messages for the cell are verified at once, each checking the kept runs before the other is
+    // stored): the archives still hold each cell as it was proven, three parts linking.
+    let late = cell_message(&node, id, &commitment, (0, 3), &run(&cells[0], 1, 3));
+    let envelope = serde_json::to_string(&late).unwrap();
+    assert!(hub.store().add_proof_run(id, &peer.to_string(), (0, 1, 2), &commitment.root, &envelope).await.unwrap());
+    assert_eq!(hub.store().proof_runs(id, &peer.to_string(), 0).await.unwrap().len(), 3);
+    assert_eq!(archived_counts().await, [11, 12, 23]);
+    assert!(matches!(stored_proof(&hub, id).await, Some(ProofState::Proven { .. })));
 
     // Runs whose parts each verify but come from two provings of the cell (other masks): they do not
     // link, and the answer fails once the cell is whole.
