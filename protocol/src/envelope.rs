@@ -163,7 +163,9 @@ pub struct Header {
     pub issued_at: i64,
     /// When it stops being valid (Unix seconds).
     pub expires_at: i64,
-    /// 128 random bits, hex: the receiver remembers each until expiry and refuses a second use.
+    /// 128 random bits, hex. A node remembers each query's until it expires and refuses a second use
+    /// (`seen_nonce`); the hub keeps none, its intake being idempotent instead (a node's answer,
+    /// delivery or proof settles its part once, and a copy is refused as already received).
     pub nonce: String,
 }
 
@@ -185,16 +187,19 @@ impl Header {
         if self.nonce.len() != 32 || !self.nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(EnvelopeError::BadNonce);
         }
-        if self.expires_at < self.issued_at || self.expires_at - self.issued_at > MAX_WINDOW_SECS {
+        // The sender's times are any i64: the differences are taken without wrapping (a window from
+        // i64::MIN wrapped to a negative one and passed as fresh forever).
+        let window = i128::from(self.expires_at) - i128::from(self.issued_at);
+        if !(0..=i128::from(MAX_WINDOW_SECS)).contains(&window) {
             return Err(EnvelopeError::BadWindow);
         }
-        if self.issued_at > now + CLOCK_SKEW_SECS {
-            return Err(EnvelopeError::FromFuture(self.issued_at - now));
+        if self.issued_at > now.saturating_add(CLOCK_SKEW_SECS) {
+            return Err(EnvelopeError::FromFuture(self.issued_at.saturating_sub(now)));
         }
         if now > self.expires_at {
-            return Err(EnvelopeError::Expired(now - self.expires_at));
+            return Err(EnvelopeError::Expired(now.saturating_sub(self.expires_at)));
         }
-        let age = now - self.issued_at;
+        let age = now.saturating_sub(self.issued_at);
         if age > max_age_secs {
             return Err(EnvelopeError::TooOld { age, max: max_age_secs });
         }
@@ -255,7 +260,16 @@ mod tests {
         assert_eq!(h.check(900, 300), Err(EnvelopeError::FromFuture(100)));
         let long = Header::new(Uuid::nil(), 1000, 3600);
         assert_eq!(long.check(1400, 300), Err(EnvelopeError::TooOld { age: 400, max: 300 }));
-        let bad = Header { nonce: "xyz".into(), ..h };
+        let bad = Header { nonce: "xyz".into(), ..h.clone() };
         assert_eq!(bad.check(1000, 300), Err(EnvelopeError::BadNonce));
+        // Times at the ends of i64, which the sender chooses: refused, never wrapped into a fresh
+        // window (nor a panic where overflow is checked).
+        let at = |issued_at: i64, expires_at: i64| Header { issued_at, expires_at, ..h.clone() }.check(1000, 300);
+        assert_eq!(at(i64::MIN, 1 << 62), Err(EnvelopeError::BadWindow));
+        assert_eq!(at(i64::MIN, i64::MAX), Err(EnvelopeError::BadWindow));
+        assert_eq!(at(i64::MAX, i64::MIN), Err(EnvelopeError::BadWindow));
+        assert_eq!(at(i64::MIN, i64::MIN + 10), Err(EnvelopeError::Expired(i64::MAX)));
+        assert_eq!(at(i64::MAX - 10, i64::MAX), Err(EnvelopeError::FromFuture(i64::MAX - 10 - 1000)));
+        assert_eq!(Header::new(Uuid::nil(), i64::MIN, 60).check(i64::MIN + 30, 300), Ok(()));
     }
 }
