@@ -42,7 +42,9 @@ pub fn loader() -> ContextLoader {
 }
 
 /// Refuses a document whose `@context` (or any embedded object's) names a context not in [`ACCEPTED`].
-/// Inline context objects are refused too: they could redefine terms.
+/// Inline context objects are refused too: they could redefine terms. So is any key that is an IRI (it
+/// contains a colon and is no keyword): the signature covers the expanded document, in which such a key
+/// is the same property as its term, while the checks read the terms.
 pub fn check(doc: &Value) -> Result<(), VcError> {
     fn walk(v: &Value, depth: usize) -> Result<(), VcError> {
         if depth > 32 {
@@ -65,6 +67,18 @@ pub fn check(doc: &Value) -> Result<(), VcError> {
                 }
                 if !map.keys().all(|k| percent_decodes(k)) {
                     return Err(not_utf8());
+                }
+                // A key that is an IRI (absolute, or compact through a prefix) names a property the
+                // signature covers as if it were written with its term, but Agora reads terms:
+                // `credentialStatus` moved under its IRI kept the signature and hid the status.
+                if let Some(k) = map.keys().find(|k| !k.starts_with('@') && k.contains(':')) {
+                    return Err(VcError::Malformed {
+                        what: "document",
+                        detail: format!(
+                            "the key `{}` is an IRI: only the terms of the accepted contexts and JSON-LD keywords are read",
+                            crate::identity::truncate(k)
+                        ),
+                    });
                 }
                 map.iter().filter(|(k, _)| *k != "@context").try_for_each(|(_, v)| walk(v, depth + 1))
             }

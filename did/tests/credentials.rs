@@ -245,6 +245,45 @@ async fn revoked_credentials_are_refused() {
     assert_eq!(StatusList::decode(v.claim_str("encodedList").unwrap()).unwrap(), list);
 }
 
+/// A signed credential's status or expiry moved under its full IRI: the signed RDF is the same (the
+/// expansion maps the key to the same property), so the signature still verifies, but a reader of the
+/// JSON key `credentialStatus` or `validUntil` would see none, and a revoked or expired credential
+/// would pass. Keys that are IRIs are refused: only the shipped contexts' terms and keywords are read.
+#[tokio::test]
+async fn a_status_or_expiry_moved_under_its_iri_is_refused() {
+    let hub = Issuer::key(Identity::generate());
+    let holder = Identity::generate();
+    let url = "https://hub.example/v1/status/researchers";
+    let draft = researcher_draft(holder.did()).status(StatusEntry { list: url.into(), index: 7 });
+    let vc = hub.issue(&draft, CredentialFormat::DataIntegrity).await.unwrap();
+    let verifier = Verifier::default();
+    let mut list = StatusList::new();
+    list.revoke(7);
+    verifier.status_lists().put_local(url, hub.did(), list);
+    assert_eq!(verifier.credential(&vc).await.unwrap_err(), VcError::Revoked { list: url.into(), index: 7 });
+    let mut moved = vc.clone();
+    let status = moved.as_object_mut().unwrap().remove("credentialStatus").unwrap();
+    moved["https://www.w3.org/2018/credentials#credentialStatus"] = status;
+    let e = verifier.credential(&moved).await.unwrap_err();
+    assert!(e.to_string().contains("https://www.w3.org/2018/credentials#credentialStatus"), "{e}");
+
+    let now = OffsetDateTime::now_utc();
+    let draft = researcher_draft(holder.did()).valid_until(now - time::Duration::days(1));
+    let vc = hub.issue(&draft, CredentialFormat::DataIntegrity).await.unwrap();
+    assert!(matches!(verifier.credential(&vc).await, Err(VcError::Expired(_))));
+    let mut moved = vc.clone();
+    let until = moved.as_object_mut().unwrap().remove("validUntil").unwrap();
+    moved["https://www.w3.org/2018/credentials#validUntil"] =
+        json!({"@value": until, "@type": "http://www.w3.org/2001/XMLSchema#dateTime"});
+    let e = verifier.credential(&moved).await.unwrap_err();
+    assert!(e.to_string().contains("https://www.w3.org/2018/credentials#validUntil"), "{e}");
+    // A compact IRI names the same property through a prefix: refused alike.
+    let mut compact = vc;
+    let until = compact.as_object_mut().unwrap().remove("validUntil").unwrap();
+    compact["cred:validUntil"] = until;
+    assert!(matches!(verifier.credential(&compact).await, Err(VcError::Malformed { .. })));
+}
+
 #[tokio::test]
 async fn bad_presentations_are_refused_with_their_reason() {
     let hub = Issuer::key(Identity::generate());
