@@ -377,7 +377,7 @@ impl Default for Verifier {
     }
 }
 
-const MAX_INPUT: usize = 256 * 1024;
+pub(crate) const MAX_INPUT: usize = 256 * 1024;
 
 impl Verifier {
     /// A verifier resolving DIDs with `resolver`, fetching status lists over HTTP(S).
@@ -551,6 +551,14 @@ impl Verifier {
     }
 
     async fn check_status(&self, verified: &mut VerifiedCredential) -> Result<(), VcError> {
+        // A status list is not itself revocable here: one naming a list (its own URL, or another's that
+        // names it back) made every check fetch and verify again, without end, until the stack gave out.
+        if verified.kind == Some(CredentialKind::BitstringStatusListCredential) && verified.status.is_some() {
+            return Err(VcError::Malformed {
+                what: "credential",
+                detail: "a status list credential has a status of its own".into(),
+            });
+        }
         if let Some(entry) = &verified.status {
             self.statuses.check(entry, &verified.issuer, self).await?;
         }

@@ -232,11 +232,20 @@ impl StatusLists {
 
     async fn fetch(&self, url: &str, verifier: &Verifier) -> Result<Cached, VcError> {
         let failed = |detail: String| VcError::Status { list: truncate(url), detail };
-        let resp = self.http.get(url).send().await.map_err(|e| failed(format!("cannot fetch it: {e}")))?;
+        let mut resp = self.http.get(url).send().await.map_err(|e| failed(format!("cannot fetch it: {e}")))?;
         if !resp.status().is_success() {
             return Err(failed(format!("fetching it returned HTTP {}", resp.status())));
         }
-        let bytes = resp.bytes().await.map_err(|e| failed(format!("cannot read it: {e}")))?;
+        // At most what a credential may be (the verifier refuses more): a server sending more is not
+        // read to its end.
+        let most = crate::credential::MAX_INPUT;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| failed(format!("cannot read it: {e}")))? {
+            if bytes.len() + chunk.len() > most {
+                return Err(failed(format!("it is larger than {most} bytes")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         let text = std::str::from_utf8(&bytes).map_err(|_| failed("it is not UTF-8".into()))?;
         let verified = Box::pin(verifier.credential_text(text)).await.map_err(|e| failed(e.to_string()))?;
         verified.expect_kind(CredentialKind::BitstringStatusListCredential).map_err(|e| failed(e.to_string()))?;

@@ -284,6 +284,61 @@ async fn a_status_or_expiry_moved_under_its_iri_is_refused() {
     assert!(matches!(verifier.credential(&compact).await, Err(VcError::Malformed { .. })));
 }
 
+/// What [`serve`] sends, set after the server runs (when its URL is known).
+type Body = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// Serves `body` to every request on a loopback port: the URL and the count of requests.
+async fn serve(body: Body) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/list", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = body.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    (url, served)
+}
+
+/// A status list credential whose own status names its own URL: verifying a credential on that list
+/// fetched it, verified it, checked its status, fetched it again, without end (the stack gave out and
+/// the process aborted: an unauthenticated sign-in could do it). It is refused at the first fetch. And
+/// a list larger than any credential may be is not read to its end.
+#[tokio::test]
+async fn a_status_list_naming_itself_and_an_endless_one_are_refused() {
+    let hub = Issuer::key(Identity::generate());
+    let holder = Identity::generate();
+    let slot = Body::default();
+    let (url, served) = serve(slot.clone()).await;
+    let mut list = serde_json::to_value(StatusList::new().to_credential(&url, &hub).await.unwrap()).unwrap();
+    list.as_object_mut().unwrap().remove("proof");
+    list["credentialStatus"] = StatusEntry { list: url.clone(), index: 0 }.to_json();
+    let list = hub.sign_credential(list, CredentialFormat::DataIntegrity).await.unwrap();
+    *slot.lock().unwrap() = serde_json::to_vec(&list).unwrap();
+    let draft = researcher_draft(holder.did()).status(StatusEntry { list: url.clone(), index: 7 });
+    let vc = hub.issue(&draft, CredentialFormat::DataIntegrity).await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), Verifier::default().credential(&vc)).await;
+    let e = outcome.expect("a verification that ends").unwrap_err();
+    assert!(e.to_string().contains("has a status of its own"), "{e}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1, "fetched once");
+
+    let (endless, _) = serve(std::sync::Arc::new(std::sync::Mutex::new(vec![b' '; 8 << 20]))).await;
+    let draft = researcher_draft(holder.did()).status(StatusEntry { list: endless.clone(), index: 7 });
+    let vc = hub.issue(&draft, CredentialFormat::DataIntegrity).await.unwrap();
+    let e = Verifier::default().credential(&vc).await.unwrap_err();
+    assert!(e.to_string().contains("larger than 262144 bytes"), "{e}");
+}
+
 #[tokio::test]
 async fn bad_presentations_are_refused_with_their_reason() {
     let hub = Issuer::key(Identity::generate());
