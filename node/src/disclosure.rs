@@ -19,7 +19,8 @@
 //! - (b) the groups' value counts `n` add up to the whole cohort's `n` (and so do their sums and sums of
 //!   squares, which are released or suppressed together with `n`);
 //! - (c) a row's histogram bins add up to that row's `n` (the underflow and overflow bins make the sum
-//!   exact) — a family only when the moments are released, otherwise the marginal is never known;
+//!   exact) when the moments are asked for; without them, to the row's patient count, less the patients
+//!   with no value (the family's residual, below);
 //! - (d) for each bin, the groups' counts in that bin add up to the whole cohort's count in that bin.
 //!
 //! If exactly one member of a family (marginal included) is suppressed, it is the released marginal minus
@@ -29,14 +30,20 @@
 //! (c) and of (d)), so the rule is applied until nothing changes. It terminates: every round suppresses one
 //! more cell of a finite answer.
 //!
-//! # Why one family over all groups is enough
-//! Grouped by sex and age band, the group cells form a sex × band table, and in a published table each row
-//! and column margin would be a family of its own. The node releases no per-sex or per-band margin: it
-//! releases the whole-cohort row and the individual groups only. The one relation a reader can use is then
-//! "groups add up to the total", which is family (a) (and (b), (d) for the measure). Persons without a year
-//! of birth fall in no age band, so with age bands the groups may add up to less than the total; the
-//! families are still treated as exact, which assumes the reader knows that residual and is the cautious
-//! choice.
+//! # Margins another query releases, and the groups' residual
+//! Grouped by sex and age band, the group cells form a sex × band table. This answer releases no per-sex
+//! or per-band margin, but the same cohort asked by sex alone, or by age band alone, does: so each sex's
+//! cells and each band's cells are families too (in patients, `n` and each bin), with a marginal taken as
+//! released (it is another answer's) that is never suppressed here. Without them a lone suppressed cell
+//! of a sex was that sex's count from the other query minus its released cells.
+//!
+//! Persons with no age on the reference date (no birth date, or born after it) fall in no age band, so
+//! with age bands the groups may add up to less than the total. That residual is itself a count the
+//! reader gets by subtraction: it is a member of families (a), (b) and (d) that is never released, and is
+//! suppressed by the primary rule like any count (a residual of one person below the threshold, with the
+//! total and every band released, was that person's value). It is never chosen as a complement: it is
+//! not published to be withheld. A residual per sex (persons of one sex with no age) is not counted
+//! here: with age bands, a by-sex answer minus this one's released cells of that sex may still give it.
 //!
 //! # What this does not do
 //! The rule guarantees that no family has a lone suppressed cell; it does not solve the full linear system
@@ -89,11 +96,26 @@ struct Family {
     members: Vec<usize>,
 }
 
+/// What a count of the flat list is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Released in the answer, or suppressed.
+    Shown,
+    /// The groups' residual (persons in no age band): never released, suppressed by the primary rule,
+    /// never chosen as a complement.
+    Residual,
+    /// A margin another answer releases (a sex's, a band's): never suppressed, never chosen.
+    Elsewhere,
+}
+
 /// Where each row's counts sit in the flat list.
 struct Layout {
     values: Vec<u64>,
     /// Per count, the patients behind it (a count of values may come from fewer patients).
     contributors: Vec<u64>,
+    kinds: Vec<Kind>,
+    /// Each row's group.
+    groups: Vec<GroupKey>,
     patients: Vec<usize>,
     n: Vec<Option<usize>>,
     bins: Vec<Option<Vec<usize>>>,
@@ -104,6 +126,8 @@ impl Layout {
         let mut layout = Layout {
             values: Vec::new(),
             contributors: Vec::new(),
+            kinds: Vec::new(),
+            groups: exact.rows.iter().map(|r| r.group).collect(),
             patients: Vec::new(),
             n: Vec::new(),
             bins: Vec::new(),
@@ -123,46 +147,110 @@ impl Layout {
     }
 
     fn push(&mut self, value: u64, contributors: u64) -> usize {
+        self.push_kind(value, contributors, Kind::Shown)
+    }
+
+    fn push_kind(&mut self, value: u64, contributors: u64, kind: Kind) -> usize {
         self.values.push(value);
         self.contributors.push(contributors);
+        self.kinds.push(kind);
         self.values.len() - 1
     }
 
-    /// The families (a)–(d) of the module documentation.
-    fn families(&self) -> Vec<Family> {
+    /// The family of `marginal` over `members`, with the members' residual as one more member when they
+    /// add up to less than the marginal.
+    fn with_residual(&mut self, marginal: usize, mut members: Vec<usize>) -> Family {
+        let sum: u64 = members.iter().map(|&i| self.values[i]).sum();
+        if let Some(residual) = self.values[marginal].checked_sub(sum).filter(|r| *r > 0) {
+            let behind: u64 = members.iter().map(|&i| self.contributors[i]).sum();
+            let contributors = self.contributors[marginal].saturating_sub(behind).min(residual);
+            members.push(self.push_kind(residual, contributors, Kind::Residual));
+        }
+        Family { marginal, members }
+    }
+
+    /// The family of cells `members` under a margin another answer releases.
+    fn elsewhere(&mut self, members: Vec<usize>) -> Family {
+        let sum = members.iter().map(|&i| self.values[i]).sum();
+        let marginal = self.push_kind(sum, sum, Kind::Elsewhere);
+        Family { marginal, members }
+    }
+
+    /// The families (a)–(d) of the module documentation, with the groups' residual, and the sex and band
+    /// margins of a sex × band table.
+    fn families(&mut self) -> Vec<Family> {
         let mut families = Vec::new();
-        let groups = 1..self.patients.len();
+        let rows = self.patients.len();
+        let groups: Vec<usize> = (1..rows).collect();
         if !groups.is_empty() {
-            families.push(Family {
-                marginal: self.patients[0],
-                members: groups.clone().map(|r| self.patients[r]).collect(),
-            });
-            if let Some(total_n) = self.n[0] {
-                let members: Vec<usize> = groups.clone().filter_map(|r| self.n[r]).collect();
-                families.push(Family { marginal: total_n, members });
+            families.push(self.family_of(0, &groups, |l, r| Some(l.patients[r])));
+            if self.n[0].is_some() {
+                families.push(self.family_of(0, &groups, |l, r| l.n[r]));
             }
-            if let Some(total_bins) = &self.bins[0] {
-                for (bin_idx, &marginal) in total_bins.iter().enumerate() {
-                    let members = groups.clone().filter_map(|r| self.bins[r].as_ref().map(|b| b[bin_idx])).collect();
-                    families.push(Family { marginal, members });
+            for bin_idx in 0..self.bins[0].as_ref().map_or(0, Vec::len) {
+                families.push(self.family_of(0, &groups, |l, r| l.bins[r].as_ref().map(|b| b[bin_idx])));
+            }
+        }
+        // A sex × band table: each sex's cells, and each band's.
+        let keys: Vec<_> = self.groups.clone();
+        let two_way = keys[1..].iter().all(|k| k.sex.is_some() && k.age_band.is_some());
+        if two_way && rows > 1 {
+            let mut margins: Vec<Vec<usize>> = Vec::new();
+            for r in 1..rows {
+                let by_sex = (1..rows).filter(|&o| keys[o].sex == keys[r].sex).collect();
+                let by_band = (1..rows).filter(|&o| keys[o].age_band == keys[r].age_band).collect();
+                for m in [by_sex, by_band] {
+                    if !margins.contains(&m) {
+                        margins.push(m);
+                    }
+                }
+            }
+            for rows in margins.into_iter().filter(|m: &Vec<usize>| m.len() > 1) {
+                let cells = |pick: &dyn Fn(&Layout, usize) -> Option<usize>, l: &Layout| {
+                    rows.iter().filter_map(|&r| pick(l, r)).collect::<Vec<_>>()
+                };
+                let patients = cells(&|l, r| Some(l.patients[r]), self);
+                families.push(self.elsewhere(patients));
+                let n = cells(&|l, r| l.n[r], self);
+                families.push(self.elsewhere(n));
+                for bin_idx in 0..self.bins[0].as_ref().map_or(0, Vec::len) {
+                    let bins = cells(&|l, r| l.bins[r].as_ref().map(|b| b[bin_idx]), self);
+                    families.push(self.elsewhere(bins));
                 }
             }
         }
-        for (n, bins) in self.n.iter().zip(&self.bins) {
-            if let (Some(n), Some(bins)) = (n, bins) {
-                families.push(Family { marginal: *n, members: bins.clone() });
+        for r in 0..rows {
+            match (self.n[r], self.bins[r].clone()) {
+                (Some(n), Some(bins)) => families.push(Family { marginal: n, members: bins }),
+                // Without moments the row's patient count is the bins' marginal: every patient with a
+                // value is in one bin (a bin of every value counts values, and their sum is at least
+                // the patients': taken as exact, the cautious choice), the patients without one their
+                // residual.
+                (None, Some(bins)) => {
+                    let patients = self.patients[r];
+                    families.push(self.with_residual(patients, bins));
+                }
+                _ => {}
             }
         }
         families.retain(|f| !f.members.is_empty());
         families
+    }
+
+    /// The family of row `total`'s count `pick` over the same count of `rows`, with their residual.
+    fn family_of(&mut self, total: usize, rows: &[usize], pick: impl Fn(&Layout, usize) -> Option<usize>) -> Family {
+        let marginal = pick(self, total).expect("the total row has the count its groups have");
+        let members = rows.iter().filter_map(|&r| pick(self, r)).collect();
+        self.with_residual(marginal, members)
     }
 }
 
 /// Applies primary and complementary suppression at `threshold` and returns the releasable rows, in the
 /// order of `exact.rows`.
 pub fn protect(exact: &ExactAnswer, threshold: u32) -> Vec<AnswerRow> {
-    let layout = Layout::of(exact);
-    let suppressed = suppress(&layout.values, &layout.contributors, &layout.families(), threshold);
+    let mut layout = Layout::of(exact);
+    let families = layout.families();
+    let suppressed = suppress(&layout.values, &layout.contributors, &layout.kinds, &families, threshold);
     let cell = |idx: usize| if suppressed[idx] { Cell::Suppressed } else { Cell::Value(layout.values[idx]) };
     exact
         .rows
@@ -182,9 +270,14 @@ pub fn protect(exact: &ExactAnswer, threshold: u32) -> Vec<AnswerRow> {
 
 /// Which counts to suppress: those below the threshold or from fewer patients than it, then complements
 /// until no family has exactly one suppressed member.
-fn suppress(values: &[u64], contributors: &[u64], families: &[Family], threshold: u32) -> Vec<bool> {
+fn suppress(values: &[u64], contributors: &[u64], kinds: &[Kind], families: &[Family], threshold: u32) -> Vec<bool> {
     let t = u64::from(threshold);
-    let mut suppressed: Vec<bool> = values.iter().zip(contributors).map(|(&v, &p)| v < t || p < t).collect();
+    let mut suppressed: Vec<bool> = values
+        .iter()
+        .zip(contributors)
+        .zip(kinds)
+        .map(|((&v, &p), &kind)| kind != Kind::Elsewhere && (v < t || p < t))
+        .collect();
     loop {
         let mut changed = false;
         for family in families {
@@ -193,8 +286,13 @@ fn suppress(values: &[u64], contributors: &[u64], families: &[Family], threshold
             if n_suppressed != 1 {
                 continue;
             }
-            let smallest = family.members.iter().copied().filter(|&i| !suppressed[i]).min_by_key(|&i| (values[i], i));
-            suppressed[smallest.unwrap_or(family.marginal)] = true;
+            // The smallest released cell of the answer's own; else its marginal, if it is the answer's.
+            let shown = |i: &usize| kinds[*i] == Kind::Shown && !suppressed[*i];
+            let smallest = family.members.iter().copied().filter(shown).min_by_key(|&i| (values[i], i));
+            let Some(complement) = smallest.or(Some(family.marginal).filter(shown)) else {
+                continue;
+            };
+            suppressed[complement] = true;
             changed = true;
         }
         if !changed {
@@ -246,6 +344,81 @@ mod tests {
         check(counts(8, &[3, 5]), 10, &[None, None, None]);
         // Threshold 0 suppresses nothing.
         check(counts(8, &[0, 8]), 0, &[Some(8), Some(0), Some(8)]);
+    }
+
+    /// A row of `patients` with the latest value's moments (one value each) and bins, if given.
+    fn row(group: GroupKey, patients: u64, n: Option<u64>, bins: Option<Vec<u64>>) -> ExactRow {
+        ExactRow {
+            group,
+            patients,
+            moments: n.map(|n| ExactMoments { n, sum: 7 * n as i64, sum_sq: 49 * i128::from(n), patients: n }),
+            bin_patients: bins.clone(),
+            histogram: bins,
+        }
+    }
+
+    fn band(lo: u32, hi: Option<u32>) -> AgeBand {
+        AgeBand { lo, hi }
+    }
+
+    /// One person in no age band (born after the reference date): the total and the one band, both
+    /// released, gave that person's value by subtraction. The residual is a count like any other.
+    #[test]
+    fn the_residual_of_persons_in_no_band_is_protected() {
+        let everyone = GroupKey { sex: None, age_band: Some(band(0, None)) };
+        let exact =
+            ExactAnswer { rows: vec![row(GroupKey::TOTAL, 41, Some(41), None), row(everyone, 40, Some(40), None)] };
+        let rows = protect(&exact, 10);
+        assert_eq!(shown(&rows), [Some(41), None]);
+        assert_eq!(rows[0].moments, Some(Moments::Released { n: 41, sum: 287, sum_sq: 2009 }));
+        assert_eq!(rows[1].moments, Some(Moments::Suppressed));
+        // A residual at the threshold is no secret; none is no residual.
+        let young = GroupKey { sex: None, age_band: Some(band(0, Some(40))) };
+        let old = GroupKey { sex: None, age_band: Some(band(40, None)) };
+        let rows = |total, a, b| {
+            vec![row(GroupKey::TOTAL, total, None, None), row(young, a, None, None), row(old, b, None, None)]
+        };
+        assert_eq!(shown(&protect(&ExactAnswer { rows: rows(60, 20, 30) }, 10)), [Some(60), Some(20), Some(30)]);
+        assert_eq!(shown(&protect(&ExactAnswer { rows: rows(50, 20, 30) }, 10)), [Some(50), Some(20), Some(30)]);
+        assert_eq!(shown(&protect(&ExactAnswer { rows: rows(51, 20, 30) }, 10)), [Some(51), None, Some(30)]);
+    }
+
+    /// Sex × band: women under 40 are 3 (suppressed), the other sexes' cells are empty (suppressed, so
+    /// the groups' family needs nothing more). The women's count by sex alone is another answer's: their
+    /// bands are a family under it, and a second of their cells goes.
+    #[test]
+    fn each_sex_and_each_band_is_a_family_under_the_margin_another_answer_gives() {
+        let bands = [band(0, Some(40)), band(40, Some(65)), band(65, None)];
+        let counts = [[3, 25, 30], [20, 21, 22], [0, 0, 0], [0, 0, 0]];
+        let mut rows = vec![row(GroupKey::TOTAL, 121, None, None)];
+        for (sex, cells) in Sex::ALL.iter().zip(counts) {
+            for (b, p) in bands.iter().zip(cells) {
+                rows.push(row(GroupKey { sex: Some(*sex), age_band: Some(*b) }, p, None, None));
+            }
+        }
+        let released = shown(&protect(&ExactAnswer { rows }, 10));
+        assert_eq!(released[0], Some(121));
+        let of = |s: usize| released[1 + 3 * s..4 + 3 * s].to_vec();
+        assert_eq!(of(0), [None, None, Some(30)], "the women's smallest released band goes with the 3");
+        // The band under 40: the women's 3, and so the men's 20 (its other released cell) too.
+        // The bands' families each hold the two empty cells of the other sexes (suppressed, as every
+        // zero is): the women's two are not alone there, and the men's cells stay.
+        assert_eq!(of(1), [Some(20), Some(21), Some(22)]);
+        assert_eq!((of(2), of(3)), (vec![None; 3], vec![None; 3]));
+    }
+
+    /// Bins without moments: every patient of the row has a value, so the bins add up to its released
+    /// patient count, and one small bin alone was that count minus the others.
+    #[test]
+    fn bins_without_moments_add_up_to_the_patient_count() {
+        let exact = ExactAnswer { rows: vec![row(GroupKey::TOTAL, 45, None, Some(vec![20, 22, 3]))] };
+        let rows = protect(&exact, 10);
+        assert_eq!(rows[0].patients, Cell::Value(45));
+        assert_eq!(rows[0].histogram, Some(vec![Cell::Suppressed, Cell::Value(22), Cell::Suppressed]));
+        // Patients without a value: their residual (10, at the threshold) hides nothing.
+        let exact = ExactAnswer { rows: vec![row(GroupKey::TOTAL, 55, None, Some(vec![20, 22, 13]))] };
+        let bins = protect(&exact, 10)[0].histogram.clone().unwrap();
+        assert_eq!(bins, [Cell::Value(20), Cell::Value(22), Cell::Value(13)]);
     }
 
     #[test]
@@ -319,33 +492,59 @@ mod tests {
         assert_eq!(rows[1].moments, Some(Moments::Suppressed));
         assert_eq!(rows[2].moments, Some(Moments::Suppressed));
         assert_eq!(rows[1].histogram, Some(vec![Cell::Suppressed; 3]));
-        assert_families_safe(&exact, &rows);
+        assert_families_safe(&exact, &rows, 10);
     }
 
     /// Recomputes the families from the rows (not from the layout) and checks none has a lone suppressed
     /// member.
-    fn assert_families_safe(exact: &ExactAnswer, rows: &[AnswerRow]) {
-        let lone = |marginal: Cell, cells: Vec<Cell>| {
-            let n =
-                usize::from(marginal == Cell::Suppressed) + cells.iter().filter(|c| **c == Cell::Suppressed).count();
+    fn assert_families_safe(exact: &ExactAnswer, rows: &[AnswerRow], threshold: u32) {
+        let t = u64::from(threshold);
+        // A family whose released cells add up to less than its marginal has a hidden residual: a
+        // suppressed cell when it is below the threshold (but not zero), a known one otherwise.
+        let lone = |marginal: Cell, cells: Vec<Cell>, exact_marginal: u64, exact_cells: u64| {
+            let residual = exact_marginal.saturating_sub(exact_cells);
+            let hidden = usize::from(residual > 0 && residual < t);
+            let n = usize::from(marginal == Cell::Suppressed)
+                + cells.iter().filter(|c| **c == Cell::Suppressed).count()
+                + hidden;
             n == 1
         };
+        let ex = &exact.rows;
         if rows.len() > 1 {
             let groups = &rows[1..];
-            assert!(!lone(rows[0].patients, groups.iter().map(|r| r.patients).collect()), "patients family");
+            let sum = |f: &dyn Fn(&ExactRow) -> u64| ex[1..].iter().map(f).sum::<u64>();
+            let cells = groups.iter().map(|r| r.patients).collect();
+            assert!(!lone(rows[0].patients, cells, ex[0].patients, sum(&|r| r.patients)), "patients family");
             if let Some(m) = rows[0].moments {
-                assert!(!lone(m.n(), groups.iter().map(|r| r.moments.unwrap().n()).collect()), "n family");
+                let cells = groups.iter().map(|r| r.moments.unwrap().n()).collect();
+                let n = |r: &ExactRow| r.moments.unwrap().n;
+                assert!(!lone(m.n(), cells, n(&ex[0]), sum(&n)), "n family");
             }
             if let Some(total) = &rows[0].histogram {
                 for (bin_idx, marginal) in total.iter().enumerate() {
                     let cells = groups.iter().map(|r| r.histogram.as_ref().unwrap()[bin_idx]).collect();
-                    assert!(!lone(*marginal, cells), "bin {bin_idx} family");
+                    let bin = |r: &ExactRow| r.histogram.as_ref().unwrap()[bin_idx];
+                    assert!(!lone(*marginal, cells, bin(&ex[0]), sum(&bin)), "bin {bin_idx} family");
+                }
+            }
+            // Each sex's cells under its count by sex alone (another answer's, released there).
+            for sex in Sex::ALL {
+                let of: Vec<usize> = (1..rows.len()).filter(|&r| ex[r].group.sex == Some(sex)).collect();
+                if of.len() > 1 {
+                    let cells = of.iter().map(|&r| rows[r].patients).collect();
+                    assert!(!lone(Cell::Value(0), cells, 0, 0), "{sex}'s cells");
                 }
             }
         }
-        for (row, exact_row) in rows.iter().zip(&exact.rows) {
-            if let (Some(m), Some(bins)) = (row.moments, &row.histogram) {
-                assert!(!lone(m.n(), bins.clone()), "histogram of {}", exact_row.group);
+        for (row, exact_row) in rows.iter().zip(ex) {
+            match (row.moments, &row.histogram) {
+                (Some(m), Some(bins)) => assert!(!lone(m.n(), bins.clone(), 0, 0), "histogram of {}", exact_row.group),
+                (None, Some(bins)) => {
+                    let in_bins = exact_row.histogram.as_ref().unwrap().iter().sum();
+                    let safe = !lone(row.patients, bins.clone(), exact_row.patients, in_bins);
+                    assert!(safe, "histogram of {} under its patients", exact_row.group);
+                }
+                _ => {}
             }
         }
     }
@@ -441,7 +640,7 @@ mod tests {
                     }
                 }
             }
-            assert_families_safe(&exact, &rows);
+            assert_families_safe(&exact, &rows, threshold);
         }
 
         #[test]
