@@ -316,7 +316,8 @@ impl Coordinator {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notify = self.inner.waiters.lock().expect("waiters lock").entry(query_id).or_default().clone();
-            let notified = notify.notified();
+            let waiting = Waiting { waiters: &self.inner.waiters, query_id, notify };
+            let notified = waiting.notify.notified();
             tokio::pin!(notified);
             // Registered before the status is read, so a settle in between is not missed.
             notified.as_mut().enable();
@@ -328,6 +329,12 @@ impl Coordinator {
                 return self.result_with(query_id, researcher, proven_only).await;
             }
         }
+    }
+
+    /// The number of queries someone waits for (a test reads it).
+    #[doc(hidden)]
+    pub fn waited_for(&self) -> usize {
+        self.inner.waiters.lock().expect("waiters lock").len()
     }
 
     /// The combined result of one of the researcher's queries.
@@ -1515,6 +1522,28 @@ pub fn assemble_with(record: QueryRecord, parts: Vec<NodePart>, proven_only: boo
         nodes,
         proofs,
         proven_only,
+    }
+}
+
+/// One wait for a query's settling: its entry in the waiters' map is removed when the last waiter
+/// leaves, however it leaves (settled, timed out, the query unknown or another researcher's). Without
+/// it a wait that ended otherwise than by a settling left its entry behind: any signed-in researcher
+/// asking for random ids grew the map by one each time.
+struct Waiting<'a> {
+    waiters: &'a Mutex<HashMap<Uuid, Arc<Notify>>>,
+    query_id: Uuid,
+    notify: Arc<Notify>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut waiters = self.waiters.lock().expect("waiters lock");
+        // Clones are taken under this lock: the map's and ours only means nobody else waits.
+        let last = waiters.get(&self.query_id).is_some_and(|n| Arc::ptr_eq(n, &self.notify))
+            && Arc::strong_count(&self.notify) == 2;
+        if last {
+            waiters.remove(&self.query_id);
+        }
     }
 }
 

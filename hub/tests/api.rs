@@ -19,6 +19,7 @@ const MAX_BODY: usize = 64 * 1024;
 
 struct App {
     router: axum::Router,
+    coordinator: Coordinator,
     authority: Authority,
     researcher: Issuer,
     credential: serde_json::Value,
@@ -51,7 +52,8 @@ async fn app() -> App {
     };
     let coordinator = Coordinator::new(store, net, key, authority.clone(), cfg, CancellationToken::new());
     App {
-        router: router(AppState { coordinator }, MAX_BODY),
+        router: router(AppState { coordinator: coordinator.clone() }, MAX_BODY),
+        coordinator,
         authority,
         researcher,
         credential,
@@ -202,6 +204,15 @@ async fn every_refusal_names_its_reason() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // Waiting for queries that are unknown (or another researcher's) leaves nothing behind at the hub.
+    for _ in 0..3 {
+        let uri = format!("/v1/queries/{}?wait_ms=1", uuid::Uuid::new_v4());
+        let auth = format!("Bearer {token}");
+        let (s, _) =
+            call(&app.router, Request::get(uri).header("authorization", auth).body(Body::empty()).unwrap()).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(app.coordinator.waited_for(), 0, "no waiter left for queries nobody will settle");
     // The proofs of a query unknown (or another researcher's): refused before any byte is streamed.
     let uri = format!("/v1/queries/{}/proofs", uuid::Uuid::new_v4());
     let (s, v) = call(
