@@ -94,6 +94,8 @@ struct Admitted {
     name: String,
     /// The query kinds its credential allows (`None`: any).
     query_kinds: Option<Vec<String>>,
+    /// The credential it was admitted with, checked again before each query is sent to it.
+    credential: Option<serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -174,10 +176,14 @@ impl Coordinator {
         self.inner.registry.read().expect("registry lock").iter().map(|(p, a)| (*p, a.name.clone())).collect()
     }
 
-    /// Connected nodes whose credential allows every aggregate of `query`.
-    fn admitted_for(&self, query: &Query) -> Vec<(PeerId, String)> {
+    /// Connected nodes whose credential allows every aggregate of `query` and is still valid: each is
+    /// checked again (its signature is cached; its status read from the hub's store, where `agora-hub
+    /// revoke` writes), and a node whose credential no longer admits it (revoked, expired) leaves the
+    /// registry. It was admitted at its hello only, and stayed for as long as it kept its connection.
+    async fn admitted_for(&self, query: &Query) -> Vec<(PeerId, String)> {
         let kinds: Vec<&str> = query.aggregates.iter().map(|a| a.kind()).collect();
-        self.inner
+        let candidates: Vec<(PeerId, String, Option<serde_json::Value>)> = self
+            .inner
             .registry
             .read()
             .expect("registry lock")
@@ -185,8 +191,19 @@ impl Coordinator {
             .filter(|(_, a)| {
                 a.query_kinds.as_ref().is_none_or(|allowed| kinds.iter().all(|k| allowed.iter().any(|x| x == k)))
             })
-            .map(|(p, a)| (*p, a.name.clone()))
-            .collect()
+            .map(|(p, a)| (*p, a.name.clone(), a.credential.clone()))
+            .collect();
+        let mut admitted = Vec::with_capacity(candidates.len());
+        for (peer, name, credential) in candidates {
+            match self.inner.authority.admit_node(&peer, credential.as_ref()).await {
+                Ok(_) => admitted.push((peer, name)),
+                Err(e) => {
+                    warn!(target: "hub::net", %peer, %e, "node no longer admitted: left out of the query and the registry");
+                    self.inner.registry.write().expect("registry lock").remove(&peer);
+                }
+            }
+        }
+        admitted
     }
 
     /// Authorises (with the researcher's presentation), records and fans out a query; returns its id at
@@ -203,7 +220,7 @@ impl Coordinator {
         if self.connected().is_empty() {
             return Err(HubError::NoNodes);
         }
-        let nodes = self.admitted_for(&query);
+        let nodes = self.admitted_for(&query).await;
         if nodes.is_empty() {
             let kinds: Vec<&str> = query.aggregates.iter().map(|a| a.kind()).collect();
             return Err(HubError::NoNodesForKind(kinds.join(", ")));
@@ -391,12 +408,15 @@ impl Coordinator {
         if !allowed.is_empty() && !allowed.contains(&peer) {
             return Err(format!("node {peer} is not admitted to this network"));
         }
-        let admission = self
-            .inner
-            .authority
-            .admit_node(&peer, v.payload.credential.as_ref())
-            .await
-            .map_err(|e| format!("node not admitted: {e}"))?;
+        let admission = match self.inner.authority.admit_node(&peer, v.payload.credential.as_ref()).await {
+            Ok(admission) => admission,
+            Err(e) => {
+                // A node admitted before and refused now (its credential revoked or expired since) is
+                // out: its earlier admission does not stand.
+                self.inner.registry.write().expect("registry lock").remove(&peer);
+                return Err(format!("node not admitted: {e}"));
+            }
+        };
         let name: String = v.payload.name.chars().filter(|c| !c.is_control()).take(64).collect();
         self.inner.store.upsert_node(&peer.to_string(), &name, &v.payload.summary, now()).await.map_err(later)?;
         // A commitment this hub cannot read (another format version, a malformed root) is not recorded,
@@ -411,11 +431,10 @@ impl Coordinator {
             None => {}
         }
         info!(target: "hub::net", %peer, node = %name, "node registered");
-        self.inner
-            .registry
-            .write()
-            .expect("registry lock")
-            .insert(peer, Admitted { name, query_kinds: admission.query_kinds });
+        self.inner.registry.write().expect("registry lock").insert(
+            peer,
+            Admitted { name, query_kinds: admission.query_kinds, credential: v.payload.credential.clone() },
+        );
         Ok(())
     }
 
@@ -1558,6 +1577,60 @@ mod tests {
         assert!(!later(StoreError::Db(sqlx::Error::RowNotFound)).ends_with(RETRY_LATER));
         let corrupt = later(StoreError::Corrupt { what: "answer", detail: "EOF".into() });
         assert_eq!(corrupt, "hub store holds a malformed answer: EOF", "final");
+    }
+
+    /// A node admitted at its hello whose credential is revoked while it stays connected: the next
+    /// query leaves it out, and it leaves the registry (it was sent every query until it reconnected).
+    #[tokio::test]
+    async fn a_node_whose_credential_is_revoked_is_sent_no_more_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display());
+        let store = HubStore::connect(&url).await.unwrap();
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let identity = agora_did::identity::identity_of_keypair(&key).unwrap();
+        let authority = Authority::new(identity, None, "https://hub.agora.test", store.clone(), false).unwrap();
+        let (_task, net, _inbound, _addr) =
+            crate::net::listen(key.clone(), "/ip4/127.0.0.1/tcp/0", Duration::from_secs(5)).await.unwrap();
+        let cfg = CoordinatorConfig {
+            deadline: Duration::from_secs(2),
+            ttl_secs: 60,
+            allowed_nodes: Default::default(),
+            max_inflight: 8,
+            proof_handlers: PROOF_HANDLERS,
+        };
+        let hub = Coordinator::new(store, net, key, authority.clone(), cfg, CancellationToken::new());
+        let (kept, revoked) =
+            (libp2p::identity::Keypair::generate_ed25519(), libp2p::identity::Keypair::generate_ed25519());
+        let claims = crate::authority::NodeClaims {
+            name: "n".into(),
+            institution: "i".into(),
+            country: "NO".into(),
+            query_kinds: vec!["count".into()],
+        };
+        let mut ids = Vec::new();
+        for node in [&kept, &revoked] {
+            let peer = node.public().to_peer_id();
+            let format = agora_did::credential::CredentialFormat::DataIntegrity;
+            let (id, vc) = authority.issue_node(&peer, &claims, 30, format).await.unwrap();
+            let admission = authority.admit_node(&peer, Some(&vc)).await.unwrap();
+            let admitted =
+                Admitted { name: peer.to_string(), query_kinds: admission.query_kinds, credential: Some(vc) };
+            hub.inner.registry.write().unwrap().insert(peer, admitted);
+            ids.push(id);
+        }
+        let query = Query {
+            version: 1,
+            cohort: agora_protocol::Cohort::Everyone,
+            measure: None,
+            aggregates: vec![agora_protocol::Aggregate::Count],
+            group_by: Default::default(),
+            reference_date: time::macros::date!(2026 - 01 - 01),
+        };
+        assert_eq!(hub.admitted_for(&query).await.len(), 2);
+        authority.revoke(&ids[1]).await.unwrap();
+        let sent: Vec<PeerId> = hub.admitted_for(&query).await.into_iter().map(|(p, _)| p).collect();
+        assert_eq!(sent, [kept.public().to_peer_id()]);
+        assert_eq!(hub.connected().len(), 1, "the revoked node left the registry");
     }
 
     #[tokio::test]
