@@ -369,6 +369,9 @@ pub struct Verifier {
     pub(crate) at: Option<OffsetDateTime>,
     /// Credential signatures verified recently (the researcher's credential comes with every query).
     pub(crate) seen: SeenSignatures,
+    /// The only issuers whose credentials are verified at all (`None`: any), checked before their DID
+    /// is resolved or their status list fetched ([`Verifier::trusting`]).
+    pub(crate) trusted: Option<std::sync::Arc<Vec<String>>>,
 }
 
 impl Default for Verifier {
@@ -382,7 +385,33 @@ pub(crate) const MAX_INPUT: usize = 256 * 1024;
 impl Verifier {
     /// A verifier resolving DIDs with `resolver`, fetching status lists over HTTP(S).
     pub fn new(resolver: Resolver) -> Verifier {
-        Verifier { statuses: StatusLists::new(resolver.clone()), resolver, at: None, seen: SeenSignatures::default() }
+        Verifier {
+            statuses: StatusLists::new(resolver.clone()),
+            resolver,
+            at: None,
+            seen: SeenSignatures::default(),
+            trusted: None,
+        }
+    }
+
+    /// Verifies credentials of these issuers only, refusing any other's before anything about it is
+    /// fetched: its issuer's DID (a did:web is an HTTP request) and its status list (any URL its issuer
+    /// wrote), and, in a presentation, the holder's DID until a credential of a trusted issuer names the
+    /// holder. Without it, anyone could have a party that only ever trusts its hub make requests to
+    /// addresses of their choosing, before it refused them for the issuer.
+    pub fn trusting(mut self, issuers: Vec<String>) -> Verifier {
+        self.trusted = Some(std::sync::Arc::new(issuers));
+        self
+    }
+
+    /// Refuses `issuer` if this verifier trusts others only.
+    pub(crate) fn check_trusted(&self, issuer: &str) -> Result<(), VcError> {
+        match &self.trusted {
+            Some(trusted) if !trusted.iter().any(|t| t == issuer) => {
+                Err(VcError::WrongIssuer { expected: trusted.join(" or "), found: truncate(issuer) })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Checks every credential signature every time, remembering none (for measuring the cold path).
@@ -466,6 +495,7 @@ impl Verifier {
         let proof = single_proof(vc, "credential")?;
         check_proof_type(proof)?;
         let issuer = issuer_of(vc)?;
+        self.check_trusted(&issuer)?;
         let method = proof.get("verificationMethod").and_then(Value::as_str).unwrap_or_default();
         check_signer("credential", method, &issuer)?;
         let mut verified = read_credential(vc, issuer, CredentialFormat::DataIntegrity)?;
@@ -485,6 +515,7 @@ impl Verifier {
         let (header, payload) = decode_jws(jws, "credential")?;
         contexts::check(&payload)?;
         let issuer = issuer_of(&payload)?;
+        self.check_trusted(&issuer)?;
         check_signer("credential", header.kid.as_deref().unwrap_or_default(), &issuer)?;
         let mut verified = read_credential(&payload, issuer, CredentialFormat::Jose)?;
         self.check_period(&payload)?;

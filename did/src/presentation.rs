@@ -156,6 +156,7 @@ impl Verifier {
         let method = proof.get("verificationMethod").and_then(Value::as_str).unwrap_or_default();
         let holder = holder_of(vp).unwrap_or_else(|| method.split('#').next().unwrap_or_default().to_string());
         check_signer("presentation", method, &holder)?;
+        self.holder_named_by_trusted(&holder, &credentials_of(vp)?).await?;
         self.ensure_resolvable(&holder).await?;
         let typed: DataIntegrity<JsonPresentation<Value>, crate::ssi::claims::data_integrity::AnySuite> =
             serde_json::from_value(vp.clone())
@@ -187,6 +188,7 @@ impl Verifier {
         let method = header.kid.unwrap_or_default();
         let holder = holder_of(&payload).unwrap_or_else(|| method.split('#').next().unwrap_or_default().to_string());
         check_signer("presentation", &method, &holder)?;
+        self.holder_named_by_trusted(&holder, &credentials_of(&payload)?).await?;
         self.ensure_resolvable(&holder).await?;
         let slice = crate::ssi::claims::jws::JwsSlice::new(jws.as_bytes())
             .map_err(|_| VcError::Malformed { what: "presentation", detail: "not a compact JWS".into() })?;
@@ -194,6 +196,21 @@ impl Verifier {
             .map_err(|e| VcError::Malformed { what: "presentation", detail: e.to_string() })?;
         signature_outcome("presentation", decoded.verify(self.params()).await)?;
         Ok((holder, credentials_of(&payload)?, CredentialFormat::Jose))
+    }
+
+    /// With trusted issuers ([`Verifier::trusting`]), the holder's DID is resolved only once one of the
+    /// presentation's credentials verifies as a trusted issuer's about the holder (verified again, from
+    /// the signature cache, with the others after the presentation's own proof).
+    async fn holder_named_by_trusted(&self, holder: &str, credentials: &[Value]) -> Result<(), VcError> {
+        if self.trusted.is_none() {
+            return Ok(());
+        }
+        for c in credentials {
+            if Box::pin(self.credential(c)).await?.subject.as_deref() == Some(holder) {
+                return Ok(());
+            }
+        }
+        Err(VcError::HolderMismatch { holder: truncate(holder), subject: "(no credential of a trusted issuer)".into() })
     }
 
     fn check_age(&self, made: Option<OffsetDateTime>, expect: &Expectation) -> Result<(), VcError> {

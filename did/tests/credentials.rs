@@ -339,6 +339,50 @@ async fn a_status_list_naming_itself_and_an_endless_one_are_refused() {
     assert!(e.to_string().contains("larger than 262144 bytes"), "{e}");
 }
 
+/// A verifier that trusts one issuer (a hub, a node) fetches nothing for anyone else: not the issuer's
+/// did:web document, not the status list a self-issued credential names, not a did:web holder's
+/// document (each was an HTTP request to an address the sender chose, made before the credential was
+/// refused for its issuer). Its own issuer's credentials verify as before.
+#[tokio::test]
+async fn a_verifier_trusting_one_issuer_fetches_nothing_for_others() {
+    let hub = Issuer::key(Identity::generate());
+    let stranger = Issuer::key(Identity::generate());
+    let (url, served) = serve(Body::default()).await;
+    let host = url.trim_start_matches("http://").trim_end_matches("/list").replace(':', "%3A");
+    let verifier = Verifier::default().trusting(vec![hub.did().to_string()]);
+    let holder = Issuer::key(Identity::generate());
+    // A credential of another issuer, naming a status list on the server.
+    let draft = researcher_draft(holder.did()).status(StatusEntry { list: url.clone(), index: 7 });
+    let foreign = stranger.issue(&draft, CredentialFormat::DataIntegrity).await.unwrap();
+    assert!(matches!(verifier.credential(&foreign).await, Err(VcError::WrongIssuer { .. })));
+    // A presentation by a did:web holder on the server, of that credential.
+    let web_holder = Issuer::web(Identity::generate(), &format!("did:web:{host}")).unwrap();
+    let draft = researcher_draft(web_holder.did());
+    let vc = stranger.issue(&draft, CredentialFormat::DataIntegrity).await.unwrap();
+    for format in FORMATS {
+        let vp = present(&web_holder, std::slice::from_ref(&vc), "c-1", "did:web:hub.example", format).await.unwrap();
+        let expect = Expectation {
+            challenge: "c-1".into(),
+            domain: "did:web:hub.example".into(),
+            max_age: Duration::from_secs(300),
+        };
+        let e = verifier.presentation(&vp, &expect).await.unwrap_err();
+        assert!(matches!(e, VcError::WrongIssuer { .. }), "{format:?}: {e}");
+    }
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was fetched");
+    // The trusted issuer's own credential, presented by its holder: verified.
+    let vc = hub.issue(&researcher_draft(holder.did()), CredentialFormat::DataIntegrity).await.unwrap();
+    let vp = present(&holder, std::slice::from_ref(&vc), "c-1", "did:web:hub.example", CredentialFormat::Jose)
+        .await
+        .unwrap();
+    let expect = Expectation {
+        challenge: "c-1".into(),
+        domain: "did:web:hub.example".into(),
+        max_age: Duration::from_secs(300),
+    };
+    assert_eq!(verifier.presentation(&vp, &expect).await.unwrap().holder, holder.did());
+}
+
 #[tokio::test]
 async fn bad_presentations_are_refused_with_their_reason() {
     let hub = Issuer::key(Identity::generate());

@@ -139,7 +139,9 @@ impl Authority {
             Some(did) => Issuer::web(identity, did)?,
             None => Issuer::key(identity),
         };
-        let verifier = Verifier::default();
+        // The hub verifies only credentials it issued (researchers', nodes'): no other issuer's DID is
+        // resolved, nor its status list fetched.
+        let verifier = Verifier::default().trusting(vec![issuer.did().to_string()]);
         if let Some(did) = did_web {
             verifier
                 .resolver()

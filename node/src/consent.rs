@@ -24,6 +24,9 @@ use time::OffsetDateTime;
 /// How long a wallet has to answer a challenge.
 pub const CHALLENGE_TTL_SECS: i64 = 300;
 
+/// What a consent covers: every kind of data the query engine reads (a narrower scope is refused).
+pub const CONSENT_SCOPE: [&str; 3] = ["conditions", "measurements", "medications"];
+
 /// Errors of the patient-credential workflow; the messages are shown to patients' wallets and operators.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsentError {
@@ -93,9 +96,12 @@ impl PatientCredentials {
     /// The node's patient credentials, signed with its key, its revocation list published under
     /// `public_url` (`/v1/status/consent`).
     pub fn new(identity: Identity, store_path: PathBuf, public_url: &str, pseudonyms: Arc<PseudonymKey>) -> Self {
+        let issuer = Issuer::key(identity);
+        // Patients' credentials are this node's own: no other issuer's DID or status list is fetched.
+        let verifier = Verifier::default().trusting(vec![issuer.did().to_string()]);
         PatientCredentials {
-            issuer: Issuer::key(identity),
-            verifier: Verifier::default(),
+            issuer,
+            verifier,
             store_path,
             status_url: format!("{}/v1/status/consent", public_url.trim_end_matches('/')),
             pseudonyms,
@@ -170,7 +176,8 @@ impl PatientCredentials {
         Ok((draft.id().to_string(), vc))
     }
 
-    /// Issues a ConsentCredential for a patient (by FHIR id) to their wallet's DID.
+    /// Issues a ConsentCredential for a patient (by FHIR id) to their wallet's DID, its scope every kind
+    /// of data ([`CONSENT_SCOPE`]: the engine applies a consent to all of a patient's data).
     pub async fn issue_consent(
         &self,
         patient_fhir_id: &str,
@@ -183,6 +190,16 @@ impl PatientCredentials {
         check_holder(holder_did)?;
         if purpose.trim().is_empty() {
             return Err(ConsentError::Invalid("a consent needs a purpose (a study or use)".into()));
+        }
+        // The query engine counts a consenting patient with all of their data: a consent narrower than
+        // that would be a promise it does not keep, so none is issued.
+        let covered = |kind: &str| scope.iter().any(|s| s == kind);
+        if let Some(missing) = CONSENT_SCOPE.iter().find(|k| !covered(k)) {
+            return Err(ConsentError::Invalid(format!(
+                "a consent covers all of a patient's data ({}): a scope without {missing} is not kept by the \
+                 query engine, so it is not issued",
+                CONSENT_SCOPE.join(", ")
+            )));
         }
         let person = self.person(patient_fhir_id)?;
         let draft = Draft::new(CredentialKind::ConsentCredential, holder_did)

@@ -127,7 +127,8 @@ enum IssueCommand {
         /// The purpose or study consented to.
         #[arg(long)]
         purpose: String,
-        /// The data the consent covers.
+        /// The data the consent covers: all of the patient's (the query engine applies a consent to all
+        /// of it; a narrower scope is refused).
         #[arg(long, value_delimiter = ',', default_value = "conditions,measurements,medications")]
         scope: Vec<String>,
     },

@@ -86,7 +86,8 @@ impl QueryService {
         node_credential: Option<serde_json::Value>,
     ) -> Result<QueryService, PolicyError> {
         let threshold = policy.threshold;
-        let verifier = agora_did::credential::Verifier::default();
+        // Researchers' credentials are the hub's: no other issuer's DID or status list is fetched.
+        let verifier = agora_did::credential::Verifier::default().trusting(vec![hub_did.clone()]);
         verifier.status_lists().set_ttl(std::time::Duration::from_secs(policy.status_ttl_secs));
         Ok(QueryService {
             name,

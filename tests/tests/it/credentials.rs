@@ -216,6 +216,15 @@ async fn consent_from_wallets_changes_what_researchers_can_count() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no patient with that FHIR id"), "{err}");
+    // A consent narrower than all of the patient's data is a promise the query engine does not keep.
+    let err = net
+        .node_cli(
+            node,
+            &["issue", "consent", "--patient", &patient, "--holder", &did, "--purpose", "x", "--scope", "conditions"],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("a scope without measurements is not kept"), "{err}");
 }
 
 /// A patient of a synthetic directory and one of their ICD-10-CM conditions (read straight from the files).
