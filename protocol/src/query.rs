@@ -96,6 +96,10 @@ pub enum Cohort {
     },
 }
 
+/// The largest histogram edge, in either direction (values are committed in thousandths within 32
+/// bits: about ±2.1 million units; edges beyond could only make bins nothing falls in).
+pub const MAX_EDGE: f64 = 1e9;
+
 /// How far a scaled bound may be from an integer and still be taken as that integer.
 pub const SCALE_TOLERANCE: f64 = 1e-6;
 
@@ -214,7 +218,10 @@ pub enum QueryError {
     #[error("the measure must be a LOINC code, not {0}")]
     MeasureSystem(CodeSystem),
     /// Bad histogram edges.
-    #[error("histogram edges must be 1 to {MAX_HISTOGRAM_EDGES} finite, strictly increasing numbers")]
+    #[error(
+        "histogram edges must be 1 to {MAX_HISTOGRAM_EDGES} finite numbers, strictly increasing in thousandths of \
+         the unit (the resolution values are counted at) and within ±{MAX_EDGE}"
+    )]
     HistogramEdges,
     /// Bad age bands.
     #[error("age bands must be 1 to {MAX_AGE_BANDS} strictly increasing ages")]
@@ -258,8 +265,8 @@ impl Query {
             if let Aggregate::Histogram { edges } = a {
                 if edges.is_empty()
                     || edges.len() > MAX_HISTOGRAM_EDGES
-                    || edges.iter().any(|e| !e.is_finite())
-                    || edges.windows(2).any(|w| w[0] >= w[1])
+                    || edges.iter().any(|e| !e.is_finite() || e.abs() > MAX_EDGE)
+                    || edges.windows(2).any(|w| lower_e3(w[0]) >= lower_e3(w[1]))
                 {
                     return Err(QueryError::HistogramEdges);
                 }
@@ -456,9 +463,25 @@ mod tests {
             Err(QueryError::HistogramEdges),
         );
         check(
-            Query { measure, aggregates: vec![Aggregate::Histogram { edges: vec![f64::NAN] }], ..base() },
+            Query {
+                measure: measure.clone(),
+                aggregates: vec![Aggregate::Histogram { edges: vec![f64::NAN] }],
+                ..base()
+            },
             Err(QueryError::HistogramEdges),
         );
+        // Edges that meet at the thousandths values are counted in (a bin nothing can fall in), or beyond
+        // any committable value; and edges a thousandth apart, which are fine.
+        for (edges, ok) in [
+            (vec![1.0001, 1.0002], false),
+            (vec![1e300, 2e300], false),
+            (vec![-2e9, 0.0], false),
+            (vec![1.0, 1.001], true),
+            (vec![-1e9, 1e9], true),
+        ] {
+            let q = Query { measure: measure.clone(), aggregates: vec![Aggregate::Histogram { edges }], ..base() };
+            check(q, if ok { Ok(()) } else { Err(QueryError::HistogramEdges) });
+        }
         check(Query { cohort: Cohort::All { of: vec![] }, ..base() }, Err(QueryError::EmptyCombination));
         check(
             Query { cohort: Cohort::Age { min: Some(70), max: Some(20) }, ..base() },
