@@ -132,6 +132,14 @@ pub enum VcError {
         /// Found.
         found: String,
     },
+    /// A presentation holding no credential about its holder from an issuer the verifier trusts.
+    #[error("the presentation by {holder} holds no credential about it issued by {trusted}")]
+    NoTrustedCredential {
+        /// The presentation's holder.
+        holder: String,
+        /// The issuers trusted.
+        trusted: String,
+    },
     /// The presentation's signer is not the subject of a credential in it.
     #[error("the presentation is signed by {holder}, but a credential in it is about {subject}: only its subject may present it")]
     HolderMismatch {

@@ -110,7 +110,9 @@ impl Verifier {
             _ => return Err(VcError::Malformed { what: "presentation", detail: "not a JSON object or a JWS".into() }),
         };
         let mut verified = Vec::with_capacity(credentials.len());
-        for c in &credentials {
+        // With trusted issuers, another issuer's credential beside theirs is passed over, not verified
+        // (nothing of it is fetched) nor returned.
+        for c in credentials.iter().filter(|c| self.would_verify(c)) {
             let vc = self.credential(c).await?;
             match &vc.subject {
                 Some(subject) if *subject == holder => verified.push(vc),
@@ -205,12 +207,13 @@ impl Verifier {
         if self.trusted.is_none() {
             return Ok(());
         }
-        for c in credentials {
+        for c in credentials.iter().filter(|c| self.would_verify(c)) {
             if Box::pin(self.credential(c)).await?.subject.as_deref() == Some(holder) {
                 return Ok(());
             }
         }
-        Err(VcError::HolderMismatch { holder: truncate(holder), subject: "(no credential of a trusted issuer)".into() })
+        let trusted = self.trusted.as_deref().map(|t| t.join(" or ")).unwrap_or_default();
+        Err(VcError::NoTrustedCredential { holder: truncate(holder), trusted })
     }
 
     fn check_age(&self, made: Option<OffsetDateTime>, expect: &Expectation) -> Result<(), VcError> {

@@ -247,7 +247,8 @@ impl StatusLists {
             bytes.extend_from_slice(&chunk);
         }
         let text = std::str::from_utf8(&bytes).map_err(|_| failed("it is not UTF-8".into()))?;
-        let verified = Box::pin(verifier.credential_text(text)).await.map_err(|e| failed(e.to_string()))?;
+        let verified =
+            Box::pin(verifier.of_status_list().credential_text(text)).await.map_err(|e| failed(e.to_string()))?;
         verified.expect_kind(CredentialKind::BitstringStatusListCredential).map_err(|e| failed(e.to_string()))?;
         if verified.claim_str("statusPurpose") != Some("revocation") {
             return Err(failed("it is not a revocation list".into()));

@@ -197,9 +197,17 @@ impl Coordinator {
         for (peer, name, credential) in candidates {
             match self.inner.authority.admit_node(&peer, credential.as_ref()).await {
                 Ok(_) => admitted.push((peer, name)),
+                // The store failing is not the credential failing: left out of this query only.
+                Err(e @ crate::authority::AuthorityError::Store(_)) => {
+                    warn!(target: "hub::net", %peer, %e, "node's credential not checked: left out of this query");
+                }
                 Err(e) => {
                     warn!(target: "hub::net", %peer, %e, "node no longer admitted: left out of the query and the registry");
-                    self.inner.registry.write().expect("registry lock").remove(&peer);
+                    let mut registry = self.inner.registry.write().expect("registry lock");
+                    // Unless it said hello again meanwhile, with another credential.
+                    if registry.get(&peer).is_some_and(|a| a.credential == credential) {
+                        registry.remove(&peer);
+                    }
                 }
             }
         }
@@ -412,8 +420,10 @@ impl Coordinator {
             Ok(admission) => admission,
             Err(e) => {
                 // A node admitted before and refused now (its credential revoked or expired since) is
-                // out: its earlier admission does not stand.
-                self.inner.registry.write().expect("registry lock").remove(&peer);
+                // out: its earlier admission does not stand. (Not for the store failing: sent again.)
+                if !matches!(e, crate::authority::AuthorityError::Store(_)) {
+                    self.inner.registry.write().expect("registry lock").remove(&peer);
+                }
                 return Err(format!("node not admitted: {e}"));
             }
         };
@@ -761,7 +771,16 @@ impl Coordinator {
     ) -> Result<Option<(DatasetCommitment, ChunkedCell)>, StoreError> {
         let mut whole: Option<(DatasetCommitment, ChunkedCell)> = None;
         let mut at = 0;
-        for (first, parts, _) in self.inner.store.proof_runs(query_id, node, index).await? {
+        for (first, parts, root) in self.inner.store.proof_runs(query_id, node, index).await? {
+            // Past the first run's dataset's chunks, or over another dataset (a run over another one,
+            // verified at the same time, may start where the cell ends): not the cell's.
+            if let Some((commitment, _)) = &whole {
+                if at >= commitment.chunks.len() {
+                    break;
+                } else if root != commitment.root {
+                    continue;
+                }
+            }
             if first < at {
                 continue;
             } else if first > at {

@@ -24,7 +24,8 @@ use time::OffsetDateTime;
 /// How long a wallet has to answer a challenge.
 pub const CHALLENGE_TTL_SECS: i64 = 300;
 
-/// What a consent covers: every kind of data the query engine reads (a narrower scope is refused).
+/// What a consent covers: every kind of clinical data the query engine reads (with the person's sex and
+/// birth date, which every query reads); a narrower scope is refused at issue and at grant.
 pub const CONSENT_SCOPE: [&str; 3] = ["conditions", "measurements", "medications"];
 
 /// Errors of the patient-credential workflow; the messages are shown to patients' wallets and operators.
@@ -315,6 +316,16 @@ impl PatientCredentials {
     /// Grants consent: the wallet presented its ConsentCredential.
     pub async fn grant(&self, vp: &Value) -> Result<ConsentChange, ConsentError> {
         let (credential, person) = self.presented_consent(vp).await?;
+        // One issued narrower than all of the patient's data (by an earlier release) is not granted: the
+        // engine would count all of it.
+        let scope = credential.claim_list("scope");
+        if let Some(missing) = CONSENT_SCOPE.iter().find(|k| !scope.iter().any(|s| s == *k)) {
+            return Err(ConsentError::Invalid(format!(
+                "this consent's scope leaves out {missing}, but a consent here covers all of a patient's data \
+                 ({}): ask the hospital for a new one",
+                CONSENT_SCOPE.join(", ")
+            )));
+        }
         let purpose = credential.claim_str("purpose").unwrap_or_default().to_string();
         let id = credential.id.clone().unwrap_or_default();
         let until = credential.valid_until.map(|t| t.unix_timestamp());

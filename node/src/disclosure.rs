@@ -19,8 +19,9 @@
 //! - (b) the groups' value counts `n` add up to the whole cohort's `n` (and so do their sums and sums of
 //!   squares, which are released or suppressed together with `n`);
 //! - (c) a row's histogram bins add up to that row's `n` (the underflow and overflow bins make the sum
-//!   exact) when the moments are asked for; without them, to the row's patient count, less the patients
-//!   with no value (the family's residual, below);
+//!   exact) when the moments are asked for; without them, bins of each patient's one value add up to the
+//!   row's patient count less the patients with no value (the family's residual, below), and bins of
+//!   every value to a number of values that is not released (no family);
 //! - (d) for each bin, the groups' counts in that bin add up to the whole cohort's count in that bin.
 //!
 //! If exactly one member of a family (marginal included) is suppressed, it is the released marginal minus
@@ -119,6 +120,8 @@ struct Layout {
     patients: Vec<usize>,
     n: Vec<Option<usize>>,
     bins: Vec<Option<Vec<usize>>>,
+    /// Per row, whether its bins count patients (one value each: the latest value), not values.
+    bins_of_patients: Vec<bool>,
 }
 
 impl Layout {
@@ -131,6 +134,13 @@ impl Layout {
             patients: Vec::new(),
             n: Vec::new(),
             bins: Vec::new(),
+            bins_of_patients: exact
+                .rows
+                .iter()
+                .map(|r| {
+                    r.histogram.is_some() && r.bin_patients.as_ref().is_none_or(|p| Some(p) == r.histogram.as_ref())
+                })
+                .collect(),
         };
         for row in &exact.rows {
             let idx = layout.push(row.patients, row.patients);
@@ -222,11 +232,10 @@ impl Layout {
         for r in 0..rows {
             match (self.n[r], self.bins[r].clone()) {
                 (Some(n), Some(bins)) => families.push(Family { marginal: n, members: bins }),
-                // Without moments the row's patient count is the bins' marginal: every patient with a
-                // value is in one bin (a bin of every value counts values, and their sum is at least
-                // the patients': taken as exact, the cautious choice), the patients without one their
-                // residual.
-                (None, Some(bins)) => {
+                // Without moments, bins of patients (one value each) add up to the row's patient
+                // count less the patients without a value (their residual). Bins of every value count
+                // values, whose number is not released: no relation.
+                (None, Some(bins)) if self.bins_of_patients[r] => {
                     let patients = self.patients[r];
                     families.push(self.with_residual(patients, bins));
                 }
@@ -419,6 +428,12 @@ mod tests {
         let exact = ExactAnswer { rows: vec![row(GroupKey::TOTAL, 55, None, Some(vec![20, 22, 13]))] };
         let bins = protect(&exact, 10)[0].histogram.clone().unwrap();
         assert_eq!(bins, [Cell::Value(20), Cell::Value(22), Cell::Value(13)]);
+        // Bins of every value count values, whose number is not released: only the bin of few patients
+        // goes.
+        let mut every = row(GroupKey::TOTAL, 30, None, Some(vec![150, 12, 300]));
+        every.bin_patients = Some(vec![28, 4, 30]);
+        let bins = protect(&ExactAnswer { rows: vec![every] }, 10)[0].histogram.clone().unwrap();
+        assert_eq!(bins, [Cell::Value(150), Cell::Suppressed, Cell::Value(300)]);
     }
 
     #[test]
@@ -539,7 +554,7 @@ mod tests {
         for (row, exact_row) in rows.iter().zip(ex) {
             match (row.moments, &row.histogram) {
                 (Some(m), Some(bins)) => assert!(!lone(m.n(), bins.clone(), 0, 0), "histogram of {}", exact_row.group),
-                (None, Some(bins)) => {
+                (None, Some(bins)) if exact_row.bin_patients.as_ref() == exact_row.histogram.as_ref() => {
                     let in_bins = exact_row.histogram.as_ref().unwrap().iter().sum();
                     let safe = !lone(row.patients, bins.clone(), exact_row.patients, in_bins);
                     assert!(safe, "histogram of {} under its patients", exact_row.group);

@@ -96,8 +96,9 @@ pub enum Cohort {
     },
 }
 
-/// The largest histogram edge, in either direction (values are committed in thousandths within 32
-/// bits: about ±2.1 million units; edges beyond could only make bins nothing falls in).
+/// The largest histogram edge, in either direction: a bound on what a query may carry, far beyond any
+/// value (values are committed in thousandths within 32 bits, about ±2.1 million units, so an edge
+/// beyond that makes a bin nothing falls in, as does any edge past every value the node holds).
 pub const MAX_EDGE: f64 = 1e9;
 
 /// How far a scaled bound may be from an integer and still be taken as that integer.

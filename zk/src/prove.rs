@@ -1814,12 +1814,6 @@ mod tests {
         assert_eq!(*snapshot.blocks(), blocks);
     }
 
-    /// The patched prover's base-field auxiliary segment gives, byte for byte, the proof winterfell's own
-    /// path gives for the same segment built in the extension field (OOD frame, DEEP composition,
-    /// commitments and openings alike), for a statement with a range, a measure and its squares; and so
-    /// does a snapshot whose extensions keep their rows in memory instead of a scratch file, a proof
-    /// whose auxiliary even rows go to the scratch file too, and one whose auxiliary segment is built
-    /// in a scratch file and extended a group of columns at a time.
     /// The prover as unpatched winterfell runs this AIR: its own trace extension (the main segment
     /// extended again, the auxiliary one in the extension field, whatever its values), the same quotient.
     struct StockProver(CohortProver);
@@ -1917,6 +1911,12 @@ mod tests {
         crate::verify_claim(snapshot.commitment(), &claim, &honest).unwrap();
     }
 
+    /// The patched prover's base-field auxiliary segment gives, byte for byte, the proof winterfell's own
+    /// path gives for the same segment built in the extension field (OOD frame, DEEP composition,
+    /// commitments and openings alike), for a statement with a range, a measure and its squares; and so
+    /// does a snapshot whose extensions keep their rows in memory instead of a scratch file, a proof
+    /// whose auxiliary even rows go to the scratch file too, and one whose auxiliary segment is built
+    /// in a scratch file and extended a group of columns at a time.
     #[test]
     fn a_base_field_auxiliary_segment_gives_the_proof_of_the_lifted_one() {
         let blocks: Vec<Block> = (0..600u32)
