@@ -133,7 +133,7 @@ pub enum VcError {
         found: String,
     },
     /// A presentation holding no credential about its holder from an issuer the verifier trusts.
-    #[error("the presentation by {holder} holds no credential about it issued by {trusted}")]
+    #[error("the presentation by {holder} holds no credential issued by {trusted}: credentials not by {trusted} are not read")]
     NoTrustedCredential {
         /// The presentation's holder.
         holder: String,

@@ -207,10 +207,15 @@ impl Verifier {
         if self.trusted.is_none() {
             return Ok(());
         }
+        let mut about_another = None;
         for c in credentials.iter().filter(|c| self.would_verify(c)) {
-            if Box::pin(self.credential(c)).await?.subject.as_deref() == Some(holder) {
-                return Ok(());
+            match Box::pin(self.credential(c)).await?.subject {
+                Some(subject) if subject == holder => return Ok(()),
+                other => about_another = Some(other.unwrap_or_else(|| "(no subject id)".into())),
             }
+        }
+        if let Some(subject) = about_another {
+            return Err(VcError::HolderMismatch { holder: truncate(holder), subject });
         }
         let trusted = self.trusted.as_deref().map(|t| t.join(" or ")).unwrap_or_default();
         Err(VcError::NoTrustedCredential { holder: truncate(holder), trusted })
